@@ -1,0 +1,145 @@
+//! The host side of tool calls from running code: the `ToolBridge`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::catalog::ToolCatalog;
+use crate::tool::ToolError;
+
+/// Why a tool call from running code failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BridgeError {
+    /// No tool at that path.
+    #[error("tools.{0} is not a tool")]
+    UnknownTool(String),
+    /// The run already made `max_tool_calls` calls. Environments end the run.
+    #[error("the run made more than {0} tool calls (max_tool_calls); call {1} was refused")]
+    LimitExceeded(usize, String),
+    /// The call took longer than `tool_call_timeout`.
+    #[error("tools.{0} timed out after {1:.1} s (tool_call_timeout)")]
+    Timeout(String, f64),
+    /// The tool reported an error.
+    #[error("tools.{0} failed: {1}")]
+    Failed(String, String),
+}
+
+impl BridgeError {
+    /// True when the whole run must stop (the tool-call limit).
+    pub fn ends_run(&self) -> bool {
+        matches!(self, BridgeError::LimitExceeded(..))
+    }
+}
+
+/// One tool call made by a program.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallRecord {
+    /// Path under `tools`.
+    pub path: String,
+    /// The arguments as passed.
+    pub arguments: Value,
+    /// The result, when the call succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// The error, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When the call started, in milliseconds since the bridge was made.
+    pub started_ms: f64,
+    /// How long it took, in milliseconds.
+    pub duration_ms: f64,
+}
+
+/// The only door from running code to the world: executes tool calls for a run.
+#[async_trait]
+pub trait ToolBridge: Send + Sync {
+    /// Every callable path, so the environment can build the `tools` object.
+    fn tool_paths(&self) -> Vec<String>;
+
+    /// Calls a tool. Calls may run concurrently.
+    async fn call(&self, path: &str, arguments: Value) -> Result<Value, BridgeError>;
+}
+
+/// The standard bridge: calls catalog tools, counts calls against `max_tool_calls`,
+/// applies `tool_call_timeout` to each, and records every call.
+pub struct CatalogBridge {
+    catalog: Arc<ToolCatalog>,
+    paths: BTreeSet<String>,
+    max_calls: usize,
+    tool_timeout: Duration,
+    calls: AtomicUsize,
+    records: Mutex<Vec<ToolCallRecord>>,
+    epoch: Instant,
+}
+
+impl CatalogBridge {
+    /// A bridge over `catalog` with the given limits.
+    pub fn new(catalog: Arc<ToolCatalog>, max_calls: usize, tool_timeout: Duration) -> Self {
+        let paths = catalog.tool_paths().into_iter().collect();
+        Self {
+            catalog,
+            paths,
+            max_calls,
+            tool_timeout,
+            calls: AtomicUsize::new(0),
+            records: Mutex::new(Vec::new()),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// The calls made so far, in the order they finished.
+    pub fn records(&self) -> Vec<ToolCallRecord> {
+        self.records.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Number of calls attempted (including refused ones).
+    pub fn call_count(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn record(&self, record: ToolCallRecord) {
+        if let Ok(mut records) = self.records.lock() {
+            records.push(record);
+        }
+    }
+}
+
+#[async_trait]
+impl ToolBridge for CatalogBridge {
+    fn tool_paths(&self) -> Vec<String> {
+        self.paths.iter().cloned().collect()
+    }
+
+    async fn call(&self, path: &str, arguments: Value) -> Result<Value, BridgeError> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let started = Instant::now();
+        let started_ms = started.duration_since(self.epoch).as_secs_f64() * 1000.0;
+        let outcome = if n > self.max_calls {
+            Err(BridgeError::LimitExceeded(self.max_calls, path.to_string()))
+        } else if let Some(entry) = self.catalog.tool(path) {
+            let call = entry.provider().call_tool(&entry.spec.name, arguments.clone());
+            match tokio::time::timeout(self.tool_timeout, call).await {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(ToolError::Timeout(secs))) => Err(BridgeError::Timeout(path.to_string(), secs)),
+                Ok(Err(e)) => Err(BridgeError::Failed(path.to_string(), e.to_string())),
+                Err(_) => Err(BridgeError::Timeout(path.to_string(), self.tool_timeout.as_secs_f64())),
+            }
+        } else {
+            Err(BridgeError::UnknownTool(path.to_string()))
+        };
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::debug!(path, duration_ms, ok = outcome.is_ok(), "tool call");
+        let (result, error) = match &outcome {
+            Ok(v) => (Some(v.clone()), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        self.record(ToolCallRecord { path: path.to_string(), arguments, result, error, started_ms, duration_ms });
+        outcome
+    }
+}

@@ -1,0 +1,266 @@
+//! The `ToolCatalog`: every tool of every provider under one hierarchical namespace.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use codemode_typescript::ToolSignature;
+use codemode_typescript::ident::sanitize_identifier;
+use serde::Deserialize;
+
+use crate::error::CodeModeError;
+use crate::tool::{StaticToolProvider, ToolError, ToolProvider, ToolSpec};
+
+/// One tool in the catalog.
+#[derive(Clone)]
+pub struct CatalogEntry {
+    /// The path under `tools`, e.g. `slack.send_message`: a valid TypeScript member chain.
+    pub path: String,
+    /// The namespace (provider name as configured).
+    pub namespace: String,
+    /// The tool as its provider describes it; `spec.name` is the real name for calls.
+    pub spec: ToolSpec,
+    provider: Arc<dyn ToolProvider>,
+}
+
+impl std::fmt::Debug for CatalogEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogEntry")
+            .field("path", &self.path)
+            .field("namespace", &self.namespace)
+            .field("name", &self.spec.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CatalogEntry {
+    /// The provider that serves this tool.
+    pub fn provider(&self) -> &Arc<dyn ToolProvider> {
+        &self.provider
+    }
+
+    /// The tool as the TypeScript generator and checker see it.
+    pub fn signature(&self) -> ToolSignature<'_> {
+        ToolSignature {
+            path: &self.path,
+            description: self.spec.description.as_deref(),
+            input_schema: &self.spec.input_schema,
+            output_schema: self.spec.output_schema.as_ref(),
+        }
+    }
+}
+
+/// A provider that failed while the catalog was being built.
+#[derive(Debug, Clone)]
+pub struct ProviderFailure {
+    /// The namespace it was registered under.
+    pub namespace: String,
+    /// What went wrong.
+    pub error: ToolError,
+}
+
+/// Summary of one namespace, as the planner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceSummary {
+    /// Namespace name (the first path segment).
+    pub name: String,
+    /// Number of tools in it.
+    pub tool_count: usize,
+    /// Up to a few tool names, in path order.
+    pub sample_tools: Vec<String>,
+}
+
+/// Every tool of every provider, by path. Paths are `namespace.tool`, both segments
+/// sanitized into identifiers; the real tool name is kept in the entry.
+#[derive(Clone, Default, Debug)]
+pub struct ToolCatalog {
+    entries: BTreeMap<String, CatalogEntry>,
+}
+
+impl ToolCatalog {
+    /// An empty catalog.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the tools of `provider` under `namespace`. Names that sanitize to the same
+    /// identifier get `_2`, `_3`, ... in the order the provider listed them.
+    pub fn add_tools(&mut self, namespace: &str, provider: Arc<dyn ToolProvider>, tools: Vec<ToolSpec>) {
+        let ns = sanitize_identifier(namespace);
+        let mut taken: BTreeSet<String> = self
+            .entries
+            .keys()
+            .filter_map(|p| p.strip_prefix(&format!("{ns}.")).map(str::to_string))
+            .collect();
+        for spec in tools {
+            let base = sanitize_identifier(&spec.name);
+            let mut segment = base.clone();
+            let mut n = 2;
+            while !taken.insert(segment.clone()) {
+                segment = format!("{base}_{n}");
+                n += 1;
+            }
+            let path = format!("{ns}.{segment}");
+            self.entries.insert(
+                path.clone(),
+                CatalogEntry { path, namespace: namespace.to_string(), spec, provider: provider.clone() },
+            );
+        }
+    }
+
+    /// Lists every provider (concurrently) and builds a catalog. A provider that fails is
+    /// reported and left out; the others are kept.
+    pub async fn from_providers(
+        providers: Vec<(String, Arc<dyn ToolProvider>)>,
+    ) -> (Self, Vec<ProviderFailure>) {
+        let listed = futures::future::join_all(providers.into_iter().map(|(ns, p)| async move {
+            let result = p.list_tools().await;
+            (ns, p, result)
+        }))
+        .await;
+        let mut catalog = Self::new();
+        let mut failures = Vec::new();
+        for (namespace, provider, result) in listed {
+            match result {
+                Ok(tools) => catalog.add_tools(&namespace, provider, tools),
+                Err(error) => {
+                    tracing::warn!(%namespace, %error, "tool provider failed to list its tools");
+                    failures.push(ProviderFailure { namespace, error });
+                }
+            }
+        }
+        (catalog, failures)
+    }
+
+    /// Reads a static catalog: a JSON object mapping namespace to an MCP `tools/list`
+    /// result (`{"tools": [...]}`). Its tools can be typed and checked, not called.
+    pub fn from_static_json(text: &str) -> Result<Self, CodeModeError> {
+        #[derive(Deserialize)]
+        struct ToolsList {
+            tools: Vec<ToolSpec>,
+        }
+        let parsed: BTreeMap<String, ToolsList> = serde_json::from_str(text).map_err(|e| {
+            CodeModeError::Config(format!(
+                "a static catalog must be a JSON object mapping namespace to {{\"tools\": [...]}}: {e}"
+            ))
+        })?;
+        let mut catalog = Self::new();
+        for (ns, list) in parsed {
+            let provider: Arc<dyn ToolProvider> = Arc::new(StaticToolProvider::new(list.tools.clone()));
+            catalog.add_tools(&ns, provider, list.tools);
+        }
+        Ok(catalog)
+    }
+
+    /// Merges another catalog into this one (entries of `other` win on equal paths).
+    pub fn merge(&mut self, other: ToolCatalog) {
+        self.entries.extend(other.entries);
+    }
+
+    /// All paths, sorted.
+    pub fn tool_paths(&self) -> Vec<String> {
+        self.entries.keys().cloned().collect()
+    }
+
+    /// One tool by path.
+    pub fn tool(&self, path: &str) -> Option<&CatalogEntry> {
+        self.entries.get(path)
+    }
+
+    /// All entries in path order.
+    pub fn entries(&self) -> impl Iterator<Item = &CatalogEntry> {
+        self.entries.values()
+    }
+
+    /// Number of tools.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the catalog has no tools.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Finds a tool by path, by its provider name, or by its last path segment.
+    pub fn resolve(&self, name: &str) -> Option<&CatalogEntry> {
+        let name = name.trim().trim_start_matches("tools.");
+        self.entries.get(name).or_else(|| {
+            let mut matches = self
+                .entries
+                .values()
+                .filter(|e| e.spec.name == name || e.path.rsplit('.').next() == Some(name));
+            let first = matches.next()?;
+            matches.next().is_none().then_some(first)
+        })
+    }
+
+    /// A catalog with only the given paths (unknown paths are ignored).
+    pub fn subset<'a>(&self, paths: impl IntoIterator<Item = &'a str>) -> ToolCatalog {
+        let entries = paths
+            .into_iter()
+            .filter_map(|p| self.entries.get(p).map(|e| (p.to_string(), e.clone())))
+            .collect();
+        ToolCatalog { entries }
+    }
+
+    /// Signatures for TypeScript generation and checking.
+    pub fn signatures(&self) -> Vec<ToolSignature<'_>> {
+        self.entries.values().map(CatalogEntry::signature).collect()
+    }
+
+    /// Per-namespace counts and sample names, for the planner.
+    pub fn namespace_summaries(&self, samples: usize) -> Vec<NamespaceSummary> {
+        let mut out: BTreeMap<&str, NamespaceSummary> = BTreeMap::new();
+        for path in self.entries.keys() {
+            let (ns, tool) = path.split_once('.').unwrap_or((path.as_str(), ""));
+            let entry = out.entry(ns).or_insert_with(|| NamespaceSummary {
+                name: ns.to_string(),
+                tool_count: 0,
+                sample_tools: Vec::new(),
+            });
+            entry.tool_count += 1;
+            if entry.sample_tools.len() < samples {
+                entry.sample_tools.push(tool.to_string());
+            }
+        }
+        out.into_values().collect()
+    }
+
+    /// The TypeScript declarations of every tool in this catalog.
+    pub fn declarations(&self) -> String {
+        codemode_typescript::generate_declarations(&self.signatures()).text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_are_sanitized_and_unique() {
+        let mut c = ToolCatalog::new();
+        let p: Arc<dyn ToolProvider> = Arc::new(StaticToolProvider::default());
+        c.add_tools(
+            "bing-cn-mcp",
+            p.clone(),
+            vec![
+                ToolSpec::new("search-web", "a", json!({})),
+                ToolSpec::new("search_web", "b", json!({})),
+                ToolSpec::new("delete", "c", json!({})),
+            ],
+        );
+        assert_eq!(c.tool_paths(), vec!["bing_cn_mcp.delete_", "bing_cn_mcp.search_web", "bing_cn_mcp.search_web_2"]);
+        assert_eq!(c.tool("bing_cn_mcp.search_web_2").map(|e| e.spec.name.as_str()), Some("search_web"));
+        assert_eq!(c.resolve("search-web").map(|e| e.path.as_str()), Some("bing_cn_mcp.search_web"));
+    }
+
+    #[test]
+    fn static_catalog() {
+        let c = ToolCatalog::from_static_json(r#"{"fs": {"tools": [{"name": "read_file", "inputSchema": {"type": "object"}}]}}"#).unwrap();
+        assert_eq!(c.tool_paths(), vec!["fs.read_file"]);
+        assert!(ToolCatalog::from_static_json("[]").is_err());
+        let s = c.namespace_summaries(3);
+        assert_eq!(s[0].tool_count, 1);
+    }
+}

@@ -1,0 +1,49 @@
+//! The codemode pipeline and its boundaries.
+//!
+//! codemode turns tools into a typed TypeScript API and lets a model write one program
+//! against it instead of making one JSON tool call at a time. [`CodeMode::run`] runs the six
+//! steps: **plan** (strategy model), **filter** (tiny model, batched and concurrent),
+//! **types** (declarations for the chosen tools), **implement** (main model), **check**
+//! (type check with bounded repairs) and **execute** (in a [`RunEnvironment`] whose only door
+//! to the world is the [`ToolBridge`]).
+//!
+//! The boundaries are traits: [`Llm`], [`ToolProvider`], [`RunEnvironment`], [`ToolBridge`],
+//! [`TypeChecker`]. Plugin crates implement them and register factories by name (see
+//! [`registry`]).
+
+mod bridge;
+mod catalog;
+mod checker;
+pub mod config;
+mod environment;
+mod error;
+mod extract;
+mod filter;
+mod llm;
+mod options;
+mod pipeline;
+mod promptlog;
+mod prompts;
+pub mod redact;
+pub mod registry;
+mod report;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod tool;
+
+pub use bridge::{BridgeError, CatalogBridge, ToolBridge, ToolCallRecord};
+pub use catalog::{CatalogEntry, NamespaceSummary, ProviderFailure, ToolCatalog};
+pub use checker::{BuiltinTypeChecker, CheckContext, CheckerError, TypeChecker};
+pub use codemode_typescript::{Diagnostic, Severity};
+pub use environment::{ExecutionLimits, ExecutionRequest, FailureKind, RunEnvironment, RunFailure, RunOutcome};
+pub use error::CodeModeError;
+pub use extract::extract_code;
+pub use filter::{FilterAnswer, parse_filter_answer};
+pub use llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, MessageRole, TokenUsage};
+pub use options::RunOptions;
+pub use pipeline::{CheckResult, CodeMode, CodeModeBuilder};
+pub use report::{FilterBatchFailure, ResultType, RunReport, Step, StepTiming};
+pub use tool::{StaticToolProvider, ToolError, ToolProvider, ToolSpec};
+
+/// Re-exported so plugin crates register with the same `inventory` version.
+pub use inventory;

@@ -1,0 +1,197 @@
+//! The `Llm` boundary: one completion for a list of messages.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// Which of the three models a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmRole {
+    /// Writes the plan (pseudocode).
+    Strategy,
+    /// Filters the tool catalog.
+    Tiny,
+    /// Writes and repairs the TypeScript.
+    Main,
+}
+
+impl LlmRole {
+    /// All roles, in pipeline order.
+    pub const ALL: [LlmRole; 3] = [LlmRole::Strategy, LlmRole::Tiny, LlmRole::Main];
+
+    /// The role's name as used in configuration and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LlmRole::Strategy => "strategy",
+            LlmRole::Tiny => "tiny",
+            LlmRole::Main => "main",
+        }
+    }
+}
+
+impl fmt::Display for LlmRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageRole {
+    /// Instructions.
+    System,
+    /// The request.
+    User,
+    /// A previous answer of the model.
+    Assistant,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who wrote it.
+    pub role: MessageRole,
+    /// The text.
+    pub content: String,
+}
+
+impl Message {
+    /// A system message.
+    pub fn system(content: impl Into<String>) -> Self {
+        Self { role: MessageRole::System, content: content.into() }
+    }
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Self { role: MessageRole::User, content: content.into() }
+    }
+    /// An assistant message.
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self { role: MessageRole::Assistant, content: content.into() }
+    }
+}
+
+/// A completion request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmRequest {
+    /// The role the request is made for.
+    pub role: LlmRole,
+    /// The pipeline step making it (`plan`, `filter`, `implement`, `repair`).
+    pub step: String,
+    /// The conversation.
+    pub messages: Vec<Message>,
+}
+
+impl LlmRequest {
+    /// All message contents joined, for models that take a single prompt string.
+    pub fn prompt_text(&self) -> String {
+        self.messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n\n")
+    }
+}
+
+/// Tokens used by one or more completions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    /// Tokens in the prompts.
+    pub prompt_tokens: u64,
+    /// Tokens in the answers.
+    pub completion_tokens: u64,
+    /// Number of completions.
+    pub calls: u64,
+}
+
+impl TokenUsage {
+    /// Adds another usage to this one.
+    pub fn add(&mut self, other: TokenUsage) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.calls += other.calls;
+    }
+}
+
+/// A completion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmResponse {
+    /// The answer text.
+    pub text: String,
+    /// Tokens used, when the model reports them (`calls` is 1 for one completion).
+    pub usage: TokenUsage,
+}
+
+impl LlmResponse {
+    /// A response with unknown token counts.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self { text: text.into(), usage: TokenUsage { calls: 1, ..TokenUsage::default() } }
+    }
+}
+
+/// Why a completion failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LlmError {
+    /// The API key is missing or was rejected; the message names the variable to set.
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    /// The model does not exist or is not available.
+    #[error("unknown model: {0}")]
+    UnknownModel(String),
+    /// The prompt is longer than the model accepts.
+    #[error("the prompt exceeds the model's context length: {0}")]
+    ContextLength(String),
+    /// Rate limited, even after retries.
+    #[error("rate limited: {0}")]
+    RateLimited(String),
+    /// The server or the connection failed.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// The answer could not be used.
+    #[error("invalid response: {0}")]
+    InvalidResponse(String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A language model: messages in, text and token usage out.
+///
+/// A closure `Fn(String) -> impl Future<Output = Result<String, E>>` is an `Llm` too; it
+/// receives the messages joined into one prompt.
+///
+/// ```
+/// use codemode_core::{Llm, LlmRequest, LlmRole, Message};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let echo = |prompt: String| async move { Ok::<_, std::io::Error>(format!("you said: {prompt}")) };
+/// let request = LlmRequest { role: LlmRole::Main, step: "implement".into(), messages: vec![Message::user("hi")] };
+/// assert_eq!(echo.complete(&request).await.unwrap().text, "you said: hi");
+/// # });
+/// ```
+#[async_trait]
+pub trait Llm: Send + Sync {
+    /// One completion.
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError>;
+}
+
+#[async_trait]
+impl<F, Fut, E> Llm for F
+where
+    F: Fn(String) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<String, E>> + Send,
+    E: fmt::Display,
+{
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
+        match (self)(request.prompt_text()).await {
+            Ok(text) => Ok(LlmResponse::text(text)),
+            Err(e) => Err(LlmError::Other(e.to_string())),
+        }
+    }
+}
+
+#[async_trait]
+impl Llm for Arc<dyn Llm> {
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
+        (**self).complete(request).await
+    }
+}

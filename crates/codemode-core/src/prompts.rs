@@ -1,0 +1,48 @@
+//! The prompts of each step. They live in `prompts/*.md`; `{{name}}` marks a slot.
+
+pub(crate) const PLAN_SYSTEM: &str = include_str!("../prompts/plan_system.md");
+pub(crate) const PLAN_USER: &str = include_str!("../prompts/plan_user.md");
+pub(crate) const FILTER_SYSTEM: &str = include_str!("../prompts/filter_system.md");
+pub(crate) const FILTER_USER: &str = include_str!("../prompts/filter_user.md");
+pub(crate) const FILTER_RETRY: &str = include_str!("../prompts/filter_retry.md");
+pub(crate) const IMPLEMENT_SYSTEM: &str = include_str!("../prompts/implement_system.md");
+pub(crate) const IMPLEMENT_USER: &str = include_str!("../prompts/implement_user.md");
+pub(crate) const REPAIR_USER: &str = include_str!("../prompts/repair_user.md");
+
+/// Fills the `{{name}}` slots of a template. Slots are filled in one pass, so text that
+/// comes in through a value is never treated as a slot.
+pub(crate) fn render(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + values.iter().map(|(_, v)| v.len()).sum::<usize>());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}") {
+            Some(end) => {
+                let name = &after[..end];
+                match values.iter().find(|(k, _)| *k == name) {
+                    Some((_, v)) => out.push_str(v),
+                    None => out.push_str(&rest[start..start + 2 + end + 2]),
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_slots_once() {
+        assert_eq!(render("a {{x}} b {{y}} {{z}}", &[("x", "{{y}}"), ("y", "2")]), "a {{y}} b 2 {{z}}");
+        assert!(render(PLAN_USER, &[("query", "q")]).contains("User request:\nq"));
+    }
+}

@@ -1,0 +1,236 @@
+//! The `RunReport`: everything a run did.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+
+use codemode_typescript::Diagnostic;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::bridge::ToolCallRecord;
+use crate::llm::TokenUsage;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultType {
+    /// The program ran and returned a value.
+    Success,
+    /// The program did not type-check, even after repairs.
+    CompileError,
+    /// The program threw.
+    RuntimeError,
+    /// The total execution timeout was reached.
+    Timeout,
+    /// `max_tool_calls` was exceeded.
+    ToolCallLimit,
+    /// The memory cap was reached.
+    MemoryLimit,
+    /// A model call failed.
+    LlmError,
+    /// A tool failed and the program did not handle it.
+    ToolError,
+    /// The run environment failed (could not start or crashed).
+    EnvironmentError,
+}
+
+impl ResultType {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultType::Success => "success",
+            ResultType::CompileError => "compile_error",
+            ResultType::RuntimeError => "runtime_error",
+            ResultType::Timeout => "timeout",
+            ResultType::ToolCallLimit => "tool_call_limit",
+            ResultType::MemoryLimit => "memory_limit",
+            ResultType::LlmError => "llm_error",
+            ResultType::ToolError => "tool_error",
+            ResultType::EnvironmentError => "environment_error",
+        }
+    }
+}
+
+impl fmt::Display for ResultType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The pipeline's steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// The strategy model writes pseudocode.
+    Plan,
+    /// The tiny model picks tools.
+    Filter,
+    /// TypeScript declarations are generated.
+    Types,
+    /// The main model writes code.
+    Implement,
+    /// The code is type-checked (and repaired).
+    Check,
+    /// The code runs.
+    Execute,
+}
+
+impl Step {
+    /// The step's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Plan => "plan",
+            Step::Filter => "filter",
+            Step::Types => "types",
+            Step::Implement => "implement",
+            Step::Check => "check",
+            Step::Execute => "execute",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How long one step took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepTiming {
+    /// The step.
+    pub step: Step,
+    /// Duration in milliseconds.
+    pub duration_ms: f64,
+    /// Details, e.g. `3 batches` or `1 repair`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// A filter batch whose answers could not be parsed, even after one retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterBatchFailure {
+    /// 0-based batch index.
+    pub batch: usize,
+    /// The paths in the batch (all kept).
+    pub tools: Vec<String>,
+    /// Why it failed.
+    pub reason: String,
+}
+
+/// Everything a run did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// How the run ended.
+    pub result_type: ResultType,
+    /// The value the program returned (`null` when it returned nothing or failed).
+    pub output: Value,
+    /// The error message when the run failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// 1-based line of the TypeScript where a runtime error happened, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_line: Option<u32>,
+    /// Console output, one entry per `console.*` call.
+    pub console: Vec<String>,
+    /// Every tool call.
+    pub tool_calls: Vec<ToolCallRecord>,
+    /// One entry per step that ran.
+    pub timings: Vec<StepTiming>,
+    /// Total wall time.
+    pub total_duration_ms: f64,
+    /// The plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pseudocode: Option<String>,
+    /// Tool paths chosen by the filter (or given).
+    pub selected_tools: Vec<String>,
+    /// Filter batches that failed (their tools were kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filter_failures: Vec<FilterBatchFailure>,
+    /// The final program.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Diagnostics of the final check.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Which checker ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checker: Option<String>,
+    /// Number of repair rounds.
+    pub repairs: u32,
+    /// Token usage per role (`strategy`, `tiny`, `main`).
+    pub token_usage: BTreeMap<String, TokenUsage>,
+}
+
+impl Default for RunReport {
+    fn default() -> Self {
+        Self {
+            result_type: ResultType::Success,
+            output: Value::Null,
+            error: None,
+            error_line: None,
+            console: Vec::new(),
+            tool_calls: Vec::new(),
+            timings: Vec::new(),
+            total_duration_ms: 0.0,
+            pseudocode: None,
+            selected_tools: Vec::new(),
+            filter_failures: Vec::new(),
+            code: None,
+            diagnostics: Vec::new(),
+            checker: None,
+            repairs: 0,
+            token_usage: BTreeMap::new(),
+        }
+    }
+}
+
+impl RunReport {
+    /// True when the run succeeded.
+    pub fn is_success(&self) -> bool {
+        self.result_type == ResultType::Success
+    }
+
+    /// The timing of a step, when it ran.
+    pub fn timing(&self, step: Step) -> Option<&StepTiming> {
+        self.timings.iter().find(|t| t.step == step)
+    }
+
+    /// The timings as a readable table: step, milliseconds, share of the total, detail.
+    pub fn timing_table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{:<10} {:>10} {:>6}  detail", "step", "ms", "%");
+        let _ = writeln!(out, "{}", "-".repeat(44));
+        let total = self.total_duration_ms.max(f64::EPSILON);
+        for t in &self.timings {
+            let _ = writeln!(
+                out,
+                "{:<10} {:>10.1} {:>5.1}%  {}",
+                t.step.as_str(),
+                t.duration_ms,
+                100.0 * t.duration_ms / total,
+                t.detail
+            );
+        }
+        let _ = writeln!(out, "{}", "-".repeat(44));
+        let _ = writeln!(out, "{:<10} {:>10.1}", "total", self.total_duration_ms);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_and_json_names() {
+        let mut r = RunReport { total_duration_ms: 100.0, ..RunReport::default() };
+        r.timings.push(StepTiming { step: Step::Plan, duration_ms: 25.0, detail: "1 call".into() });
+        let table = r.timing_table();
+        assert!(table.contains("plan             25.0  25.0%  1 call"), "{table}");
+        assert!(table.contains("total           100.0"), "{table}");
+        r.result_type = ResultType::ToolCallLimit;
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["result_type"], "tool_call_limit");
+        assert_eq!(json["timings"][0]["step"], "plan");
+    }
+}

@@ -1,0 +1,109 @@
+//! The `ToolProvider` boundary: something that lists tools and calls them.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A tool as a provider describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    /// The provider's own name for the tool (what `call_tool` takes).
+    pub name: String,
+    /// What the tool does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON Schema of the arguments.
+    #[serde(rename = "inputSchema", alias = "input_schema", default = "empty_object_schema")]
+    pub input_schema: Value,
+    /// JSON Schema of the result, when declared.
+    #[serde(rename = "outputSchema", alias = "output_schema", default, skip_serializing_if = "Option::is_none")]
+    pub output_schema: Option<Value>,
+    /// MCP annotations (hints such as `readOnlyHint`), passed through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<Value>,
+}
+
+fn empty_object_schema() -> Value {
+    serde_json::json!({"type": "object"})
+}
+
+impl ToolSpec {
+    /// A tool with a name, a description and an input schema.
+    pub fn new(name: impl Into<String>, description: impl Into<String>, input_schema: Value) -> Self {
+        Self {
+            name: name.into(),
+            description: Some(description.into()),
+            input_schema,
+            output_schema: None,
+            annotations: None,
+        }
+    }
+
+    /// The same tool with an output schema.
+    pub fn with_output_schema(mut self, schema: Value) -> Self {
+        self.output_schema = Some(schema);
+        self
+    }
+}
+
+/// Why listing or calling tools failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ToolError {
+    /// The provider could not be reached or started.
+    #[error("tool provider `{provider}` is unavailable: {message}")]
+    Unavailable {
+        /// Provider (namespace) name.
+        provider: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The provider has no such tool.
+    #[error("tool `{0}` does not exist")]
+    UnknownTool(String),
+    /// The tool ran and reported an error.
+    #[error("{0}")]
+    Failed(String),
+    /// The call took longer than allowed.
+    #[error("timed out after {0:.1} s")]
+    Timeout(f64),
+    /// The tool cannot be called at all (for example, from a static catalog).
+    #[error("{0}")]
+    NotCallable(String),
+}
+
+/// Lists tools and calls them.
+#[async_trait]
+pub trait ToolProvider: Send + Sync {
+    /// The tools this provider offers now.
+    async fn list_tools(&self) -> Result<Vec<ToolSpec>, ToolError>;
+
+    /// Calls one tool by its provider name with JSON arguments.
+    async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, ToolError>;
+}
+
+/// A provider with a fixed list of tools that cannot be called: what `--catalog` loads.
+/// Its tools can be typed and checked.
+#[derive(Debug, Clone, Default)]
+pub struct StaticToolProvider {
+    tools: Vec<ToolSpec>,
+}
+
+impl StaticToolProvider {
+    /// A provider listing `tools`.
+    pub fn new(tools: Vec<ToolSpec>) -> Self {
+        Self { tools }
+    }
+}
+
+#[async_trait]
+impl ToolProvider for StaticToolProvider {
+    async fn list_tools(&self) -> Result<Vec<ToolSpec>, ToolError> {
+        Ok(self.tools.clone())
+    }
+
+    async fn call_tool(&self, name: &str, _arguments: Value) -> Result<Value, ToolError> {
+        Err(ToolError::NotCallable(format!(
+            "`{name}` comes from a static catalog: it can be typed and checked, not called"
+        )))
+    }
+}

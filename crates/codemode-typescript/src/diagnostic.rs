@@ -1,0 +1,85 @@
+//! Diagnostics with positions in the program as the model wrote it.
+
+use serde::{Deserialize, Serialize};
+
+/// How serious a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The program must not run.
+    Error,
+    /// Worth showing, does not block the run.
+    Warning,
+}
+
+/// One problem found in a program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    /// 1-based line in the program as written.
+    pub line: u32,
+    /// 1-based column (in characters) in the program as written.
+    pub column: u32,
+    /// A compiler-style code, e.g. `TS2339`, or `SYNTAX` for parse errors.
+    pub code: String,
+    /// What is wrong, in one line.
+    pub message: String,
+    /// Error or warning.
+    pub severity: Severity,
+}
+
+impl Diagnostic {
+    /// An error at a 1-based line and column.
+    pub fn error(line: u32, column: u32, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { line, column, code: code.into(), message: message.into(), severity: Severity::Error }
+    }
+
+    /// Renders as `FILE:LINE:COL: CODE message`, the way compilers print diagnostics.
+    pub fn render(&self, file: &str) -> String {
+        format!("{file}:{}:{}: {} {}", self.line, self.column, self.code, self.message)
+    }
+}
+
+/// Maps byte offsets of a text to 1-based lines and columns.
+#[derive(Debug, Clone)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    /// Indexes the line starts of `text`.
+    pub fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Self { starts }
+    }
+
+    /// The 1-based (line, column) of a byte offset; columns count characters.
+    pub fn position(&self, text: &str, offset: usize) -> (u32, u32) {
+        let offset = offset.min(text.len());
+        let line = self.starts.partition_point(|&s| s <= offset).saturating_sub(1);
+        let start = self.starts[line];
+        let col = text.get(start..offset).map_or(0, |s| s.chars().count());
+        (line as u32 + 1, col as u32 + 1)
+    }
+
+    /// Number of lines.
+    pub fn line_count(&self) -> usize {
+        self.starts.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions() {
+        let text = "ab\ncdé\nf";
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.position(text, 0), (1, 1));
+        assert_eq!(idx.position(text, 3), (2, 1));
+        assert_eq!(idx.position(text, 7), (2, 4));
+        assert_eq!(idx.position(text, 8), (3, 1));
+        assert_eq!(idx.line_count(), 3);
+    }
+}
