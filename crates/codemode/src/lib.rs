@@ -1,1 +1,57 @@
-//! placeholder
+//! **codemode**: MCP Code Mode in Rust.
+//!
+//! Instead of one JSON tool call at a time, codemode turns tools into a typed TypeScript
+//! API, lets a model write one program against it, checks the program, and runs it in a
+//! sandbox whose only door to the world is the tool bridge.
+//!
+//! This is the facade crate: it re-exports [`codemode_core`] and, per Cargo feature, the
+//! plugin crates:
+//!
+//! | feature     | crate                | gives                                  |
+//! |-------------|----------------------|----------------------------------------|
+//! | `env-local` | `codemode-env-local` | [`env_local::ProcessEnvironment`] (`node`) |
+//! | `testing`   | `codemode-core`      | [`testing::ScriptedLlm`], a test double |
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use codemode::{CodeMode, RunOptions, StaticToolProvider};
+//!
+//! # async fn demo(llm: Arc<dyn codemode::Llm>) -> Result<(), codemode::CodeModeError> {
+//! let codemode = CodeMode::builder()
+//!     .strategy_llm(llm.clone())
+//!     .tiny_llm(llm.clone())
+//!     .main_llm(llm)
+//!     .tool_provider("chat", Arc::new(StaticToolProvider::default()))
+//!     .environment(codemode::default_environment()?)
+//!     .build()
+//!     .await?;
+//! let report = codemode.run(RunOptions::new("Say hello in every channel")).await?;
+//! println!("{}: {}", report.result_type, report.output);
+//! print!("{}", report.timing_table());
+//! # Ok(()) }
+//! ```
+
+pub use codemode_core::*;
+/// JSON Schema to TypeScript, transpiling and checking.
+pub use codemode_typescript as typescript;
+
+/// Local run environments.
+#[cfg(feature = "env-local")]
+pub use codemode_env_local as env_local;
+
+/// The default run environment of this build: a Node.js subprocess with `env-local`.
+#[cfg(feature = "env-local")]
+pub fn default_environment() -> Result<std::sync::Arc<dyn RunEnvironment>, CodeModeError> {
+    env_local::ProcessEnvironment::node()
+        .map(|e| std::sync::Arc::new(e) as std::sync::Arc<dyn RunEnvironment>)
+        .map_err(|e| CodeModeError::Config(e.to_string()))
+}
+
+/// Names of the plugin crates linked into this build (by Cargo feature).
+pub fn linked_plugins() -> Vec<&'static str> {
+    let mut plugins = Vec::new();
+    if cfg!(feature = "env-local") {
+        plugins.push("codemode-env-local");
+    }
+    plugins
+}

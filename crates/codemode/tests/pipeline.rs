@@ -1,0 +1,288 @@
+//! The pipeline end to end with the scripted LLM (a test double), the in-process fake chat
+//! provider (a test double) and the real Node.js process environment.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use codemode::testing::ScriptedLlm;
+use codemode::{CodeMode, LlmRole, ResultType, RunOptions, StaticToolProvider, Step, ToolCatalog, ToolProvider, ToolSpec};
+use serde_json::json;
+use support::{FakeChatProvider, fenced, pipeline, scripted, select_all};
+
+const SEED_PROGRAM: &str = r#"const { channels } = await tools.chat.list_channels({});
+const sent = await Promise.all(
+  channels.filter((c) => c.startsWith("test")).map((channel) => tools.chat.send_message({ channel, text: "hello" })),
+);
+for (const m of sent) {
+  await tools.chat.add_reaction({ message_id: m.id, emoji: "wave" });
+}
+console.log(`sent ${sent.length}`);
+return { sent: sent.length };"#;
+
+#[tokio::test]
+async fn success_path_reports_everything() {
+    let llm = Arc::new(scripted(&[SEED_PROGRAM]));
+    let chat = Arc::new(FakeChatProvider::default());
+    let cm = pipeline(llm.clone(), chat.clone()).await;
+    let report = cm.run(RunOptions::new("send hello to test channels")).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.output, json!({"sent": 2}));
+    assert_eq!(report.console, vec!["sent 2"]);
+    assert_eq!(report.tool_calls.len(), 5);
+    assert_eq!(report.tool_calls[0].path, "chat.list_channels");
+    assert_eq!(chat.messages.lock().unwrap().len(), 2);
+    let steps: Vec<Step> = report.timings.iter().map(|t| t.step).collect();
+    assert_eq!(steps, vec![Step::Plan, Step::Filter, Step::Types, Step::Implement, Step::Check, Step::Execute]);
+    assert_eq!(report.selected_tools.len(), 5);
+    assert!(report.pseudocode.as_deref().unwrap().starts_with("1. list channels"));
+    assert_eq!(report.code.as_deref(), Some(SEED_PROGRAM));
+    for role in ["strategy", "tiny", "main"] {
+        assert_eq!(report.token_usage[role].calls, 1, "{role}");
+        assert!(report.token_usage[role].prompt_tokens > 0);
+    }
+    assert!(report.timing_table().contains("execute"));
+    // The planner saw namespaces and sample tool names, not schemas.
+    let plan_prompt = llm.requests()[0].messages[1].content.clone();
+    assert!(plan_prompt.contains("- chat (5 tools): add_reaction, fail, list_channels"), "{plan_prompt}");
+    assert!(!plan_prompt.contains("additionalProperties"));
+    // The implementer saw the declarations of the selected tools.
+    let implement = llm.requests().into_iter().find(|r| r.step == "implement").unwrap();
+    assert!(implement.messages[0].content.contains("send_message(input: ChatSendMessageInput): Promise<ChatSendMessageOutput>;"));
+}
+
+#[tokio::test]
+async fn compile_error_is_repaired_on_the_second_try() {
+    let broken = "await tools.chat.send_mesage({ channel: 'test-1', text: 'x' });\nreturn 1;";
+    let llm = Arc::new(scripted(&[broken, "await tools.chat.send_message({ channel: 'test-1', text: 'x' });\nreturn 2;"]));
+    let cm = pipeline(llm.clone(), Arc::new(FakeChatProvider::default())).await;
+    let report = cm.run(RunOptions::new("q")).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.output, json!(2));
+    assert_eq!(report.repairs, 1);
+    let repair = llm.requests().into_iter().find(|r| r.step == "repair").expect("a repair request");
+    let feedback = &repair.messages.last().unwrap().content;
+    assert!(feedback.contains("program.ts:1:18: TS2339 Property 'send_mesage' does not exist"), "{feedback}");
+    assert!(feedback.contains("Did you mean 'send_message'?"));
+    assert_eq!(report.token_usage["main"].calls, 2);
+}
+
+#[tokio::test]
+async fn compile_error_after_max_repairs() {
+    let broken = "await tools.chat.nope({});";
+    let llm = Arc::new(scripted(&[broken, broken, broken, broken]));
+    let cm = pipeline(llm.clone(), Arc::new(FakeChatProvider::default())).await;
+    let report = cm.run(RunOptions::new("q").max_repairs(2)).await.unwrap();
+    assert_eq!(report.result_type, ResultType::CompileError);
+    assert_eq!(report.repairs, 2);
+    assert_eq!(report.token_usage["main"].calls, 3);
+    assert_eq!(report.diagnostics[0].code, "TS2339");
+    assert!(report.timing(Step::Execute).is_none());
+    assert!(report.error.as_deref().unwrap().contains("program.ts:1:18"));
+}
+
+#[tokio::test]
+async fn runtime_error_points_at_the_typescript_line() {
+    let program = "type T = { a: number };\nconst t: T = { a: 1 };\n\nif (t.a === 1) {\n  throw new Error('boom');\n}\nreturn t;";
+    let cm = pipeline(Arc::new(scripted(&[program])), Arc::new(FakeChatProvider::default())).await;
+    let report = cm.run(RunOptions::new("q")).await.unwrap();
+    assert_eq!(report.result_type, ResultType::RuntimeError, "{report:#?}");
+    assert_eq!(report.error_line, Some(5), "{report:#?}");
+    assert!(report.error.as_deref().unwrap().starts_with("Error: boom"));
+}
+
+#[tokio::test]
+async fn tool_call_limit_ends_the_run() {
+    let program = "for (let i = 0; i < 10; i++) {\n  try { await tools.chat.list_channels({}); } catch (e) {}\n}\nreturn 'unreachable';";
+    let cm = pipeline(Arc::new(scripted(&[program])), Arc::new(FakeChatProvider::default())).await;
+    let report = cm.run(RunOptions::new("q").max_tool_calls(3)).await.unwrap();
+    assert_eq!(report.result_type, ResultType::ToolCallLimit, "{report:#?}");
+    assert!(report.error.as_deref().unwrap().contains("more than 3 tool calls"));
+    assert_eq!(report.tool_calls.iter().filter(|c| c.result.is_some()).count(), 3);
+}
+
+#[tokio::test]
+async fn total_timeout_stops_an_endless_loop() {
+    let cm = pipeline(Arc::new(scripted(&["while (true) {}"])), Arc::new(FakeChatProvider::default())).await;
+    let report = cm.run(RunOptions::new("q").total_execution_timeout(1.5)).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Timeout, "{report:#?}");
+    assert!(report.error.as_deref().unwrap().contains("1.5 s"));
+    let execute = report.timing(Step::Execute).unwrap().duration_ms;
+    assert!(execute < 1.5 * 1000.0 * 1.2, "the deadline held: {execute} ms");
+}
+
+#[tokio::test]
+async fn failing_tool_becomes_an_exception_naming_the_tool() {
+    let program = "try {\n  await tools.chat.fail({});\n} catch (e) {\n  return String(e.message);\n}";
+    let cm = pipeline(Arc::new(scripted(&[program])), Arc::new(FakeChatProvider::default())).await;
+    let report = cm.run(RunOptions::new("q")).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.output, json!("tools.chat.fail failed: the fake tool failed on purpose"));
+    assert!(report.tool_calls[0].error.is_some());
+}
+
+#[tokio::test]
+async fn promise_all_runs_tool_calls_concurrently() {
+    let program = "const r = await Promise.all([1, 2, 3, 4, 5, 6].map(() => tools.chat.slow({ ms: 300 })));\nreturn r.length;";
+    let cm = pipeline(Arc::new(scripted(&[program])), Arc::new(FakeChatProvider::default())).await;
+    let report = cm.run(RunOptions::new("q")).await.unwrap();
+    assert_eq!(report.output, json!(6), "{report:#?}");
+    let first_end = report.tool_calls.iter().map(|c| c.started_ms + c.duration_ms).fold(f64::MAX, f64::min);
+    assert!(report.tool_calls.iter().all(|c| c.started_ms < first_end), "all six calls started before any finished");
+}
+
+#[tokio::test]
+async fn filter_over_1000_tools_respects_the_concurrency_cap_and_sees_each_tool_once() {
+    let mut catalog = ToolCatalog::new();
+    for ns in 0..10 {
+        let tools: Vec<ToolSpec> = (0..100)
+            .map(|i| ToolSpec::new(format!("tool_{i:03}"), format!("tool {i} of namespace {ns}"), json!({"type": "object"})))
+            .collect();
+        let provider: Arc<dyn ToolProvider> = Arc::new(StaticToolProvider::new(tools.clone()));
+        catalog.add_tools(&format!("ns{ns}"), provider, tools);
+    }
+    assert_eq!(catalog.len(), 1000);
+    let llm = Arc::new(
+        ScriptedLlm::new()
+            .reply(LlmRole::Strategy, "plan")
+            .respond_with(LlmRole::Tiny, |req| {
+                // Picks tool_007 of each namespace when it is in the batch, by index.
+                let listing = &req.messages[1].content;
+                let picks: Vec<String> = listing
+                    .lines()
+                    .filter(|l| l.contains(".tool_007("))
+                    .map(|l| l.split('.').next().unwrap().to_string())
+                    .collect();
+                Ok(format!("Relevant: [{}]", picks.join(", ")))
+            })
+            .reply(LlmRole::Main, fenced("return 1;"))
+            .with_delay(Duration::from_millis(20)),
+    );
+    let cm = CodeMode::builder()
+        .llm(llm.clone())
+        .catalog(catalog)
+        .environment(codemode::default_environment().unwrap())
+        .build()
+        .await
+        .unwrap();
+    let report = cm.run(RunOptions::new("q").max_concurrent_threads(5).max_tools_per_prompt(20)).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    let filters: Vec<_> = llm.requests().into_iter().filter(|r| r.step == "filter").collect();
+    assert_eq!(filters.len(), 50);
+    assert!(llm.max_in_flight() <= 5, "at most 5 filter prompts in flight, saw {}", llm.max_in_flight());
+    assert_eq!(llm.max_in_flight(), 5, "the cap was reached");
+    let mut seen: Vec<String> = filters
+        .iter()
+        .flat_map(|r| {
+            r.messages[1]
+                .content
+                .lines()
+                .filter_map(|l| l.split_once(". ").map(|(_, rest)| rest.split('(').next().unwrap().to_string()))
+                .filter(|p| p.starts_with("ns"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    seen.sort();
+    let total = seen.len();
+    seen.dedup();
+    assert_eq!((total, seen.len()), (1000, 1000), "every tool seen exactly once");
+    let expected: Vec<String> = (0..10).map(|ns| format!("ns{ns}.tool_007")).collect();
+    assert_eq!(report.selected_tools, expected);
+    assert!(report.timing(Step::Filter).unwrap().detail.contains("10 of 1000 tools, 50 batches"));
+}
+
+#[tokio::test]
+async fn unparseable_filter_answer_is_retried_once_then_the_batch_is_kept() {
+    let llm = Arc::new(
+        ScriptedLlm::new()
+            .reply(LlmRole::Strategy, "plan")
+            .reply(LlmRole::Tiny, "I am not sure what you mean.")
+            .reply(LlmRole::Tiny, "Still thinking...")
+            .reply(LlmRole::Main, fenced("return 1;")),
+    );
+    let cm = pipeline(llm.clone(), Arc::new(FakeChatProvider::default())).await;
+    let report = cm.run(RunOptions::new("q")).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Success);
+    assert_eq!(report.filter_failures.len(), 1);
+    assert_eq!(report.filter_failures[0].tools.len(), 5);
+    assert_eq!(report.selected_tools.len(), 5, "the failed batch's tools are kept");
+    let tiny: Vec<_> = llm.requests().into_iter().filter(|r| r.role == LlmRole::Tiny).collect();
+    assert_eq!(tiny.len(), 2);
+    assert!(tiny[1].messages.last().unwrap().content.contains("could not be read"));
+
+    // A retry that succeeds selects normally.
+    let llm = Arc::new(
+        ScriptedLlm::new()
+            .reply(LlmRole::Strategy, "plan")
+            .reply(LlmRole::Tiny, "hmm")
+            .reply(LlmRole::Tiny, "[\"chat.send_message\"]")
+            .reply(LlmRole::Main, fenced("return 1;")),
+    );
+    let report = pipeline(llm, Arc::new(FakeChatProvider::default())).await.run(RunOptions::new("q")).await.unwrap();
+    assert!(report.filter_failures.is_empty());
+    assert_eq!(report.selected_tools, vec!["chat.send_message"]);
+}
+
+#[tokio::test]
+async fn llm_failure_is_reported() {
+    let llm = Arc::new(ScriptedLlm::new());
+    let report = pipeline(llm, Arc::new(FakeChatProvider::default())).await.run(RunOptions::new("q")).await.unwrap();
+    assert_eq!(report.result_type, ResultType::LlmError);
+    assert!(report.error.as_deref().unwrap().starts_with("plan step:"));
+}
+
+#[tokio::test]
+async fn prompt_logs_are_written_and_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "sk-proj-THISISASECRETKEY0123456789";
+    let llm = Arc::new(
+        ScriptedLlm::new()
+            .reply(LlmRole::Strategy, "plan mentioning Bearer abcdefghijklmnopqrstuv")
+            .respond_with(LlmRole::Tiny, select_all)
+            .reply(LlmRole::Main, fenced("return 1;")),
+    );
+    let cm = CodeMode::builder()
+        .llm(llm)
+        .tool_provider("chat", Arc::new(FakeChatProvider::default()))
+        .environment(codemode::default_environment().unwrap())
+        .secret("my-custom-secret-value")
+        .build()
+        .await
+        .unwrap();
+    let query = format!("use key {secret} and my-custom-secret-value");
+    let report = cm.run(RunOptions::new(query).log_dir(dir.path())).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Success);
+    let mut names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, vec!["001-plan-strategy.md", "002-filter-tiny.md", "003-implement-main.md"]);
+    for name in names {
+        let text = std::fs::read_to_string(dir.path().join(&name)).unwrap();
+        assert!(text.contains("## response"), "{name}");
+        assert!(!text.contains("THISISASECRETKEY"), "{name} leaks the key");
+        assert!(!text.contains("my-custom-secret-value"), "{name} leaks the secret");
+        assert!(!text.contains("abcdefghijklmnopqrstuv"), "{name} leaks the token");
+    }
+    let plan = std::fs::read_to_string(dir.path().join("001-plan-strategy.md")).unwrap();
+    assert!(plan.contains("[REDACTED]"));
+}
+
+#[tokio::test]
+async fn exec_runs_a_program_with_main_and_no_model() {
+    let chat = Arc::new(FakeChatProvider::default());
+    let cm = CodeMode::builder()
+        .tool_provider("chat", chat.clone())
+        .environment(codemode::default_environment().unwrap())
+        .build()
+        .await
+        .unwrap();
+    let program = "async function main() {\n  const r = await tools.chat.send_message({ channel: 'eng', text: 'hi' });\n  return r.id;\n}";
+    let report = cm.execute_program(program, &RunOptions::default()).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.output, json!(1));
+    assert!(cm.run(RunOptions::new("q")).await.is_err(), "run needs models");
+    let started = Instant::now();
+    let report = cm.execute_program("await tools.chat.send_message({ channel: 1 });", &RunOptions::default()).await.unwrap();
+    assert_eq!(report.result_type, ResultType::CompileError);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
