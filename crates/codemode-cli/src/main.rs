@@ -1,1 +1,83 @@
-fn main(){}
+//! `codemode`: MCP Code Mode from the command line.
+
+mod cli;
+mod commands;
+mod output;
+mod setup;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit code when the run failed (compile error, runtime error, limit, ...).
+const EXIT_RUN_FAILED: u8 = 1;
+/// Exit code for bad usage or configuration.
+const EXIT_USAGE: u8 = 2;
+
+/// What a command ended with.
+pub(crate) enum Outcome {
+    /// Everything worked.
+    Success,
+    /// The command ran, and what it ran failed.
+    Failed,
+}
+
+/// An error of usage or configuration (exit code 2), as opposed to an internal failure.
+#[derive(Debug)]
+pub(crate) struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match runtime.block_on(commands::dispatch(cli)) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(EXIT_RUN_FAILED),
+        Err(e) => {
+            let code = if e.downcast_ref::<UsageError>().is_some()
+                || e.downcast_ref::<codemode::CodeModeError>().is_some_and(|c| {
+                    matches!(
+                        c,
+                        codemode::CodeModeError::Config(_)
+                            | codemode::CodeModeError::Missing(_)
+                            | codemode::CodeModeError::UnknownFactory { .. }
+                            | codemode::CodeModeError::Io { .. }
+                    )
+                }) {
+                EXIT_USAGE
+            } else {
+                EXIT_RUN_FAILED
+            };
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,codemode=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CODEMODE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -139,7 +139,14 @@ impl ToolBridge for CatalogBridge {
             Ok(v) => (Some(v.clone()), None),
             Err(e) => (None, Some(e.to_string())),
         };
-        self.record(ToolCallRecord { path: path.to_string(), arguments, result, error, started_ms, duration_ms });
+        self.record(ToolCallRecord {
+            path: path.to_string(),
+            arguments,
+            result,
+            error,
+            started_ms,
+            duration_ms,
+        });
         outcome
     }
 }

@@ -102,16 +102,19 @@ impl ToolCatalog {
             let path = format!("{ns}.{segment}");
             self.entries.insert(
                 path.clone(),
-                CatalogEntry { path, namespace: namespace.to_string(), spec, provider: provider.clone() },
+                CatalogEntry {
+                    path,
+                    namespace: namespace.to_string(),
+                    spec,
+                    provider: provider.clone(),
+                },
             );
         }
     }
 
     /// Lists every provider (concurrently) and builds a catalog. A provider that fails is
     /// reported and left out; the others are kept.
-    pub async fn from_providers(
-        providers: Vec<(String, Arc<dyn ToolProvider>)>,
-    ) -> (Self, Vec<ProviderFailure>) {
+    pub async fn from_providers(providers: Vec<(String, Arc<dyn ToolProvider>)>) -> (Self, Vec<ProviderFailure>) {
         let listed = futures::future::join_all(providers.into_iter().map(|(ns, p)| async move {
             let result = p.list_tools().await;
             (ns, p, result)
@@ -250,14 +253,30 @@ mod tests {
                 ToolSpec::new("delete", "c", json!({})),
             ],
         );
-        assert_eq!(c.tool_paths(), vec!["bing_cn_mcp.delete_", "bing_cn_mcp.search_web", "bing_cn_mcp.search_web_2"]);
-        assert_eq!(c.tool("bing_cn_mcp.search_web_2").map(|e| e.spec.name.as_str()), Some("search_web"));
-        assert_eq!(c.resolve("search-web").map(|e| e.path.as_str()), Some("bing_cn_mcp.search_web"));
+        assert_eq!(
+            c.tool_paths(),
+            vec![
+                "bing_cn_mcp.delete_",
+                "bing_cn_mcp.search_web",
+                "bing_cn_mcp.search_web_2"
+            ]
+        );
+        assert_eq!(
+            c.tool("bing_cn_mcp.search_web_2").map(|e| e.spec.name.as_str()),
+            Some("search_web")
+        );
+        assert_eq!(
+            c.resolve("search-web").map(|e| e.path.as_str()),
+            Some("bing_cn_mcp.search_web")
+        );
     }
 
     #[test]
     fn static_catalog() {
-        let c = ToolCatalog::from_static_json(r#"{"fs": {"tools": [{"name": "read_file", "inputSchema": {"type": "object"}}]}}"#).unwrap();
+        let c = ToolCatalog::from_static_json(
+            r#"{"fs": {"tools": [{"name": "read_file", "inputSchema": {"type": "object"}}]}}"#,
+        )
+        .unwrap();
         assert_eq!(c.tool_paths(), vec!["fs.read_file"]);
         assert!(ToolCatalog::from_static_json("[]").is_err());
         let s = c.namespace_summaries(3);

@@ -175,22 +175,48 @@ pub struct CodeModeConfig {
 impl CodeModeConfig {
     /// Parses TOML text. Relative paths in it stay relative; see [`Self::load`].
     pub fn from_toml(text: &str) -> Result<Self, CodeModeError> {
-        toml::from_str(text).map_err(|e| CodeModeError::Config(e.to_string()))
+        toml::from_str(text).map_err(|e| {
+            let message = e.message().trim().replace('\n', " ");
+            match e.span() {
+                Some(span) => {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                    CodeModeConfig::error_at(line, column, &message)
+                }
+                None => CodeModeError::Config(message),
+            }
+        })
+    }
+
+    fn error_at(line: usize, column: usize, message: &str) -> CodeModeError {
+        CodeModeError::Config(format!("line {line}, column {column}: {message}"))
     }
 
     /// Reads a file; relative paths inside it are resolved against its directory.
     pub fn load(path: &Path) -> Result<Self, CodeModeError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| CodeModeError::io(format!("cannot read config {}", path.display()), e))?;
-        let mut config = Self::from_toml(&text)
-            .map_err(|e| CodeModeError::Config(format!("{}: {}", path.display(), e.to_string().trim_start_matches("configuration error: "))))?;
+        let mut config = Self::from_toml(&text).map_err(|e| {
+            CodeModeError::Config(format!(
+                "{}: {}",
+                path.display(),
+                e.to_string().trim_start_matches("configuration error: ")
+            ))
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut config.mcp_config, &mut config.catalog, &mut config.run.log_dir].into_iter().flatten() {
+        for p in [&mut config.mcp_config, &mut config.catalog, &mut config.run.log_dir]
+            .into_iter()
+            .flatten()
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
         }
-        for llm in [&mut config.llm.strategy, &mut config.llm.main, &mut config.llm.tiny].into_iter().flatten() {
+        for llm in [&mut config.llm.strategy, &mut config.llm.main, &mut config.llm.tiny]
+            .into_iter()
+            .flatten()
+        {
             if let Some(Value::String(script)) = llm.settings.get_mut("script")
                 && Path::new(script.as_str()).is_relative()
             {
@@ -217,9 +243,8 @@ pub fn load_mcp_servers_json(path: &Path) -> Result<BTreeMap<String, McpServerCo
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| CodeModeError::io(format!("cannot read MCP config {}", path.display()), e))?;
-    let file: File = serde_json::from_str(&text).map_err(|e| {
-        CodeModeError::Config(format!("{}: expected {{\"mcpServers\": {{...}}}}: {e}", path.display()))
-    })?;
+    let file: File = serde_json::from_str(&text)
+        .map_err(|e| CodeModeError::Config(format!("{}: expected {{\"mcpServers\": {{...}}}}: {e}", path.display())))?;
     Ok(file.mcp_servers)
 }
 
@@ -254,7 +279,10 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(c.llm.strategy.as_ref().unwrap().settings["temperature"], serde_json::json!(0.2));
+        assert_eq!(
+            c.llm.strategy.as_ref().unwrap().settings["temperature"],
+            serde_json::json!(0.2)
+        );
         assert_eq!(c.llm.main.as_ref().unwrap().api_key_env.as_deref(), Some("MY_KEY"));
         assert!(c.llm.tiny.is_none());
         assert_eq!(c.mcp_servers["fs"].args.len(), 3);
@@ -266,7 +294,9 @@ mod tests {
 
     #[test]
     fn rejects_unknown_keys_with_the_key_name() {
-        let e = CodeModeConfig::from_toml("[run]\nmax_tool_call = 3\n").unwrap_err().to_string();
+        let e = CodeModeConfig::from_toml("[run]\nmax_tool_call = 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("max_tool_call"), "{e}");
         assert!(McpServerConfig::default().validate("x").is_err());
     }

@@ -77,7 +77,12 @@ pub struct RunFailure {
 impl RunFailure {
     /// A failure without a position.
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), line: None, column: None }
+        Self {
+            kind,
+            message: message.into(),
+            line: None,
+            column: None,
+        }
     }
 }
 

@@ -7,9 +7,12 @@
 /// three or more backticks or tildes are recognised, an unterminated block runs to the end.
 pub fn extract_code(answer: &str) -> String {
     let blocks = fenced_blocks(answer);
-    let preferred = blocks
-        .iter()
-        .find(|b| matches!(b.lang.as_str(), "ts" | "typescript" | "js" | "javascript" | "tsx" | "mts"));
+    let preferred = blocks.iter().find(|b| {
+        matches!(
+            b.lang.as_str(),
+            "ts" | "typescript" | "js" | "javascript" | "tsx" | "mts"
+        )
+    });
     if let Some(b) = preferred {
         return b.body.clone();
     }
@@ -29,7 +32,9 @@ fn fenced_blocks(text: &str) -> Vec<Block> {
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
         let trimmed = line.trim_start();
-        let Some((fence_char, fence_len)) = fence(trimmed) else { continue };
+        let Some((fence_char, fence_len)) = fence(trimmed) else {
+            continue;
+        };
         let lang = trimmed[fence_len..]
             .trim()
             .split(|c: char| c.is_whitespace() || c == '{')
@@ -48,7 +53,10 @@ fn fenced_blocks(text: &str) -> Vec<Block> {
             }
             body.push(inner);
         }
-        blocks.push(Block { lang, body: body.join("\n").trim_matches('\n').to_string() });
+        blocks.push(Block {
+            lang,
+            body: body.join("\n").trim_matches('\n').to_string(),
+        });
     }
     blocks
 }
@@ -77,7 +85,10 @@ mod tests {
         assert_eq!(extract_code("```\nreturn 1;\n```"), "return 1;");
         assert_eq!(extract_code("return 2;"), "return 2;");
         assert_eq!(extract_code("```ts\nreturn 3;"), "return 3;");
-        assert_eq!(extract_code("````ts\nconst s = `x`;\n```\nstill code\n````"), "const s = `x`;\n```\nstill code");
+        assert_eq!(
+            extract_code("````ts\nconst s = `x`;\n```\nstill code\n````"),
+            "const s = `x`;\n```\nstill code"
+        );
         assert_eq!(extract_code("  ~~~js\nreturn 4;\n  ~~~"), "return 4;");
     }
 }

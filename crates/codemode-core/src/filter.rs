@@ -43,13 +43,15 @@ pub fn parse_filter_answer(answer: &str, paths: &[String]) -> FilterAnswer {
                 let token = match item {
                     serde_json::Value::String(s) => s.clone(),
                     serde_json::Value::Number(n) => n.to_string(),
-                    serde_json::Value::Object(o) => match o.get("path").or_else(|| o.get("name")).and_then(|v| v.as_str()) {
-                        Some(s) => s.to_string(),
-                        None => {
-                            all_known = false;
-                            continue;
+                    serde_json::Value::Object(o) => {
+                        match o.get("path").or_else(|| o.get("name")).and_then(|v| v.as_str()) {
+                            Some(s) => s.to_string(),
+                            None => {
+                                all_known = false;
+                                continue;
+                            }
                         }
-                    },
+                    }
                     _ => {
                         all_known = false;
                         continue;
@@ -131,7 +133,11 @@ mod tests {
     use super::*;
 
     fn batch() -> Vec<String> {
-        vec!["chat.list_channels".into(), "chat.send_message".into(), "mail.send".into()]
+        vec![
+            "chat.list_channels".into(),
+            "chat.send_message".into(),
+            "mail.send".into(),
+        ]
     }
 
     fn sel(items: &[&str]) -> FilterAnswer {
@@ -140,19 +146,37 @@ mod tests {
 
     #[test]
     fn json_arrays_of_paths_names_indices() {
-        assert_eq!(parse_filter_answer("[\"chat.send_message\"]", &batch()), sel(&["chat.send_message"]));
-        assert_eq!(parse_filter_answer("Relevant: [1, 3]. Hope that helps", &batch()), sel(&["chat.list_channels", "mail.send"]));
-        assert_eq!(parse_filter_answer("```json\n[\"send_message\", \"tools.mail.send\"]\n```", &batch()), sel(&["chat.send_message", "mail.send"]));
+        assert_eq!(
+            parse_filter_answer("[\"chat.send_message\"]", &batch()),
+            sel(&["chat.send_message"])
+        );
+        assert_eq!(
+            parse_filter_answer("Relevant: [1, 3]. Hope that helps", &batch()),
+            sel(&["chat.list_channels", "mail.send"])
+        );
+        assert_eq!(
+            parse_filter_answer("```json\n[\"send_message\", \"tools.mail.send\"]\n```", &batch()),
+            sel(&["chat.send_message", "mail.send"])
+        );
         assert_eq!(parse_filter_answer("[]", &batch()), sel(&[]));
         assert_eq!(parse_filter_answer("[\"other.tool\"]", &batch()), sel(&[]));
     }
 
     #[test]
     fn plain_lists_and_prose() {
-        assert_eq!(parse_filter_answer("- chat.list_channels\n- chat.send_message", &batch()), sel(&["chat.list_channels", "chat.send_message"]));
-        assert_eq!(parse_filter_answer("I would use `mail.send`.", &batch()), sel(&["mail.send"]));
+        assert_eq!(
+            parse_filter_answer("- chat.list_channels\n- chat.send_message", &batch()),
+            sel(&["chat.list_channels", "chat.send_message"])
+        );
+        assert_eq!(
+            parse_filter_answer("I would use `mail.send`.", &batch()),
+            sel(&["mail.send"])
+        );
         assert_eq!(parse_filter_answer("None", &batch()), sel(&[]));
-        assert_eq!(parse_filter_answer("I cannot decide [see above", &batch()), FilterAnswer::Unparseable);
+        assert_eq!(
+            parse_filter_answer("I cannot decide [see above", &batch()),
+            FilterAnswer::Unparseable
+        );
         assert_eq!(parse_filter_answer("", &batch()), FilterAnswer::Unparseable);
     }
 }

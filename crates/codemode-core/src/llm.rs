@@ -63,15 +63,24 @@ pub struct Message {
 impl Message {
     /// A system message.
     pub fn system(content: impl Into<String>) -> Self {
-        Self { role: MessageRole::System, content: content.into() }
+        Self {
+            role: MessageRole::System,
+            content: content.into(),
+        }
     }
     /// A user message.
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: MessageRole::User, content: content.into() }
+        Self {
+            role: MessageRole::User,
+            content: content.into(),
+        }
     }
     /// An assistant message.
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self { role: MessageRole::Assistant, content: content.into() }
+        Self {
+            role: MessageRole::Assistant,
+            content: content.into(),
+        }
     }
 }
 
@@ -89,7 +98,11 @@ pub struct LlmRequest {
 impl LlmRequest {
     /// All message contents joined, for models that take a single prompt string.
     pub fn prompt_text(&self) -> String {
-        self.messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n\n")
+        self.messages
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n")
     }
 }
 
@@ -125,7 +138,13 @@ pub struct LlmResponse {
 impl LlmResponse {
     /// A response with unknown token counts.
     pub fn text(text: impl Into<String>) -> Self {
-        Self { text: text.into(), usage: TokenUsage { calls: 1, ..TokenUsage::default() } }
+        Self {
+            text: text.into(),
+            usage: TokenUsage {
+                calls: 1,
+                ..TokenUsage::default()
+            },
+        }
     }
 }
 

@@ -48,7 +48,10 @@ impl Default for RunOptions {
 impl RunOptions {
     /// Options for `query` with default limits.
     pub fn new(query: impl Into<String>) -> Self {
-        Self { query: query.into(), ..Self::default() }
+        Self {
+            query: query.into(),
+            ..Self::default()
+        }
     }
 
     /// Sets `max_tool_calls`.
@@ -96,7 +99,11 @@ impl RunOptions {
     /// Checks that every limit is usable; the message names the option to fix.
     pub fn validate(&self) -> Result<(), String> {
         let positive = |name: &str, v: f64| {
-            if v.is_finite() && v > 0.0 { Ok(()) } else { Err(format!("{name} must be a positive number of seconds, got {v}")) }
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("{name} must be a positive number of seconds, got {v}"))
+            }
         };
         positive("total_execution_timeout", self.total_execution_timeout)?;
         positive("tool_call_timeout", self.tool_call_timeout)?;

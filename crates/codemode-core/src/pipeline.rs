@@ -173,7 +173,11 @@ struct RunContext {
 
 impl RunContext {
     async fn ask(&self, llm: &dyn Llm, role: LlmRole, step: &str, messages: Vec<Message>) -> Result<String, LlmError> {
-        let request = LlmRequest { role, step: step.to_string(), messages };
+        let request = LlmRequest {
+            role,
+            step: step.to_string(),
+            messages,
+        };
         let result = llm.complete(&request).await;
         if let Some(log) = &self.log {
             match &result {
@@ -235,10 +239,19 @@ impl CodeMode {
         let declarations = generate_declarations(&signatures).text;
         let diagnostics = self
             .checker
-            .check(&prepared.text, CheckContext { tools: &signatures, declarations: &declarations })
+            .check(
+                &prepared.text,
+                CheckContext {
+                    tools: &signatures,
+                    declarations: &declarations,
+                },
+            )
             .await
             .map_err(|e| CodeModeError::Config(e.to_string()))?;
-        Ok(CheckResult { checker: self.checker.name().to_string(), diagnostics })
+        Ok(CheckResult {
+            checker: self.checker.name().to_string(),
+            diagnostics,
+        })
     }
 
     /// Checks and runs a program against the tools, no model involved (what `codemode exec`
@@ -247,7 +260,10 @@ impl CodeMode {
         options.validate().map_err(CodeModeError::Config)?;
         let started = Instant::now();
         let catalog = self.catalog();
-        let mut report = RunReport { selected_tools: catalog.tool_paths(), ..RunReport::default() };
+        let mut report = RunReport {
+            selected_tools: catalog.tool_paths(),
+            ..RunReport::default()
+        };
         let prepared = prepare_program(code);
         report.code = Some(code.to_string());
         let t = Instant::now();
@@ -255,7 +271,13 @@ impl CodeMode {
         let declarations = generate_declarations(&signatures).text;
         let diagnostics = self
             .checker
-            .check(&prepared.text, CheckContext { tools: &signatures, declarations: &declarations })
+            .check(
+                &prepared.text,
+                CheckContext {
+                    tools: &signatures,
+                    declarations: &declarations,
+                },
+            )
             .await
             .map_err(|e| CodeModeError::Config(e.to_string()))?;
         push_timing(&mut report, Step::Check, t, String::new());
@@ -287,11 +309,15 @@ impl CodeMode {
             Some(dir) => Some(PromptLog::create(dir, &self.secrets)?),
             None => None,
         };
-        let ctx = RunContext { log, usage: Mutex::new(BTreeMap::new()) };
+        let ctx = RunContext {
+            log,
+            usage: Mutex::new(BTreeMap::new()),
+        };
         let started = Instant::now();
         let catalog = self.catalog();
         let mut report = RunReport::default();
-        self.run_steps(&ctx, &mut report, &options, catalog, strategy, tiny, main).await;
+        self.run_steps(&ctx, &mut report, &options, catalog, strategy, tiny, main)
+            .await;
         report.token_usage = ctx.usage.lock().map(|u| u.clone()).unwrap_or_default();
         report.total_duration_ms = ms(started);
         tracing::info!(result = %report.result_type, ms = report.total_duration_ms, "run finished");
@@ -333,14 +359,22 @@ impl CodeMode {
         let chosen = catalog.subset(selected.iter().map(String::as_str));
         let signatures = chosen.signatures();
         let declarations = generate_declarations(&signatures).text;
-        push_timing(report, Step::Types, t, format!("{} lines", declarations.lines().count()));
+        push_timing(
+            report,
+            Step::Types,
+            t,
+            format!("{} lines", declarations.lines().count()),
+        );
 
         // 4. implement
         let t = Instant::now();
         let system = prompts::render(prompts::IMPLEMENT_SYSTEM, &[("declarations", declarations.trim_end())]);
         let user = prompts::render(prompts::IMPLEMENT_USER, &[("query", &options.query), ("plan", &plan)]);
         let mut conversation = vec![Message::system(system), Message::user(user)];
-        let answer = match ctx.ask(main.as_ref(), LlmRole::Main, "implement", conversation.clone()).await {
+        let answer = match ctx
+            .ask(main.as_ref(), LlmRole::Main, "implement", conversation.clone())
+            .await
+        {
             Ok(a) => a,
             Err(e) => return fail_llm(report, Step::Implement, t, e),
         };
@@ -356,7 +390,13 @@ impl CodeMode {
             report.code = Some(code.clone());
             let diagnostics = match self
                 .checker
-                .check(&prepared.text, CheckContext { tools: &signatures, declarations: &declarations })
+                .check(
+                    &prepared.text,
+                    CheckContext {
+                        tools: &signatures,
+                        declarations: &declarations,
+                    },
+                )
                 .await
             {
                 Ok(d) => d,
@@ -381,7 +421,10 @@ impl CodeMode {
                 prompts::REPAIR_USER,
                 &[("checker", self.checker.name()), ("diagnostics", &rendered.join("\n"))],
             )));
-            let answer = match ctx.ask(main.as_ref(), LlmRole::Main, "repair", conversation.clone()).await {
+            let answer = match ctx
+                .ask(main.as_ref(), LlmRole::Main, "repair", conversation.clone())
+                .await
+            {
                 Ok(a) => a,
                 Err(e) => return fail_llm(report, Step::Check, t, e),
             };
@@ -395,21 +438,46 @@ impl CodeMode {
         self.execute_step(report, &prepared.text, catalog, options).await;
     }
 
-    async fn plan(&self, ctx: &RunContext, llm: &dyn Llm, query: &str, catalog: &ToolCatalog) -> Result<String, LlmError> {
+    async fn plan(
+        &self,
+        ctx: &RunContext,
+        llm: &dyn Llm,
+        query: &str,
+        catalog: &ToolCatalog,
+    ) -> Result<String, LlmError> {
         let mut namespaces = String::new();
         for ns in catalog.namespace_summaries(PLAN_SAMPLES_PER_NAMESPACE) {
-            let more = if ns.tool_count > ns.sample_tools.len() { ", ..." } else { "" };
-            let _ = writeln!(namespaces, "- {} ({} tools): {}{more}", ns.name, ns.tool_count, ns.sample_tools.join(", "));
+            let more = if ns.tool_count > ns.sample_tools.len() {
+                ", ..."
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                namespaces,
+                "- {} ({} tools): {}{more}",
+                ns.name,
+                ns.tool_count,
+                ns.sample_tools.join(", ")
+            );
         }
         if namespaces.is_empty() {
             namespaces.push_str("(no tools)\n");
         }
         let user = prompts::render(
             prompts::PLAN_USER,
-            &[("query", query), ("tool_count", &catalog.len().to_string()), ("namespaces", namespaces.trim_end())],
+            &[
+                ("query", query),
+                ("tool_count", &catalog.len().to_string()),
+                ("namespaces", namespaces.trim_end()),
+            ],
         );
         let answer = ctx
-            .ask(llm, LlmRole::Strategy, "plan", vec![Message::system(prompts::PLAN_SYSTEM), Message::user(user)])
+            .ask(
+                llm,
+                LlmRole::Strategy,
+                "plan",
+                vec![Message::system(prompts::PLAN_SYSTEM), Message::user(user)],
+            )
             .await?;
         Ok(answer.trim().to_string())
     }
@@ -448,14 +516,22 @@ impl CodeMode {
         for (i, result) in results {
             match result {
                 BatchResult::Selected(paths) => selected.extend(paths),
-                BatchResult::Failed { paths, reason, llm_error } => {
+                BatchResult::Failed {
+                    paths,
+                    reason,
+                    llm_error,
+                } => {
                     if let Some(e) = llm_error {
                         llm_errors += 1;
                         last_error = Some(e);
                     }
                     tracing::warn!(batch = i, %reason, "filter batch failed; keeping its tools");
                     selected.extend(paths.iter().cloned());
-                    report.filter_failures.push(FilterBatchFailure { batch: i, tools: paths, reason });
+                    report.filter_failures.push(FilterBatchFailure {
+                        batch: i,
+                        tools: paths,
+                        reason,
+                    });
                 }
             }
         }
@@ -468,7 +544,13 @@ impl CodeMode {
         Ok((selected, count))
     }
 
-    async fn execute_step(&self, report: &mut RunReport, program: &str, catalog: Arc<ToolCatalog>, options: &RunOptions) {
+    async fn execute_step(
+        &self,
+        report: &mut RunReport,
+        program: &str,
+        catalog: Arc<ToolCatalog>,
+        options: &RunOptions,
+    ) {
         let t = Instant::now();
         let Some(environment) = self.environment.clone() else {
             report.result_type = ResultType::EnvironmentError;
@@ -489,15 +571,26 @@ impl CodeMode {
                 return;
             }
         };
-        let bridge = Arc::new(CatalogBridge::new(catalog, options.max_tool_calls, options.tool_timeout()));
+        let bridge = Arc::new(CatalogBridge::new(
+            catalog,
+            options.max_tool_calls,
+            options.tool_timeout(),
+        ));
         let limits = ExecutionLimits {
             total_timeout: options.execution_timeout(),
             memory_limit_bytes: options.memory_limit_mb * 1024 * 1024,
             ..ExecutionLimits::default()
         };
-        let request = ExecutionRequest { javascript: transpiled.code.clone(), limits };
+        let request = ExecutionRequest {
+            javascript: transpiled.code.clone(),
+            limits,
+        };
         let dyn_bridge: Arc<dyn ToolBridge> = bridge.clone();
-        let outcome = tokio::time::timeout(limits.total_timeout + ENVIRONMENT_GRACE, environment.execute(request, dyn_bridge)).await;
+        let outcome = tokio::time::timeout(
+            limits.total_timeout + ENVIRONMENT_GRACE,
+            environment.execute(request, dyn_bridge),
+        )
+        .await;
         report.tool_calls = bridge.records();
         match outcome {
             Err(_) => {
@@ -534,16 +627,31 @@ impl CodeMode {
             }
         }
         let calls = report.tool_calls.len();
-        push_timing(report, Step::Execute, t, format!("{calls} tool calls in {}", environment.name()));
+        push_timing(
+            report,
+            Step::Execute,
+            t,
+            format!("{calls} tool calls in {}", environment.name()),
+        );
     }
 }
 
 enum BatchResult {
     Selected(BTreeSet<String>),
-    Failed { paths: Vec<String>, reason: String, llm_error: Option<LlmError> },
+    Failed {
+        paths: Vec<String>,
+        reason: String,
+        llm_error: Option<LlmError>,
+    },
 }
 
-async fn filter_batch(ctx: &RunContext, tiny: &dyn Llm, query: &str, plan: &str, batch: &[&CatalogEntry]) -> BatchResult {
+async fn filter_batch(
+    ctx: &RunContext,
+    tiny: &dyn Llm,
+    query: &str,
+    plan: &str,
+    batch: &[&CatalogEntry],
+) -> BatchResult {
     let paths: Vec<String> = batch.iter().map(|e| e.path.clone()).collect();
     let mut listing = String::new();
     for (i, e) in batch.iter().enumerate() {
@@ -567,7 +675,10 @@ async fn filter_batch(ctx: &RunContext, tiny: &dyn Llm, query: &str, plan: &str,
             .unwrap_or_default();
         let _ = writeln!(listing, "{}. {}({}): {desc}", i + 1, e.path, args.join(", "));
     }
-    let user = prompts::render(prompts::FILTER_USER, &[("query", query), ("plan", plan), ("tools", listing.trim_end())]);
+    let user = prompts::render(
+        prompts::FILTER_USER,
+        &[("query", query), ("plan", plan), ("tools", listing.trim_end())],
+    );
     let mut messages = vec![Message::system(prompts::FILTER_SYSTEM), Message::user(user)];
     let mut reason = String::new();
     for attempt in 0..2 {
@@ -579,19 +690,30 @@ async fn filter_batch(ctx: &RunContext, tiny: &dyn Llm, query: &str, plan: &str,
                     if attempt == 0 {
                         messages.push(Message::assistant(answer));
                         let example = paths.first().map(String::as_str).unwrap_or("namespace.tool");
-                        messages.push(Message::user(prompts::render(prompts::FILTER_RETRY, &[("example", example)])));
+                        messages.push(Message::user(prompts::render(
+                            prompts::FILTER_RETRY,
+                            &[("example", example)],
+                        )));
                     }
                 }
             },
             Err(e) => {
                 if attempt == 1 {
-                    return BatchResult::Failed { paths, reason: format!("model error: {e}"), llm_error: Some(e) };
+                    return BatchResult::Failed {
+                        paths,
+                        reason: format!("model error: {e}"),
+                        llm_error: Some(e),
+                    };
                 }
                 reason = format!("model error: {e}");
             }
         }
     }
-    BatchResult::Failed { paths, reason, llm_error: None }
+    BatchResult::Failed {
+        paths,
+        reason,
+        llm_error: None,
+    }
 }
 
 fn ms(since: Instant) -> f64 {
@@ -599,7 +721,11 @@ fn ms(since: Instant) -> f64 {
 }
 
 fn push_timing(report: &mut RunReport, step: Step, started: Instant, detail: String) {
-    report.timings.push(StepTiming { step, duration_ms: ms(started), detail });
+    report.timings.push(StepTiming {
+        step,
+        duration_ms: ms(started),
+        detail,
+    });
 }
 
 fn fail_llm(report: &mut RunReport, step: Step, started: Instant, error: LlmError) {

@@ -21,7 +21,11 @@ impl PromptLog {
             .map_err(|e| CodeModeError::io(format!("cannot create the log directory {}", dir.display()), e))?;
         let mut secrets = secret_values_from_env();
         secrets.extend(extra_secrets.iter().filter(|s| s.len() >= 8).cloned());
-        Ok(Self { dir: dir.to_path_buf(), seq: AtomicUsize::new(0), secrets })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            seq: AtomicUsize::new(0),
+            secrets,
+        })
     }
 
     /// Writes the log of one call; failures are reported through `tracing`, not raised.

@@ -42,7 +42,10 @@ mod tests {
 
     #[test]
     fn fills_slots_once() {
-        assert_eq!(render("a {{x}} b {{y}} {{z}}", &[("x", "{{y}}"), ("y", "2")]), "a {{y}} b 2 {{z}}");
+        assert_eq!(
+            render("a {{x}} b {{y}} {{z}}", &[("x", "{{y}}"), ("y", "2")]),
+            "a {{y}} b 2 {{z}}"
+        );
         assert!(render(PLAN_USER, &[("query", "q")]).contains("User request:\nq"));
     }
 }

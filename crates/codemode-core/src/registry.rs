@@ -76,7 +76,11 @@ fn unknown(kind: &'static str, name: &str, available: Vec<&'static str>) -> Code
     CodeModeError::UnknownFactory {
         kind,
         name: name.to_string(),
-        available: if available.is_empty() { "none".into() } else { available.join(", ") },
+        available: if available.is_empty() {
+            "none".into()
+        } else {
+            available.join(", ")
+        },
     }
 }
 
@@ -85,7 +89,11 @@ pub fn create_llm(config: &LlmConfig) -> Result<Arc<dyn Llm>, CodeModeError> {
     let factories = llm_factories();
     match factories.iter().find(|f| f.name == config.provider) {
         Some(f) => (f.create)(config),
-        None => Err(unknown("LLM provider", &config.provider, factories.iter().map(|f| f.name).collect())),
+        None => Err(unknown(
+            "LLM provider",
+            &config.provider,
+            factories.iter().map(|f| f.name).collect(),
+        )),
     }
 }
 
@@ -94,7 +102,11 @@ pub fn create_environment(name: &str, config: &Value) -> Result<Arc<dyn RunEnvir
     let factories = run_environment_factories();
     match factories.iter().find(|f| f.name == name) {
         Some(f) => (f.create)(config),
-        None => Err(unknown("run environment", name, factories.iter().map(|f| f.name).collect())),
+        None => Err(unknown(
+            "run environment",
+            name,
+            factories.iter().map(|f| f.name).collect(),
+        )),
     }
 }
 

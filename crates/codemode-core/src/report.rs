@@ -223,8 +223,15 @@ mod tests {
 
     #[test]
     fn table_and_json_names() {
-        let mut r = RunReport { total_duration_ms: 100.0, ..RunReport::default() };
-        r.timings.push(StepTiming { step: Step::Plan, duration_ms: 25.0, detail: "1 call".into() });
+        let mut r = RunReport {
+            total_duration_ms: 100.0,
+            ..RunReport::default()
+        };
+        r.timings.push(StepTiming {
+            step: Step::Plan,
+            duration_ms: 25.0,
+            detail: "1 call".into(),
+        });
         let table = r.timing_table();
         assert!(table.contains("plan             25.0  25.0%  1 call"), "{table}");
         assert!(table.contains("total           100.0"), "{table}");

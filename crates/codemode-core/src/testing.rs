@@ -101,7 +101,11 @@ impl ScriptedLlm {
     }
 
     fn next_answer(&self, request: &LlmRequest) -> Result<String, LlmError> {
-        let queued = self.queues.lock().ok().and_then(|mut q| q.get_mut(&request.role).and_then(VecDeque::pop_front));
+        let queued = self
+            .queues
+            .lock()
+            .ok()
+            .and_then(|mut q| q.get_mut(&request.role).and_then(VecDeque::pop_front));
         let answer = match queued {
             Some(a) => Ok(a),
             None => match self.responders.get(&request.role) {
@@ -138,15 +142,21 @@ impl Llm for ScriptedLlm {
         let text = answer?;
         // Rough token counts (4 characters a token) so reports show plausible usage.
         let prompt_chars: usize = request.messages.iter().map(|m| m.content.len()).sum();
-        let usage = TokenUsage { prompt_tokens: prompt_chars.div_ceil(4) as u64, completion_tokens: text.len().div_ceil(4) as u64, calls: 1 };
+        let usage = TokenUsage {
+            prompt_tokens: prompt_chars.div_ceil(4) as u64,
+            completion_tokens: text.len().div_ceil(4) as u64,
+            calls: 1,
+        };
         Ok(LlmResponse { text, usage })
     }
 }
 
 fn create_scripted(config: &LlmConfig) -> Result<Arc<dyn Llm>, CodeModeError> {
-    let path = config.settings.get("script").and_then(|v| v.as_str()).ok_or_else(|| {
-        CodeModeError::Config("provider \"scripted\" needs `script = \"answers.json\"`".into())
-    })?;
+    let path = config
+        .settings
+        .get("script")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| CodeModeError::Config("provider \"scripted\" needs `script = \"answers.json\"`".into()))?;
     let text = std::fs::read_to_string(path).map_err(|e| CodeModeError::io(format!("cannot read script {path}"), e))?;
     Ok(Arc::new(ScriptedLlm::from_script_json(&text)?))
 }

@@ -16,7 +16,12 @@ pub struct ToolSpec {
     #[serde(rename = "inputSchema", alias = "input_schema", default = "empty_object_schema")]
     pub input_schema: Value,
     /// JSON Schema of the result, when declared.
-    #[serde(rename = "outputSchema", alias = "output_schema", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "outputSchema",
+        alias = "output_schema",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub output_schema: Option<Value>,
     /// MCP annotations (hints such as `readOnlyHint`), passed through.
     #[serde(default, skip_serializing_if = "Option::is_none")]

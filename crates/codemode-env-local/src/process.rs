@@ -59,16 +59,25 @@ impl ProcessEnvironment {
         let output = std::process::Command::new(&node)
             .arg("--version")
             .output()
-            .map_err(|e| EnvError::BadNode { path: node.clone(), message: e.to_string() })?;
+            .map_err(|e| EnvError::BadNode {
+                path: node.clone(),
+                message: e.to_string(),
+            })?;
         let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
         let major = version
             .trim_start_matches('v')
             .split('.')
             .next()
             .and_then(|m| m.parse::<u32>().ok())
-            .ok_or_else(|| EnvError::BadNode { path: node.clone(), message: format!("unexpected version `{version}`") })?;
+            .ok_or_else(|| EnvError::BadNode {
+                path: node.clone(),
+                message: format!("unexpected version `{version}`"),
+            })?;
         if major < 20 {
-            return Err(EnvError::BadNode { path: node, message: format!("version {version} is too old; 20 or newer is needed") });
+            return Err(EnvError::BadNode {
+                path: node,
+                message: format!("version {version} is too old; 20 or newer is needed"),
+            });
         }
         Ok(Self { node, major })
     }
@@ -83,7 +92,8 @@ impl ProcessEnvironment {
         cmd.arg(format!("--max-old-space-size={memory_mb}"));
         cmd.arg("--disallow-code-generation-from-strings");
         if self.major >= 22 {
-            cmd.arg("--permission").arg(format!("--allow-fs-read={}", dir.display()));
+            cmd.arg("--permission")
+                .arg(format!("--allow-fs-read={}", dir.display()));
         } else {
             cmd.arg("--experimental-permission")
                 .arg("--no-warnings")
@@ -119,10 +129,17 @@ impl Session {
         if self.console_truncated {
             return;
         }
-        let line = if level == "log" || level == "info" { text } else { format!("[{level}] {text}") };
+        let line = if level == "log" || level == "info" {
+            text
+        } else {
+            format!("[{level}] {text}")
+        };
         if self.console_bytes + line.len() > self.max_console_bytes {
             self.console_truncated = true;
-            self.console.push(format!("[console output truncated after {} bytes]", self.max_console_bytes));
+            self.console.push(format!(
+                "[console output truncated after {} bytes]",
+                self.max_console_bytes
+            ));
             return;
         }
         self.console_bytes += line.len();
@@ -145,7 +162,10 @@ impl RunEnvironment for ProcessEnvironment {
             max_console_bytes: limits.max_console_bytes,
         };
         let result = self.run(request, bridge, &mut session).await;
-        RunOutcome { result, console: session.console }
+        RunOutcome {
+            result,
+            console: session.console,
+        }
     }
 }
 
@@ -158,21 +178,32 @@ impl ProcessEnvironment {
     ) -> Result<Value, RunFailure> {
         let limits = request.limits;
         let deadline = tokio::time::Instant::now() + limits.total_timeout;
-        let env_failure = |what: &str, e: std::io::Error| RunFailure::new(FailureKind::Environment, format!("{what}: {e}"));
+        let env_failure =
+            |what: &str, e: std::io::Error| RunFailure::new(FailureKind::Environment, format!("{what}: {e}"));
         let dir = tempfile::Builder::new()
             .prefix("codemode-run-")
             .tempdir()
             .map_err(|e| env_failure("cannot create a working directory", e))?;
-        std::fs::write(dir.path().join("runner.mjs"), RUNNER_JS).map_err(|e| env_failure("cannot write the runner", e))?;
-        let program = format!("export default async function (tools, console) {{\n{}\n}}\n", request.javascript);
-        std::fs::write(dir.path().join("program.mjs"), program).map_err(|e| env_failure("cannot write the program", e))?;
+        std::fs::write(dir.path().join("runner.mjs"), RUNNER_JS)
+            .map_err(|e| env_failure("cannot write the runner", e))?;
+        let program = format!(
+            "export default async function (tools, console) {{\n{}\n}}\n",
+            request.javascript
+        );
+        std::fs::write(dir.path().join("program.mjs"), program)
+            .map_err(|e| env_failure("cannot write the program", e))?;
         let memory_mb = (limits.memory_limit_bytes / (1024 * 1024)).max(16);
         let mut child = self
             .command(dir.path(), memory_mb)
             .spawn()
             .map_err(|e| env_failure(&format!("cannot start {}", self.node.display()), e))?;
-        let (Some(mut stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
-            return Err(RunFailure::new(FailureKind::Environment, "the child process has no stdio pipes"));
+        let (Some(mut stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(RunFailure::new(
+                FailureKind::Environment,
+                "the child process has no stdio pipes",
+            ));
         };
         let stderr_tail = Arc::new(Mutex::new(Vec::new()));
         let stderr_task = tokio::spawn(collect_tail(stderr, stderr_tail.clone()));
@@ -255,15 +286,25 @@ impl ProcessEnvironment {
     ) -> RunFailure {
         let status = child.wait().await;
         let _ = stderr_task.await;
-        let tail = stderr_tail.lock().map(|t| String::from_utf8_lossy(&t).into_owned()).unwrap_or_default();
+        let tail = stderr_tail
+            .lock()
+            .map(|t| String::from_utf8_lossy(&t).into_owned())
+            .unwrap_or_default();
         if tail.contains("heap out of memory") || tail.contains("Reached heap limit") {
-            return RunFailure::new(FailureKind::MemoryLimit, "the program ran out of memory (memory_limit_mb)");
+            return RunFailure::new(
+                FailureKind::MemoryLimit,
+                "the program ran out of memory (memory_limit_mb)",
+            );
         }
         let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
         let tail = tail.trim();
         RunFailure::new(
             FailureKind::Environment,
-            if tail.is_empty() { format!("node exited ({status}) without a result") } else { format!("node exited ({status}) without a result: {tail}") },
+            if tail.is_empty() {
+                format!("node exited ({status}) without a result")
+            } else {
+                format!("node exited ({status}) without a result: {tail}")
+            },
         )
     }
 }
@@ -275,7 +316,11 @@ enum LineRead {
 }
 
 /// Reads one line (without the newline) of at most `max` bytes.
-async fn read_bounded_line<R: AsyncBufReadExt + Unpin>(reader: &mut R, buf: &mut Vec<u8>, max: usize) -> std::io::Result<LineRead> {
+async fn read_bounded_line<R: AsyncBufReadExt + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<LineRead> {
     buf.clear();
     let n = (&mut *reader).take(max as u64 + 1).read_until(b'\n', buf).await?;
     if n == 0 {

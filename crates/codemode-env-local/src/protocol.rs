@@ -9,11 +9,19 @@ use serde_json::Value;
 #[serde(tag = "t", rename_all = "snake_case")]
 pub(crate) enum RunnerMessage {
     /// A tool call.
-    Call { id: u64, path: String, #[serde(default)] args: Value },
+    Call {
+        id: u64,
+        path: String,
+        #[serde(default)]
+        args: Value,
+    },
     /// A console line.
     Console { level: String, text: String },
     /// The program returned.
-    Done { #[serde(default)] value: Value },
+    Done {
+        #[serde(default)]
+        value: Value,
+    },
     /// The program threw.
     Error {
         #[serde(default)]
@@ -49,10 +57,31 @@ mod tests {
     #[test]
     fn round_trip_shapes() {
         let m: RunnerMessage = serde_json::from_str(r#"{"t":"call","id":3,"path":"a.b","args":{"x":1}}"#).unwrap();
-        assert_eq!(m, RunnerMessage::Call { id: 3, path: "a.b".into(), args: serde_json::json!({"x": 1}) });
-        let e: RunnerMessage = serde_json::from_str(r#"{"t":"error","name":"TypeError","message":"x","line":2}"#).unwrap();
-        assert!(matches!(e, RunnerMessage::Error { line: Some(2), column: None, .. }));
-        let s = serde_json::to_string(&HostMessage::Result { id: 1, ok: false, value: None, error: Some("bad".into()) }).unwrap();
+        assert_eq!(
+            m,
+            RunnerMessage::Call {
+                id: 3,
+                path: "a.b".into(),
+                args: serde_json::json!({"x": 1})
+            }
+        );
+        let e: RunnerMessage =
+            serde_json::from_str(r#"{"t":"error","name":"TypeError","message":"x","line":2}"#).unwrap();
+        assert!(matches!(
+            e,
+            RunnerMessage::Error {
+                line: Some(2),
+                column: None,
+                ..
+            }
+        ));
+        let s = serde_json::to_string(&HostMessage::Result {
+            id: 1,
+            ok: false,
+            value: None,
+            error: Some("bad".into()),
+        })
+        .unwrap();
         assert_eq!(s, r#"{"t":"result","id":1,"ok":false,"error":"bad"}"#);
     }
 }

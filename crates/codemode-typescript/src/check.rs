@@ -57,7 +57,12 @@ impl BuiltinChecker {
         if ret.panicked {
             return diagnostics;
         }
-        let mut visitor = CallVisitor { checker: self, source, index: LineIndex::new(source), out: Vec::new() };
+        let mut visitor = CallVisitor {
+            checker: self,
+            source,
+            index: LineIndex::new(source),
+            out: Vec::new(),
+        };
         visitor.visit_program(&ret.program);
         diagnostics.extend(visitor.out);
         diagnostics.sort_by_key(|d| (d.line, d.column));
@@ -66,7 +71,11 @@ impl BuiltinChecker {
     }
 
     fn children(&self, prefix: &str) -> Vec<String> {
-        let depth = if prefix.is_empty() { 0 } else { prefix.split('.').count() };
+        let depth = if prefix.is_empty() {
+            0
+        } else {
+            prefix.split('.').count()
+        };
         self.tools
             .keys()
             .chain(self.namespaces.iter())
@@ -95,7 +104,9 @@ fn tool_chain(expr: &Expression<'_>) -> Option<Vec<(String, u32)>> {
             Some(chain)
         }
         Expression::ComputedMemberExpression(m) => {
-            let Expression::StringLiteral(s) = &m.expression else { return None };
+            let Expression::StringLiteral(s) = &m.expression else {
+                return None;
+            };
             let mut chain = tool_chain(&m.object)?;
             chain.push((s.value.to_string(), s.span.start));
             Some(chain)
@@ -142,11 +153,23 @@ impl CallVisitor<'_> {
         }
         let mut prefix = String::new();
         for (seg, offset) in &chain {
-            let candidate = if prefix.is_empty() { seg.clone() } else { format!("{prefix}.{seg}") };
+            let candidate = if prefix.is_empty() {
+                seg.clone()
+            } else {
+                format!("{prefix}.{seg}")
+            };
             if !self.checker.tools.contains_key(&candidate) && !self.checker.namespaces.contains(&candidate) {
-                let owner = if prefix.is_empty() { "tools".to_string() } else { format!("tools.{prefix}") };
+                let owner = if prefix.is_empty() {
+                    "tools".to_string()
+                } else {
+                    format!("tools.{prefix}")
+                };
                 let hint = suggest(seg, &self.checker.children(&prefix));
-                self.report(*offset, "TS2339", format!("Property '{seg}' does not exist on '{owner}'.{hint}"));
+                self.report(
+                    *offset,
+                    "TS2339",
+                    format!("Property '{seg}' does not exist on '{owner}'.{hint}"),
+                );
                 return;
             }
             prefix = candidate;
@@ -163,7 +186,11 @@ impl CallVisitor<'_> {
         match call.arguments.first() {
             None => {
                 if required(schema, schema).next().is_some() {
-                    self.report(call.span.start, "TS2554", format!("Expected 1 argument, but got 0: tools.{prefix} takes {name}."));
+                    self.report(
+                        call.span.start,
+                        "TS2554",
+                        format!("Expected 1 argument, but got 0: tools.{prefix} takes {name}."),
+                    );
                 }
             }
             Some(Argument::SpreadElement(_)) => {}
@@ -181,7 +208,10 @@ impl CallVisitor<'_> {
         }
         let schema = deref(schema, root);
         let Value::Object(map) = schema else { return };
-        if ["anyOf", "oneOf", "allOf", "not", "if"].iter().any(|k| map.contains_key(*k)) {
+        if ["anyOf", "oneOf", "allOf", "not", "if"]
+            .iter()
+            .any(|k| map.contains_key(*k))
+        {
             return;
         }
         let Some(kind) = literal_kind(expr) else { return };
@@ -195,7 +225,11 @@ impl CallVisitor<'_> {
         }
         if !types.is_empty() && !types.iter().any(|t| accepts(t, kind)) {
             let expected = types.iter().map(|t| ts_name(t)).collect::<Vec<_>>().join(" | ");
-            self.report(expr.span().start, "TS2322", format!("Type '{kind}' is not assignable to type '{expected}' in {name}."));
+            self.report(
+                expr.span().start,
+                "TS2322",
+                format!("Type '{kind}' is not assignable to type '{expected}' in {name}."),
+            );
             return;
         }
         if let (Expression::StringLiteral(s), Some(values)) = (expr, map.get("enum").and_then(Value::as_array))
@@ -203,7 +237,14 @@ impl CallVisitor<'_> {
             && !values.iter().any(|v| v.as_str() == Some(s.value.as_str()))
         {
             let allowed = values.iter().map(Value::to_string).collect::<Vec<_>>().join(" | ");
-            self.report(s.span.start, "TS2322", format!("Type '\"{}\"' is not assignable to type '{allowed}' in {name}.", s.value));
+            self.report(
+                s.span.start,
+                "TS2322",
+                format!(
+                    "Type '\"{}\"' is not assignable to type '{allowed}' in {name}.",
+                    s.value
+                ),
+            );
             return;
         }
         match expr {
@@ -272,9 +313,15 @@ impl CallVisitor<'_> {
             return;
         }
         let object_schema = Value::Object(map.clone());
-        let missing: Vec<&str> = required(&object_schema, root).filter(|r| !present.contains(*r)).collect();
+        let missing: Vec<&str> = required(&object_schema, root)
+            .filter(|r| !present.contains(*r))
+            .collect();
         for r in missing {
-            self.report(obj.span.start, "TS2741", format!("Property '{r}' is missing but required in {name}."));
+            self.report(
+                obj.span.start,
+                "TS2741",
+                format!("Property '{r}' is missing but required in {name}."),
+            );
         }
     }
 }
@@ -289,7 +336,9 @@ impl<'a> Visit<'a> for CallVisitor<'_> {
 fn deref<'v>(schema: &'v Value, root: &'v Value) -> &'v Value {
     let mut current = schema;
     for _ in 0..8 {
-        let Some(r) = current.get("$ref").and_then(Value::as_str) else { break };
+        let Some(r) = current.get("$ref").and_then(Value::as_str) else {
+            break;
+        };
         let Some(pointer) = r.strip_prefix('#') else { break };
         match resolve_pointer(root, pointer) {
             Some(next) => current = next,
@@ -363,16 +412,28 @@ mod tests {
                 "required": ["channel"]
             })
         });
-        BuiltinChecker::new(&[ToolSignature { path: "chat.send_message", description: None, input_schema: schema, output_schema: None }])
+        BuiltinChecker::new(&[ToolSignature {
+            path: "chat.send_message",
+            description: None,
+            input_schema: schema,
+            output_schema: None,
+        }])
     }
 
     fn codes(src: &str) -> Vec<(u32, u32, String)> {
-        checker().check(src).into_iter().map(|d| (d.line, d.column, d.code)).collect()
+        checker()
+            .check(src)
+            .into_iter()
+            .map(|d| (d.line, d.column, d.code))
+            .collect()
     }
 
     #[test]
     fn accepts_valid_calls() {
-        assert!(codes("const r = await tools.chat.send_message({ channel: 'x', count: 2, mode: 'fast' });\nreturn r;").is_empty());
+        assert!(
+            codes("const r = await tools.chat.send_message({ channel: 'x', count: 2, mode: 'fast' });\nreturn r;")
+                .is_empty()
+        );
         assert!(codes("const c = 'x';\nawait tools.chat.send_message({ channel: c, ...{} });").is_empty());
     }
 
@@ -381,19 +442,29 @@ mod tests {
         let d = checker().check("await tools.chat.send_mesage({ channel: 'x' });");
         assert_eq!(d[0].code, "TS2339");
         assert_eq!((d[0].line, d[0].column), (1, 18));
-        assert!(d[0].message.contains("Did you mean 'send_message'?"), "{}", d[0].message);
+        assert!(
+            d[0].message.contains("Did you mean 'send_message'?"),
+            "{}",
+            d[0].message
+        );
         assert_eq!(codes("await tools.caht.send_message({ channel: 'x' });")[0].2, "TS2339");
     }
 
     #[test]
     fn bad_properties_and_values() {
-        assert_eq!(codes("\nawait tools.chat.send_message({ chanel: 'x' });"), vec![
-            (2, 31, "TS2741".to_string()),
-            (2, 33, "TS2353".to_string()),
-        ]);
+        assert_eq!(
+            codes("\nawait tools.chat.send_message({ chanel: 'x' });"),
+            vec![(2, 31, "TS2741".to_string()), (2, 33, "TS2353".to_string()),]
+        );
         assert_eq!(codes("await tools.chat.send_message({ channel: 1 });")[0].2, "TS2322");
-        assert_eq!(codes("await tools.chat.send_message({ channel: 'x', mode: 'medium' });")[0].2, "TS2322");
-        assert_eq!(codes("await tools.chat.send_message({ channel: 'x', meta: { tga: 'a' } });")[0].2, "TS2353");
+        assert_eq!(
+            codes("await tools.chat.send_message({ channel: 'x', mode: 'medium' });")[0].2,
+            "TS2322"
+        );
+        assert_eq!(
+            codes("await tools.chat.send_message({ channel: 'x', meta: { tga: 'a' } });")[0].2,
+            "TS2353"
+        );
         assert_eq!(codes("await tools.chat.send_message();")[0].2, "TS2554");
     }
 

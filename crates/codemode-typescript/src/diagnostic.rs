@@ -30,7 +30,13 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error at a 1-based line and column.
     pub fn error(line: u32, column: u32, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { line, column, code: code.into(), message: message.into(), severity: Severity::Error }
+        Self {
+            line,
+            column,
+            code: code.into(),
+            message: message.into(),
+            severity: Severity::Error,
+        }
     }
 
     /// Renders as `FILE:LINE:COL: CODE message`, the way compilers print diagnostics.

@@ -22,7 +22,10 @@ pub struct PreparedProgram {
 
 /// Parses `source` as a program body (TypeScript, module, `return` allowed at the top).
 pub(crate) fn parse<'a>(allocator: &'a Allocator, source: &'a str) -> ParserReturn<'a> {
-    let options = ParseOptions { allow_return_outside_function: true, ..ParseOptions::default() };
+    let options = ParseOptions {
+        allow_return_outside_function: true,
+        ..ParseOptions::default()
+    };
     Parser::new(allocator, source, SourceType::ts().with_module(true))
         .with_options(options)
         .parse()

@@ -90,15 +90,15 @@ enum Node<'t> {
     Namespace(BTreeMap<&'t str, Node<'t>>),
 }
 
-fn build_tree<'t>(
-    tools: &[&'t ToolSignature<'t>],
-    infos: &'t [ToolTypeNames],
-) -> BTreeMap<&'t str, Node<'t>> {
+fn build_tree<'t>(tools: &[&'t ToolSignature<'t>], infos: &'t [ToolTypeNames]) -> BTreeMap<&'t str, Node<'t>> {
     let mut root: BTreeMap<&'t str, Node<'t>> = BTreeMap::new();
     for (tool, info) in tools.iter().zip(infos) {
         let segments: Vec<&'t str> = tool.path.split('.').collect();
         if !insert_node(&mut root, &segments, Node::Tool(tool, info)) {
-            tracing::warn!(path = tool.path, "tool path clashes with another tool or namespace; skipped");
+            tracing::warn!(
+                path = tool.path,
+                "tool path clashes with another tool or namespace; skipped"
+            );
         }
     }
     root
@@ -245,9 +245,7 @@ impl RootContext<'_, '_> {
             return "unknown /* unresolved $ref */".to_string();
         }
         let last = pointer.rsplit('/').next().unwrap_or("Ref");
-        let alias = self
-            .names
-            .allocate(&format!("{}{}", self.prefix, pascal_case(last)));
+        let alias = self.names.allocate(&format!("{}{}", self.prefix, pascal_case(last)));
         self.named.insert(pointer.clone(), alias.clone());
         self.pending.push((pointer, alias.clone()));
         alias
@@ -283,10 +281,7 @@ impl RootContext<'_, '_> {
         }
         for key in ["anyOf", "oneOf"] {
             if let Some(variants) = map.get(key).and_then(Value::as_array) {
-                let mut members: Vec<String> = variants
-                    .iter()
-                    .map(|v| self.render(v, indent, depth + 1))
-                    .collect();
+                let mut members: Vec<String> = variants.iter().map(|v| self.render(v, indent, depth + 1)).collect();
                 dedup_keep_order(&mut members);
                 if !members.is_empty() {
                     parts.push(members.iter().map(|m| paren(m)).collect::<Vec<_>>().join(" | "));
@@ -612,7 +607,11 @@ fn doc_lines(schema: &Value) -> Vec<String> {
 fn write_jsdoc(out: &mut String, pad: &str, lines: &[String]) {
     let text: Vec<String> = lines
         .iter()
-        .flat_map(|l| l.lines().map(|s| s.trim_end().replace("*/", "*\\/")).collect::<Vec<_>>())
+        .flat_map(|l| {
+            l.lines()
+                .map(|s| s.trim_end().replace("*/", "*\\/"))
+                .collect::<Vec<_>>()
+        })
         .collect();
     if text.len() == 1 {
         let _ = writeln!(out, "{pad}/** {} */", text[0]);
@@ -652,9 +651,15 @@ mod tests {
             "required": ["q"],
             "additionalProperties": false
         }));
-        assert!(text.contains("type NsToolInput = {\n  /** query */\n  q: string;\n  /** @default 5 */\n  n?: number;\n};"), "{text}");
+        assert!(
+            text.contains("type NsToolInput = {\n  /** query */\n  q: string;\n  /** @default 5 */\n  n?: number;\n};"),
+            "{text}"
+        );
         assert!(text.contains("type NsToolOutput = unknown;"));
-        assert!(text.contains("    tool(input: NsToolInput): Promise<NsToolOutput>;"), "{text}");
+        assert!(
+            text.contains("    tool(input: NsToolInput): Promise<NsToolOutput>;"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -665,7 +670,10 @@ mod tests {
             "$defs": {"node": {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#/$defs/node"}}}}}
         }));
         assert!(text.contains("root?: NsToolInputNode;"), "{text}");
-        assert!(text.contains("type NsToolInputNode = {\n  children?: NsToolInputNode[];\n};"), "{text}");
+        assert!(
+            text.contains("type NsToolInputNode = {\n  children?: NsToolInputNode[];\n};"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -695,8 +703,18 @@ mod tests {
     #[test]
     fn stable_and_order_independent() {
         let s = json!({"type": "object"});
-        let a = ToolSignature { path: "a.x", description: None, input_schema: &s, output_schema: None };
-        let b = ToolSignature { path: "b.x", description: None, input_schema: &s, output_schema: None };
+        let a = ToolSignature {
+            path: "a.x",
+            description: None,
+            input_schema: &s,
+            output_schema: None,
+        };
+        let b = ToolSignature {
+            path: "b.x",
+            description: None,
+            input_schema: &s,
+            output_schema: None,
+        };
         assert_eq!(generate_declarations(&[a, b]).text, generate_declarations(&[b, a]).text);
     }
 }

@@ -63,7 +63,11 @@ pub fn transpile(source: &str) -> Result<Transpiled, TranspileError> {
     let options = TransformOptions::from_target(TARGET).map_err(TranspileError::Transform)?;
     let path = Path::new("program.ts");
     let result = Transformer::new(&allocator, path, &options).build_with_scoping(scoping, &mut program);
-    if let Some(first) = result.diagnostics.iter().find(|d| d.severity == oxc::diagnostics::Severity::Error) {
+    if let Some(first) = result
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == oxc::diagnostics::Severity::Error)
+    {
         return Err(TranspileError::Transform(first.message.to_string()));
     }
     let codegen = Codegen::new()
@@ -84,7 +88,10 @@ pub fn transpile(source: &str) -> Result<Transpiled, TranspileError> {
             }
         }
     }
-    Ok(Transpiled { code: codegen.code, line_map })
+    Ok(Transpiled {
+        code: codegen.code,
+        line_map,
+    })
 }
 
 #[cfg(test)]
@@ -110,9 +117,13 @@ mod tests {
 
     #[test]
     fn syntax_errors_have_positions() {
-        let Err(TranspileError::Syntax(d)) = transpile("const x = ;\n") else { panic!("expected syntax error") };
+        let Err(TranspileError::Syntax(d)) = transpile("const x = ;\n") else {
+            panic!("expected syntax error")
+        };
         assert_eq!((d[0].line, d[0].code.as_str()), (1, "SYNTAX"));
-        let Err(TranspileError::Syntax(d)) = transpile("import fs from 'fs';\n") else { panic!("expected import error") };
+        let Err(TranspileError::Syntax(d)) = transpile("import fs from 'fs';\n") else {
+            panic!("expected import error")
+        };
         assert_eq!(d[0].code, "TS1208");
     }
 }

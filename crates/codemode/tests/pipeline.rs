@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codemode::testing::ScriptedLlm;
-use codemode::{CodeMode, LlmRole, ResultType, RunOptions, StaticToolProvider, Step, ToolCatalog, ToolProvider, ToolSpec};
+use codemode::{
+    CodeMode, LlmRole, ResultType, RunOptions, StaticToolProvider, Step, ToolCatalog, ToolProvider, ToolSpec,
+};
 use serde_json::json;
 use support::{FakeChatProvider, fenced, pipeline, scripted, select_all};
 
@@ -34,7 +36,17 @@ async fn success_path_reports_everything() {
     assert_eq!(report.tool_calls[0].path, "chat.list_channels");
     assert_eq!(chat.messages.lock().unwrap().len(), 2);
     let steps: Vec<Step> = report.timings.iter().map(|t| t.step).collect();
-    assert_eq!(steps, vec![Step::Plan, Step::Filter, Step::Types, Step::Implement, Step::Check, Step::Execute]);
+    assert_eq!(
+        steps,
+        vec![
+            Step::Plan,
+            Step::Filter,
+            Step::Types,
+            Step::Implement,
+            Step::Check,
+            Step::Execute
+        ]
+    );
     assert_eq!(report.selected_tools.len(), 5);
     assert!(report.pseudocode.as_deref().unwrap().starts_with("1. list channels"));
     assert_eq!(report.code.as_deref(), Some(SEED_PROGRAM));
@@ -45,25 +57,42 @@ async fn success_path_reports_everything() {
     assert!(report.timing_table().contains("execute"));
     // The planner saw namespaces and sample tool names, not schemas.
     let plan_prompt = llm.requests()[0].messages[1].content.clone();
-    assert!(plan_prompt.contains("- chat (5 tools): add_reaction, fail, list_channels"), "{plan_prompt}");
+    assert!(
+        plan_prompt.contains("- chat (5 tools): add_reaction, fail, list_channels"),
+        "{plan_prompt}"
+    );
     assert!(!plan_prompt.contains("additionalProperties"));
     // The implementer saw the declarations of the selected tools.
     let implement = llm.requests().into_iter().find(|r| r.step == "implement").unwrap();
-    assert!(implement.messages[0].content.contains("send_message(input: ChatSendMessageInput): Promise<ChatSendMessageOutput>;"));
+    assert!(
+        implement.messages[0]
+            .content
+            .contains("send_message(input: ChatSendMessageInput): Promise<ChatSendMessageOutput>;")
+    );
 }
 
 #[tokio::test]
 async fn compile_error_is_repaired_on_the_second_try() {
     let broken = "await tools.chat.send_mesage({ channel: 'test-1', text: 'x' });\nreturn 1;";
-    let llm = Arc::new(scripted(&[broken, "await tools.chat.send_message({ channel: 'test-1', text: 'x' });\nreturn 2;"]));
+    let llm = Arc::new(scripted(&[
+        broken,
+        "await tools.chat.send_message({ channel: 'test-1', text: 'x' });\nreturn 2;",
+    ]));
     let cm = pipeline(llm.clone(), Arc::new(FakeChatProvider::default())).await;
     let report = cm.run(RunOptions::new("q")).await.unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
     assert_eq!(report.output, json!(2));
     assert_eq!(report.repairs, 1);
-    let repair = llm.requests().into_iter().find(|r| r.step == "repair").expect("a repair request");
+    let repair = llm
+        .requests()
+        .into_iter()
+        .find(|r| r.step == "repair")
+        .expect("a repair request");
     let feedback = &repair.messages.last().unwrap().content;
-    assert!(feedback.contains("program.ts:1:18: TS2339 Property 'send_mesage' does not exist"), "{feedback}");
+    assert!(
+        feedback.contains("program.ts:1:18: TS2339 Property 'send_mesage' does not exist"),
+        "{feedback}"
+    );
     assert!(feedback.contains("Did you mean 'send_message'?"));
     assert_eq!(report.token_usage["main"].calls, 2);
 }
@@ -84,7 +113,8 @@ async fn compile_error_after_max_repairs() {
 
 #[tokio::test]
 async fn runtime_error_points_at_the_typescript_line() {
-    let program = "type T = { a: number };\nconst t: T = { a: 1 };\n\nif (t.a === 1) {\n  throw new Error('boom');\n}\nreturn t;";
+    let program =
+        "type T = { a: number };\nconst t: T = { a: 1 };\n\nif (t.a === 1) {\n  throw new Error('boom');\n}\nreturn t;";
     let cm = pipeline(Arc::new(scripted(&[program])), Arc::new(FakeChatProvider::default())).await;
     let report = cm.run(RunOptions::new("q")).await.unwrap();
     assert_eq!(report.result_type, ResultType::RuntimeError, "{report:#?}");
@@ -104,7 +134,11 @@ async fn tool_call_limit_ends_the_run() {
 
 #[tokio::test]
 async fn total_timeout_stops_an_endless_loop() {
-    let cm = pipeline(Arc::new(scripted(&["while (true) {}"])), Arc::new(FakeChatProvider::default())).await;
+    let cm = pipeline(
+        Arc::new(scripted(&["while (true) {}"])),
+        Arc::new(FakeChatProvider::default()),
+    )
+    .await;
     let report = cm.run(RunOptions::new("q").total_execution_timeout(1.5)).await.unwrap();
     assert_eq!(report.result_type, ResultType::Timeout, "{report:#?}");
     assert!(report.error.as_deref().unwrap().contains("1.5 s"));
@@ -118,18 +152,29 @@ async fn failing_tool_becomes_an_exception_naming_the_tool() {
     let cm = pipeline(Arc::new(scripted(&[program])), Arc::new(FakeChatProvider::default())).await;
     let report = cm.run(RunOptions::new("q")).await.unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
-    assert_eq!(report.output, json!("tools.chat.fail failed: the fake tool failed on purpose"));
+    assert_eq!(
+        report.output,
+        json!("tools.chat.fail failed: the fake tool failed on purpose")
+    );
     assert!(report.tool_calls[0].error.is_some());
 }
 
 #[tokio::test]
 async fn promise_all_runs_tool_calls_concurrently() {
-    let program = "const r = await Promise.all([1, 2, 3, 4, 5, 6].map(() => tools.chat.slow({ ms: 300 })));\nreturn r.length;";
+    let program =
+        "const r = await Promise.all([1, 2, 3, 4, 5, 6].map(() => tools.chat.slow({ ms: 300 })));\nreturn r.length;";
     let cm = pipeline(Arc::new(scripted(&[program])), Arc::new(FakeChatProvider::default())).await;
     let report = cm.run(RunOptions::new("q")).await.unwrap();
     assert_eq!(report.output, json!(6), "{report:#?}");
-    let first_end = report.tool_calls.iter().map(|c| c.started_ms + c.duration_ms).fold(f64::MAX, f64::min);
-    assert!(report.tool_calls.iter().all(|c| c.started_ms < first_end), "all six calls started before any finished");
+    let first_end = report
+        .tool_calls
+        .iter()
+        .map(|c| c.started_ms + c.duration_ms)
+        .fold(f64::MAX, f64::min);
+    assert!(
+        report.tool_calls.iter().all(|c| c.started_ms < first_end),
+        "all six calls started before any finished"
+    );
 }
 
 #[tokio::test]
@@ -137,7 +182,13 @@ async fn filter_over_1000_tools_respects_the_concurrency_cap_and_sees_each_tool_
     let mut catalog = ToolCatalog::new();
     for ns in 0..10 {
         let tools: Vec<ToolSpec> = (0..100)
-            .map(|i| ToolSpec::new(format!("tool_{i:03}"), format!("tool {i} of namespace {ns}"), json!({"type": "object"})))
+            .map(|i| {
+                ToolSpec::new(
+                    format!("tool_{i:03}"),
+                    format!("tool {i} of namespace {ns}"),
+                    json!({"type": "object"}),
+                )
+            })
             .collect();
         let provider: Arc<dyn ToolProvider> = Arc::new(StaticToolProvider::new(tools.clone()));
         catalog.add_tools(&format!("ns{ns}"), provider, tools);
@@ -166,11 +217,18 @@ async fn filter_over_1000_tools_respects_the_concurrency_cap_and_sees_each_tool_
         .build()
         .await
         .unwrap();
-    let report = cm.run(RunOptions::new("q").max_concurrent_threads(5).max_tools_per_prompt(20)).await.unwrap();
+    let report = cm
+        .run(RunOptions::new("q").max_concurrent_threads(5).max_tools_per_prompt(20))
+        .await
+        .unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
     let filters: Vec<_> = llm.requests().into_iter().filter(|r| r.step == "filter").collect();
     assert_eq!(filters.len(), 50);
-    assert!(llm.max_in_flight() <= 5, "at most 5 filter prompts in flight, saw {}", llm.max_in_flight());
+    assert!(
+        llm.max_in_flight() <= 5,
+        "at most 5 filter prompts in flight, saw {}",
+        llm.max_in_flight()
+    );
     assert_eq!(llm.max_in_flight(), 5, "the cap was reached");
     let mut seen: Vec<String> = filters
         .iter()
@@ -178,7 +236,10 @@ async fn filter_over_1000_tools_respects_the_concurrency_cap_and_sees_each_tool_
             r.messages[1]
                 .content
                 .lines()
-                .filter_map(|l| l.split_once(". ").map(|(_, rest)| rest.split('(').next().unwrap().to_string()))
+                .filter_map(|l| {
+                    l.split_once(". ")
+                        .map(|(_, rest)| rest.split('(').next().unwrap().to_string())
+                })
                 .filter(|p| p.starts_with("ns"))
                 .collect::<Vec<_>>()
         })
@@ -189,7 +250,13 @@ async fn filter_over_1000_tools_respects_the_concurrency_cap_and_sees_each_tool_
     assert_eq!((total, seen.len()), (1000, 1000), "every tool seen exactly once");
     let expected: Vec<String> = (0..10).map(|ns| format!("ns{ns}.tool_007")).collect();
     assert_eq!(report.selected_tools, expected);
-    assert!(report.timing(Step::Filter).unwrap().detail.contains("10 of 1000 tools, 50 batches"));
+    assert!(
+        report
+            .timing(Step::Filter)
+            .unwrap()
+            .detail
+            .contains("10 of 1000 tools, 50 batches")
+    );
 }
 
 #[tokio::test]
@@ -219,7 +286,11 @@ async fn unparseable_filter_answer_is_retried_once_then_the_batch_is_kept() {
             .reply(LlmRole::Tiny, "[\"chat.send_message\"]")
             .reply(LlmRole::Main, fenced("return 1;")),
     );
-    let report = pipeline(llm, Arc::new(FakeChatProvider::default())).await.run(RunOptions::new("q")).await.unwrap();
+    let report = pipeline(llm, Arc::new(FakeChatProvider::default()))
+        .await
+        .run(RunOptions::new("q"))
+        .await
+        .unwrap();
     assert!(report.filter_failures.is_empty());
     assert_eq!(report.selected_tools, vec!["chat.send_message"]);
 }
@@ -227,7 +298,11 @@ async fn unparseable_filter_answer_is_retried_once_then_the_batch_is_kept() {
 #[tokio::test]
 async fn llm_failure_is_reported() {
     let llm = Arc::new(ScriptedLlm::new());
-    let report = pipeline(llm, Arc::new(FakeChatProvider::default())).await.run(RunOptions::new("q")).await.unwrap();
+    let report = pipeline(llm, Arc::new(FakeChatProvider::default()))
+        .await
+        .run(RunOptions::new("q"))
+        .await
+        .unwrap();
     assert_eq!(report.result_type, ResultType::LlmError);
     assert!(report.error.as_deref().unwrap().starts_with("plan step:"));
 }
@@ -253,9 +328,15 @@ async fn prompt_logs_are_written_and_redacted() {
     let query = format!("use key {secret} and my-custom-secret-value");
     let report = cm.run(RunOptions::new(query).log_dir(dir.path())).await.unwrap();
     assert_eq!(report.result_type, ResultType::Success);
-    let mut names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
-    assert_eq!(names, vec!["001-plan-strategy.md", "002-filter-tiny.md", "003-implement-main.md"]);
+    assert_eq!(
+        names,
+        vec!["001-plan-strategy.md", "002-filter-tiny.md", "003-implement-main.md"]
+    );
     for name in names {
         let text = std::fs::read_to_string(dir.path().join(&name)).unwrap();
         assert!(text.contains("## response"), "{name}");
@@ -282,7 +363,10 @@ async fn exec_runs_a_program_with_main_and_no_model() {
     assert_eq!(report.output, json!(1));
     assert!(cm.run(RunOptions::new("q")).await.is_err(), "run needs models");
     let started = Instant::now();
-    let report = cm.execute_program("await tools.chat.send_message({ channel: 1 });", &RunOptions::default()).await.unwrap();
+    let report = cm
+        .execute_program("await tools.chat.send_message({ channel: 1 });", &RunOptions::default())
+        .await
+        .unwrap();
     assert_eq!(report.result_type, ResultType::CompileError);
     assert!(started.elapsed() < Duration::from_secs(5));
 }

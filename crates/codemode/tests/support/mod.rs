@@ -66,7 +66,10 @@ pub fn select_all(request: &codemode::LlmRequest) -> Result<String, codemode::Ll
     let listing = &request.messages[1].content;
     let paths: Vec<String> = listing
         .lines()
-        .filter_map(|l| l.split_once(". ").and_then(|(n, rest)| n.parse::<usize>().ok().map(|_| rest)))
+        .filter_map(|l| {
+            l.split_once(". ")
+                .and_then(|(n, rest)| n.parse::<usize>().ok().map(|_| rest))
+        })
         .filter_map(|rest| rest.split('(').next().map(str::to_string))
         .collect();
     Ok(serde_json::to_string(&paths).unwrap())
@@ -88,7 +91,10 @@ pub async fn pipeline(llm: Arc<ScriptedLlm>, chat: Arc<FakeChatProvider>) -> Cod
 
 pub fn scripted(main_answers: &[&str]) -> ScriptedLlm {
     let mut llm = ScriptedLlm::new()
-        .reply(LlmRole::Strategy, "1. list channels\n2. send to test channels\n3. react")
+        .reply(
+            LlmRole::Strategy,
+            "1. list channels\n2. send to test channels\n3. react",
+        )
         .respond_with(LlmRole::Tiny, select_all);
     for a in main_answers {
         llm = llm.reply(LlmRole::Main, fenced(a));

@@ -1,0 +1,96 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// MCP Code Mode: turn MCP tools into a typed TypeScript API, let a model write one program
+/// against it, check it, and run it in a sandbox.
+#[derive(Debug, Parser)]
+#[command(name = "codemode", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 the run failed (compile error, runtime error, limit), 2 bad usage or configuration.\nConfiguration keys: docs/configuration.md"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file [default: ./codemode.toml when present]
+    #[arg(long, global = true, value_name = "FILE", env = "CODEMODE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Claude Desktop style MCP server file ({"mcpServers": {...}})
+    #[arg(long, global = true, value_name = "FILE")]
+    pub mcp_config: Option<PathBuf>,
+    /// Static catalog: JSON object mapping namespace to a tools/list result; typed and checked, not callable
+    #[arg(long, global = true, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// Print the report or listing as JSON
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Most tool calls one program may make
+    #[arg(long, global = true, value_name = "N")]
+    pub max_tool_calls: Option<usize>,
+    /// Seconds a program may run (total_execution_timeout)
+    #[arg(long, global = true, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Seconds each tool call may take (tool_call_timeout)
+    #[arg(long, global = true, value_name = "SECS")]
+    pub tool_timeout: Option<f64>,
+    /// Write every prompt and response here (keys and tokens redacted)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+    /// More diagnostics on stderr (-v, -vv); CODEMODE_LOG takes a tracing filter
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole pipeline for a request: plan, filter, types, implement, check, execute
+    Run {
+        /// What you want done, in plain language
+        query: String,
+    },
+    /// Check and run a TypeScript program against the tools (no model needed)
+    Exec {
+        /// The program file, or - for stdin
+        file: PathBuf,
+    },
+    /// List or inspect the tools
+    #[command(subcommand)]
+    Tools(ToolsCommand),
+    /// Print the TypeScript declarations of the tools
+    Types {
+        /// Only these tool paths (comma-separated), e.g. chat.send_message,mail.send
+        #[arg(long, value_delimiter = ',', value_name = "PATHS")]
+        tools: Vec<String>,
+    },
+    /// Type-check a program; print FILE:LINE:COL: CODE message per diagnostic
+    Check {
+        /// The program file, or - for stdin
+        file: PathBuf,
+    },
+    /// Show what is configured and found: models, servers, environment, checker
+    Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// List every tool path with its description
+    List {
+        /// Only this namespace
+        #[arg(long, value_name = "NS")]
+        namespace: Option<String>,
+    },
+    /// Show one tool: its real name, description, schemas and TypeScript declaration
+    Show {
+        /// The tool path (namespace.tool), or a unique tool name
+        path: String,
+    },
+}

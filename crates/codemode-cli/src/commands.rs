@@ -1,0 +1,425 @@
+//! The subcommands.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use codemode::typescript::generate_declarations;
+use codemode::{RunReport, Severity, ToolCatalog};
+use serde_json::json;
+
+use crate::cli::{Cli, Command, ToolsCommand};
+use crate::output::{out, outln};
+use crate::setup::{self, Needs, Setup};
+use crate::{Outcome, UsageError};
+
+pub async fn dispatch(cli: Cli) -> Result<Outcome> {
+    let setup = setup::load(&cli.global)?;
+    let json = cli.global.json;
+    match cli.command {
+        Command::Run { query } => run(&setup, query, json).await,
+        Command::Exec { file } => exec(&setup, &file, json).await,
+        Command::Tools(ToolsCommand::List { namespace }) => tools_list(&setup, namespace.as_deref(), json).await,
+        Command::Tools(ToolsCommand::Show { path }) => tools_show(&setup, &path, json).await,
+        Command::Types { tools } => types(&setup, &tools).await,
+        Command::Check { file } => check(&setup, &file, json).await,
+        Command::Doctor => doctor(&setup, json).await,
+    }
+}
+
+fn read_program(file: &Path) -> Result<(String, String)> {
+    if file == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the program from stdin")?;
+        return Ok(("<stdin>".into(), text));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| UsageError(format!("cannot read {}: {e}", file.display())))?;
+    Ok((file.display().to_string(), text))
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    outln!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn outcome(report: &RunReport) -> Outcome {
+    if report.is_success() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    }
+}
+
+async fn run(setup: &Setup, query: String, json: bool) -> Result<Outcome> {
+    let codemode = setup::build(
+        setup,
+        Needs {
+            llms: true,
+            environment: true,
+        },
+    )
+    .await?;
+    if codemode.catalog().is_empty() {
+        eprintln!(
+            "warning: no tools are configured; add [mcp_servers.NAME] to codemode.toml or pass --mcp-config/--catalog"
+        );
+    }
+    let mut options = setup.options.clone();
+    options.query = query;
+    let report = codemode.run(options).await?;
+    if json {
+        print_json(&report)?;
+    } else {
+        print_report(&report, true);
+    }
+    Ok(outcome(&report))
+}
+
+async fn exec(setup: &Setup, file: &Path, json: bool) -> Result<Outcome> {
+    let (name, program) = read_program(file)?;
+    let codemode = setup::build(
+        setup,
+        Needs {
+            llms: false,
+            environment: true,
+        },
+    )
+    .await?;
+    let report = codemode.execute_program(&program, &setup.options).await?;
+    if json {
+        print_json(&report)?;
+    } else {
+        for d in &report.diagnostics {
+            eprintln!("{}", d.render(&name));
+        }
+        print_report(&report, false);
+    }
+    Ok(outcome(&report))
+}
+
+fn print_report(report: &RunReport, full: bool) {
+    if full {
+        if let Some(plan) = &report.pseudocode {
+            outln!("── plan ──\n{}\n", plan.trim_end());
+        }
+        let selected = if report.selected_tools.is_empty() {
+            "(none)".to_string()
+        } else {
+            report.selected_tools.join("\n")
+        };
+        outln!("── selected tools ({}) ──\n{selected}\n", report.selected_tools.len());
+        if let Some(code) = &report.code {
+            outln!(
+                "── code ({} repairs, checker: {}) ──\n{}\n",
+                report.repairs,
+                report.checker.as_deref().unwrap_or("-"),
+                code.trim_end()
+            );
+        }
+        for f in &report.filter_failures {
+            outln!(
+                "note: filter batch {} failed ({}); its {} tools were kept",
+                f.batch,
+                f.reason,
+                f.tools.len()
+            );
+        }
+    }
+    if !report.tool_calls.is_empty() {
+        outln!("── tool calls ({}) ──", report.tool_calls.len());
+        for c in &report.tool_calls {
+            let outcome = match (&c.result, &c.error) {
+                (_, Some(e)) => format!("error: {e}"),
+                (Some(r), None) => truncate(&r.to_string(), 100),
+                (None, None) => String::new(),
+            };
+            outln!(
+                "{:>8.1} ms  {}({})  -> {}",
+                c.duration_ms,
+                c.path,
+                truncate(&c.arguments.to_string(), 80),
+                outcome
+            );
+        }
+        outln!();
+    }
+    if !report.console.is_empty() {
+        outln!("── console ──\n{}\n", report.console.join("\n"));
+    }
+    match &report.error {
+        Some(e) => outln!("── {} ──\n{e}\n", report.result_type),
+        None => outln!(
+            "── {} ──\n{}\n",
+            report.result_type,
+            serde_json::to_string_pretty(&report.output).unwrap_or_default()
+        ),
+    }
+    if full {
+        out!("{}", report.timing_table());
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut t: String = s.chars().take(max).collect();
+    t.push('…');
+    t
+}
+
+async fn catalog(setup: &Setup) -> Result<std::sync::Arc<ToolCatalog>> {
+    let codemode = setup::build(
+        setup,
+        Needs {
+            llms: false,
+            environment: false,
+        },
+    )
+    .await?;
+    Ok(codemode.catalog())
+}
+
+async fn tools_list(setup: &Setup, namespace: Option<&str>, json: bool) -> Result<Outcome> {
+    let catalog = catalog(setup).await?;
+    let entries: Vec<_> = catalog
+        .entries()
+        .filter(|e| namespace.is_none_or(|ns| e.namespace == ns || e.path.split('.').next() == Some(ns)))
+        .collect();
+    if json {
+        let list: Vec<_> = entries
+            .iter()
+            .map(|e| json!({"path": e.path, "name": e.spec.name, "namespace": e.namespace, "description": e.spec.description}))
+            .collect();
+        print_json(&list)?;
+        return Ok(Outcome::Success);
+    }
+    if entries.is_empty() {
+        eprintln!(
+            "no tools: configure [mcp_servers.NAME] in codemode.toml, or pass --mcp-config FILE or --catalog FILE"
+        );
+    }
+    let width = entries.iter().map(|e| e.path.len()).max().unwrap_or(0);
+    for e in entries {
+        let desc = e.spec.description.as_deref().unwrap_or("").lines().next().unwrap_or("");
+        outln!("{:<width$}  {}", e.path, truncate(desc, 100));
+    }
+    Ok(Outcome::Success)
+}
+
+async fn tools_show(setup: &Setup, path: &str, json: bool) -> Result<Outcome> {
+    let catalog = catalog(setup).await?;
+    let entry = catalog
+        .resolve(path)
+        .ok_or_else(|| UsageError(format!("no tool `{path}`: `codemode tools list` shows the paths")))?;
+    let declaration = generate_declarations(&[entry.signature()]).text;
+    if json {
+        print_json(&json!({
+            "path": entry.path,
+            "name": entry.spec.name,
+            "namespace": entry.namespace,
+            "description": entry.spec.description,
+            "input_schema": entry.spec.input_schema,
+            "output_schema": entry.spec.output_schema,
+            "annotations": entry.spec.annotations,
+            "typescript": declaration,
+        }))?;
+        return Ok(Outcome::Success);
+    }
+    outln!("path:        tools.{}", entry.path);
+    outln!("name:        {} (in `{}`)", entry.spec.name, entry.namespace);
+    if let Some(d) = &entry.spec.description {
+        outln!("description: {}", d.trim());
+    }
+    outln!(
+        "\ninput schema:\n{}",
+        serde_json::to_string_pretty(&entry.spec.input_schema)?
+    );
+    if let Some(o) = &entry.spec.output_schema {
+        outln!("\noutput schema:\n{}", serde_json::to_string_pretty(o)?);
+    }
+    outln!("\nTypeScript:\n{declaration}");
+    Ok(Outcome::Success)
+}
+
+async fn types(setup: &Setup, only: &[String]) -> Result<Outcome> {
+    let catalog = catalog(setup).await?;
+    let text = if only.is_empty() {
+        catalog.declarations()
+    } else {
+        let mut paths = Vec::new();
+        for p in only {
+            let entry = catalog
+                .resolve(p)
+                .ok_or_else(|| UsageError(format!("no tool `{p}`: `codemode tools list` shows the paths")))?;
+            paths.push(entry.path.clone());
+        }
+        catalog.subset(paths.iter().map(String::as_str)).declarations()
+    };
+    out!("{text}");
+    Ok(Outcome::Success)
+}
+
+async fn check(setup: &Setup, file: &Path, json: bool) -> Result<Outcome> {
+    let (name, program) = read_program(file)?;
+    let codemode = setup::build(
+        setup,
+        Needs {
+            llms: false,
+            environment: false,
+        },
+    )
+    .await?;
+    let result = codemode.check_program(&program).await?;
+    if json {
+        print_json(&json!({"checker": result.checker, "diagnostics": result.diagnostics}))?;
+    } else {
+        for d in &result.diagnostics {
+            outln!("{}", d.render(&name));
+        }
+        let errors = result
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        eprintln!("{errors} error(s) (checker: {})", result.checker);
+    }
+    Ok(if result.has_errors() {
+        Outcome::Failed
+    } else {
+        Outcome::Success
+    })
+}
+
+fn find_tsc() -> Option<(PathBuf, String)> {
+    let candidates: Vec<PathBuf> = std::env::var_os("CODEMODE_TSC")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([PathBuf::from("node_modules/.bin/tsc")])
+        .chain(
+            std::env::var_os("PATH")
+                .into_iter()
+                .flat_map(|p| std::env::split_paths(&p).map(|d| d.join("tsc")).collect::<Vec<_>>()),
+        )
+        .collect();
+    candidates.into_iter().filter(|p| p.is_file()).find_map(|p| {
+        let out = std::process::Command::new(&p).arg("--version").output().ok()?;
+        Some((p, String::from_utf8_lossy(&out.stdout).trim().to_string()))
+    })
+}
+
+async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
+    let mut lines: Vec<(String, String)> = Vec::new();
+    let mut push = |k: &str, v: String| lines.push((k.to_string(), v));
+    push(
+        "config",
+        setup
+            .config_path
+            .as_ref()
+            .map_or("none (no ./codemode.toml; using defaults)".into(), |p| {
+                p.display().to_string()
+            }),
+    );
+    let llm = &setup.config.llm;
+    for role in codemode::LlmRole::ALL {
+        let value = match llm.for_role(role) {
+            None => "not configured".to_string(),
+            Some(c) => {
+                let registered = codemode::registry::llm_factories().iter().any(|f| f.name == c.provider);
+                let key = c.api_key_env.as_deref().map(|var| {
+                    if std::env::var_os(var).is_some() {
+                        format!(", {var} is set")
+                    } else {
+                        format!(", {var} is NOT set")
+                    }
+                });
+                format!(
+                    "{} / {}{}{}",
+                    c.provider,
+                    if c.model.is_empty() { "-" } else { &c.model },
+                    if registered { "" } else { " (provider not compiled in)" },
+                    key.unwrap_or_default()
+                )
+            }
+        };
+        push(&format!("llm.{role}"), value);
+    }
+    let llms: Vec<_> = codemode::registry::llm_factories().iter().map(|f| f.name).collect();
+    push("llm providers", llms.join(", "));
+    let providers: Vec<_> = codemode::registry::tool_provider_factories()
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    push(
+        "tool providers",
+        if providers.is_empty() {
+            "none compiled in".into()
+        } else {
+            providers.join(", ")
+        },
+    );
+    push(
+        "mcp servers",
+        format!(
+            "{} configured: {}",
+            setup.mcp_servers.len(),
+            setup.mcp_servers.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    );
+    if let Some(c) = &setup.config.catalog {
+        push("static catalog", c.display().to_string());
+    }
+    let envs: Vec<_> = codemode::registry::run_environment_factories()
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    push("environments", envs.join(", "));
+    let env_name = setup.config.run.environment.as_deref().unwrap_or("node");
+    push(
+        "environment",
+        match codemode::registry::create_environment(env_name, &serde_json::Value::Null) {
+            Ok(e) => format!("{} (ready)", e.name()),
+            Err(e) => format!("{env_name}: {e}"),
+        },
+    );
+    push(
+        "checker",
+        "builtin (oxc): syntax, tool paths, object-literal arguments".into(),
+    );
+    push(
+        "typescript 7",
+        match find_tsc() {
+            Some((path, version)) => format!(
+                "found {} ({version}); the tsc checker is not wired in yet, the built-in checker runs",
+                path.display()
+            ),
+            None => "not found; install with `npm install typescript@7` (or set CODEMODE_TSC)".into(),
+        },
+    );
+    let o = &setup.options;
+    push(
+        "limits",
+        format!(
+            "max_tool_calls={} total_execution_timeout={}s tool_call_timeout={}s max_repairs={} max_tools_per_prompt={} max_concurrent_threads={} memory_limit_mb={}",
+            o.max_tool_calls,
+            o.total_execution_timeout,
+            o.tool_call_timeout,
+            o.max_repairs,
+            o.max_tools_per_prompt,
+            o.max_concurrent_threads,
+            o.memory_limit_mb
+        ),
+    );
+    if json {
+        let map: serde_json::Map<String, serde_json::Value> = lines.into_iter().map(|(k, v)| (k, v.into())).collect();
+        print_json(&map)?;
+    } else {
+        let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (k, v) in lines {
+            outln!("{k:<width$}  {v}");
+        }
+    }
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,158 @@
+//! From arguments and configuration files to a ready `CodeMode`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use codemode::config::{CodeModeConfig, McpServerConfig, load_mcp_servers_json};
+use codemode::registry::{create_environment, create_llm, find_tool_provider_factory};
+use codemode::{CodeMode, LlmRole, RunOptions, ToolCatalog, ToolProvider};
+
+use crate::UsageError;
+use crate::cli::GlobalArgs;
+
+/// The default configuration file, used when present.
+pub const DEFAULT_CONFIG: &str = "codemode.toml";
+
+/// Configuration after merging files and flags.
+pub struct Setup {
+    pub config: CodeModeConfig,
+    pub config_path: Option<PathBuf>,
+    pub options: RunOptions,
+    pub mcp_servers: BTreeMap<String, McpServerConfig>,
+}
+
+/// What a command needs built.
+#[derive(Clone, Copy)]
+pub struct Needs {
+    pub llms: bool,
+    pub environment: bool,
+}
+
+pub fn load(global: &GlobalArgs) -> Result<Setup> {
+    let config_path = match &global.config {
+        Some(p) => {
+            if !p.is_file() {
+                return Err(UsageError(format!("config file {} does not exist", p.display())).into());
+            }
+            Some(p.clone())
+        }
+        None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()),
+    };
+    let mut config = match &config_path {
+        Some(p) => CodeModeConfig::load(p)?,
+        None => CodeModeConfig::default(),
+    };
+    if let Some(c) = &global.catalog {
+        config.catalog = Some(c.clone());
+    }
+    let mut mcp_servers = config.mcp_servers.clone();
+    for file in [config.mcp_config.clone(), global.mcp_config.clone()]
+        .into_iter()
+        .flatten()
+    {
+        for (name, server) in load_mcp_servers_json(&file)? {
+            mcp_servers.insert(name, server);
+        }
+    }
+    for (name, server) in &mcp_servers {
+        server.validate(name)?;
+    }
+    let mut options = RunOptions::default();
+    config.run.apply(&mut options);
+    if let Some(v) = global.max_tool_calls {
+        options.max_tool_calls = v;
+    }
+    if let Some(v) = global.timeout {
+        options.total_execution_timeout = v;
+    }
+    if let Some(v) = global.tool_timeout {
+        options.tool_call_timeout = v;
+    }
+    if let Some(v) = &global.log_dir {
+        options.log_dir = Some(v.clone());
+    }
+    options
+        .validate()
+        .map_err(|e| UsageError(format!("invalid limit: {e}")))?;
+    Ok(Setup {
+        config,
+        config_path,
+        options,
+        mcp_servers,
+    })
+}
+
+/// Reads the static catalog file, when one is configured.
+pub fn static_catalog(path: &Path) -> Result<ToolCatalog> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read catalog {}", path.display()))
+        .map_err(|e| UsageError(format!("{e:#}")))?;
+    ToolCatalog::from_static_json(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())).into())
+}
+
+/// Starts every MCP server; the ones that fail are reported on stderr and left out.
+async fn mcp_providers(servers: &BTreeMap<String, McpServerConfig>) -> Result<Vec<(String, Arc<dyn ToolProvider>)>> {
+    if servers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let factory = find_tool_provider_factory("mcp").map_err(|_| {
+        UsageError(
+            "MCP servers are configured, but this build of codemode has no MCP support (the codemode-mcp crate)".into(),
+        )
+    })?;
+    let started = futures::future::join_all(servers.iter().map(|(name, server)| {
+        let value = serde_json::to_value(server).unwrap_or_default();
+        let name = name.clone();
+        async move { (name.clone(), (factory.create)(name, value).await) }
+    }))
+    .await;
+    let mut providers = Vec::new();
+    for (name, result) in started {
+        match result {
+            Ok(p) => providers.push((name, p)),
+            Err(e) => eprintln!("warning: MCP server `{name}` is left out: {e}"),
+        }
+    }
+    Ok(providers)
+}
+
+pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
+    let mut builder = CodeMode::builder();
+    if let Some(path) = &setup.config.catalog {
+        builder = builder.catalog(static_catalog(path)?);
+    }
+    for (name, provider) in mcp_providers(&setup.mcp_servers).await? {
+        builder = builder.tool_provider(name, provider);
+    }
+    if needs.llms {
+        let llm = &setup.config.llm;
+        let fallback = llm.main.as_ref().or(llm.strategy.as_ref()).or(llm.tiny.as_ref()).ok_or_else(|| {
+            UsageError("no models are configured: add [llm.main] (and optionally [llm.strategy], [llm.tiny]) to codemode.toml; see docs/configuration.md".into())
+        })?;
+        for role in LlmRole::ALL {
+            let config = llm.for_role(role).unwrap_or(fallback);
+            let client = create_llm(config).map_err(|e| UsageError(format!("[llm.{role}]: {e}")))?;
+            builder = match role {
+                LlmRole::Strategy => builder.strategy_llm(client),
+                LlmRole::Tiny => builder.tiny_llm(client),
+                LlmRole::Main => builder.main_llm(client),
+            };
+        }
+    }
+    if needs.environment {
+        let name = setup.config.run.environment.as_deref().unwrap_or("node");
+        let env = create_environment(name, &serde_json::Value::Null)
+            .map_err(|e| UsageError(format!("[run] environment: {e}")))?;
+        builder = builder.environment(env);
+    }
+    let codemode = builder.build().await?;
+    for failure in codemode.provider_failures() {
+        eprintln!(
+            "warning: tools of `{}` are left out: {}",
+            failure.namespace, failure.error
+        );
+    }
+    Ok(codemode)
+}

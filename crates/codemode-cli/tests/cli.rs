@@ -1,0 +1,184 @@
+//! The `codemode` binary, run as a user would run it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn codemode(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_codemode"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CODEMODE_CONFIG")
+        .output()
+        .expect("the codemode binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const CATALOG: &str = r#"{
+  "chat": {"tools": [
+    {"name": "send-message", "description": "Send a message", "inputSchema": {"type": "object", "properties": {"channel": {"type": "string"}, "text": {"type": "string"}}, "required": ["channel", "text"]}},
+    {"name": "list_channels", "description": "List channels", "inputSchema": {"type": "object"}}
+  ]}
+}"#;
+
+fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("catalog.json"), CATALOG).unwrap();
+    dir
+}
+
+#[test]
+fn help_for_every_subcommand() {
+    let dir = workspace();
+    let out = codemode(dir.path(), &["--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for cmd in ["run", "exec", "tools", "types", "check", "doctor"] {
+        assert!(help.contains(cmd), "{cmd} in --help");
+        let sub = codemode(dir.path(), &[cmd, "--help"]);
+        assert!(sub.status.success(), "{cmd} --help");
+        assert!(text(&sub.stdout).contains("Usage: codemode"), "{cmd}");
+    }
+    assert!(help.contains("Exit codes"));
+}
+
+#[test]
+fn check_prints_compiler_style_diagnostics() {
+    let dir = workspace();
+    std::fs::write(
+        dir.path().join("p.ts"),
+        "// send\nawait tools.chat.send_mesage({ channel: 'a', text: 'b' });\n",
+    )
+    .unwrap();
+    let out = codemode(dir.path(), &["--catalog", "catalog.json", "check", "p.ts"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(
+            "p.ts:2:18: TS2339 Property 'send_mesage' does not exist on 'tools.chat'. Did you mean 'send_message'?"
+        ),
+        "{stdout}"
+    );
+    std::fs::write(
+        dir.path().join("ok.ts"),
+        "return await tools.chat.send_message({ channel: 'a', text: 'b' });\n",
+    )
+    .unwrap();
+    let out = codemode(dir.path(), &["--catalog", "catalog.json", "check", "ok.ts"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn tools_and_types() {
+    let dir = workspace();
+    let out = codemode(dir.path(), &["--catalog", "catalog.json", "tools", "list"]);
+    assert!(
+        text(&out.stdout).contains("chat.send_message   Send a message"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = codemode(dir.path(), &["--catalog", "catalog.json", "--json", "tools", "list"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[1]["name"], "send-message");
+    let out = codemode(
+        dir.path(),
+        &["--catalog", "catalog.json", "tools", "show", "send-message"],
+    );
+    assert!(text(&out.stdout).contains("path:        tools.chat.send_message"));
+    let out = codemode(
+        dir.path(),
+        &["--catalog", "catalog.json", "types", "--tools", "chat.send_message"],
+    );
+    let types = text(&out.stdout);
+    assert!(types.contains("send_message(input: ChatSendMessageInput)"), "{types}");
+    assert!(!types.contains("list_channels"));
+    let out = codemode(dir.path(), &["--catalog", "catalog.json", "types", "--tools", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no tool `nope`"));
+}
+
+#[test]
+fn exec_runs_programs_and_reports_json() {
+    let dir = workspace();
+    std::fs::write(
+        dir.path().join("p.ts"),
+        "const xs: number[] = [1, 2, 3];\nconsole.log('sum');\nreturn xs.reduce((a, b) => a + b, 0);\n",
+    )
+    .unwrap();
+    let out = codemode(dir.path(), &["--json", "exec", "p.ts"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["result_type"], "success");
+    assert_eq!(report["output"], 6);
+    assert_eq!(report["console"][0], "sum");
+    // Static catalog tools can be typed and checked but not called.
+    std::fs::write(
+        dir.path().join("call.ts"),
+        "return await tools.chat.list_channels({});\n",
+    )
+    .unwrap();
+    let out = codemode(dir.path(), &["--catalog", "catalog.json", "--json", "exec", "call.ts"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["result_type"], "runtime_error");
+    assert!(report["error"].as_str().unwrap().contains("static catalog"), "{report}");
+    // The timeout flag holds.
+    std::fs::write(dir.path().join("loop.ts"), "while (true) {}\n").unwrap();
+    let out = codemode(dir.path(), &["--timeout", "1", "--json", "exec", "loop.ts"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["result_type"], "timeout");
+}
+
+#[test]
+fn run_with_a_scripted_model_from_codemode_toml() {
+    let dir = workspace();
+    std::fs::write(
+        dir.path().join("script.json"),
+        r#"{"strategy": ["1. add the numbers"], "tiny": ["[]"], "main": ["```ts\nconst n: number = 40 + 2;\nreturn { n };\n```"]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        "catalog = \"catalog.json\"\n[llm.main]\nprovider = \"scripted\"\nscript = \"script.json\"\n[run]\nmax_tool_calls = 5\n",
+    )
+    .unwrap();
+    let out = codemode(dir.path(), &["--json", "run", "add 40 and 2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["result_type"], "success");
+    assert_eq!(report["output"]["n"], 42);
+    assert_eq!(report["timings"].as_array().unwrap().len(), 6);
+    let out = codemode(dir.path(), &["run", "add 40 and 2"]);
+    let human = text(&out.stdout);
+    assert!(human.contains("── plan ──") && human.contains("total"), "{human}");
+}
+
+#[test]
+fn bad_configuration_exits_2_with_a_clear_message() {
+    let dir = workspace();
+    std::fs::write(dir.path().join("codemode.toml"), "[run]\nmax_tool_call = 3\n").unwrap();
+    let out = codemode(dir.path(), &["doctor"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("codemode.toml") && err.contains("max_tool_call"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+
+    let out = codemode(dir.path(), &["--config", "missing.toml", "doctor"]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_file(dir.path().join("codemode.toml")).unwrap();
+    let out = codemode(dir.path(), &["run", "anything"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no models are configured"));
+    std::fs::write(dir.path().join("codemode.toml"), "[llm.main]\nprovider = \"nope\"\n").unwrap();
+    let out = codemode(dir.path(), &["run", "anything"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no LLM provider named `nope`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
