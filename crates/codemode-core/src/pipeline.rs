@@ -57,6 +57,9 @@ pub struct CodeMode {
     tiny: Option<Arc<dyn Llm>>,
     main: Option<Arc<dyn Llm>>,
     catalog: RwLock<Arc<ToolCatalog>>,
+    /// Tools given as a catalog (not listed from providers); kept for refreshes.
+    fixed_catalog: ToolCatalog,
+    providers: Vec<(String, Arc<dyn ToolProvider>)>,
     environment: Option<Arc<dyn RunEnvironment>>,
     checker: Arc<dyn TypeChecker>,
     provider_failures: Vec<ProviderFailure>,
@@ -133,14 +136,16 @@ impl CodeModeBuilder {
     /// Lists the tools of every provider and builds the pipeline. Providers that fail are
     /// left out and reported by [`CodeMode::provider_failures`].
     pub async fn build(self) -> Result<CodeMode, CodeModeError> {
-        let (listed, provider_failures) = ToolCatalog::from_providers(self.providers).await;
-        let mut catalog = self.catalog;
+        let (listed, provider_failures) = ToolCatalog::from_providers(self.providers.clone()).await;
+        let mut catalog = self.catalog.clone();
         catalog.merge(listed);
         Ok(CodeMode {
             strategy: self.strategy,
             tiny: self.tiny,
             main: self.main,
             catalog: RwLock::new(Arc::new(catalog)),
+            fixed_catalog: self.catalog,
+            providers: self.providers,
             environment: self.environment,
             checker: self.checker.unwrap_or_else(|| Arc::new(BuiltinTypeChecker)),
             provider_failures,
@@ -204,6 +209,32 @@ impl CodeMode {
         self.catalog.read().map(|c| c.clone()).unwrap_or_default()
     }
 
+    /// Lists the tools of every provider again and replaces the catalog. Providers that
+    /// fail keep their previous tools.
+    pub async fn refresh_catalog(&self) -> Vec<ProviderFailure> {
+        let old = self.catalog();
+        let (listed, failures) = ToolCatalog::from_providers(self.providers.clone()).await;
+        let mut catalog = self.fixed_catalog.clone();
+        for failure in &failures {
+            let kept: Vec<&str> =
+                old.entries().filter(|e| e.namespace == failure.namespace).map(|e| e.path.as_str()).collect();
+            catalog.merge(old.subset(kept));
+        }
+        catalog.merge(listed);
+        self.set_catalog(catalog);
+        failures
+    }
+
+    /// The catalog for a new run: listed again first when a provider reported that its
+    /// tools changed.
+    async fn current_catalog(&self) -> Arc<ToolCatalog> {
+        if self.providers.iter().any(|(_, p)| p.tools_changed()) {
+            tracing::info!("a tool provider's tools changed; refreshing the catalog");
+            self.refresh_catalog().await;
+        }
+        self.catalog()
+    }
+
     /// Replaces the catalog; runs already under way keep the one they started with.
     pub fn set_catalog(&self, catalog: ToolCatalog) {
         if let Ok(mut c) = self.catalog.write() {
@@ -233,7 +264,7 @@ impl CodeMode {
 
     /// Type-checks a program against every tool of the catalog.
     pub async fn check_program(&self, code: &str) -> Result<CheckResult, CodeModeError> {
-        let catalog = self.catalog();
+        let catalog = self.current_catalog().await;
         let prepared = prepare_program(code);
         let signatures = catalog.signatures();
         let declarations = generate_declarations(&signatures).text;
@@ -314,7 +345,7 @@ impl CodeMode {
             usage: Mutex::new(BTreeMap::new()),
         };
         let started = Instant::now();
-        let catalog = self.catalog();
+        let catalog = self.current_catalog().await;
         let mut report = RunReport::default();
         self.run_steps(&ctx, &mut report, &options, catalog, strategy, tiny, main)
             .await;

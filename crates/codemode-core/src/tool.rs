@@ -84,6 +84,13 @@ pub trait ToolProvider: Send + Sync {
 
     /// Calls one tool by its provider name with JSON arguments.
     async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, ToolError>;
+
+    /// True when the provider learned that its tool list changed since the last
+    /// `list_tools` (e.g. an MCP `notifications/tools/list_changed`). `CodeMode` then lists
+    /// the tools again before the next run.
+    fn tools_changed(&self) -> bool {
+        false
+    }
 }
 
 /// A provider with a fixed list of tools that cannot be called: what `--catalog` loads.

@@ -10,6 +10,7 @@
 //! | feature     | crate                | gives                                  |
 //! |-------------|----------------------|----------------------------------------|
 //! | `env-local` | `codemode-env-local` | [`env_local::ProcessEnvironment`] (`node`) |
+//! | `mcp`       | `codemode-mcp`       | [`mcp::McpToolProvider`] (`mcp`)         |
 //! | `testing`   | `codemode-core`      | [`testing::ScriptedLlm`], a test double |
 //!
 //! ```no_run
@@ -39,6 +40,10 @@ pub use codemode_typescript as typescript;
 #[cfg(feature = "env-local")]
 pub use codemode_env_local as env_local;
 
+/// MCP servers as tool providers.
+#[cfg(feature = "mcp")]
+pub use codemode_mcp as mcp;
+
 /// The default run environment of this build: a Node.js subprocess with `env-local`.
 #[cfg(feature = "env-local")]
 pub fn default_environment() -> Result<std::sync::Arc<dyn RunEnvironment>, CodeModeError> {
@@ -52,6 +57,9 @@ pub fn linked_plugins() -> Vec<&'static str> {
     let mut plugins = Vec::new();
     if cfg!(feature = "env-local") {
         plugins.push("codemode-env-local");
+    }
+    if cfg!(feature = "mcp") {
+        plugins.push("codemode-mcp");
     }
     plugins
 }
