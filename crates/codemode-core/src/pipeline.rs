@@ -216,8 +216,11 @@ impl CodeMode {
         let (listed, failures) = ToolCatalog::from_providers(self.providers.clone()).await;
         let mut catalog = self.fixed_catalog.clone();
         for failure in &failures {
-            let kept: Vec<&str> =
-                old.entries().filter(|e| e.namespace == failure.namespace).map(|e| e.path.as_str()).collect();
+            let kept: Vec<&str> = old
+                .entries()
+                .filter(|e| e.namespace == failure.namespace)
+                .map(|e| e.path.as_str())
+                .collect();
             catalog.merge(old.subset(kept));
         }
         catalog.merge(listed);
@@ -290,7 +293,7 @@ impl CodeMode {
     pub async fn execute_program(&self, code: &str, options: &RunOptions) -> Result<RunReport, CodeModeError> {
         options.validate().map_err(CodeModeError::Config)?;
         let started = Instant::now();
-        let catalog = self.catalog();
+        let catalog = self.current_catalog().await;
         let mut report = RunReport {
             selected_tools: catalog.tool_paths(),
             ..RunReport::default()

@@ -26,7 +26,11 @@ pub fn result_to_value(result: &Value) -> Result<Value, String> {
             })
             .collect::<Vec<_>>()
             .join("\n");
-        return Err(if message.is_empty() { "the tool reported an error".into() } else { message });
+        return Err(if message.is_empty() {
+            "the tool reported an error".into()
+        } else {
+            message
+        });
     }
     if let Some(structured) = result.get("structuredContent") {
         return Ok(structured.clone());
@@ -75,14 +79,22 @@ mod tests {
 
     #[test]
     fn shapes() {
-        assert_eq!(result_to_value(&json!({"content": [{"type": "text", "text": "{\"a\":1}"}]})), Ok(json!({"a": 1})));
-        assert_eq!(result_to_value(&json!({"content": [{"type": "text", "text": "plain"}]})), Ok(json!("plain")));
+        assert_eq!(
+            result_to_value(&json!({"content": [{"type": "text", "text": "{\"a\":1}"}]})),
+            Ok(json!({"a": 1}))
+        );
+        assert_eq!(
+            result_to_value(&json!({"content": [{"type": "text", "text": "plain"}]})),
+            Ok(json!("plain"))
+        );
         assert_eq!(
             result_to_value(&json!({"content": [{"type": "text", "text": "x"}], "structuredContent": {"s": 2}})),
             Ok(json!({"s": 2}))
         );
         assert_eq!(
-            result_to_value(&json!({"content": [{"type": "text", "text": "1"}, {"type": "image", "data": "AAAA", "mimeType": "image/png"}]})),
+            result_to_value(
+                &json!({"content": [{"type": "text", "text": "1"}, {"type": "image", "data": "AAAA", "mimeType": "image/png"}]})
+            ),
             Ok(json!([1, {"type": "image", "mimeType": "image/png", "bytes": 3}]))
         );
         assert_eq!(

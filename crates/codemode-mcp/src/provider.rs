@@ -51,7 +51,11 @@ pub enum McpError {
 
 fn stderr_suffix(stderr: &str) -> String {
     let s = stderr.trim();
-    if s.is_empty() { String::new() } else { format!("; its stderr ends with: {s}") }
+    if s.is_empty() {
+        String::new()
+    } else {
+        format!("; its stderr ends with: {s}")
+    }
 }
 
 impl From<McpError> for ToolError {
@@ -59,7 +63,10 @@ impl From<McpError> for ToolError {
         let provider = match &e {
             McpError::Config { server, .. } | McpError::Start { server, .. } => server.clone(),
         };
-        ToolError::Unavailable { provider, message: e.to_string() }
+        ToolError::Unavailable {
+            provider,
+            message: e.to_string(),
+        }
     }
 }
 
@@ -103,7 +110,10 @@ impl StderrTail {
     }
 
     fn text(&self) -> String {
-        self.0.lock().map(|t| String::from_utf8_lossy(&t).trim().to_string()).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|t| String::from_utf8_lossy(&t).trim().to_string())
+            .unwrap_or_default()
     }
 }
 
@@ -118,7 +128,9 @@ pub struct McpToolProvider {
 
 impl std::fmt::Debug for McpToolProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("McpToolProvider").field("server", &self.server).finish_non_exhaustive()
+        f.debug_struct("McpToolProvider")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
     }
 }
 
@@ -126,9 +138,14 @@ impl McpToolProvider {
     /// Starts or connects the server described by `config` (`command` for stdio, `url` for
     /// streamable HTTP).
     pub async fn connect(server: &str, config: &McpServerConfig) -> Result<Self, McpError> {
-        let config_error = |message: String| McpError::Config { server: server.to_string(), message };
+        let config_error = |message: String| McpError::Config {
+            server: server.to_string(),
+            message,
+        };
         let changed = Arc::new(AtomicBool::new(false));
-        let handler = Handler { changed: changed.clone() };
+        let handler = Handler {
+            changed: changed.clone(),
+        };
         let stderr = StderrTail::default();
         let start_error = |message: String, stderr: &StderrTail| McpError::Start {
             server: server.to_string(),
@@ -150,14 +167,16 @@ impl McpToolProvider {
                     if let Some(s) = child_stderr {
                         stderr.collect(s);
                     }
-                    handler.serve(transport).await.map_err(|e| start_error(e.to_string(), &stderr))
+                    handler
+                        .serve(transport)
+                        .await
+                        .map_err(|e| start_error(e.to_string(), &stderr))
                 }
                 (None, Some(url)) => {
                     let mut http = StreamableHttpClientTransportConfig::with_uri(url.as_str());
                     if let Some(var) = &config.bearer_token_env {
-                        let token = std::env::var(var).map_err(|_| {
-                            config_error(format!("bearer_token_env names `{var}`, which is not set"))
-                        })?;
+                        let token = std::env::var(var)
+                            .map_err(|_| config_error(format!("bearer_token_env names `{var}`, which is not set")))?;
                         http = http.auth_header(token);
                     }
                     let mut headers = HashMap::new();
@@ -169,15 +188,28 @@ impl McpToolProvider {
                         headers.insert(name, value);
                     }
                     let transport = StreamableHttpClientTransport::from_config(http.custom_headers(headers));
-                    handler.serve(transport).await.map_err(|e| start_error(e.to_string(), &stderr))
+                    handler
+                        .serve(transport)
+                        .await
+                        .map_err(|e| start_error(e.to_string(), &stderr))
                 }
-                _ => Err(config_error("set exactly one of `command` (stdio) and `url` (HTTP)".into())),
+                _ => Err(config_error(
+                    "set exactly one of `command` (stdio) and `url` (HTTP)".into(),
+                )),
             }
         };
         let client = tokio::time::timeout(CONNECT_TIMEOUT, connecting).await.map_err(|_| {
-            start_error(format!("no MCP handshake within {} s", CONNECT_TIMEOUT.as_secs()), &stderr)
+            start_error(
+                format!("no MCP handshake within {} s", CONNECT_TIMEOUT.as_secs()),
+                &stderr,
+            )
         })??;
-        Ok(Self { server: server.to_string(), client, changed, stderr })
+        Ok(Self {
+            server: server.to_string(),
+            client,
+            changed,
+            stderr,
+        })
     }
 
     /// The server's name (its namespace).
@@ -187,8 +219,15 @@ impl McpToolProvider {
 
     fn unavailable(&self, message: String) -> ToolError {
         let tail = self.stderr.text();
-        let message = if tail.is_empty() { message } else { format!("{message}; its stderr ends with: {tail}") };
-        ToolError::Unavailable { provider: self.server.clone(), message }
+        let message = if tail.is_empty() {
+            message
+        } else {
+            format!("{message}; its stderr ends with: {tail}")
+        };
+        ToolError::Unavailable {
+            provider: self.server.clone(),
+            message,
+        }
     }
 }
 
