@@ -1,0 +1,528 @@
+//! A demo MCP server: an in-memory workspace with chat channels, messages and reactions,
+//! issues and comments, and an email inbox. State is deterministic and resettable
+//! (`reset_workspace`), so tests can assert on it. Most tools declare output schemas.
+
+use std::sync::{Arc, Mutex};
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{Json, ServerHandler, schemars, tool, tool_handler, tool_router};
+use serde::{Deserialize, Serialize};
+
+/// A chat channel.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Channel {
+    /// Channel name, e.g. `general`.
+    pub name: String,
+    /// What the channel is about.
+    pub topic: String,
+}
+
+/// A chat message.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ChatMessage {
+    /// Unique message id.
+    pub id: u64,
+    /// Channel name.
+    pub channel: String,
+    /// Who wrote it.
+    pub author: String,
+    /// The text.
+    pub text: String,
+    /// Emoji reactions, e.g. `["tada"]`.
+    pub reactions: Vec<String>,
+}
+
+/// An issue in the tracker.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Issue {
+    /// Unique issue id.
+    pub id: u64,
+    /// One-line title.
+    pub title: String,
+    /// Description.
+    pub body: String,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Labels such as `bug`.
+    pub labels: Vec<String>,
+    /// Comments, oldest first.
+    pub comments: Vec<String>,
+}
+
+/// An email.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Email {
+    /// Unique email id.
+    pub id: u64,
+    /// Sender address.
+    pub from: String,
+    /// Recipient address.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Body text.
+    pub body: String,
+    /// Whether it has been read.
+    pub read: bool,
+}
+
+/// The whole workspace.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WorkspaceState {
+    /// Channels.
+    pub channels: Vec<Channel>,
+    /// Messages of every channel.
+    pub messages: Vec<ChatMessage>,
+    /// Issues.
+    pub issues: Vec<Issue>,
+    /// Inbox and sent mail.
+    pub emails: Vec<Email>,
+}
+
+impl WorkspaceState {
+    /// The initial state: six channels, a few messages, issues and emails.
+    pub fn seed() -> Self {
+        let channel = |name: &str, topic: &str| Channel {
+            name: name.into(),
+            topic: topic.into(),
+        };
+        let message = |id, channel: &str, author: &str, text: &str| ChatMessage {
+            id,
+            channel: channel.into(),
+            author: author.into(),
+            text: text.into(),
+            reactions: Vec::new(),
+        };
+        Self {
+            channels: vec![
+                channel("general", "Company-wide announcements"),
+                channel("random", "Anything goes"),
+                channel("test-alerts", "Alerts from the test environment"),
+                channel("test-deploys", "Deploys to the test environment"),
+                channel("engineering", "Engineering discussion"),
+                channel("events", "Meetups and conferences"),
+            ],
+            messages: vec![
+                message(1, "general", "ana", "Welcome to the workspace!"),
+                message(2, "engineering", "bo", "The build is green again."),
+                message(3, "engineering", "cy", "Who reviews the parser change?"),
+                message(4, "events", "ana", "RustConf talks are online."),
+                message(5, "random", "bo", "Coffee machine fixed."),
+            ],
+            issues: vec![
+                Issue {
+                    id: 1,
+                    title: "Parser fails on empty input".into(),
+                    body: "Steps: run with an empty file.".into(),
+                    state: "open".into(),
+                    labels: vec!["bug".into()],
+                    comments: Vec::new(),
+                },
+                Issue {
+                    id: 2,
+                    title: "Add dark mode".into(),
+                    body: "Users keep asking.".into(),
+                    state: "open".into(),
+                    labels: vec!["feature".into()],
+                    comments: vec!["+1".into()],
+                },
+                Issue {
+                    id: 3,
+                    title: "Old crash on start".into(),
+                    body: "Fixed in 0.2.".into(),
+                    state: "closed".into(),
+                    labels: vec!["bug".into()],
+                    comments: Vec::new(),
+                },
+            ],
+            emails: vec![
+                Email {
+                    id: 1,
+                    from: "ops@example.com".into(),
+                    to: "me@example.com".into(),
+                    subject: "Maintenance window".into(),
+                    body: "Saturday 02:00-04:00 UTC.".into(),
+                    read: false,
+                },
+                Email {
+                    id: 2,
+                    from: "ana@example.com".into(),
+                    to: "me@example.com".into(),
+                    subject: "Lunch?".into(),
+                    body: "Tomorrow at noon?".into(),
+                    read: true,
+                },
+            ],
+        }
+    }
+}
+
+/// `list_channels` result.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ChannelList {
+    /// Every channel.
+    pub channels: Vec<Channel>,
+}
+
+/// `list_messages` result.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct MessageList {
+    /// Messages, oldest first.
+    pub messages: Vec<ChatMessage>,
+}
+
+/// `list_issues` result.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct IssueList {
+    /// Matching issues.
+    pub issues: Vec<Issue>,
+}
+
+/// `list_inbox` result.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Inbox {
+    /// Emails addressed to me, newest first.
+    pub emails: Vec<Email>,
+}
+
+/// `send_message` arguments.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct SendMessageArgs {
+    /// Channel name (see `list_channels`).
+    pub channel: String,
+    /// Message text.
+    pub text: String,
+}
+
+/// `list_messages` arguments.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ListMessagesArgs {
+    /// Channel name.
+    pub channel: String,
+    /// Most recent messages to return (default: all).
+    pub limit: Option<usize>,
+}
+
+/// `add_reaction` arguments.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct AddReactionArgs {
+    /// Message id.
+    pub message_id: u64,
+    /// Emoji name without colons, e.g. `tada`.
+    pub emoji: String,
+}
+
+/// `list_issues` arguments.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ListIssuesArgs {
+    /// `open` or `closed`; all when absent.
+    pub state: Option<IssueState>,
+    /// Only issues with this label.
+    pub label: Option<String>,
+}
+
+/// Issue state filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum IssueState {
+    /// Open issues.
+    Open,
+    /// Closed issues.
+    Closed,
+}
+
+/// `create_issue` arguments.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct CreateIssueArgs {
+    /// One-line title.
+    pub title: String,
+    /// Description.
+    pub body: String,
+    /// Labels.
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+/// `comment_on_issue` arguments.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct CommentArgs {
+    /// Issue id.
+    pub issue_id: u64,
+    /// Comment text.
+    pub text: String,
+}
+
+/// Arguments naming one issue.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct IssueIdArgs {
+    /// Issue id.
+    pub issue_id: u64,
+}
+
+/// `list_inbox` arguments.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ListInboxArgs {
+    /// Only unread emails.
+    #[serde(default)]
+    pub unread_only: bool,
+}
+
+/// Arguments naming one email.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct EmailIdArgs {
+    /// Email id.
+    pub email_id: u64,
+}
+
+/// `send_email` arguments.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct SendEmailArgs {
+    /// Recipient address.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Body text.
+    pub body: String,
+}
+
+/// The demo server. Clones share one workspace.
+#[derive(Debug, Clone)]
+pub struct DemoServer {
+    state: Arc<Mutex<WorkspaceState>>,
+    tool_router: ToolRouter<Self>,
+}
+
+impl Default for DemoServer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DemoServer {
+    /// A server over the seed workspace.
+    pub fn with_state(state: Arc<Mutex<WorkspaceState>>) -> Self {
+        Self {
+            state,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// A snapshot of the workspace.
+    pub fn snapshot(&self) -> WorkspaceState {
+        self.with(|s| s.clone())
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut WorkspaceState) -> T) -> T {
+        let mut guard = match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+}
+
+#[tool_router]
+impl DemoServer {
+    /// A server over a fresh seed workspace.
+    pub fn new() -> Self {
+        Self::with_state(Arc::new(Mutex::new(WorkspaceState::seed())))
+    }
+
+    #[tool(description = "List all chat channels with their topics")]
+    fn list_channels(&self) -> Json<ChannelList> {
+        Json(ChannelList {
+            channels: self.with(|s| s.channels.clone()),
+        })
+    }
+
+    #[tool(description = "Post a message to a chat channel; returns the new message with its id")]
+    fn send_message(&self, Parameters(args): Parameters<SendMessageArgs>) -> Result<Json<ChatMessage>, String> {
+        self.with(|s| {
+            if !s.channels.iter().any(|c| c.name == args.channel) {
+                return Err(format!("no channel named `{}`", args.channel));
+            }
+            let id = s.messages.iter().map(|m| m.id).max().unwrap_or(0) + 1;
+            let message = ChatMessage {
+                id,
+                channel: args.channel,
+                author: "me".into(),
+                text: args.text,
+                reactions: Vec::new(),
+            };
+            s.messages.push(message.clone());
+            Ok(Json(message))
+        })
+    }
+
+    #[tool(description = "List the messages of a channel, oldest first")]
+    fn list_messages(&self, Parameters(args): Parameters<ListMessagesArgs>) -> Result<Json<MessageList>, String> {
+        self.with(|s| {
+            if !s.channels.iter().any(|c| c.name == args.channel) {
+                return Err(format!("no channel named `{}`", args.channel));
+            }
+            let mut messages: Vec<ChatMessage> = s
+                .messages
+                .iter()
+                .filter(|m| m.channel == args.channel)
+                .cloned()
+                .collect();
+            if let Some(limit) = args.limit {
+                let skip = messages.len().saturating_sub(limit);
+                messages.drain(..skip);
+            }
+            Ok(Json(MessageList { messages }))
+        })
+    }
+
+    #[tool(description = "Add an emoji reaction to a message; returns the updated message")]
+    fn add_reaction(&self, Parameters(args): Parameters<AddReactionArgs>) -> Result<Json<ChatMessage>, String> {
+        self.with(|s| {
+            let message = s
+                .messages
+                .iter_mut()
+                .find(|m| m.id == args.message_id)
+                .ok_or_else(|| format!("no message with id {}", args.message_id))?;
+            let emoji = args.emoji.trim_matches(':').to_string();
+            if !message.reactions.contains(&emoji) {
+                message.reactions.push(emoji);
+            }
+            Ok(Json(message.clone()))
+        })
+    }
+
+    #[tool(description = "List issues, optionally by state and label")]
+    fn list_issues(&self, Parameters(args): Parameters<ListIssuesArgs>) -> Json<IssueList> {
+        let issues = self.with(|s| {
+            s.issues
+                .iter()
+                .filter(|i| match args.state {
+                    Some(IssueState::Open) => i.state == "open",
+                    Some(IssueState::Closed) => i.state == "closed",
+                    None => true,
+                })
+                .filter(|i| args.label.as_ref().is_none_or(|l| i.labels.contains(l)))
+                .cloned()
+                .collect()
+        });
+        Json(IssueList { issues })
+    }
+
+    #[tool(description = "Open a new issue; returns it with its id")]
+    fn create_issue(&self, Parameters(args): Parameters<CreateIssueArgs>) -> Json<Issue> {
+        self.with(|s| {
+            let id = s.issues.iter().map(|i| i.id).max().unwrap_or(0) + 1;
+            let issue = Issue {
+                id,
+                title: args.title,
+                body: args.body,
+                state: "open".into(),
+                labels: args.labels,
+                comments: Vec::new(),
+            };
+            s.issues.push(issue.clone());
+            Json(issue)
+        })
+    }
+
+    #[tool(description = "Comment on an issue; returns the updated issue")]
+    fn comment_on_issue(&self, Parameters(args): Parameters<CommentArgs>) -> Result<Json<Issue>, String> {
+        self.with(|s| {
+            let issue = s
+                .issues
+                .iter_mut()
+                .find(|i| i.id == args.issue_id)
+                .ok_or_else(|| format!("no issue {}", args.issue_id))?;
+            issue.comments.push(args.text);
+            Ok(Json(issue.clone()))
+        })
+    }
+
+    #[tool(description = "Close an issue; returns the updated issue")]
+    fn close_issue(&self, Parameters(args): Parameters<IssueIdArgs>) -> Result<Json<Issue>, String> {
+        self.with(|s| {
+            let issue = s
+                .issues
+                .iter_mut()
+                .find(|i| i.id == args.issue_id)
+                .ok_or_else(|| format!("no issue {}", args.issue_id))?;
+            issue.state = "closed".into();
+            Ok(Json(issue.clone()))
+        })
+    }
+
+    #[tool(description = "List the emails in my inbox, newest first")]
+    fn list_inbox(&self, Parameters(args): Parameters<ListInboxArgs>) -> Json<Inbox> {
+        let mut emails: Vec<Email> = self.with(|s| {
+            s.emails
+                .iter()
+                .filter(|e| e.to == "me@example.com" && (!args.unread_only || !e.read))
+                .cloned()
+                .collect()
+        });
+        emails.reverse();
+        Json(Inbox { emails })
+    }
+
+    #[tool(description = "Read one email and mark it read")]
+    fn read_email(&self, Parameters(args): Parameters<EmailIdArgs>) -> Result<Json<Email>, String> {
+        self.with(|s| {
+            let email = s
+                .emails
+                .iter_mut()
+                .find(|e| e.id == args.email_id)
+                .ok_or_else(|| format!("no email {}", args.email_id))?;
+            email.read = true;
+            Ok(Json(email.clone()))
+        })
+    }
+
+    #[tool(description = "Send an email")]
+    fn send_email(&self, Parameters(args): Parameters<SendEmailArgs>) -> String {
+        self.with(|s| {
+            let id = s.emails.iter().map(|e| e.id).max().unwrap_or(0) + 1;
+            s.emails.push(Email {
+                id,
+                from: "me@example.com".into(),
+                to: args.to.clone(),
+                subject: args.subject,
+                body: args.body,
+                read: true,
+            });
+            format!("sent email {id} to {}", args.to)
+        })
+    }
+
+    #[tool(description = "Dump the whole workspace state (for checking results)")]
+    fn get_workspace_state(&self) -> Json<WorkspaceState> {
+        Json(self.snapshot())
+    }
+
+    #[tool(description = "Reset the workspace to its initial state")]
+    fn reset_workspace(&self) -> String {
+        self.with(|s| *s = WorkspaceState::seed());
+        "workspace reset".into()
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for DemoServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_instructions("A demo workspace: chat channels and messages, issues, and an email inbox.")
+    }
+}
+
+/// An axum router serving `server` over streamable HTTP at `/mcp`. Every session shares the
+/// server's workspace.
+pub fn http_router(server: DemoServer) -> axum::Router {
+    let service: StreamableHttpService<DemoServer, LocalSessionManager> = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Default::default(),
+        StreamableHttpServerConfig::default(),
+    );
+    axum::Router::new().nest_service("/mcp", service)
+}
