@@ -182,3 +182,34 @@ fn bad_configuration_exits_2_with_a_clear_message() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn exec_against_mcp_servers_from_a_claude_desktop_config_and_codemode_toml() {
+    let dir = workspace();
+    let everything = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/npm/node_modules/.bin/mcp-server-everything");
+    assert!(everything.is_file(), "run `npm ci --prefix tests/npm` first (.ci/run does)");
+    let everything = everything.to_string_lossy().into_owned();
+    std::fs::write(
+        dir.path().join("claude_desktop_config.json"),
+        serde_json::json!({"mcpServers": {"everything": {"command": everything, "args": ["stdio"]}}}).to_string(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("p.ts"), "const [a, b] = await Promise.all([tools.everything.echo({ message: 'x' }), tools.everything.get_sum({ a: 1, b: 2 })]);\nreturn { a, b };\n").unwrap();
+    let out = codemode(dir.path(), &["--mcp-config", "claude_desktop_config.json", "--json", "exec", "p.ts"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["output"], serde_json::json!({"a": "Echo: x", "b": "The sum of 1 and 2 is 3."}));
+
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        format!("[mcp_servers.ev]\ncommand = {everything:?}\nargs = [\"stdio\"]\n\n[mcp_servers.broken]\ncommand = \"/nonexistent/server\"\n"),
+    )
+    .unwrap();
+    let out = codemode(dir.path(), &["tools", "list", "--namespace", "ev"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("ev.get_sum"), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(err.contains("MCP server `broken` is left out") && err.contains("/nonexistent/server"), "{err}");
+    let out = codemode(dir.path(), &["types", "--tools", "ev.get_sum"]);
+    assert!(text(&out.stdout).contains("get_sum(input: EvGetSumInput)"));
+}
