@@ -45,6 +45,9 @@ pub struct GlobalArgs {
     /// Write every prompt and response here (keys and tokens redacted)
     #[arg(long, global = true, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
+    /// Record every model call to this JSON-lines file (replay it with provider = "replay")
+    #[arg(long, global = true, value_name = "FILE")]
+    pub record_llm: Option<PathBuf>,
     /// More diagnostics on stderr (-v, -vv); CODEMODE_LOG takes a tracing filter
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -21,6 +21,7 @@ pub struct Setup {
     pub config_path: Option<PathBuf>,
     pub options: RunOptions,
     pub mcp_servers: BTreeMap<String, McpServerConfig>,
+    pub record_llm: Option<PathBuf>,
 }
 
 /// What a command needs built.
@@ -81,6 +82,7 @@ pub fn load(global: &GlobalArgs) -> Result<Setup> {
         config_path,
         options,
         mcp_servers,
+        record_llm: global.record_llm.clone(),
     })
 }
 
@@ -133,7 +135,10 @@ pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
         })?;
         for role in LlmRole::ALL {
             let config = llm.for_role(role).unwrap_or(fallback);
-            let client = create_llm(config).map_err(|e| UsageError(format!("[llm.{role}]: {e}")))?;
+            let mut client = create_llm(config).map_err(|e| UsageError(format!("[llm.{role}]: {e}")))?;
+            if let Some(path) = &setup.record_llm {
+                client = Arc::new(codemode::record::RecordingLlm::new(client, path)?);
+            }
             builder = match role {
                 LlmRole::Strategy => builder.strategy_llm(client),
                 LlmRole::Tiny => builder.tiny_llm(client),

@@ -186,8 +186,12 @@ fn bad_configuration_exits_2_with_a_clear_message() {
 #[test]
 fn exec_against_mcp_servers_from_a_claude_desktop_config_and_codemode_toml() {
     let dir = workspace();
-    let everything = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/npm/node_modules/.bin/mcp-server-everything");
-    assert!(everything.is_file(), "run `npm ci --prefix tests/npm` first (.ci/run does)");
+    let everything =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/npm/node_modules/.bin/mcp-server-everything");
+    assert!(
+        everything.is_file(),
+        "run `npm ci --prefix tests/npm` first (.ci/run does)"
+    );
     let everything = everything.to_string_lossy().into_owned();
     std::fs::write(
         dir.path().join("claude_desktop_config.json"),
@@ -195,10 +199,16 @@ fn exec_against_mcp_servers_from_a_claude_desktop_config_and_codemode_toml() {
     )
     .unwrap();
     std::fs::write(dir.path().join("p.ts"), "const [a, b] = await Promise.all([tools.everything.echo({ message: 'x' }), tools.everything.get_sum({ a: 1, b: 2 })]);\nreturn { a, b };\n").unwrap();
-    let out = codemode(dir.path(), &["--mcp-config", "claude_desktop_config.json", "--json", "exec", "p.ts"]);
+    let out = codemode(
+        dir.path(),
+        &["--mcp-config", "claude_desktop_config.json", "--json", "exec", "p.ts"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["output"], serde_json::json!({"a": "Echo: x", "b": "The sum of 1 and 2 is 3."}));
+    assert_eq!(
+        report["output"],
+        serde_json::json!({"a": "Echo: x", "b": "The sum of 1 and 2 is 3."})
+    );
 
     std::fs::write(
         dir.path().join("codemode.toml"),
@@ -209,7 +219,121 @@ fn exec_against_mcp_servers_from_a_claude_desktop_config_and_codemode_toml() {
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("ev.get_sum"), "{}", text(&out.stdout));
     let err = text(&out.stderr);
-    assert!(err.contains("MCP server `broken` is left out") && err.contains("/nonexistent/server"), "{err}");
+    assert!(
+        err.contains("MCP server `broken` is left out") && err.contains("/nonexistent/server"),
+        "{err}"
+    );
     let out = codemode(dir.path(), &["types", "--tools", "ev.get_sum"]);
     assert!(text(&out.stdout).contains("get_sum(input: EvGetSumInput)"));
+}
+
+/// `codemode run` end to end, all three roles served by a fake OpenAI-compatible server over
+/// real HTTP (wiremock on loopback), tools from the real `server-everything` over stdio;
+/// the calls are recorded and then replayed with `provider = "replay"`.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_against_a_fake_openai_compatible_server_then_replay_it() {
+    use wiremock::matchers::{body_string_contains, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let completion = |text: &str| {
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "model": "fake",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
+        }))
+    };
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(header("authorization", "Bearer sk-fake-cli-test-key-0123456789"))
+        .and(body_string_contains("You are the planner"))
+        .respond_with(completion("1. add 2 and 3 with get_sum\n2. return the text"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_string_contains("You select tools"))
+        .respond_with(completion("[\"everything.get_sum\"]"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_string_contains("You write TypeScript programs"))
+        .respond_with(completion(
+            "```typescript\nconst sum = await tools.everything.get_sum({ a: 2, b: 3 });\nreturn { sum };\n```",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let dir = workspace();
+    let everything =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/npm/node_modules/.bin/mcp-server-everything");
+    let toml = format!(
+        "[llm.main]\nprovider = \"openai\"\nmodel = \"fake-main\"\nbase_url = \"{}/v1\"\napi_key_env = \"FAKE_OPENAI_KEY\"\ntemperature = 0.0\n\n[mcp_servers.everything]\ncommand = {:?}\nargs = [\"stdio\"]\n",
+        server.uri(),
+        everything.to_string_lossy()
+    );
+    std::fs::write(dir.path().join("codemode.toml"), toml).unwrap();
+    let cwd = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_codemode"))
+            .args([
+                "--json",
+                "--record-llm",
+                "calls.jsonl",
+                "--log-dir",
+                "logs",
+                "run",
+                "What is 2 + 3?",
+            ])
+            .current_dir(&cwd)
+            .env("FAKE_OPENAI_KEY", "sk-fake-cli-test-key-0123456789")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["result_type"], "success");
+    assert_eq!(report["output"]["sum"], "The sum of 2 and 3 is 5.");
+    assert_eq!(report["selected_tools"], serde_json::json!(["everything.get_sum"]));
+    assert_eq!(report["token_usage"]["main"]["prompt_tokens"], 100);
+    assert_eq!(report["token_usage"]["strategy"]["calls"], 1);
+    let requests = server.received_requests().await.unwrap();
+    let filter_calls = requests
+        .iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains("You select tools"))
+        .count();
+    assert_eq!(filter_calls, 1, "13 tools fit in one filter batch");
+    let logs = std::fs::read_dir(dir.path().join("logs")).unwrap().count();
+    assert_eq!(logs, 3);
+    for entry in std::fs::read_dir(dir.path().join("logs")).unwrap() {
+        let log = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(
+            !log.contains("sk-fake-cli-test-key"),
+            "the key stays out of prompt logs"
+        );
+    }
+
+    // Replay: no server needed, same result.
+    drop(server);
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        format!(
+            "[llm.main]\nprovider = \"replay\"\nrecording = \"calls.jsonl\"\n\n[mcp_servers.everything]\ncommand = {:?}\nargs = [\"stdio\"]\n",
+            everything.to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let cwd = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || codemode(&cwd, &["--json", "run", "What is 2 + 3?"]))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let replayed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(replayed["output"], report["output"]);
+    assert_eq!(replayed["code"], report["code"]);
 }

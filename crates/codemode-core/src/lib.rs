@@ -24,6 +24,7 @@ mod options;
 mod pipeline;
 mod promptlog;
 mod prompts;
+pub mod record;
 pub mod redact;
 pub mod registry;
 mod report;

@@ -11,6 +11,8 @@
 //! |-------------|----------------------|----------------------------------------|
 //! | `env-local` | `codemode-env-local` | [`env_local::ProcessEnvironment`] (`node`) |
 //! | `mcp`       | `codemode-mcp`       | [`mcp::McpToolProvider`] (`mcp`)         |
+//! | `openai`    | `codemode-openai`    | [`openai::OpenAiClient`] (`openai`)      |
+//! | `openrouter`| `codemode-openrouter`| [`openrouter::OpenRouterClient`] (`openrouter`) |
 //! | `testing`   | `codemode-core`      | [`testing::ScriptedLlm`], a test double |
 //!
 //! ```no_run
@@ -44,6 +46,14 @@ pub use codemode_env_local as env_local;
 #[cfg(feature = "mcp")]
 pub use codemode_mcp as mcp;
 
+/// OpenAI and OpenAI-compatible servers.
+#[cfg(feature = "openai")]
+pub use codemode_openai as openai;
+
+/// OpenRouter.
+#[cfg(feature = "openrouter")]
+pub use codemode_openrouter as openrouter;
+
 /// The default run environment of this build: a Node.js subprocess with `env-local`.
 #[cfg(feature = "env-local")]
 pub fn default_environment() -> Result<std::sync::Arc<dyn RunEnvironment>, CodeModeError> {
@@ -60,6 +70,12 @@ pub fn linked_plugins() -> Vec<&'static str> {
     }
     if cfg!(feature = "mcp") {
         plugins.push("codemode-mcp");
+    }
+    if cfg!(feature = "openai") {
+        plugins.push("codemode-openai");
+    }
+    if cfg!(feature = "openrouter") {
+        plugins.push("codemode-openrouter");
     }
     plugins
 }

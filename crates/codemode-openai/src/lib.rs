@@ -1,0 +1,542 @@
+//! OpenAI Chat Completions as a codemode [`Llm`], for OpenAI and every OpenAI-compatible
+//! server (Ollama, vLLM, llama.cpp's server, LM Studio).
+//!
+//! ```no_run
+//! use codemode_openai::OpenAiClient;
+//!
+//! # fn demo() -> Result<(), codemode_openai::OpenAiError> {
+//! let openai = OpenAiClient::new()?;                      // reads OPENAI_API_KEY
+//! let main = openai.llm("gpt-5").reasoning_effort("low");
+//! let local = OpenAiClient::builder().base_url("http://localhost:11434/v1").build()?; // no key needed
+//! let tiny = local.llm("llama3.2").temperature(0.0);
+//! # Ok(()) }
+//! ```
+//!
+//! Requests are retried on 429, 5xx and connection errors with exponential backoff and
+//! jitter, honouring `Retry-After`, up to a cap; 400, 401, 403 and 404 are not retried.
+//! Errors say what to fix and never contain the API key.
+
+mod retry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use codemode_core::config::LlmConfig;
+use codemode_core::redact::redact;
+use codemode_core::registry::LlmFactory;
+use codemode_core::{CodeModeError, Llm, LlmError, LlmRequest, LlmResponse, MessageRole, TokenUsage};
+use serde_json::{Map, Value, json};
+
+pub use retry::RetryPolicy;
+
+/// OpenAI's API.
+pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+/// The variable holding the OpenAI key.
+pub const OPENAI_API_KEY_ENV: &str = "OPENAI_API_KEY";
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenAiError {
+    /// The API key variable is not set.
+    #[error("{variable} is not set: export it with your API key")]
+    MissingKey {
+        /// The variable to set.
+        variable: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+    /// A setting is invalid.
+    #[error("invalid setting: {0}")]
+    Setting(String),
+}
+
+struct ClientInner {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: Option<String>,
+    key_variable: String,
+    service: String,
+    headers: Vec<(String, String)>,
+    retry: RetryPolicy,
+}
+
+/// A connection to an OpenAI-compatible server. Cheap to clone.
+#[derive(Clone)]
+pub struct OpenAiClient {
+    inner: Arc<ClientInner>,
+}
+
+impl std::fmt::Debug for OpenAiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiClient")
+            .field("base_url", &self.inner.base_url)
+            .field("api_key", &self.inner.api_key.as_ref().map(|_| "[REDACTED]"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`OpenAiClient`].
+#[derive(Debug, Clone)]
+pub struct OpenAiClientBuilder {
+    base_url: String,
+    api_key: Option<String>,
+    api_key_env: Option<String>,
+    key_required: bool,
+    service: String,
+    headers: Vec<(String, String)>,
+    retry: RetryPolicy,
+    timeout: Duration,
+}
+
+impl Default for OpenAiClientBuilder {
+    fn default() -> Self {
+        Self {
+            base_url: OPENAI_BASE_URL.into(),
+            api_key: None,
+            api_key_env: None,
+            key_required: false,
+            service: "the server".into(),
+            headers: Vec::new(),
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+impl OpenAiClientBuilder {
+    /// Base URL, e.g. `http://localhost:11434/v1` (without `/chat/completions`).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into().trim_end_matches('/').to_string();
+        self
+    }
+
+    /// The API key itself.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The variable to read the key from; named in authentication errors.
+    pub fn api_key_env(mut self, variable: impl Into<String>) -> Self {
+        self.api_key_env = Some(variable.into());
+        self
+    }
+
+    /// Fail at `build` when no key is found.
+    pub fn require_key(mut self) -> Self {
+        self.key_required = true;
+        self
+    }
+
+    /// The service's name in error messages (e.g. `OpenAI`).
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service = name.into();
+        self
+    }
+
+    /// A header sent with every request.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The retry policy.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Default request timeout (per attempt).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<OpenAiClient, OpenAiError> {
+        let variable = self.api_key_env.clone().unwrap_or_else(|| OPENAI_API_KEY_ENV.into());
+        let api_key = match self.api_key {
+            Some(k) => Some(k),
+            None => self
+                .api_key_env
+                .as_ref()
+                .and_then(|v| std::env::var(v).ok())
+                .filter(|k| !k.trim().is_empty()),
+        };
+        if self.key_required && api_key.is_none() {
+            return Err(OpenAiError::MissingKey { variable });
+        }
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .user_agent(concat!("codemode/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| OpenAiError::Http(e.to_string()))?;
+        Ok(OpenAiClient {
+            inner: Arc::new(ClientInner {
+                http,
+                base_url: self.base_url,
+                api_key,
+                key_variable: variable,
+                service: self.service,
+                headers: self.headers,
+                retry: self.retry,
+            }),
+        })
+    }
+}
+
+impl OpenAiClient {
+    /// OpenAI, with the key from `OPENAI_API_KEY` (required).
+    pub fn new() -> Result<Self, OpenAiError> {
+        Self::builder()
+            .api_key_env(OPENAI_API_KEY_ENV)
+            .require_key()
+            .service_name("OpenAI")
+            .build()
+    }
+
+    /// A builder (defaults: OpenAI's URL, no key).
+    pub fn builder() -> OpenAiClientBuilder {
+        OpenAiClientBuilder::default()
+    }
+
+    /// A model of this server as an `Llm` (the shape of the seed's `getLLM(model)`).
+    pub fn llm(&self, model: impl Into<String>) -> ChatModel {
+        ChatModel {
+            client: self.clone(),
+            model: model.into(),
+            temperature: None,
+            max_tokens: None,
+            reasoning_effort: None,
+            stop: Vec::new(),
+            headers: Vec::new(),
+            timeout: None,
+            extra_body: Map::new(),
+        }
+    }
+}
+
+/// One model with its settings. Implements [`Llm`].
+#[derive(Clone, Debug)]
+pub struct ChatModel {
+    client: OpenAiClient,
+    model: String,
+    temperature: Option<f64>,
+    max_tokens: Option<u32>,
+    reasoning_effort: Option<String>,
+    stop: Vec<String>,
+    headers: Vec<(String, String)>,
+    timeout: Option<Duration>,
+    extra_body: Map<String, Value>,
+}
+
+impl ChatModel {
+    /// Sampling temperature.
+    pub fn temperature(mut self, t: f64) -> Self {
+        self.temperature = Some(t);
+        self
+    }
+
+    /// Most output tokens (`max_tokens`).
+    pub fn max_tokens(mut self, n: u32) -> Self {
+        self.max_tokens = Some(n);
+        self
+    }
+
+    /// Reasoning effort for reasoning models (`low`, `medium`, `high`).
+    pub fn reasoning_effort(mut self, effort: impl Into<String>) -> Self {
+        self.reasoning_effort = Some(effort.into());
+        self
+    }
+
+    /// Stop sequences.
+    pub fn stop(mut self, sequences: Vec<String>) -> Self {
+        self.stop = sequences;
+        self
+    }
+
+    /// A header for this model's requests.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Request timeout (per attempt).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// An extra top-level field of the request body (provider-specific options).
+    pub fn body_field(mut self, key: impl Into<String>, value: Value) -> Self {
+        self.extra_body.insert(key.into(), value);
+        self
+    }
+
+    /// The model name.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// The JSON body of a request.
+    pub fn request_body(&self, request: &LlmRequest) -> Value {
+        let messages: Vec<Value> = request
+            .messages
+            .iter()
+            .map(|m| {
+                let role = match m.role {
+                    MessageRole::System => "system",
+                    MessageRole::User => "user",
+                    MessageRole::Assistant => "assistant",
+                };
+                json!({"role": role, "content": m.content})
+            })
+            .collect();
+        let mut body = Map::new();
+        body.insert("model".into(), self.model.clone().into());
+        body.insert("messages".into(), messages.into());
+        if let Some(t) = self.temperature {
+            body.insert("temperature".into(), t.into());
+        }
+        if let Some(n) = self.max_tokens {
+            body.insert("max_tokens".into(), n.into());
+        }
+        if let Some(e) = &self.reasoning_effort {
+            body.insert("reasoning_effort".into(), e.clone().into());
+        }
+        if !self.stop.is_empty() {
+            body.insert("stop".into(), self.stop.clone().into());
+        }
+        for (k, v) in &self.extra_body {
+            body.insert(k.clone(), v.clone());
+        }
+        Value::Object(body)
+    }
+
+    fn redact(&self, text: &str) -> String {
+        let secrets: Vec<String> = self.client.inner.api_key.iter().cloned().collect();
+        redact(text, &secrets)
+    }
+
+    fn error_for(&self, status: u16, body: &str) -> LlmError {
+        let inner = &self.client.inner;
+        let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        let message = parsed
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| body.chars().take(300).collect());
+        let code = parsed.pointer("/error/code").and_then(Value::as_str).unwrap_or("");
+        let message = self.redact(&message);
+        let lower = message.to_lowercase();
+        match status {
+            401 | 403 => LlmError::Auth(match &inner.api_key {
+                None => format!(
+                    "{} needs an API key (HTTP {status}): set {}",
+                    inner.service, inner.key_variable
+                ),
+                Some(_) => format!(
+                    "{} rejected the API key (HTTP {status}: {message}); check {}",
+                    inner.service, inner.key_variable
+                ),
+            }),
+            404 => LlmError::UnknownModel(format!(
+                "`{}` is not available at {}: {message}",
+                self.model, inner.base_url
+            )),
+            _ if code == "context_length_exceeded"
+                || lower.contains("context length")
+                || lower.contains("context window")
+                || lower.contains("maximum context") =>
+            {
+                LlmError::ContextLength(format!("model `{}`: {message}", self.model))
+            }
+            429 => LlmError::RateLimited(format!("{} (HTTP 429): {message}", inner.service)),
+            s if s >= 500 => LlmError::Transport(format!("{} answered HTTP {s}: {message}", inner.service)),
+            _ if lower.contains("model") && (lower.contains("not found") || lower.contains("does not exist")) => {
+                LlmError::UnknownModel(format!("`{}`: {message}", self.model))
+            }
+            s => LlmError::Other(format!("{} answered HTTP {s}: {message}", inner.service)),
+        }
+    }
+
+    async fn attempt(&self, body: &Value) -> Result<(u16, Option<Duration>, String), reqwest::Error> {
+        let inner = &self.client.inner;
+        let mut req = inner
+            .http
+            .post(format!("{}/chat/completions", inner.base_url))
+            .json(body);
+        if let Some(key) = &inner.api_key {
+            req = req.bearer_auth(key);
+        }
+        for (k, v) in inner.headers.iter().chain(&self.headers) {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if let Some(t) = self.timeout {
+            req = req.timeout(t);
+        }
+        let response = req.send().await?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry::parse_retry_after);
+        let text = response.text().await?;
+        Ok((status, retry_after, text))
+    }
+}
+
+fn retryable(status: u16) -> bool {
+    status == 429 || status == 408 || status >= 500
+}
+
+#[async_trait]
+impl Llm for ChatModel {
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
+        let body = self.request_body(request);
+        let policy = self.client.inner.retry;
+        let mut retries = 0;
+        loop {
+            let outcome = self.attempt(&body).await;
+            let (error, retry_after) = match outcome {
+                Ok((status, _, text)) if (200..300).contains(&status) => return parse_completion(&text),
+                Ok((status, retry_after, text)) => {
+                    let error = self.error_for(status, &text);
+                    if !retryable(status) {
+                        return Err(error);
+                    }
+                    (error, retry_after)
+                }
+                Err(e) => {
+                    let what = if e.is_timeout() {
+                        "timed out"
+                    } else {
+                        "connection failed"
+                    };
+                    let error = LlmError::Transport(format!(
+                        "{} at {}: {what}: {}",
+                        self.client.inner.service,
+                        self.client.inner.base_url,
+                        self.redact(&e.to_string())
+                    ));
+                    (error, None)
+                }
+            };
+            if retries >= policy.max_retries {
+                tracing::warn!(model = %self.model, retries, %error, "giving up");
+                return Err(error);
+            }
+            let wait = policy.delay(retries, retry_after);
+            tracing::info!(model = %self.model, retry = retries + 1, wait_ms = wait.as_millis() as u64, %error, "retrying");
+            tokio::time::sleep(wait).await;
+            retries += 1;
+        }
+    }
+}
+
+fn parse_completion(text: &str) -> Result<LlmResponse, LlmError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        LlmError::InvalidResponse(format!(
+            "the answer is not JSON ({e}): {}",
+            text.chars().take(200).collect::<String>()
+        ))
+    })?;
+    let choice = value
+        .pointer("/choices/0")
+        .ok_or_else(|| LlmError::InvalidResponse("the answer has no choices".into()))?;
+    let content = choice.pointer("/message/content").and_then(Value::as_str).unwrap_or("");
+    if content.trim().is_empty() {
+        let reason = choice.get("finish_reason").and_then(Value::as_str).unwrap_or("unknown");
+        return Err(LlmError::InvalidResponse(format!(
+            "the model returned no text (finish_reason: {reason})"
+        )));
+    }
+    let usage = TokenUsage {
+        prompt_tokens: value
+            .pointer("/usage/prompt_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        completion_tokens: value
+            .pointer("/usage/completion_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        calls: 1,
+    };
+    Ok(LlmResponse {
+        text: content.to_string(),
+        usage,
+    })
+}
+
+/// Applies the common `[llm.*]` settings to a model: `temperature`, `max_tokens`,
+/// `reasoning_effort`, `stop`, `timeout` (seconds), `headers` (table).
+pub fn apply_settings(mut model: ChatModel, config: &LlmConfig) -> Result<ChatModel, CodeModeError> {
+    let bad = |key: &str, want: &str| CodeModeError::Config(format!("[llm] `{key}` must be {want}"));
+    for (key, value) in &config.settings {
+        model = match key.as_str() {
+            "temperature" => model.temperature(value.as_f64().ok_or_else(|| bad(key, "a number"))?),
+            "max_tokens" => model.max_tokens(
+                value
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| bad(key, "a positive integer"))?,
+            ),
+            "reasoning_effort" => model.reasoning_effort(value.as_str().ok_or_else(|| bad(key, "a string"))?),
+            "stop" => model.stop(
+                value
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                    .ok_or_else(|| bad(key, "a list of strings"))?,
+            ),
+            "timeout" => model.timeout(Duration::from_secs_f64(
+                value.as_f64().filter(|t| *t > 0.0).ok_or_else(|| bad(key, "seconds"))?,
+            )),
+            "headers" => {
+                let table = value.as_object().ok_or_else(|| bad(key, "a table"))?;
+                table
+                    .iter()
+                    .fold(model, |m, (k, v)| m.header(k, v.as_str().unwrap_or_default()))
+            }
+            _ => model,
+        };
+    }
+    Ok(model)
+}
+
+fn create(config: &LlmConfig) -> Result<Arc<dyn Llm>, CodeModeError> {
+    if config.model.is_empty() {
+        return Err(CodeModeError::Config("provider \"openai\" needs `model`".into()));
+    }
+    let mut builder = OpenAiClient::builder().service_name(if config.base_url.is_some() {
+        "the server"
+    } else {
+        "OpenAI"
+    });
+    builder = match (&config.base_url, &config.api_key_env) {
+        // A custom server gets a key only when one is named: never send OpenAI's key elsewhere.
+        (Some(url), Some(var)) => builder.base_url(url).api_key_env(var).require_key(),
+        (Some(url), None) => builder.base_url(url),
+        (None, var) => builder
+            .api_key_env(var.clone().unwrap_or_else(|| OPENAI_API_KEY_ENV.into()))
+            .require_key(),
+    };
+    if let Some(n) = config.settings.get("max_retries").and_then(Value::as_u64) {
+        builder = builder.retry(RetryPolicy {
+            max_retries: n as u32,
+            ..RetryPolicy::default()
+        });
+    }
+    let client = builder.build().map_err(|e| CodeModeError::Config(e.to_string()))?;
+    Ok(Arc::new(apply_settings(client.llm(&config.model), config)?))
+}
+
+inventory::submit! {
+    LlmFactory {
+        name: "openai",
+        description: "OpenAI Chat Completions, or any OpenAI-compatible server with base_url",
+        create,
+    }
+}
