@@ -81,6 +81,27 @@ pub enum Command {
     },
     /// Show what is configured and found: models, servers, environment, checker
     Doctor,
+    /// Run the seed query through all six steps against the demo MCP server
+    ///
+    /// Uses live models when OPENROUTER_API_KEY or OPENAI_API_KEY is set, or with
+    /// --llm-base-url; otherwise says so and uses a scripted model shipped with the demo.
+    Demo {
+        /// An OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio), e.g. http://localhost:11434/v1
+        #[arg(long, value_name = "URL")]
+        llm_base_url: Option<String>,
+        /// Model for the strategy and main roles
+        #[arg(long, value_name = "NAME")]
+        model: Option<String>,
+        /// Model for the tiny (filter) role
+        #[arg(long, value_name = "NAME")]
+        tiny_model: Option<String>,
+        /// Use the scripted model even when a key is set
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Serve the demo MCP server on stdio (used by `codemode demo`)
+    #[command(hide = true)]
+    DemoServer,
 }
 
 #[derive(Debug, Subcommand)]

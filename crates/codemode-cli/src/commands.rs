@@ -14,6 +14,9 @@ use crate::setup::{self, Needs, Setup};
 use crate::{Outcome, UsageError};
 
 pub async fn dispatch(cli: Cli) -> Result<Outcome> {
+    if let Command::DemoServer = cli.command {
+        return crate::demo::serve_demo_server().await;
+    }
     let setup = setup::load(&cli.global)?;
     let json = cli.global.json;
     match cli.command {
@@ -24,6 +27,21 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Types { tools } => types(&setup, &tools).await,
         Command::Check { file } => check(&setup, &file, json).await,
         Command::Doctor => doctor(&setup, json).await,
+        Command::Demo {
+            llm_base_url,
+            model,
+            tiny_model,
+            offline,
+        } => {
+            let args = crate::demo::DemoArgs {
+                llm_base_url,
+                model,
+                tiny_model,
+                offline,
+            };
+            crate::demo::run(args, setup.options.clone()).await
+        }
+        Command::DemoServer => crate::demo::serve_demo_server().await,
     }
 }
 
@@ -99,7 +117,7 @@ async fn exec(setup: &Setup, file: &Path, json: bool) -> Result<Outcome> {
     Ok(outcome(&report))
 }
 
-fn print_report(report: &RunReport, full: bool) {
+pub(crate) fn print_report(report: &RunReport, full: bool) {
     if full {
         if let Some(plan) = &report.pseudocode {
             outln!("── plan ──\n{}\n", plan.trim_end());

@@ -337,3 +337,31 @@ async fn run_against_a_fake_openai_compatible_server_then_replay_it() {
     assert_eq!(replayed["output"], report["output"]);
     assert_eq!(replayed["code"], report["code"]);
 }
+
+#[test]
+fn demo_runs_offline_and_says_so() {
+    let dir = workspace();
+    let out = Command::new(env!("CARGO_BIN_EXE_codemode"))
+        .arg("demo")
+        .current_dir(dir.path())
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENROUTER_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("OFFLINE"), "{stdout}");
+    for step in ["plan", "filter", "types", "implement", "check", "execute"] {
+        assert!(
+            stdout.contains(&format!("✓ {step}")),
+            "progress line for {step}: {stdout}"
+        );
+    }
+    assert!(stdout.contains("── generated code"));
+    assert!(
+        stdout.contains("workspace.add_reaction({\"message_id\":2,\"emoji\":\"tada\"})"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"test-alerts\""));
+    assert!(stdout.contains("total"));
+}

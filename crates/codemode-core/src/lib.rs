@@ -42,7 +42,7 @@ pub use extract::extract_code;
 pub use filter::{FilterAnswer, parse_filter_answer};
 pub use llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, MessageRole, TokenUsage};
 pub use options::RunOptions;
-pub use pipeline::{CheckResult, CodeMode, CodeModeBuilder};
+pub use pipeline::{CheckResult, CodeMode, CodeModeBuilder, RunObserver};
 pub use report::{FilterBatchFailure, ResultType, RunReport, Step, StepTiming};
 pub use tool::{StaticToolProvider, ToolError, ToolProvider, ToolSpec};
 

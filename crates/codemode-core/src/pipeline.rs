@@ -314,14 +314,15 @@ impl CodeMode {
             )
             .await
             .map_err(|e| CodeModeError::Config(e.to_string()))?;
-        push_timing(&mut report, Step::Check, t, String::new());
+        push_timing(&mut report, None, Step::Check, t, String::new());
         report.checker = Some(self.checker.name().to_string());
         let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
         report.diagnostics = diagnostics;
         if failed {
             fail_compile(&mut report);
         } else {
-            self.execute_step(&mut report, &prepared.text, catalog, options).await;
+            self.execute_step(&mut report, None, &prepared.text, catalog, options)
+                .await;
         }
         report.total_duration_ms = ms(started);
         Ok(report)
@@ -332,6 +333,11 @@ impl CodeMode {
     /// Returns an error only for unusable options or a missing part (no models, no run
     /// environment); everything that happens during the run is in the report.
     pub async fn run(&self, options: RunOptions) -> Result<RunReport, CodeModeError> {
+        self.run_observed(options, None).await
+    }
+
+    /// [`Self::run`], telling `observer` when each step starts and ends.
+    pub async fn run_observed(&self, options: RunOptions, observer: Observer<'_>) -> Result<RunReport, CodeModeError> {
         options.validate().map_err(CodeModeError::Config)?;
         let strategy = self.strategy.clone().ok_or(CodeModeError::Missing("strategy LLM"))?;
         let tiny = self.tiny.clone().ok_or(CodeModeError::Missing("tiny LLM"))?;
@@ -350,7 +356,7 @@ impl CodeMode {
         let started = Instant::now();
         let catalog = self.current_catalog().await;
         let mut report = RunReport::default();
-        self.run_steps(&ctx, &mut report, &options, catalog, strategy, tiny, main)
+        self.run_steps(&ctx, observer, &mut report, &options, catalog, strategy, tiny, main)
             .await;
         report.token_usage = ctx.usage.lock().map(|u| u.clone()).unwrap_or_default();
         report.total_duration_ms = ms(started);
@@ -362,6 +368,7 @@ impl CodeMode {
     async fn run_steps(
         &self,
         ctx: &RunContext,
+        observer: Observer<'_>,
         report: &mut RunReport,
         options: &RunOptions,
         catalog: Arc<ToolCatalog>,
@@ -370,38 +377,44 @@ impl CodeMode {
         main: Arc<dyn Llm>,
     ) {
         // 1. plan
-        let t = Instant::now();
+        let t = start(observer, Step::Plan);
         let plan = match self.plan(ctx, strategy.as_ref(), &options.query, &catalog).await {
             Ok(plan) => plan,
-            Err(e) => return fail_llm(report, Step::Plan, t, e),
+            Err(e) => return fail_llm(report, observer, Step::Plan, t, e),
         };
         report.pseudocode = Some(plan.clone());
-        push_timing(report, Step::Plan, t, String::new());
+        push_timing(report, observer, Step::Plan, t, String::new());
 
         // 2. filter
-        let t = Instant::now();
+        let t = start(observer, Step::Filter);
         let (selected, batches) = match self.filter(ctx, tiny, options, &plan, &catalog, report).await {
             Ok(found) => found,
-            Err(e) => return fail_llm(report, Step::Filter, t, e),
+            Err(e) => return fail_llm(report, observer, Step::Filter, t, e),
         };
         report.selected_tools = selected.iter().cloned().collect();
-        let detail = format!("{} of {} tools, {batches} batches", selected.len(), catalog.len());
-        push_timing(report, Step::Filter, t, detail);
+        let detail = format!(
+            "{} of {} tools, {batches} batch{}",
+            selected.len(),
+            catalog.len(),
+            if batches == 1 { "" } else { "es" }
+        );
+        push_timing(report, observer, Step::Filter, t, detail);
 
         // 3. types
-        let t = Instant::now();
+        let t = start(observer, Step::Types);
         let chosen = catalog.subset(selected.iter().map(String::as_str));
         let signatures = chosen.signatures();
         let declarations = generate_declarations(&signatures).text;
         push_timing(
             report,
+            observer,
             Step::Types,
             t,
             format!("{} lines", declarations.lines().count()),
         );
 
         // 4. implement
-        let t = Instant::now();
+        let t = start(observer, Step::Implement);
         let system = prompts::render(prompts::IMPLEMENT_SYSTEM, &[("declarations", declarations.trim_end())]);
         let user = prompts::render(prompts::IMPLEMENT_USER, &[("query", &options.query), ("plan", &plan)]);
         let mut conversation = vec![Message::system(system), Message::user(user)];
@@ -410,14 +423,14 @@ impl CodeMode {
             .await
         {
             Ok(a) => a,
-            Err(e) => return fail_llm(report, Step::Implement, t, e),
+            Err(e) => return fail_llm(report, observer, Step::Implement, t, e),
         };
         conversation.push(Message::assistant(answer.clone()));
         let mut code = extract_code(&answer);
-        push_timing(report, Step::Implement, t, String::new());
+        push_timing(report, observer, Step::Implement, t, String::new());
 
         // 5. check, repairing at most max_repairs times
-        let t = Instant::now();
+        let t = start(observer, Step::Check);
         report.checker = Some(self.checker.name().to_string());
         let prepared = loop {
             let prepared = prepare_program(&code);
@@ -437,7 +450,7 @@ impl CodeMode {
                 Err(e) => {
                     report.result_type = ResultType::CompileError;
                     report.error = Some(e.to_string());
-                    push_timing(report, Step::Check, t, String::new());
+                    push_timing(report, observer, Step::Check, t, String::new());
                     return;
                 }
             };
@@ -447,7 +460,7 @@ impl CodeMode {
                 break prepared;
             }
             if report.repairs >= options.max_repairs {
-                push_timing(report, Step::Check, t, format!("{} repairs", report.repairs));
+                push_timing(report, observer, Step::Check, t, format!("{} repairs", report.repairs));
                 return fail_compile(report);
             }
             let rendered: Vec<String> = report.diagnostics.iter().map(|d| d.render("program.ts")).collect();
@@ -460,16 +473,17 @@ impl CodeMode {
                 .await
             {
                 Ok(a) => a,
-                Err(e) => return fail_llm(report, Step::Check, t, e),
+                Err(e) => return fail_llm(report, observer, Step::Check, t, e),
             };
             conversation.push(Message::assistant(answer.clone()));
             code = extract_code(&answer);
             report.repairs += 1;
         };
-        push_timing(report, Step::Check, t, format!("{} repairs", report.repairs));
+        push_timing(report, observer, Step::Check, t, format!("{} repairs", report.repairs));
 
         // 6. execute
-        self.execute_step(report, &prepared.text, catalog, options).await;
+        self.execute_step(report, observer, &prepared.text, catalog, options)
+            .await;
     }
 
     async fn plan(
@@ -581,11 +595,12 @@ impl CodeMode {
     async fn execute_step(
         &self,
         report: &mut RunReport,
+        observer: Observer<'_>,
         program: &str,
         catalog: Arc<ToolCatalog>,
         options: &RunOptions,
     ) {
-        let t = Instant::now();
+        let t = start(observer, Step::Execute);
         let Some(environment) = self.environment.clone() else {
             report.result_type = ResultType::EnvironmentError;
             report.error = Some("no run environment is configured".into());
@@ -595,13 +610,13 @@ impl CodeMode {
             Ok(t) => t,
             Err(TranspileError::Syntax(d)) => {
                 report.diagnostics = d;
-                push_timing(report, Step::Execute, t, String::new());
+                push_timing(report, observer, Step::Execute, t, String::new());
                 return fail_compile(report);
             }
             Err(e) => {
                 report.result_type = ResultType::CompileError;
                 report.error = Some(e.to_string());
-                push_timing(report, Step::Execute, t, String::new());
+                push_timing(report, observer, Step::Execute, t, String::new());
                 return;
             }
         };
@@ -663,6 +678,7 @@ impl CodeMode {
         let calls = report.tool_calls.len();
         push_timing(
             report,
+            observer,
             Step::Execute,
             t,
             format!("{calls} tool calls in {}", environment.name()),
@@ -754,16 +770,37 @@ fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
-fn push_timing(report: &mut RunReport, step: Step, started: Instant, detail: String) {
-    report.timings.push(StepTiming {
+fn push_timing(report: &mut RunReport, observer: Observer<'_>, step: Step, started: Instant, detail: String) {
+    let timing = StepTiming {
         step,
         duration_ms: ms(started),
         detail,
-    });
+    };
+    if let Some(o) = observer {
+        o.step_finished(&timing);
+    }
+    report.timings.push(timing);
 }
 
-fn fail_llm(report: &mut RunReport, step: Step, started: Instant, error: LlmError) {
-    push_timing(report, step, started, "failed".into());
+fn start(observer: Observer<'_>, step: Step) -> Instant {
+    if let Some(o) = observer {
+        o.step_started(step);
+    }
+    Instant::now()
+}
+
+type Observer<'a> = Option<&'a dyn RunObserver>;
+
+/// Watches a run as it happens (for progress output). Both methods do nothing by default.
+pub trait RunObserver: Send + Sync {
+    /// A step begins.
+    fn step_started(&self, _step: Step) {}
+    /// A step ended (successfully or not).
+    fn step_finished(&self, _timing: &StepTiming) {}
+}
+
+fn fail_llm(report: &mut RunReport, observer: Observer<'_>, step: Step, started: Instant, error: LlmError) {
+    push_timing(report, observer, step, started, "failed".into());
     report.result_type = ResultType::LlmError;
     report.error = Some(format!("{step} step: {error}"));
 }

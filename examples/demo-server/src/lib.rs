@@ -526,3 +526,11 @@ pub fn http_router(server: DemoServer) -> axum::Router {
     );
     axum::Router::new().nest_service("/mcp", service)
 }
+
+/// Serves a fresh workspace over stdio until the client disconnects.
+pub async fn serve_stdio() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use rmcp::ServiceExt;
+    let service = DemoServer::new().serve(rmcp::transport::stdio()).await?;
+    service.waiting().await?;
+    Ok(())
+}
