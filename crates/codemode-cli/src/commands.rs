@@ -1,7 +1,7 @@
 //! The subcommands.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use codemode::typescript::generate_declarations;
@@ -311,23 +311,6 @@ async fn check(setup: &Setup, file: &Path, json: bool) -> Result<Outcome> {
     })
 }
 
-fn find_tsc() -> Option<(PathBuf, String)> {
-    let candidates: Vec<PathBuf> = std::env::var_os("CODEMODE_TSC")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([PathBuf::from("node_modules/.bin/tsc")])
-        .chain(
-            std::env::var_os("PATH")
-                .into_iter()
-                .flat_map(|p| std::env::split_paths(&p).map(|d| d.join("tsc")).collect::<Vec<_>>()),
-        )
-        .collect();
-    candidates.into_iter().filter(|p| p.is_file()).find_map(|p| {
-        let out = std::process::Command::new(&p).arg("--version").output().ok()?;
-        Some((p, String::from_utf8_lossy(&out.stdout).trim().to_string()))
-    })
-}
-
 async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
     let mut lines: Vec<(String, String)> = Vec::new();
     let mut push = |k: &str, v: String| lines.push((k.to_string(), v));
@@ -402,18 +385,19 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
             Err(e) => format!("{env_name}: {e}"),
         },
     );
+    let checker_kind = setup.config.run.type_checker.as_deref().unwrap_or("auto");
     push(
         "checker",
-        "builtin (oxc): syntax, tool paths, object-literal arguments".into(),
+        match codemode::select_checker(checker_kind, setup.config.run.tsc_path.as_deref()) {
+            Ok(c) => format!("{} (type_checker = \"{checker_kind}\")", c.name()),
+            Err(e) => e.to_string(),
+        },
     );
     push(
         "typescript 7",
-        match find_tsc() {
-            Some((path, version)) => format!(
-                "found {} ({version}); the tsc checker is not wired in yet, the built-in checker runs",
-                path.display()
-            ),
-            None => "not found; install with `npm install typescript@7` (or set CODEMODE_TSC)".into(),
+        match codemode::typescript::TscChecker::discover(setup.config.run.tsc_path.as_deref()) {
+            Ok(t) => format!("found {} at {}", t.version(), t.path().display()),
+            Err(e) => e.to_string(),
         },
     );
     let o = &setup.options;

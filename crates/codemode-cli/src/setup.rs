@@ -152,6 +152,11 @@ pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
             .map_err(|e| UsageError(format!("[run] environment: {e}")))?;
         builder = builder.environment(env);
     }
+    let checker_kind = setup.config.run.type_checker.as_deref().unwrap_or("auto");
+    builder = builder.type_checker(codemode::select_checker(
+        checker_kind,
+        setup.config.run.tsc_path.as_deref(),
+    )?);
     let codemode = builder.build().await?;
     for failure in codemode.provider_failures() {
         eprintln!(

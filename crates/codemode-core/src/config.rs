@@ -103,8 +103,10 @@ impl McpServerConfig {
 pub struct RunSection {
     /// Registered run environment name (`node` by default).
     pub environment: Option<String>,
-    /// `builtin` (default) or a path-independent name of another registered checker.
+    /// `auto` (default: TypeScript 7 when found, else the built-in checker), `tsc` or `builtin`.
     pub type_checker: Option<String>,
+    /// Path of the TypeScript 7 `tsc` (else `CODEMODE_TSC`, `./node_modules/.bin/tsc`, `PATH`).
+    pub tsc_path: Option<PathBuf>,
     /// Most tool calls per program.
     pub max_tool_calls: Option<usize>,
     /// Seconds a program may run.

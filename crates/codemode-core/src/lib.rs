@@ -34,7 +34,7 @@ mod tool;
 
 pub use bridge::{BridgeError, CatalogBridge, ToolBridge, ToolCallRecord};
 pub use catalog::{CatalogEntry, NamespaceSummary, ProviderFailure, ToolCatalog};
-pub use checker::{BuiltinTypeChecker, CheckContext, CheckerError, TypeChecker};
+pub use checker::{BuiltinTypeChecker, CheckContext, CheckerError, TscTypeChecker, TypeChecker, select_checker};
 pub use codemode_typescript::{Diagnostic, Severity};
 pub use environment::{ExecutionLimits, ExecutionRequest, FailureKind, RunEnvironment, RunFailure, RunOutcome};
 pub use error::CodeModeError;

@@ -22,9 +22,11 @@ pub mod ident;
 mod program;
 mod schema;
 mod transpile;
+mod tsc;
 
 pub use check::{BUILTIN_CHECKER_NAME, BuiltinChecker};
 pub use diagnostic::{Diagnostic, LineIndex, Severity};
 pub use program::{PreparedProgram, prepare_program};
 pub use schema::{Declarations, ToolSignature, ToolTypeNames, generate_declarations};
 pub use transpile::{TranspileError, Transpiled, transpile};
+pub use tsc::{CONSOLE_DECLARATION, TscChecker, TscError};

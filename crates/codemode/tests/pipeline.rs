@@ -370,3 +370,30 @@ async fn exec_runs_a_program_with_main_and_no_model() {
     assert_eq!(report.result_type, ResultType::CompileError);
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn repair_with_typescript_7_diagnostics() {
+    let tsc_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/npm/node_modules/.bin/tsc");
+    assert!(tsc_path.is_file(), "run `cargo xtask npm` first");
+    let checker = codemode::select_checker("tsc", Some(&tsc_path)).unwrap();
+    assert!(checker.name().starts_with("tsc 7."));
+    let broken = "const n: number = await tools.chat.list_channels({});\nreturn n;";
+    let fixed = "const { channels } = await tools.chat.list_channels({});\nreturn channels.length;";
+    let llm = Arc::new(scripted(&[broken, fixed]));
+    let cm = CodeMode::builder()
+        .llm(llm.clone())
+        .tool_provider("chat", Arc::new(FakeChatProvider::default()))
+        .environment(codemode::default_environment().unwrap())
+        .type_checker(checker)
+        .build()
+        .await
+        .unwrap();
+    let report = cm.run(RunOptions::new("count the channels")).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.output, json!(5));
+    assert_eq!(report.repairs, 1);
+    assert!(report.checker.as_deref().unwrap().starts_with("tsc 7."));
+    let repair = llm.requests().into_iter().find(|r| r.step == "repair").unwrap();
+    let feedback = &repair.messages.last().unwrap().content;
+    assert!(feedback.contains("program.ts:1:7: TS2322"), "{feedback}");
+}

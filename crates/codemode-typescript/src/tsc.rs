@@ -1,0 +1,274 @@
+//! Type checking with the TypeScript 7 native compiler (`tsc` of the npm package
+//! `typescript@7`).
+//!
+//! The program is wrapped in an async function after a prelude of our own `console`
+//! declaration and the tool declarations; `tsc --strict --noEmit` runs with a minimal lib
+//! (es2023, no DOM), and diagnostics are mapped back to the lines of the program as written.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::diagnostic::{Diagnostic, Severity};
+
+/// The `console` the sandboxes provide, declared for the checker (no DOM lib).
+pub const CONSOLE_DECLARATION: &str = "declare const console: {\n  log(...args: unknown[]): void;\n  info(...args: unknown[]): void;\n  warn(...args: unknown[]): void;\n  error(...args: unknown[]): void;\n  debug(...args: unknown[]): void;\n};\n";
+
+/// The first line of the wrapper around the program; the program starts on the next line.
+const WRAPPER_OPEN: &str = "async function __codemode_program() {\n";
+const WRAPPER_CLOSE: &str = "\n}\nexport {};\n";
+
+/// Why `tsc` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TscError {
+    /// No compiler was found.
+    #[error(
+        "TypeScript 7 was not found (looked at {looked}); install it with `npm install typescript@7` or set CODEMODE_TSC"
+    )]
+    NotFound {
+        /// Where it looked.
+        looked: String,
+    },
+    /// A compiler was found but it is not TypeScript 7.
+    #[error("{path} is TypeScript {version}, not 7.x: install it with `npm install typescript@7`")]
+    WrongVersion {
+        /// The binary.
+        path: PathBuf,
+        /// What it reported.
+        version: String,
+    },
+    /// Running it failed.
+    #[error("running {path} failed: {message}")]
+    Run {
+        /// The binary.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// The TypeScript 7 compiler.
+#[derive(Debug, Clone)]
+pub struct TscChecker {
+    exe: PathBuf,
+    version: String,
+}
+
+impl TscChecker {
+    /// Finds `tsc`: `configured`, then `CODEMODE_TSC`, then `./node_modules/.bin/tsc`, then
+    /// `PATH`. A Node wrapper script is resolved to the native binary next to it.
+    pub fn discover(configured: Option<&Path>) -> Result<Self, TscError> {
+        let mut candidates: Vec<PathBuf> = configured.map(Path::to_path_buf).into_iter().collect();
+        candidates.extend(std::env::var_os("CODEMODE_TSC").map(PathBuf::from));
+        candidates.push(PathBuf::from("node_modules/.bin/tsc"));
+        if let Some(path) = std::env::var_os("PATH") {
+            candidates.extend(std::env::split_paths(&path).map(|d| d.join("tsc")));
+        }
+        let mut last_error = None;
+        for c in candidates.iter().filter(|c| c.is_file()) {
+            match Self::from_path(c) {
+                Ok(checker) => return Ok(checker),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| TscError::NotFound {
+            looked: "config, CODEMODE_TSC, ./node_modules/.bin/tsc, PATH".into(),
+        }))
+    }
+
+    /// Uses the compiler at `path` after checking that it is TypeScript 7.
+    pub fn from_path(path: &Path) -> Result<Self, TscError> {
+        let exe = native_binary(path).unwrap_or_else(|| path.to_path_buf());
+        let output = Command::new(&exe)
+            .arg("--version")
+            .output()
+            .map_err(|e| TscError::Run {
+                path: exe.clone(),
+                message: e.to_string(),
+            })?;
+        let version = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .trim_start_matches("Version ")
+            .to_string();
+        if !version.starts_with("7.") {
+            return Err(TscError::WrongVersion { path: exe, version });
+        }
+        Ok(Self { exe, version })
+    }
+
+    /// The compiler's version, e.g. `7.0.2`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The binary that runs.
+    pub fn path(&self) -> &Path {
+        &self.exe
+    }
+
+    /// The checker's name in reports.
+    pub fn name(&self) -> String {
+        format!("tsc {}", self.version)
+    }
+
+    /// Type-checks `program` (a program body) against `declarations`.
+    pub fn check(&self, program: &str, declarations: &str) -> Result<Vec<Diagnostic>, TscError> {
+        let run_error = |message: String| TscError::Run {
+            path: self.exe.clone(),
+            message,
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("codemode-tsc-")
+            .tempdir()
+            .map_err(|e| run_error(e.to_string()))?;
+        std::fs::write(
+            dir.path().join("prelude.d.ts"),
+            format!("{CONSOLE_DECLARATION}{declarations}"),
+        )
+        .map_err(|e| run_error(e.to_string()))?;
+        std::fs::write(
+            dir.path().join("program.ts"),
+            format!("{WRAPPER_OPEN}{program}{WRAPPER_CLOSE}"),
+        )
+        .map_err(|e| run_error(e.to_string()))?;
+        let output = Command::new(&self.exe)
+            .args(Self::ARGS)
+            .args(["--skipLibCheck", "prelude.d.ts", "program.ts"])
+            .current_dir(dir.path())
+            .output()
+            .map_err(|e| run_error(e.to_string()))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let diagnostics = parse_output(&text, program.lines().count().max(1) as u32);
+        if !output.status.success() && diagnostics.is_empty() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(run_error(format!(
+                "exit {}: {}{}",
+                output.status,
+                text.trim(),
+                stderr.trim()
+            )));
+        }
+        Ok(diagnostics)
+    }
+
+    /// Checks declaration files on their own (no `--skipLibCheck`): every diagnostic, with
+    /// its file name in the message.
+    pub fn check_declarations(&self, declarations: &str) -> Result<Vec<Diagnostic>, TscError> {
+        let run_error = |message: String| TscError::Run {
+            path: self.exe.clone(),
+            message,
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("codemode-tsc-")
+            .tempdir()
+            .map_err(|e| run_error(e.to_string()))?;
+        std::fs::write(
+            dir.path().join("tools.d.ts"),
+            format!("{CONSOLE_DECLARATION}{declarations}"),
+        )
+        .map_err(|e| run_error(e.to_string()))?;
+        let output = Command::new(&self.exe)
+            .args(Self::ARGS)
+            .arg("tools.d.ts")
+            .current_dir(dir.path())
+            .output()
+            .map_err(|e| run_error(e.to_string()))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        Ok(text
+            .lines()
+            .filter(|l| l.contains("error TS"))
+            .map(|l| Diagnostic::error(0, 0, "TSC", l.trim()))
+            .collect())
+    }
+
+    const ARGS: [&'static str; 10] = [
+        "--strict", "--noEmit", "--target", "es2023", "--lib", "es2023", "--types", "", "--pretty", "false",
+    ];
+}
+
+/// For a Node wrapper (`node_modules/.bin/tsc`), the native binary of the platform package.
+fn native_binary(path: &Path) -> Option<PathBuf> {
+    let real = std::fs::canonicalize(path).ok()?;
+    let head = std::fs::read(&real).ok()?;
+    if !head.starts_with(b"#!") {
+        return None;
+    }
+    // .../node_modules/typescript/bin/tsc -> .../node_modules/@typescript/typescript-OS-ARCH/lib/tsc
+    let node_modules = real.parent()?.parent()?.parent()?;
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        "windows" => "win32",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let exe = if cfg!(windows) { "tsc.exe" } else { "tsc" };
+    let native = node_modules
+        .join("@typescript")
+        .join(format!("typescript-{os}-{arch}"))
+        .join("lib")
+        .join(exe);
+    native.is_file().then_some(native)
+}
+
+/// Parses `--pretty false` output: `program.ts(LINE,COL): error TSNNNN: message`, with
+/// continuation lines indented. Lines are shifted back to the program as written.
+fn parse_output(text: &str, program_lines: u32) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with(' ') {
+            if let Some(last) = out.last_mut() {
+                last.message.push(' ');
+                last.message.push_str(line.trim());
+            }
+            continue;
+        }
+        let Some((location, rest)) = line.split_once("): ") else {
+            continue;
+        };
+        let Some((file, position)) = location.split_once('(') else {
+            continue;
+        };
+        let mut nums = position.split(',').map(|n| n.trim().parse::<u32>().unwrap_or(0));
+        let (l, c) = (nums.next().unwrap_or(0), nums.next().unwrap_or(0));
+        let (severity, rest) = match rest.split_once(' ') {
+            Some(("error", r)) => (Severity::Error, r),
+            Some(("warning", r)) => (Severity::Warning, r),
+            _ => continue,
+        };
+        let (code, message) = rest.split_once(": ").unwrap_or(("TS0", rest));
+        let (line_no, message) = if file.ends_with("program.ts") {
+            (l.saturating_sub(1).clamp(1, program_lines), message.to_string())
+        } else {
+            (1, format!("in the tool declarations ({file}:{l}:{c}): {message}"))
+        };
+        out.push(Diagnostic {
+            line: line_no,
+            column: c.max(1),
+            code: code.to_string(),
+            message,
+            severity,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_maps_lines() {
+        let text = "program.ts(3,29): error TS2322: Type 'number' is not assignable to type 'string'.\nprogram.ts(4,25): error TS2339: Property 'c' does not exist on type '{ b(): void; }'.\n  Did you mean 'b'?\nprelude.d.ts(9,1): error TS1005: ';' expected.\n";
+        let d = parse_output(text, 10);
+        assert_eq!(d.len(), 3);
+        assert_eq!((d[0].line, d[0].column, d[0].code.as_str()), (2, 29, "TS2322"));
+        assert_eq!(
+            d[1].message,
+            "Property 'c' does not exist on type '{ b(): void; }'. Did you mean 'b'?"
+        );
+        assert!(d[2].message.starts_with("in the tool declarations (prelude.d.ts:9:1)"));
+    }
+}

@@ -1,0 +1,15 @@
+type OddTuplesInput = {
+  /** @minItems 2 */
+  point?: [number, number];
+  /** @minItems 2 */
+  legacy_pair?: [string, number];
+  /** @minItems 1 */
+  head_and_rest?: [string, ...number[]];
+};
+type OddTuplesOutput = unknown;
+declare const tools: {
+  odd: {
+    /** A tool with a tricky schema. */
+    tuples(input?: OddTuplesInput): Promise<OddTuplesOutput>;
+  };
+};

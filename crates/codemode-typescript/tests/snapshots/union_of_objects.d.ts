@@ -1,0 +1,21 @@
+type OddUnionOfObjectsInput = {
+  shape: {
+    kind: "circle";
+    /** @minimum 0 */
+    radius: number;
+  } | {
+    kind: "rect";
+    w: number;
+    h: number;
+  };
+  id?: string | number | null;
+  note?: string | null;
+  not_this?: unknown;
+};
+type OddUnionOfObjectsOutput = unknown;
+declare const tools: {
+  odd: {
+    /** A tool with a tricky schema. */
+    union_of_objects(input: OddUnionOfObjectsInput): Promise<OddUnionOfObjectsOutput>;
+  };
+};
