@@ -3,6 +3,7 @@
 //! - `cargo xtask test [ARGS]`: installs the npm packages the tests run against (when
 //!   missing or stale), then runs `cargo test --workspace [ARGS]`.
 //! - `cargo xtask npm`: only the npm packages.
+//! - `cargo xtask bench`: the benchmarks (release build), as a table of medians and ratios.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,9 +57,17 @@ fn main() -> Result<()> {
                 .current_dir(root()))
         }
         Some("npm") => npm(),
+        Some("bench") => {
+            npm()?;
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            run(Command::new(cargo)
+                .args(["run", "--release", "--quiet", "-p", "codemode-bench", "--"])
+                .args(args)
+                .current_dir(root()))
+        }
         Some("help") | None => {
             println!(
-                "cargo xtask <task>\n\ntasks:\n  test [ARGS]  npm packages for the tests, then cargo test --workspace [ARGS]\n  npm          only the npm packages\n  help         this list"
+                "cargo xtask <task>\n\ntasks:\n  test [ARGS]  npm packages for the tests, then cargo test --workspace [ARGS]\n  npm          only the npm packages\n  bench        the benchmarks (release), a table of medians and ratios\n  help         this list"
             );
             Ok(())
         }

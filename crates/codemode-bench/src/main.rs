@@ -1,0 +1,298 @@
+//! `cargo xtask bench`: codemode's benchmarks, each against its alternative in the same run.
+//! Prints a table of medians and ratios. Run in release mode.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use codemode::config::McpServerConfig;
+use codemode::mcp::McpToolProvider;
+use codemode::typescript::{BuiltinChecker, ToolSignature, TscChecker, generate_declarations, transpile};
+use codemode::{CodeMode, RunOptions, ToolError, ToolProvider, ToolSpec};
+use serde_json::{Value, json};
+
+struct Row {
+    name: String,
+    median: Duration,
+    note: String,
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn measure(runs: usize, mut f: impl FnMut()) -> Duration {
+    f(); // warm-up
+    median((0..runs).map(|_| {
+        let t = Instant::now();
+        f();
+        t.elapsed()
+    }).collect())
+}
+
+async fn measure_async<F, Fut>(runs: usize, mut f: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    f().await;
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        f().await;
+        samples.push(t.elapsed());
+    }
+    median(samples)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn shared_tools() -> Result<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("CODEMODE_SHARED_DIR").map(PathBuf::from).into_iter().collect();
+    candidates.push(root().join("../shared"));
+    candidates.push(PathBuf::from("/work/shared"));
+    candidates
+        .into_iter()
+        .map(|c| c.join("data/livemcpbench/tools.json"))
+        .find(|p| p.is_file())
+        .context("shared/data/livemcpbench/tools.json not found (set CODEMODE_SHARED_DIR)")
+}
+
+/// (path, tool) for every LiveMCPBench tool.
+fn livemcpbench(path: &Path) -> Result<Vec<(String, Value)>> {
+    let data: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let mut out = Vec::new();
+    for server in data.as_array().context("tools.json is a list")? {
+        for (name, entry) in server["tools"].as_object().context("tools")? {
+            for tool in entry["tools"].as_array().context("tools list")? {
+                let tool_name = tool["name"].as_str().unwrap_or_default();
+                out.push((
+                    format!(
+                        "{}.{}",
+                        codemode::typescript::ident::sanitize_identifier(name),
+                        codemode::typescript::ident::sanitize_identifier(tool_name)
+                    ),
+                    tool.clone(),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn typescript_benches(rows: &mut Vec<Row>) -> Result<()> {
+    let tools_path = shared_tools()?;
+    let tools = livemcpbench(&tools_path)?;
+    let sigs: Vec<ToolSignature<'_>> = tools
+        .iter()
+        .map(|(p, t)| ToolSignature {
+            path: p,
+            description: t["description"].as_str(),
+            input_schema: &t["inputSchema"],
+            output_schema: t.get("outputSchema").filter(|o| !o.is_null()),
+        })
+        .collect();
+    let ours = measure(30, || {
+        std::hint::black_box(generate_declarations(&sigs));
+    });
+    let peer = Command::new("node")
+        .arg(root().join("benches/js/json_schema_to_typescript.mjs"))
+        .arg(&tools_path)
+        .arg("5")
+        .output();
+    let peer_ms = peer
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| serde_json::from_slice::<Value>(&o.stdout).ok())
+        .and_then(|v| v["median_ms"].as_f64());
+    rows.push(Row {
+        name: "declarations, 527 LiveMCPBench tools".into(),
+        median: ours,
+        note: match peer_ms {
+            Some(p) => format!("npm json-schema-to-typescript {p:.1} ms: {:.0}x faster", p / ms(ours)),
+            None => "npm peer not installed (cargo xtask npm)".into(),
+        },
+    });
+
+    let mut program = String::new();
+    for i in 0..40 {
+        program.push_str(&format!(
+            "interface Item{i} {{ id: number; name: string }}\nconst items{i}: Item{i}[] = [{{ id: {i}, name: 'n' }}];\nconst total{i} = items{i}.reduce((a: number, b: Item{i}) => a + b.id, 0) as number;\nif (total{i} > 100) {{ console.log(`big ${{total{i}}}`); }}\nawait Promise.resolve(total{i});\n"
+        ));
+    }
+    program.push_str("return 1;\n");
+    let lines = program.lines().count();
+    let transpiled = measure(50, || {
+        std::hint::black_box(transpile(&program).ok());
+    });
+    rows.push(Row { name: format!("transpile a {lines}-line program (oxc)"), median: transpiled, note: String::new() });
+
+    let check_tools = &sigs[..sigs.len().min(60)];
+    let decls = generate_declarations(check_tools).text;
+    let call_program: String = tools[..check_tools.len()]
+        .iter()
+        .take(20)
+        .map(|(p, _)| format!("try {{ await tools.{p}({{}} as any); }} catch (e) {{}}\n"))
+        .collect();
+    let builtin = measure(50, || {
+        std::hint::black_box(BuiltinChecker::new(check_tools).check(&call_program));
+    });
+    rows.push(Row { name: "check, built-in (oxc), 60 tools".into(), median: builtin, note: String::new() });
+    let tsc_path = root().join("tests/npm/node_modules/.bin/tsc");
+    match TscChecker::from_path(&tsc_path) {
+        Ok(tsc) => {
+            let cold = measure(10, || {
+                std::hint::black_box(tsc.check(&call_program, &decls).ok());
+            });
+            rows.push(Row {
+                name: format!("check, {} cold process, 60 tools", tsc.name()),
+                median: cold,
+                note: format!("{:.0}x the built-in checker; no warm mode yet (--lsp/--api not wired)", ms(cold) / ms(builtin)),
+            });
+        }
+        Err(e) => rows.push(Row { name: "check, tsc".into(), median: Duration::ZERO, note: format!("skipped: {e}") }),
+    }
+    Ok(())
+}
+
+/// An in-process echo tool (the alternative to an MCP server, for bridge costs).
+struct Echo;
+
+#[async_trait]
+impl ToolProvider for Echo {
+    async fn list_tools(&self) -> Result<Vec<ToolSpec>, ToolError> {
+        Ok(vec![
+            ToolSpec::new("echo", "echo", json!({"type": "object", "properties": {"v": {}}})),
+            ToolSpec::new("sleep", "sleep 100 ms", json!({"type": "object"})),
+        ])
+    }
+
+    async fn call_tool(&self, name: &str, args: Value) -> Result<Value, ToolError> {
+        if name == "sleep" {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(args)
+    }
+}
+
+async fn environment_benches(rows: &mut Vec<Row>) -> Result<()> {
+    let cm = CodeMode::builder()
+        .tool_provider("t", Arc::new(Echo))
+        .environment(codemode::default_environment()?)
+        .build()
+        .await?;
+    let opts = RunOptions::default().max_tool_calls(100_000);
+    let trivial = measure_async(20, || async {
+        cm.execute_program("return 1;", &opts).await.ok();
+    })
+    .await;
+    rows.push(Row { name: "trivial program, node subprocess".into(), median: trivial, note: "wasm sandbox: not built yet".into() });
+    let seq = measure_async(5, || async {
+        cm.execute_program("for (let i = 0; i < 1000; i++) { await tools.t.echo({ v: i }); }\nreturn 1;", &opts).await.ok();
+    })
+    .await;
+    rows.push(Row {
+        name: "1,000 sequential echo calls, node".into(),
+        median: seq,
+        note: format!("{:.0} calls/s", 1000.0 / seq.as_secs_f64()),
+    });
+    let all = measure_async(5, || async {
+        cm.execute_program("await Promise.all(Array.from({ length: 100 }, () => tools.t.sleep({})));\nreturn 1;", &opts).await.ok();
+    })
+    .await;
+    rows.push(Row {
+        name: "Promise.all, 100 calls of 100 ms each, node".into(),
+        median: all,
+        note: format!("{:.2}x one call", ms(all) / 100.0),
+    });
+    Ok(())
+}
+
+async fn mcp_benches(rows: &mut Vec<Row>) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    let config = McpServerConfig {
+        command: Some(exe.to_string_lossy().into_owned()),
+        args: vec!["--serve-demo".into()],
+        ..McpServerConfig::default()
+    };
+    let direct = McpToolProvider::connect("workspace", &config).await?;
+    let n = 1000;
+    let started = Instant::now();
+    for _ in 0..n {
+        direct.call_tool("list_channels", json!({})).await?;
+    }
+    let direct_time = started.elapsed();
+    rows.push(Row {
+        name: "1,000 sequential MCP calls, direct rmcp client".into(),
+        median: direct_time,
+        note: format!("{:.0} calls/s", n as f64 / direct_time.as_secs_f64()),
+    });
+    let cm = CodeMode::builder()
+        .tool_provider("workspace", Arc::new(McpToolProvider::connect("workspace", &config).await?))
+        .environment(codemode::default_environment()?)
+        .build()
+        .await?;
+    let opts = RunOptions::default().max_tool_calls(100_000);
+    let seq = measure_async(3, || async {
+        cm.execute_program("for (let i = 0; i < 1000; i++) { await tools.workspace.list_channels({}); }\nreturn 1;", &opts)
+            .await
+            .ok();
+    })
+    .await;
+    rows.push(Row {
+        name: "1,000 sequential MCP calls from sandboxed code".into(),
+        median: seq,
+        note: format!(
+            "{:.0} calls/s; {:.1} us added per call over direct",
+            n as f64 / seq.as_secs_f64(),
+            (seq.as_secs_f64() - direct_time.as_secs_f64()) * 1e6 / n as f64
+        ),
+    });
+    let all = measure_async(3, || async {
+        cm.execute_program("await Promise.all(Array.from({ length: 1000 }, () => tools.workspace.list_channels({})));\nreturn 1;", &opts)
+            .await
+            .ok();
+    })
+    .await;
+    rows.push(Row {
+        name: "1,000 MCP calls under Promise.all from sandboxed code".into(),
+        median: all,
+        note: format!("{:.0} calls/s", n as f64 / all.as_secs_f64()),
+    });
+    Ok(())
+}
+
+fn print(rows: &[Row]) {
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(10);
+    println!("{:<width$}  {:>12}  notes", "benchmark", "median");
+    println!("{}", "-".repeat(width + 60));
+    for r in rows {
+        println!("{:<width$}  {:>9.3} ms  {}", r.name, ms(r.median), r.note);
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("--serve-demo") {
+        return codemode_demo_server::serve_stdio().await.map_err(|e| anyhow::anyhow!("{e}"));
+    }
+    if cfg!(debug_assertions) {
+        eprintln!("note: a debug build; run `cargo xtask bench` for release numbers");
+    }
+    let mut rows = Vec::new();
+    typescript_benches(&mut rows)?;
+    environment_benches(&mut rows).await?;
+    mcp_benches(&mut rows).await?;
+    print(&rows);
+    Ok(())
+}
