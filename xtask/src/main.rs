@@ -3,6 +3,8 @@
 //! - `cargo xtask test [ARGS]`: installs the npm packages the tests run against (when
 //!   missing or stale), then runs `cargo test --workspace [ARGS]`.
 //! - `cargo xtask npm`: only the npm packages.
+//! - `cargo xtask guest [--check]`: rebuilds the sandbox guest (`--check`: fails when the
+//!   committed `.wasm` is stale).
 //! - `cargo xtask bench`: the benchmarks (release build), as a table of medians and ratios.
 
 use std::path::{Path, PathBuf};
@@ -45,6 +47,69 @@ fn npm() -> Result<()> {
     .context("npm is needed for the tests: install Node.js 20+ with npm")
 }
 
+/// Builds the sandbox guest (QuickJS for wasm32-wasip1) and copies it next to its crate;
+/// with `check`, fails when the committed file differs from a fresh build.
+fn guest(check: bool) -> Result<()> {
+    let guest_dir = root().join("crates/codemode-env-local/guest");
+    let committed = guest_dir.join("codemode_guest.wasm");
+    for (what, path) in [
+        ("clang", "/usr/bin/clang"),
+        ("wasi-libc headers", "/usr/include/wasm32-wasi/stdio.h"),
+    ] {
+        if !Path::new(path).exists() {
+            bail!("{what} is missing ({path}): install Debian's `clang` and `wasi-libc` packages");
+        }
+    }
+    run(Command::new("rustup").args(["target", "add", "wasm32-wasip1"]))?;
+    // Debian keeps the wasi headers where clang does not look for wasm32-wasip1.
+    let target_dir = root().join("target/guest");
+    let sysroot = target_dir.join("wasi-sysroot");
+    std::fs::create_dir_all(sysroot.join("lib"))?;
+    for (link, to) in [
+        (sysroot.join("include"), "/usr/include/wasm32-wasi"),
+        (sysroot.join("lib/wasm32-wasip1"), "/usr/lib/wasm32-wasi"),
+        (sysroot.join("lib/wasm32-wasi"), "/usr/lib/wasm32-wasi"),
+    ] {
+        if std::fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink(to, &link)?;
+        }
+    }
+    let home =
+        std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap_or_default()));
+    let rustflags = format!(
+        "--remap-path-prefix={home}=/cargo --remap-path-prefix={}=/guest",
+        guest_dir.display()
+    );
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(cargo)
+        .args(["build", "--release", "--target", "wasm32-wasip1", "--locked"])
+        .current_dir(&guest_dir)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("RQUICKJS_SYS_NO_WASI_SDK", "1")
+        .env("CC_wasm32_wasip1", "clang")
+        .env("AR_wasm32_wasip1", "llvm-ar")
+        .env("CFLAGS_wasm32_wasip1", format!("--sysroot={}", sysroot.display()))
+        .env("CARGO_ENCODED_RUSTFLAGS", rustflags.replace(' ', "\x1f")))?;
+    let built = std::fs::read(target_dir.join("wasm32-wasip1/release/codemode_guest.wasm"))?;
+    if check {
+        let current = std::fs::read(&committed).unwrap_or_default();
+        if current != built {
+            bail!(
+                "{} is stale: run `cargo xtask guest` and commit the result",
+                committed.display()
+            );
+        }
+        eprintln!(
+            "xtask: the committed guest matches a fresh build ({} bytes)",
+            built.len()
+        );
+        return Ok(());
+    }
+    std::fs::write(&committed, &built)?;
+    eprintln!("xtask: wrote {} ({} bytes)", committed.display(), built.len());
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
@@ -57,6 +122,7 @@ fn main() -> Result<()> {
                 .current_dir(root()))
         }
         Some("npm") => npm(),
+        Some("guest") => guest(args.next().as_deref() == Some("--check")),
         Some("bench") => {
             npm()?;
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -67,7 +133,7 @@ fn main() -> Result<()> {
         }
         Some("help") | None => {
             println!(
-                "cargo xtask <task>\n\ntasks:\n  test [ARGS]  npm packages for the tests, then cargo test --workspace [ARGS]\n  npm          only the npm packages\n  bench        the benchmarks (release), a table of medians and ratios\n  help         this list"
+                "cargo xtask <task>\n\ntasks:\n  test [ARGS]  npm packages for the tests, then cargo test --workspace [ARGS]\n  npm          only the npm packages\n  guest        rebuild the sandbox guest (--check: fail if the committed one is stale)\n  bench        the benchmarks (release), a table of medians and ratios\n  help         this list"
             );
             Ok(())
         }

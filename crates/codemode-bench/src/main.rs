@@ -27,11 +27,15 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 fn measure(runs: usize, mut f: impl FnMut()) -> Duration {
     f(); // warm-up
-    median((0..runs).map(|_| {
-        let t = Instant::now();
-        f();
-        t.elapsed()
-    }).collect())
+    median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .collect(),
+    )
 }
 
 async fn measure_async<F, Fut>(runs: usize, mut f: F) -> Duration
@@ -58,7 +62,10 @@ fn root() -> PathBuf {
 }
 
 fn shared_tools() -> Result<PathBuf> {
-    let mut candidates: Vec<PathBuf> = std::env::var_os("CODEMODE_SHARED_DIR").map(PathBuf::from).into_iter().collect();
+    let mut candidates: Vec<PathBuf> = std::env::var_os("CODEMODE_SHARED_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
     candidates.push(root().join("../shared"));
     candidates.push(PathBuf::from("/work/shared"));
     candidates
@@ -135,7 +142,11 @@ fn typescript_benches(rows: &mut Vec<Row>) -> Result<()> {
     let transpiled = measure(50, || {
         std::hint::black_box(transpile(&program).ok());
     });
-    rows.push(Row { name: format!("transpile a {lines}-line program (oxc)"), median: transpiled, note: String::new() });
+    rows.push(Row {
+        name: format!("transpile a {lines}-line program (oxc)"),
+        median: transpiled,
+        note: String::new(),
+    });
 
     let check_tools = &sigs[..sigs.len().min(60)];
     let decls = generate_declarations(check_tools).text;
@@ -147,7 +158,11 @@ fn typescript_benches(rows: &mut Vec<Row>) -> Result<()> {
     let builtin = measure(50, || {
         std::hint::black_box(BuiltinChecker::new(check_tools).check(&call_program));
     });
-    rows.push(Row { name: "check, built-in (oxc), 60 tools".into(), median: builtin, note: String::new() });
+    rows.push(Row {
+        name: "check, built-in (oxc), 60 tools".into(),
+        median: builtin,
+        note: String::new(),
+    });
     let tsc_path = root().join("tests/npm/node_modules/.bin/tsc");
     match TscChecker::from_path(&tsc_path) {
         Ok(tsc) => {
@@ -157,10 +172,17 @@ fn typescript_benches(rows: &mut Vec<Row>) -> Result<()> {
             rows.push(Row {
                 name: format!("check, {} cold process, 60 tools", tsc.name()),
                 median: cold,
-                note: format!("{:.0}x the built-in checker; no warm mode yet (--lsp/--api not wired)", ms(cold) / ms(builtin)),
+                note: format!(
+                    "{:.0}x the built-in checker; no warm mode yet (--lsp/--api not wired)",
+                    ms(cold) / ms(builtin)
+                ),
             });
         }
-        Err(e) => rows.push(Row { name: "check, tsc".into(), median: Duration::ZERO, note: format!("skipped: {e}") }),
+        Err(e) => rows.push(Row {
+            name: "check, tsc".into(),
+            median: Duration::ZERO,
+            note: format!("skipped: {e}"),
+        }),
     }
     Ok(())
 }
@@ -196,9 +218,18 @@ async fn environment_benches(rows: &mut Vec<Row>) -> Result<()> {
         cm.execute_program("return 1;", &opts).await.ok();
     })
     .await;
-    rows.push(Row { name: "trivial program, node subprocess".into(), median: trivial, note: "wasm sandbox: not built yet".into() });
+    rows.push(Row {
+        name: "trivial program, node subprocess".into(),
+        median: trivial,
+        note: "wasm sandbox: not built yet".into(),
+    });
     let seq = measure_async(5, || async {
-        cm.execute_program("for (let i = 0; i < 1000; i++) { await tools.t.echo({ v: i }); }\nreturn 1;", &opts).await.ok();
+        cm.execute_program(
+            "for (let i = 0; i < 1000; i++) { await tools.t.echo({ v: i }); }\nreturn 1;",
+            &opts,
+        )
+        .await
+        .ok();
     })
     .await;
     rows.push(Row {
@@ -207,7 +238,12 @@ async fn environment_benches(rows: &mut Vec<Row>) -> Result<()> {
         note: format!("{:.0} calls/s", 1000.0 / seq.as_secs_f64()),
     });
     let all = measure_async(5, || async {
-        cm.execute_program("await Promise.all(Array.from({ length: 100 }, () => tools.t.sleep({})));\nreturn 1;", &opts).await.ok();
+        cm.execute_program(
+            "await Promise.all(Array.from({ length: 100 }, () => tools.t.sleep({})));\nreturn 1;",
+            &opts,
+        )
+        .await
+        .ok();
     })
     .await;
     rows.push(Row {
@@ -238,15 +274,21 @@ async fn mcp_benches(rows: &mut Vec<Row>) -> Result<()> {
         note: format!("{:.0} calls/s", n as f64 / direct_time.as_secs_f64()),
     });
     let cm = CodeMode::builder()
-        .tool_provider("workspace", Arc::new(McpToolProvider::connect("workspace", &config).await?))
+        .tool_provider(
+            "workspace",
+            Arc::new(McpToolProvider::connect("workspace", &config).await?),
+        )
         .environment(codemode::default_environment()?)
         .build()
         .await?;
     let opts = RunOptions::default().max_tool_calls(100_000);
     let seq = measure_async(3, || async {
-        cm.execute_program("for (let i = 0; i < 1000; i++) { await tools.workspace.list_channels({}); }\nreturn 1;", &opts)
-            .await
-            .ok();
+        cm.execute_program(
+            "for (let i = 0; i < 1000; i++) { await tools.workspace.list_channels({}); }\nreturn 1;",
+            &opts,
+        )
+        .await
+        .ok();
     })
     .await;
     rows.push(Row {
@@ -259,9 +301,12 @@ async fn mcp_benches(rows: &mut Vec<Row>) -> Result<()> {
         ),
     });
     let all = measure_async(3, || async {
-        cm.execute_program("await Promise.all(Array.from({ length: 1000 }, () => tools.workspace.list_channels({})));\nreturn 1;", &opts)
-            .await
-            .ok();
+        cm.execute_program(
+            "await Promise.all(Array.from({ length: 1000 }, () => tools.workspace.list_channels({})));\nreturn 1;",
+            &opts,
+        )
+        .await
+        .ok();
     })
     .await;
     rows.push(Row {
@@ -284,7 +329,9 @@ fn print(rows: &[Row]) {
 #[tokio::main]
 async fn main() -> Result<()> {
     if std::env::args().nth(1).as_deref() == Some("--serve-demo") {
-        return codemode_demo_server::serve_stdio().await.map_err(|e| anyhow::anyhow!("{e}"));
+        return codemode_demo_server::serve_stdio()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"));
     }
     if cfg!(debug_assertions) {
         eprintln!("note: a debug build; run `cargo xtask bench` for release numbers");

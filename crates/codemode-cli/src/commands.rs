@@ -377,7 +377,7 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
         .map(|f| f.name)
         .collect();
     push("environments", envs.join(", "));
-    let env_name = setup.config.run.environment.as_deref().unwrap_or("node");
+    let env_name = setup.config.run.environment.as_deref().unwrap_or("wasm");
     push(
         "environment",
         match codemode::registry::create_environment(env_name, &serde_json::Value::Null) {

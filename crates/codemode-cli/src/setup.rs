@@ -147,7 +147,7 @@ pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
         }
     }
     if needs.environment {
-        let name = setup.config.run.environment.as_deref().unwrap_or("node");
+        let name = setup.config.run.environment.as_deref().unwrap_or("wasm");
         let env = create_environment(name, &serde_json::Value::Null)
             .map_err(|e| UsageError(format!("[run] environment: {e}")))?;
         builder = builder.environment(env);

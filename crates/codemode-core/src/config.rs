@@ -101,7 +101,7 @@ impl McpServerConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSection {
-    /// Registered run environment name (`node` by default).
+    /// Registered run environment name (`wasm` by default; `node` for a Node.js subprocess).
     pub environment: Option<String>,
     /// `auto` (default: TypeScript 7 when found, else the built-in checker), `tsc` or `builtin`.
     pub type_checker: Option<String>,

@@ -23,7 +23,12 @@
 //! # Ok(()) }
 //! ```
 
+mod console;
 mod process;
 mod protocol;
+#[cfg(feature = "wasm")]
+mod wasm;
 
 pub use process::{EnvError, ProcessEnvironment};
+#[cfg(feature = "wasm")]
+pub use wasm::{WasmEnvironment, WasmError};

@@ -14,6 +14,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufRead
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
+use crate::console::ConsoleCapture as Session;
 use crate::protocol::{HostMessage, RunnerMessage};
 
 const RUNNER_JS: &str = include_str!("../js/runner.mjs");
@@ -116,37 +117,6 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Everything one run collects.
-struct Session {
-    console: Vec<String>,
-    console_bytes: usize,
-    console_truncated: bool,
-    max_console_bytes: usize,
-}
-
-impl Session {
-    fn console(&mut self, level: &str, text: String) {
-        if self.console_truncated {
-            return;
-        }
-        let line = if level == "log" || level == "info" {
-            text
-        } else {
-            format!("[{level}] {text}")
-        };
-        if self.console_bytes + line.len() > self.max_console_bytes {
-            self.console_truncated = true;
-            self.console.push(format!(
-                "[console output truncated after {} bytes]",
-                self.max_console_bytes
-            ));
-            return;
-        }
-        self.console_bytes += line.len();
-        self.console.push(line);
-    }
-}
-
 #[async_trait]
 impl RunEnvironment for ProcessEnvironment {
     fn name(&self) -> &str {
@@ -155,16 +125,11 @@ impl RunEnvironment for ProcessEnvironment {
 
     async fn execute(&self, request: ExecutionRequest, bridge: Arc<dyn ToolBridge>) -> RunOutcome {
         let limits = request.limits;
-        let mut session = Session {
-            console: Vec::new(),
-            console_bytes: 0,
-            console_truncated: false,
-            max_console_bytes: limits.max_console_bytes,
-        };
+        let mut session = Session::new(limits.max_console_bytes);
         let result = self.run(request, bridge, &mut session).await;
         RunOutcome {
             result,
-            console: session.console,
+            console: session.into_lines(),
         }
     }
 }

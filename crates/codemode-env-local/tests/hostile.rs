@@ -1,160 +1,391 @@
-//! The Node.js process environment against hostile and runaway programs: each ends with the
-//! right failure kind, and the next run is served normally.
+//! Both environments (the wasm sandbox and the Node.js subprocess) against hostile and
+//! runaway programs: each ends with the right failure kind, within 1.2 times its deadline,
+//! and the next run is served normally.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use codemode_core::{
-    CatalogBridge, ExecutionLimits, ExecutionRequest, FailureKind, RunEnvironment, RunOutcome, ToolCatalog,
+    CatalogBridge, ExecutionLimits, ExecutionRequest, FailureKind, RunEnvironment, RunOutcome, ToolCatalog, ToolError,
+    ToolProvider, ToolSpec,
 };
-use codemode_env_local::ProcessEnvironment;
+use codemode_env_local::{ProcessEnvironment, WasmEnvironment};
 use serde_json::{Value, json};
 
-async fn run_with(js: &str, limits: ExecutionLimits) -> RunOutcome {
-    let env = ProcessEnvironment::node().expect("Node.js 20+ is needed for these tests");
-    let bridge = Arc::new(CatalogBridge::new(
-        Arc::new(ToolCatalog::new()),
-        10,
-        Duration::from_secs(5),
-    ));
-    env.execute(
-        ExecutionRequest {
-            javascript: js.to_string(),
-            limits,
-        },
-        bridge,
-    )
-    .await
+/// Test double: an in-process provider with an echo tool and a tool that never answers.
+struct Tools;
+
+#[async_trait]
+impl ToolProvider for Tools {
+    async fn list_tools(&self) -> Result<Vec<ToolSpec>, ToolError> {
+        Ok(vec![
+            ToolSpec::new("echo", "echo", json!({"type": "object"})),
+            ToolSpec::new("hang", "never answers", json!({"type": "object"})),
+        ])
+    }
+
+    async fn call_tool(&self, name: &str, args: Value) -> Result<Value, ToolError> {
+        if name == "hang" {
+            std::future::pending::<()>().await;
+        }
+        Ok(args)
+    }
 }
 
-async fn run(js: &str) -> RunOutcome {
-    run_with(
-        js,
-        ExecutionLimits {
-            total_timeout: Duration::from_secs(5),
-            ..ExecutionLimits::default()
-        },
-    )
-    .await
+fn environments() -> Vec<Arc<dyn RunEnvironment>> {
+    vec![
+        Arc::new(WasmEnvironment::new().expect("the wasm sandbox")),
+        Arc::new(ProcessEnvironment::node().expect("Node.js 20+ is needed for these tests")),
+    ]
 }
 
-fn failure(outcome: &RunOutcome) -> (FailureKind, String) {
+fn catalog() -> Arc<ToolCatalog> {
+    let mut c = ToolCatalog::new();
+    let provider: Arc<dyn ToolProvider> = Arc::new(Tools);
+    c.add_tools(
+        "t",
+        provider,
+        vec![
+            ToolSpec::new("echo", "", json!({})),
+            ToolSpec::new("hang", "", json!({})),
+        ],
+    );
+    Arc::new(c)
+}
+
+async fn run_with(env: &dyn RunEnvironment, js: &str, limits: ExecutionLimits) -> RunOutcome {
+    let bridge = Arc::new(CatalogBridge::new(catalog(), 10, Duration::from_millis(500)));
+    let started = Instant::now();
+    let outcome = env
+        .execute(
+            ExecutionRequest {
+                javascript: js.to_string(),
+                limits,
+            },
+            bridge,
+        )
+        .await;
+    let elapsed = started.elapsed();
+    let allowed = limits.total_timeout.mul_f64(1.2) + Duration::from_millis(300);
+    assert!(elapsed < allowed, "{}: `{js}` took {elapsed:?}", env.name());
+    outcome
+}
+
+fn limits(secs: f64) -> ExecutionLimits {
+    ExecutionLimits {
+        total_timeout: Duration::from_secs_f64(secs),
+        ..ExecutionLimits::default()
+    }
+}
+
+async fn run(env: &dyn RunEnvironment, js: &str) -> RunOutcome {
+    run_with(env, js, limits(5.0)).await
+}
+
+fn failure(env: &dyn RunEnvironment, outcome: &RunOutcome) -> (FailureKind, String) {
     match &outcome.result {
         Err(f) => (f.kind, f.message.clone()),
-        Ok(v) => panic!("expected a failure, got {v}"),
+        Ok(v) => panic!("{}: expected a failure, got {v}", env.name()),
     }
 }
 
 #[tokio::test]
 async fn endless_loops_are_stopped_at_the_deadline() {
-    for js in [
-        "while (true) {}",
-        "try { while (true) {} } catch (e) {} return 1;",
-        "const f = () => Promise.resolve().then(f); await f();",
-    ] {
-        let started = Instant::now();
-        let limits = ExecutionLimits {
-            total_timeout: Duration::from_secs(1),
-            ..ExecutionLimits::default()
-        };
-        let outcome = run_with(js, limits).await;
-        assert_eq!(failure(&outcome).0, FailureKind::Timeout, "{js}");
-        assert!(
-            started.elapsed() < Duration::from_millis(1200),
-            "{js}: {:?}",
-            started.elapsed()
+    for env in environments() {
+        for js in [
+            "while (true) {}",
+            "try { while (true) {} } catch (e) {} return 1;",
+            "const f = () => Promise.resolve().then(f); await f();",
+        ] {
+            let outcome = run_with(env.as_ref(), js, limits(1.0)).await;
+            assert_eq!(
+                failure(env.as_ref(), &outcome).0,
+                FailureKind::Timeout,
+                "{}: {js}",
+                env.name()
+            );
+        }
+        assert_eq!(
+            run(env.as_ref(), "return 1;").await.result,
+            Ok(json!(1)),
+            "{}: the next run is served",
+            env.name()
         );
     }
-    assert_eq!(run("return 1;").await.result, Ok(json!(1)), "the next run is served");
 }
 
 #[tokio::test]
 async fn memory_is_capped() {
-    let limits = ExecutionLimits {
-        memory_limit_bytes: 64 * 1024 * 1024,
-        ..ExecutionLimits::default()
-    };
-    let outcome = run_with("const a = []; while (true) { a.push(new Array(1e5).fill(1)); }", limits).await;
-    assert_eq!(failure(&outcome).0, FailureKind::MemoryLimit, "{:?}", outcome.result);
-    let (kind, message) = failure(&run("return 'x'.repeat(2 ** 30).length;").await);
-    assert_eq!(kind, FailureKind::Runtime, "{message}");
+    for env in environments() {
+        let small = ExecutionLimits {
+            memory_limit_bytes: 64 * 1024 * 1024,
+            ..limits(10.0)
+        };
+        let outcome = run_with(
+            env.as_ref(),
+            "const a = []; while (true) { a.push(new Array(1e5).fill(1)); }",
+            small,
+        )
+        .await;
+        assert_eq!(
+            failure(env.as_ref(), &outcome).0,
+            FailureKind::MemoryLimit,
+            "{}: {:?}",
+            env.name(),
+            outcome.result
+        );
+        // Node's heap cap does not cover ArrayBuffers (see docs/security.md); wasm's cap does.
+        let cases: &[&str] = if env.name() == "wasm" {
+            &[
+                "return 'x'.repeat(2 ** 30).length;",
+                "const b = new ArrayBuffer(2 ** 31); return b.byteLength;",
+            ]
+        } else {
+            &["return 'x'.repeat(2 ** 30).length;"]
+        };
+        for js in cases {
+            let (kind, message) = failure(env.as_ref(), &run_with(env.as_ref(), js, small).await);
+            assert!(
+                matches!(kind, FailureKind::Runtime | FailureKind::MemoryLimit),
+                "{}: {js}: {kind:?} {message}",
+                env.name()
+            );
+        }
+        assert_eq!(run(env.as_ref(), "return 2;").await.result, Ok(json!(2)));
+    }
 }
 
 #[tokio::test]
-async fn no_file_system_processes_environment_or_eval() {
-    let (_, m) =
-        failure(&run("const fs = await import('node:fs'); return fs.readFileSync('/etc/passwd', 'utf8');").await);
-    assert!(m.contains("ERR_ACCESS_DENIED") || m.contains("restricted"), "{m}");
-    let (_, m) = failure(&run("const fs = await import('node:fs'); fs.writeFileSync('x.txt', 'x'); return 1;").await);
-    assert!(m.contains("ERR_ACCESS_DENIED") || m.contains("restricted"), "{m}");
-    let (_, m) =
-        failure(&run("const cp = await import('node:child_process'); return cp.execSync('id').toString();").await);
-    assert!(m.contains("ERR_ACCESS_DENIED") || m.contains("restricted"), "{m}");
-    assert_eq!(run("return typeof process;").await.result, Ok(json!("undefined")));
-    assert_eq!(run("return typeof require;").await.result, Ok(json!("undefined")));
-    assert_eq!(run("return typeof fetch;").await.result, Ok(json!("undefined")));
-    let env = run("const p = await import('node:process'); return Object.keys(p.env);").await;
-    assert_eq!(env.result, Ok(json!([])), "the environment is empty");
-    let (_, m) = failure(&run("return eval('1 + 1');").await);
-    assert!(m.contains("EvalError") || m.contains("Code generation"), "{m}");
-    let (_, m) = failure(&run("return console.log.constructor('return 1')();").await);
-    assert!(m.contains("EvalError") || m.contains("Code generation"), "{m}");
+async fn deep_recursion_is_a_runtime_error() {
+    for env in environments() {
+        let (kind, message) = failure(
+            env.as_ref(),
+            &run(env.as_ref(), "function f(n) { return f(n + 1) + 1; }\nreturn f(0);").await,
+        );
+        assert_eq!(kind, FailureKind::Runtime, "{}: {message}", env.name());
+        assert!(
+            message.contains("call stack") || message.contains("stack"),
+            "{}: {message}",
+            env.name()
+        );
+        assert_eq!(run(env.as_ref(), "return 3;").await.result, Ok(json!(3)));
+    }
+}
+
+#[tokio::test]
+async fn nothing_to_reach_but_the_bridge() {
+    for env in environments() {
+        let env = env.as_ref();
+        for js in [
+            "const fs = await import('node:fs'); return fs.readFileSync('/etc/passwd', 'utf8');",
+            "const cp = await import('node:child_process'); return cp.execSync('id').toString();",
+        ] {
+            failure(env, &run(env, js).await);
+        }
+        assert_eq!(
+            run(env, "return typeof process;").await.result,
+            Ok(json!("undefined")),
+            "{}",
+            env.name()
+        );
+        assert_eq!(
+            run(env, "return typeof require;").await.result,
+            Ok(json!("undefined")),
+            "{}",
+            env.name()
+        );
+        assert_eq!(
+            run(env, "return typeof fetch;").await.result,
+            Ok(json!("undefined")),
+            "{}",
+            env.name()
+        );
+        let global = run(
+            env,
+            "try { return console.log.constructor('return typeof process')(); } catch (e) { return 'refused'; }",
+        )
+        .await;
+        assert!(
+            matches!(global.result, Ok(ref v) if v == "undefined" || v == "refused"),
+            "{}: {:?}",
+            env.name(),
+            global.result
+        );
+    }
+    let wasm = WasmEnvironment::new().unwrap();
+    assert_eq!(
+        run(&wasm, "return typeof WebAssembly + ' ' + typeof setTimeout;")
+            .await
+            .result,
+        Ok(json!("undefined undefined"))
+    );
 }
 
 #[tokio::test]
 async fn prototype_pollution_does_not_leak_into_the_next_run() {
-    let polluted =
-        run("Object.prototype.polluted = 'yes'; Array.prototype.push = () => 0; return ({}).polluted;").await;
-    assert_eq!(polluted.result, Ok(json!("yes")));
-    assert_eq!(
-        run("const a = [1]; a.push(2); return [({}).polluted ?? null, a.length];")
-            .await
-            .result,
-        Ok(json!([null, 2]))
-    );
+    for env in environments() {
+        let polluted = run(
+            env.as_ref(),
+            "Object.prototype.polluted = 'yes'; Array.prototype.push = () => 0; return ({}).polluted;",
+        )
+        .await;
+        assert_eq!(polluted.result, Ok(json!("yes")));
+        let clean = run(
+            env.as_ref(),
+            "const a = [1]; a.push(2); return [({}).polluted ?? null, a.length];",
+        )
+        .await;
+        assert_eq!(clean.result, Ok(json!([null, 2])), "{}", env.name());
+    }
 }
 
 #[tokio::test]
 async fn console_and_values_are_capped() {
-    let limits = ExecutionLimits {
-        max_console_bytes: 1000,
-        ..ExecutionLimits::default()
-    };
-    let outcome = run_with(
-        "for (let i = 0; i < 10000; i++) console.log('spam ' + i); return 1;",
-        limits,
-    )
-    .await;
-    assert_eq!(outcome.result, Ok(json!(1)));
-    assert!(outcome.console.len() < 200, "{}", outcome.console.len());
-    assert_eq!(
-        outcome.console.last().unwrap(),
-        "[console output truncated after 1000 bytes]"
-    );
-    let limits = ExecutionLimits {
-        max_value_bytes: 1024 * 1024,
-        ..ExecutionLimits::default()
-    };
-    let (kind, m) = failure(&run_with("return 'x'.repeat(2 * 1024 * 1024);", limits).await);
-    assert_eq!(kind, FailureKind::Runtime);
-    assert!(m.contains("larger than 1048576 bytes"), "{m}");
-    let (kind, _) = failure(&run("return new Array(2 ** 31);").await);
-    assert_eq!(kind, FailureKind::Runtime);
+    for env in environments() {
+        let env = env.as_ref();
+        let capped = ExecutionLimits {
+            max_console_bytes: 1000,
+            ..limits(5.0)
+        };
+        let outcome = run_with(
+            env,
+            "for (let i = 0; i < 10000; i++) console.log('spam ' + i); return 1;",
+            capped,
+        )
+        .await;
+        assert_eq!(outcome.result, Ok(json!(1)), "{}", env.name());
+        assert_eq!(
+            outcome.console.last().unwrap(),
+            "[console output truncated after 1000 bytes]",
+            "{}",
+            env.name()
+        );
+        let small = ExecutionLimits {
+            max_value_bytes: 1024 * 1024,
+            ..limits(5.0)
+        };
+        let (kind, m) = failure(env, &run_with(env, "return 'x'.repeat(2 * 1024 * 1024);", small).await);
+        assert_eq!(kind, FailureKind::Runtime, "{}", env.name());
+        assert!(m.contains("larger than 1048576 bytes"), "{}: {m}", env.name());
+        let (kind, _) = failure(env, &run(env, "return new Array(2 ** 31);").await);
+        assert!(
+            matches!(kind, FailureKind::Runtime | FailureKind::MemoryLimit),
+            "{}: {kind:?}",
+            env.name()
+        );
+    }
 }
 
 #[tokio::test]
-async fn values_and_errors_round_trip() {
-    let outcome =
-        run("console.log('a', 1, { b: 2 }); console.warn('w'); return { x: [1, 'two', null], d: undefined };").await;
-    assert_eq!(outcome.result, Ok(json!({"x": [1, "two", null]})));
-    assert_eq!(outcome.console, vec!["a 1 {\"b\":2}", "[warn] w"]);
-    assert_eq!(run("return;").await.result, Ok(Value::Null));
-    let outcome = run("\n\nnull.x;").await;
-    let Err(f) = &outcome.result else { panic!() };
-    assert_eq!((f.kind, f.line), (FailureKind::Runtime, Some(3)));
-    assert!(f.message.starts_with("TypeError"), "{}", f.message);
-    let (_, m) = failure(&run("throw 'a string';").await);
-    assert_eq!(m, "Error: uncaught a string");
-    let (_, m) = failure(&run("return await tools.nothing.here({});").await);
-    assert!(m.contains("TypeError"), "{m}");
+async fn tool_calls_floods_and_hangs() {
+    for env in environments() {
+        let env = env.as_ref();
+        let outcome = run(
+            env,
+            "const r = await Promise.all([1, 2, 3].map((i) => tools.t.echo({ i })));\nreturn r;",
+        )
+        .await;
+        assert_eq!(
+            outcome.result,
+            Ok(json!([{"i": 1}, {"i": 2}, {"i": 3}])),
+            "{}",
+            env.name()
+        );
+        let (kind, m) = failure(
+            env,
+            &run(
+                env,
+                "for (let i = 0; i < 100; i++) { try { await tools.t.echo({ i }); } catch (e) {} }\nreturn 1;",
+            )
+            .await,
+        );
+        assert_eq!(kind, FailureKind::ToolCallLimit, "{}: {m}", env.name());
+        let hang = run(
+            env,
+            "try { await tools.t.hang({}); } catch (e) { return String(e.message); }",
+        )
+        .await;
+        assert_eq!(
+            hang.result,
+            Ok(json!("tools.t.hang timed out after 0.5 s (tool_call_timeout)")),
+            "{}",
+            env.name()
+        );
+        let (kind, m) = failure(env, &run(env, "await new Promise(() => {});").await);
+        assert!(
+            matches!(kind, FailureKind::Runtime | FailureKind::Timeout),
+            "{}: {m}",
+            env.name()
+        );
+    }
+}
+
+#[tokio::test]
+async fn values_errors_and_lines_round_trip() {
+    for env in environments() {
+        let env = env.as_ref();
+        let outcome = run(
+            env,
+            "console.log('a', 1, { b: 2 }); console.warn('w'); return { x: [1, 'two', null], d: undefined };",
+        )
+        .await;
+        assert_eq!(outcome.result, Ok(json!({"x": [1, "two", null]})), "{}", env.name());
+        assert_eq!(outcome.console, vec!["a 1 {\"b\":2}", "[warn] w"], "{}", env.name());
+        assert_eq!(run(env, "return;").await.result, Ok(Value::Null));
+        let outcome = run(env, "\n\nnull.x;").await;
+        let Err(f) = &outcome.result else {
+            panic!("{}", env.name())
+        };
+        assert_eq!(
+            (f.kind, f.line),
+            (FailureKind::Runtime, Some(3)),
+            "{}: {f:?}",
+            env.name()
+        );
+        assert!(f.message.starts_with("TypeError"), "{}: {}", env.name(), f.message);
+        let (_, m) = failure(env, &run(env, "throw 'a string';").await);
+        assert_eq!(m, "Error: uncaught a string", "{}", env.name());
+    }
+}
+
+#[tokio::test]
+async fn node_permission_model_empty_environment_and_no_eval() {
+    let node = ProcessEnvironment::node().unwrap();
+    let denied = |m: &str| m.contains("ERR_ACCESS_DENIED") || m.contains("restricted");
+    let (_, m) = failure(
+        &node,
+        &run(
+            &node,
+            "const fs = await import('node:fs'); return fs.readFileSync('/etc/passwd', 'utf8');",
+        )
+        .await,
+    );
+    assert!(denied(&m), "{m}");
+    let (_, m) = failure(
+        &node,
+        &run(
+            &node,
+            "const fs = await import('node:fs'); fs.writeFileSync('x.txt', 'x'); return 1;",
+        )
+        .await,
+    );
+    assert!(denied(&m), "{m}");
+    let (_, m) = failure(
+        &node,
+        &run(
+            &node,
+            "const cp = await import('node:child_process'); return cp.execSync('id').toString();",
+        )
+        .await,
+    );
+    assert!(denied(&m), "{m}");
+    let env = run(
+        &node,
+        "const p = await import('node:process'); return Object.keys(p.env);",
+    )
+    .await;
+    assert_eq!(env.result, Ok(json!([])), "the environment is empty");
+    let (_, m) = failure(&node, &run(&node, "return eval('1 + 1');").await);
+    assert!(m.contains("EvalError") || m.contains("Code generation"), "{m}");
 }

@@ -9,7 +9,7 @@
 //!
 //! | feature     | crate                | gives                                  |
 //! |-------------|----------------------|----------------------------------------|
-//! | `env-local` | `codemode-env-local` | [`env_local::ProcessEnvironment`] (`node`) |
+//! | `env-local` | `codemode-env-local` | [`env_local::WasmEnvironment`] (`wasm`, default), [`env_local::ProcessEnvironment`] (`node`) |
 //! | `mcp`       | `codemode-mcp`       | [`mcp::McpToolProvider`] (`mcp`)         |
 //! | `openai`    | `codemode-openai`    | [`openai::OpenAiClient`] (`openai`)      |
 //! | `openrouter`| `codemode-openrouter`| [`openrouter::OpenRouterClient`] (`openrouter`) |
@@ -54,10 +54,10 @@ pub use codemode_openai as openai;
 #[cfg(feature = "openrouter")]
 pub use codemode_openrouter as openrouter;
 
-/// The default run environment of this build: a Node.js subprocess with `env-local`.
+/// The default run environment of this build: the QuickJS-in-wasmtime sandbox (`wasm`).
 #[cfg(feature = "env-local")]
 pub fn default_environment() -> Result<std::sync::Arc<dyn RunEnvironment>, CodeModeError> {
-    env_local::ProcessEnvironment::node()
+    env_local::WasmEnvironment::new()
         .map(|e| std::sync::Arc::new(e) as std::sync::Arc<dyn RunEnvironment>)
         .map_err(|e| CodeModeError::Config(e.to_string()))
 }

@@ -1,0 +1,185 @@
+//! The sandbox guest: evaluates a program (the body of an async function) in QuickJS and
+//! drives its promise to completion, exchanging tool calls with the host through imports.
+//!
+//! Host imports (module `codemode`):
+//! - `start_call(path_ptr, path_len, args_ptr, args_len) -> id`: starts a call, returns at once;
+//! - `wait_any() -> id`: waits for the next finished call (negative: none pending);
+//! - `result_len() -> len`, `result_read(ptr)`: the finished call's `{"ok":..,"value"|"error":..}`;
+//! - `console(level, ptr, len)`.
+//!
+//! Exports: `cm_alloc(len) -> ptr`, `cm_run(ptr, len) -> ptr` (input `{"code", "paths"}`,
+//! output `{"ok": true, "json": "..."}` or `{"ok": false, "name", "message", "line"}`),
+//! `cm_output_len() -> len`.
+
+use std::cell::RefCell;
+
+use rquickjs::{CatchResultExt, CaughtError, Context, Function, Object, Runtime, Value};
+use serde::Deserialize;
+
+#[link(wasm_import_module = "codemode")]
+unsafe extern "C" {
+    fn start_call(path_ptr: *const u8, path_len: usize, args_ptr: *const u8, args_len: usize) -> i32;
+    fn wait_any() -> i32;
+    fn result_len() -> usize;
+    fn result_read(ptr: *mut u8);
+    fn console(level: i32, ptr: *const u8, len: usize);
+}
+
+const PRELUDE: &str = include_str!("prelude.js");
+/// The line the program starts on inside the wrapper.
+const WRAPPER_LINES: u32 = 1;
+
+thread_local! {
+    static OUTPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+#[derive(Deserialize)]
+struct Input {
+    code: String,
+    paths: Vec<String>,
+}
+
+/// Allocates `len` bytes for the host to write into (never freed: one run per instance).
+#[unsafe(no_mangle)]
+pub extern "C" fn cm_alloc(len: usize) -> *mut u8 {
+    let mut buf = vec![0u8; len.max(1)];
+    let ptr = buf.as_mut_ptr();
+    std::mem::forget(buf);
+    ptr
+}
+
+/// Runs one program; returns a pointer to the output JSON (length: `cm_output_len`).
+///
+/// # Safety
+/// `ptr..ptr+len` must be memory the host wrote with `cm_alloc`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cm_run(ptr: *const u8, len: usize) -> *const u8 {
+    let input = unsafe { std::slice::from_raw_parts(ptr, len) };
+    let output = match serde_json::from_slice::<Input>(input) {
+        Ok(input) => run(&input),
+        Err(e) => failure("InternalError", &format!("bad input: {e}"), None),
+    };
+    OUTPUT.with(|o| {
+        *o.borrow_mut() = output.into_bytes();
+        o.borrow().as_ptr()
+    })
+}
+
+/// Length of the last output.
+#[unsafe(no_mangle)]
+pub extern "C" fn cm_output_len() -> usize {
+    OUTPUT.with(|o| o.borrow().len())
+}
+
+fn failure(name: &str, message: &str, line: Option<u32>) -> String {
+    serde_json::json!({"ok": false, "name": name, "message": message, "line": line}).to_string()
+}
+
+/// The line of the program (as given) from a QuickJS stack: `at ... (program.js:LINE...)`.
+fn stack_line(stack: &str) -> Option<u32> {
+    let at = stack.find("program.js:")? + "program.js:".len();
+    let digits: String = stack[at..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse::<u32>().ok()?.checked_sub(WRAPPER_LINES)
+}
+
+fn caught(error: CaughtError<'_>) -> String {
+    match error {
+        CaughtError::Exception(e) => {
+            let message = e.message().unwrap_or_default();
+            let stack = e.stack().unwrap_or_default();
+            let name = e.get::<_, String>("name").unwrap_or_else(|_| "Error".into());
+            failure(&name, &message, stack_line(&stack))
+        }
+        CaughtError::Value(v) => failure("Error", &format!("uncaught {v:?}"), None),
+        CaughtError::Error(e) => failure("InternalError", &e.to_string(), None),
+    }
+}
+
+fn run(input: &Input) -> String {
+    let Ok(runtime) = Runtime::new() else { return failure("InternalError", "cannot create the JS runtime", None) };
+    let Ok(context) = Context::full(&runtime) else { return failure("InternalError", "cannot create the JS context", None) };
+    let started = context.with(|ctx| -> Result<(), String> {
+        let globals = ctx.globals();
+        let start = Function::new(ctx.clone(), |path: String, args: String| -> i32 {
+            unsafe { start_call(path.as_ptr(), path.len(), args.as_ptr(), args.len()) }
+        })
+        .map_err(|e| e.to_string())?;
+        let log = Function::new(ctx.clone(), |level: i32, text: String| unsafe { console(level, text.as_ptr(), text.len()) })
+            .map_err(|e| e.to_string())?;
+        globals.set("__cm_start", start).map_err(|e| e.to_string())?;
+        globals.set("__cm_console", log).map_err(|e| e.to_string())?;
+        ctx.eval::<(), _>(PRELUDE).catch(&ctx).map_err(|e| caught(e))?;
+        let wrapped = format!("(async function (tools, console) {{\n{}\n}})", input.code);
+        let mut options = rquickjs::context::EvalOptions::default();
+        options.filename = Some("program.js".into());
+        options.strict = false;
+        let program: Function = ctx.eval_with_options(wrapped, options).catch(&ctx).map_err(|e| caught(e))?;
+        let cm: Object = globals.get("__cm").map_err(|e| e.to_string())?;
+        let run: Function = cm.get("run").map_err(|e| e.to_string())?;
+        run.call::<_, ()>((program, input.paths.clone())).catch(&ctx).map_err(|e| caught(e))?;
+        Ok(())
+    });
+    if let Err(out) = started {
+        return if out.starts_with('{') { out } else { failure("InternalError", &out, None) };
+    }
+    loop {
+        loop {
+            match runtime.execute_pending_job() {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(_) => continue,
+            }
+        }
+        let status = context.with(|ctx| -> Result<Option<String>, String> {
+            let cm: Object = ctx.globals().get("__cm").map_err(|e| e.to_string())?;
+            let state: Object = cm.get("state").map_err(|e| e.to_string())?;
+            if state.get::<_, bool>("done").unwrap_or(false) {
+                let ok: bool = state.get("ok").unwrap_or(false);
+                if ok {
+                    let json: String = state.get("json").unwrap_or_else(|_| "null".into());
+                    return Ok(Some(serde_json::json!({"ok": true, "json": json}).to_string()));
+                }
+                let name: String = state.get("name").unwrap_or_default();
+                let message: String = state.get("message").unwrap_or_default();
+                let stack: String = state.get("stack").unwrap_or_default();
+                return Ok(Some(failure(&name, &message, stack_line(&stack))));
+            }
+            let pending: Function = cm.get("pending").map_err(|e| e.to_string())?;
+            let count: i32 = pending.call(()).map_err(|e| e.to_string())?;
+            if count == 0 {
+                return Ok(Some(failure(
+                    "Error",
+                    "the program is waiting for a promise that can never settle",
+                    None,
+                )));
+            }
+            Ok(None)
+        });
+        match status {
+            Ok(Some(out)) => return out,
+            Ok(None) => {}
+            Err(e) => return failure("InternalError", &e, None),
+        }
+        let id = unsafe { wait_any() };
+        if id < 0 {
+            return failure("InternalError", "the host reported no pending tool call", None);
+        }
+        let len = unsafe { result_len() };
+        let mut buf = vec![0u8; len];
+        unsafe { result_read(buf.as_mut_ptr()) };
+        let settled = context.with(|ctx| -> Result<(), String> {
+            let result: serde_json::Value = serde_json::from_slice(&buf).map_err(|e| e.to_string())?;
+            let ok = result.get("ok").and_then(serde_json::Value::as_bool).unwrap_or(false);
+            let payload = if ok { result.get("value") } else { result.get("error") };
+            let json = payload.map(|v| v.to_string()).unwrap_or_else(|| "null".into());
+            let cm: Object = ctx.globals().get("__cm").map_err(|e| e.to_string())?;
+            let settle: Function = cm.get("settle").map_err(|e| e.to_string())?;
+            settle.call::<_, ()>((id, ok, json)).map_err(|e| e.to_string())?;
+            let _ = Value::new_undefined(ctx.clone());
+            Ok(())
+        });
+        if let Err(e) = settled {
+            return failure("InternalError", &e, None);
+        }
+    }
+}
