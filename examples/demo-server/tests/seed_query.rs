@@ -57,12 +57,14 @@ async fn run_seed(config: McpServerConfig) -> serde_json::Value {
 }
 
 fn assert_seed_applied(state: &WorkspaceState) {
-    let new: Vec<(&str, &str)> = state
+    // The two sends run concurrently (Promise.all): their order at the server may vary.
+    let mut new: Vec<(&str, &str)> = state
         .messages
         .iter()
         .filter(|m| m.author == "me")
         .map(|m| (m.channel.as_str(), m.text.as_str()))
         .collect();
+    new.sort();
     assert_eq!(
         new,
         vec![
