@@ -208,49 +208,67 @@ impl ToolProvider for Echo {
 }
 
 async fn environment_benches(rows: &mut Vec<Row>) -> Result<()> {
-    let cm = CodeMode::builder()
-        .tool_provider("t", Arc::new(Echo))
-        .environment(codemode::default_environment()?)
-        .build()
-        .await?;
+    let wasm: Arc<dyn codemode::RunEnvironment> = Arc::new(codemode::env_local::WasmEnvironment::new()?);
+    let node: Arc<dyn codemode::RunEnvironment> = Arc::new(codemode::env_local::ProcessEnvironment::node()?);
     let opts = RunOptions::default().max_tool_calls(100_000);
-    let trivial = measure_async(20, || async {
-        cm.execute_program("return 1;", &opts).await.ok();
-    })
-    .await;
-    rows.push(Row {
-        name: "trivial program, node subprocess".into(),
-        median: trivial,
-        note: "wasm sandbox: not built yet".into(),
-    });
-    let seq = measure_async(5, || async {
-        cm.execute_program(
-            "for (let i = 0; i < 1000; i++) { await tools.t.echo({ v: i }); }\nreturn 1;",
-            &opts,
-        )
-        .await
-        .ok();
-    })
-    .await;
-    rows.push(Row {
-        name: "1,000 sequential echo calls, node".into(),
-        median: seq,
-        note: format!("{:.0} calls/s", 1000.0 / seq.as_secs_f64()),
-    });
-    let all = measure_async(5, || async {
-        cm.execute_program(
-            "await Promise.all(Array.from({ length: 100 }, () => tools.t.sleep({})));\nreturn 1;",
-            &opts,
-        )
-        .await
-        .ok();
-    })
-    .await;
-    rows.push(Row {
-        name: "Promise.all, 100 calls of 100 ms each, node".into(),
-        median: all,
-        note: format!("{:.2}x one call", ms(all) / 100.0),
-    });
+    let cases: [(&str, &str, usize); 3] = [
+        ("trivial program", "return 1;", 50),
+        ("1,000 sequential echo calls", "for (let i = 0; i < 1000; i++) { await tools.t.echo({ v: i }); }\nreturn 1;", 5),
+        ("Promise.all, 100 calls of 100 ms", "await Promise.all(Array.from({ length: 100 }, () => tools.t.sleep({})));\nreturn 1;", 5),
+    ];
+    for (name, program, runs) in cases {
+        let mut medians = Vec::new();
+        let javascript = transpile(program).map_err(|e| anyhow::anyhow!("{e}"))?.code;
+        let mut catalog = codemode::ToolCatalog::new();
+        catalog.add_tools("t", Arc::new(Echo), Echo.list_tools().await?);
+        let catalog = Arc::new(catalog);
+        for env in [&wasm, &node] {
+            // The environment alone (a fresh bridge per run, no check or transpile).
+            let once = || {
+                let bridge = Arc::new(codemode::CatalogBridge::new(catalog.clone(), opts.max_tool_calls, Duration::from_secs(10)));
+                let request = codemode::ExecutionRequest { javascript: javascript.clone(), limits: codemode::ExecutionLimits::default() };
+                let env = env.clone();
+                async move { env.execute(request, bridge).await }
+            };
+            let outcome = once().await;
+            anyhow::ensure!(outcome.result.is_ok(), "{name} in {}: {:?}", env.name(), outcome.result);
+            let d = measure_async(runs, || async {
+                std::hint::black_box(once().await);
+            })
+            .await;
+            medians.push(d);
+        }
+        rows.push(Row {
+            name: format!("{name}, wasm sandbox"),
+            median: medians[0],
+            note: format!("{:.1}x faster than node", ms(medians[1]) / ms(medians[0])),
+        });
+        rows.push(Row { name: format!("{name}, node subprocess"), median: medians[1], note: String::new() });
+    }
+    // The first run in a fresh process, with the compiled-module cache cold and warm.
+    let exe = std::env::current_exe()?;
+    let cache = std::env::temp_dir().join(format!("codemode-bench-cache-{}", std::process::id()));
+    for label in ["cold", "warm"] {
+        let out = Command::new(&exe).arg("--first-run").env("CODEMODE_CACHE_DIR", &cache).output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let first: f64 = text.trim().parse().unwrap_or(f64::NAN);
+        rows.push(Row {
+            name: format!("first wasm run in a fresh process, module cache {label}"),
+            median: Duration::from_secs_f64(first / 1000.0),
+            note: "engine + module + first instance".into(),
+        });
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+    Ok(())
+}
+
+/// One wasm run from scratch; prints its milliseconds (used with `--first-run`).
+async fn first_run() -> Result<()> {
+    let started = Instant::now();
+    let env = codemode::env_local::WasmEnvironment::new()?;
+    let cm = CodeMode::builder().environment(Arc::new(env)).build().await?;
+    cm.execute_program("return 1;", &RunOptions::default()).await?;
+    println!("{}", ms(started.elapsed()));
     Ok(())
 }
 
@@ -328,6 +346,9 @@ fn print(rows: &[Row]) {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("--first-run") {
+        return first_run().await;
+    }
     if std::env::args().nth(1).as_deref() == Some("--serve-demo") {
         return codemode_demo_server::serve_stdio()
             .await
