@@ -213,8 +213,16 @@ async fn environment_benches(rows: &mut Vec<Row>) -> Result<()> {
     let opts = RunOptions::default().max_tool_calls(100_000);
     let cases: [(&str, &str, usize); 3] = [
         ("trivial program", "return 1;", 50),
-        ("1,000 sequential echo calls", "for (let i = 0; i < 1000; i++) { await tools.t.echo({ v: i }); }\nreturn 1;", 5),
-        ("Promise.all, 100 calls of 100 ms", "await Promise.all(Array.from({ length: 100 }, () => tools.t.sleep({})));\nreturn 1;", 5),
+        (
+            "1,000 sequential echo calls",
+            "for (let i = 0; i < 1000; i++) { await tools.t.echo({ v: i }); }\nreturn 1;",
+            5,
+        ),
+        (
+            "Promise.all, 100 calls of 100 ms",
+            "await Promise.all(Array.from({ length: 100 }, () => tools.t.sleep({})));\nreturn 1;",
+            5,
+        ),
     ];
     for (name, program, runs) in cases {
         let mut medians = Vec::new();
@@ -225,8 +233,15 @@ async fn environment_benches(rows: &mut Vec<Row>) -> Result<()> {
         for env in [&wasm, &node] {
             // The environment alone (a fresh bridge per run, no check or transpile).
             let once = || {
-                let bridge = Arc::new(codemode::CatalogBridge::new(catalog.clone(), opts.max_tool_calls, Duration::from_secs(10)));
-                let request = codemode::ExecutionRequest { javascript: javascript.clone(), limits: codemode::ExecutionLimits::default() };
+                let bridge = Arc::new(codemode::CatalogBridge::new(
+                    catalog.clone(),
+                    opts.max_tool_calls,
+                    Duration::from_secs(10),
+                ));
+                let request = codemode::ExecutionRequest {
+                    javascript: javascript.clone(),
+                    limits: codemode::ExecutionLimits::default(),
+                };
                 let env = env.clone();
                 async move { env.execute(request, bridge).await }
             };
@@ -243,13 +258,20 @@ async fn environment_benches(rows: &mut Vec<Row>) -> Result<()> {
             median: medians[0],
             note: format!("{:.1}x faster than node", ms(medians[1]) / ms(medians[0])),
         });
-        rows.push(Row { name: format!("{name}, node subprocess"), median: medians[1], note: String::new() });
+        rows.push(Row {
+            name: format!("{name}, node subprocess"),
+            median: medians[1],
+            note: String::new(),
+        });
     }
     // The first run in a fresh process, with the compiled-module cache cold and warm.
     let exe = std::env::current_exe()?;
     let cache = std::env::temp_dir().join(format!("codemode-bench-cache-{}", std::process::id()));
     for label in ["cold", "warm"] {
-        let out = Command::new(&exe).arg("--first-run").env("CODEMODE_CACHE_DIR", &cache).output()?;
+        let out = Command::new(&exe)
+            .arg("--first-run")
+            .env("CODEMODE_CACHE_DIR", &cache)
+            .output()?;
         let text = String::from_utf8_lossy(&out.stdout);
         let first: f64 = text.trim().parse().unwrap_or(f64::NAN);
         rows.push(Row {

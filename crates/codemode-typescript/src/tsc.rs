@@ -112,40 +112,14 @@ impl TscChecker {
 
     /// Type-checks `program` (a program body) against `declarations`.
     pub fn check(&self, program: &str, declarations: &str) -> Result<Vec<Diagnostic>, TscError> {
-        let run_error = |message: String| TscError::Run {
-            path: self.exe.clone(),
-            message,
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("codemode-tsc-")
-            .tempdir()
-            .map_err(|e| run_error(e.to_string()))?;
-        std::fs::write(
-            dir.path().join("prelude.d.ts"),
-            format!("{CONSOLE_DECLARATION}{declarations}"),
-        )
-        .map_err(|e| run_error(e.to_string()))?;
-        std::fs::write(
-            dir.path().join("program.ts"),
-            format!("{WRAPPER_OPEN}{program}{WRAPPER_CLOSE}"),
-        )
-        .map_err(|e| run_error(e.to_string()))?;
-        let output = Command::new(&self.exe)
-            .args(Self::ARGS)
-            .args(["--skipLibCheck", "prelude.d.ts", "program.ts"])
-            .current_dir(dir.path())
-            .output()
-            .map_err(|e| run_error(e.to_string()))?;
-        let text = String::from_utf8_lossy(&output.stdout);
-        let diagnostics = parse_output(&text, program.lines().count().max(1) as u32);
-        if !output.status.success() && diagnostics.is_empty() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            return Err(run_error(format!(
-                "exit {}: {}{}",
-                output.status,
-                text.trim(),
-                stderr.trim()
-            )));
+        let files = [
+            ("prelude.d.ts", format!("{CONSOLE_DECLARATION}{declarations}")),
+            ("program.ts", format!("{WRAPPER_OPEN}{program}{WRAPPER_CLOSE}")),
+        ];
+        let (success, stdout, stderr) = self.run(&files, &["--skipLibCheck"])?;
+        let diagnostics = parse_output(&stdout, program.lines().count().max(1) as u32);
+        if !success && diagnostics.is_empty() {
+            return Err(self.error(format!("{}{}", stdout.trim(), stderr.trim())));
         }
         Ok(diagnostics)
     }
@@ -153,31 +127,43 @@ impl TscChecker {
     /// Checks declaration files on their own (no `--skipLibCheck`): every diagnostic, with
     /// its file name in the message.
     pub fn check_declarations(&self, declarations: &str) -> Result<Vec<Diagnostic>, TscError> {
-        let run_error = |message: String| TscError::Run {
-            path: self.exe.clone(),
-            message,
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("codemode-tsc-")
-            .tempdir()
-            .map_err(|e| run_error(e.to_string()))?;
-        std::fs::write(
-            dir.path().join("tools.d.ts"),
-            format!("{CONSOLE_DECLARATION}{declarations}"),
-        )
-        .map_err(|e| run_error(e.to_string()))?;
-        let output = Command::new(&self.exe)
-            .args(Self::ARGS)
-            .arg("tools.d.ts")
-            .current_dir(dir.path())
-            .output()
-            .map_err(|e| run_error(e.to_string()))?;
-        let text = String::from_utf8_lossy(&output.stdout);
-        Ok(text
+        let files = [("tools.d.ts", format!("{CONSOLE_DECLARATION}{declarations}"))];
+        let (_, stdout, _) = self.run(&files, &[])?;
+        Ok(stdout
             .lines()
             .filter(|l| l.contains("error TS"))
             .map(|l| Diagnostic::error(0, 0, "TSC", l.trim()))
             .collect())
+    }
+
+    fn error(&self, message: String) -> TscError {
+        TscError::Run {
+            path: self.exe.clone(),
+            message,
+        }
+    }
+
+    /// Writes `files` to a fresh directory and runs the compiler on them there.
+    fn run(&self, files: &[(&str, String)], extra: &[&str]) -> Result<(bool, String, String), TscError> {
+        let dir = tempfile::Builder::new()
+            .prefix("codemode-tsc-")
+            .tempdir()
+            .map_err(|e| self.error(e.to_string()))?;
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).map_err(|e| self.error(e.to_string()))?;
+        }
+        let output = Command::new(&self.exe)
+            .args(Self::ARGS)
+            .args(extra)
+            .args(files.iter().map(|(name, _)| *name))
+            .current_dir(dir.path())
+            .output()
+            .map_err(|e| self.error(e.to_string()))?;
+        Ok((
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ))
     }
 
     const ARGS: [&'static str; 10] = [
