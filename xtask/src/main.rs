@@ -62,7 +62,9 @@ fn guest(check: bool) -> Result<()> {
     }
     run(Command::new("rustup").args(["target", "add", "wasm32-wasip1"]))?;
     // Debian keeps the wasi headers where clang does not look for wasm32-wasip1.
-    let target_dir = root().join("target/guest");
+    // A fixed build directory and path remapping keep machine-specific paths (which QuickJS's
+    // C sources embed through __FILE__) out of the .wasm, so the build is reproducible.
+    let target_dir = std::env::temp_dir().join("codemode-guest-target");
     let sysroot = target_dir.join("wasi-sysroot");
     std::fs::create_dir_all(sysroot.join("lib"))?;
     for (link, to) in [
@@ -88,7 +90,15 @@ fn guest(check: bool) -> Result<()> {
         .env("RQUICKJS_SYS_NO_WASI_SDK", "1")
         .env("CC_wasm32_wasip1", "clang")
         .env("AR_wasm32_wasip1", "llvm-ar")
-        .env("CFLAGS_wasm32_wasip1", format!("--sysroot={}", sysroot.display()))
+        .env(
+            "CFLAGS_wasm32_wasip1",
+            format!(
+                "--sysroot={} -ffile-prefix-map={}=/target -ffile-prefix-map={home}=/cargo -ffile-prefix-map={}=/guest",
+                sysroot.display(),
+                target_dir.display(),
+                guest_dir.display()
+            ),
+        )
         .env("CARGO_ENCODED_RUSTFLAGS", rustflags.replace(' ', "\x1f")))?;
     let built = std::fs::read(target_dir.join("wasm32-wasip1/release/codemode_guest.wasm"))?;
     if check {

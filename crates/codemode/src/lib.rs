@@ -79,3 +79,8 @@ pub fn linked_plugins() -> Vec<&'static str> {
     }
     plugins
 }
+
+/// The plugin guide's example, compiled and run as a doctest.
+#[doc = include_str!("../../../docs/plugins.md")]
+#[cfg(doctest)]
+pub struct PluginGuide;
