@@ -22,6 +22,9 @@ pub enum BridgeError {
     /// The run already made `max_tool_calls` calls. Environments end the run.
     #[error("the run made more than {0} tool calls (max_tool_calls); call {1} was refused")]
     LimitExceeded(usize, String),
+    /// The arguments do not match the tool's input schema; the tool was not called.
+    #[error("tools.{0}: invalid arguments: {1}")]
+    InvalidArguments(String, String),
     /// The call took longer than `tool_call_timeout`.
     #[error("tools.{0} timed out after {1:.1} s (tool_call_timeout)")]
     Timeout(String, f64),
@@ -123,12 +126,16 @@ impl ToolBridge for CatalogBridge {
         let outcome = if n > self.max_calls {
             Err(BridgeError::LimitExceeded(self.max_calls, path.to_string()))
         } else if let Some(entry) = self.catalog.tool(path) {
-            let call = entry.provider().call_tool(&entry.spec.name, arguments.clone());
-            match tokio::time::timeout(self.tool_timeout, call).await {
-                Ok(Ok(value)) => Ok(value),
-                Ok(Err(ToolError::Timeout(secs))) => Err(BridgeError::Timeout(path.to_string(), secs)),
-                Ok(Err(e)) => Err(BridgeError::Failed(path.to_string(), e.to_string())),
-                Err(_) => Err(BridgeError::Timeout(path.to_string(), self.tool_timeout.as_secs_f64())),
+            if let Err(problems) = entry.validate_arguments(&arguments) {
+                Err(BridgeError::InvalidArguments(path.to_string(), problems))
+            } else {
+                let call = entry.provider().call_tool(&entry.spec.name, arguments.clone());
+                match tokio::time::timeout(self.tool_timeout, call).await {
+                    Ok(Ok(value)) => Ok(value),
+                    Ok(Err(ToolError::Timeout(secs))) => Err(BridgeError::Timeout(path.to_string(), secs)),
+                    Ok(Err(e)) => Err(BridgeError::Failed(path.to_string(), e.to_string())),
+                    Err(_) => Err(BridgeError::Timeout(path.to_string(), self.tool_timeout.as_secs_f64())),
+                }
             }
         } else {
             Err(BridgeError::UnknownTool(path.to_string()))

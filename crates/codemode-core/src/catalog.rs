@@ -1,11 +1,12 @@
 //! The `ToolCatalog`: every tool of every provider under one hierarchical namespace.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use codemode_typescript::ToolSignature;
 use codemode_typescript::ident::sanitize_identifier;
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::error::CodeModeError;
 use crate::tool::{StaticToolProvider, ToolError, ToolProvider, ToolSpec};
@@ -20,6 +21,8 @@ pub struct CatalogEntry {
     /// The tool as its provider describes it; `spec.name` is the real name for calls.
     pub spec: ToolSpec,
     provider: Arc<dyn ToolProvider>,
+    /// The input schema compiled for validation, on first use (`None`: not usable).
+    validator: Arc<OnceLock<Option<jsonschema::Validator>>>,
 }
 
 impl std::fmt::Debug for CatalogEntry {
@@ -36,6 +39,41 @@ impl CatalogEntry {
     /// The provider that serves this tool.
     pub fn provider(&self) -> &Arc<dyn ToolProvider> {
         &self.provider
+    }
+
+    /// Checks arguments against the input schema (formats and remote `$ref`s are not
+    /// checked; a schema that cannot be compiled validates nothing). `null` counts as `{}`.
+    /// The error lists up to three problems with their JSON paths.
+    pub fn validate_arguments(&self, arguments: &Value) -> Result<(), String> {
+        let validator = self.validator.get_or_init(|| {
+            match jsonschema::options().should_validate_formats(false).build(&self.spec.input_schema) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::debug!(path = %self.path, error = %e, "the input schema cannot be compiled; arguments are not validated");
+                    None
+                }
+            }
+        });
+        let Some(validator) = validator else { return Ok(()) };
+        let empty = Value::Object(serde_json::Map::new());
+        let instance = if arguments.is_null() { &empty } else { arguments };
+        let problems: Vec<String> = validator
+            .iter_errors(instance)
+            .take(3)
+            .map(|e| {
+                let path = e.instance_path().to_string();
+                if path.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("at {path}: {e}")
+                }
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
     }
 
     /// The tool as the TypeScript generator and checker see it.
@@ -107,6 +145,7 @@ impl ToolCatalog {
                     namespace: namespace.to_string(),
                     spec,
                     provider: provider.clone(),
+                    validator: Arc::new(OnceLock::new()),
                 },
             );
         }

@@ -397,3 +397,25 @@ async fn repair_with_typescript_7_diagnostics() {
     let feedback = &repair.messages.last().unwrap().content;
     assert!(feedback.contains("program.ts:1:7: TS2322"), "{feedback}");
 }
+
+#[tokio::test]
+async fn arguments_are_validated_against_the_schema_before_the_call() {
+    let chat = Arc::new(FakeChatProvider::default());
+    let cm = CodeMode::builder()
+        .tool_provider("chat", chat.clone())
+        .environment(codemode::default_environment().unwrap())
+        .build()
+        .await
+        .unwrap();
+    // `any` hides the mistake from the type checker; the bridge still refuses it.
+    let program = "const args: any = { channel: 42, text: 'x', extra: true };\ntry {\n  await tools.chat.send_message(args);\n} catch (e) {\n  return String(e.message);\n}";
+    let report = cm.execute_program(program, &RunOptions::default()).await.unwrap();
+    let message = report.output.as_str().unwrap().to_string();
+    assert!(
+        message.starts_with("tools.chat.send_message: invalid arguments:"),
+        "{message}"
+    );
+    assert!(message.contains("/channel"), "{message}");
+    assert!(chat.messages.lock().unwrap().is_empty(), "the tool was not called");
+    assert!(report.tool_calls[0].error.is_some());
+}
