@@ -152,7 +152,12 @@ impl WasmEnvironment {
             let output_len = instance
                 .get_typed_func::<(), u32>(&mut store, "cm_output_len")
                 .map_err(|e| internal("cm_output_len", e))?;
-            let input = json!({"code": request.javascript, "paths": bridge.tool_paths()}).to_string();
+            let input = json!({
+                "code": request.javascript,
+                "paths": bridge.tool_paths(),
+                "max_value_bytes": limits.max_value_bytes,
+            })
+            .to_string();
             let ptr = alloc
                 .call_async(&mut store, input.len() as u32)
                 .await

@@ -87,12 +87,19 @@ const sum = await tools.everything.get_sum({ a: 2, b: 3 });
 const progress = await tools.everything.trigger_long_running_operation({ duration: 1, steps: 2 });
 let error = "";
 try {
-  const a: any = "not a number";
-  await tools.everything.get_sum({ a, b: 1 });
+  // Valid under the schema, refused by the server: an isError result.
+  await tools.everything.gzip_file_as_resource({ name: "x.gz", data: "file:///etc/hostname" });
 } catch (e) {
   error = String(e);
 }
-return { weather, echoes, sum, progress, error };
+let invalid = "";
+try {
+  const a: any = "not a number";
+  await tools.everything.get_sum({ a, b: 1 });
+} catch (e) {
+  invalid = String(e);
+}
+return { weather, echoes, sum, progress, error, invalid };
 "#;
     let report = cm.execute_program(program, &RunOptions::default()).await.unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
@@ -103,10 +110,16 @@ return { weather, echoes, sum, progress, error };
     assert!(out["progress"].to_string().contains("completed"), "{out}");
     let error = out["error"].as_str().unwrap();
     assert!(
-        error.contains("tools.everything.get_sum failed") && error.contains("expected number"),
+        error.contains("tools.everything.gzip_file_as_resource failed") && error.contains("Unsupported URL protocol"),
         "{error}"
     );
-    assert_eq!(report.tool_calls.len(), 8);
+    let invalid = out["invalid"].as_str().unwrap();
+    assert!(
+        invalid.contains("tools.everything.get_sum: invalid arguments: at /a")
+            && invalid.contains("is not of type \"number\""),
+        "refused by the bridge before the call: {invalid}"
+    );
+    assert_eq!(report.tool_calls.len(), 9);
 }
 
 #[tokio::test]

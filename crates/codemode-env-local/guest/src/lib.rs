@@ -7,7 +7,7 @@
 //! - `result_len() -> len`, `result_read(ptr)`: the finished call's `{"ok":..,"value"|"error":..}`;
 //! - `console(level, ptr, len)`.
 //!
-//! Exports: `cm_alloc(len) -> ptr`, `cm_run(ptr, len) -> ptr` (input `{"code", "paths"}`,
+//! Exports: `cm_alloc(len) -> ptr`, `cm_run(ptr, len) -> ptr` (input `{"code", "paths", "max_value_bytes"}`,
 //! output `{"ok": true, "json": "..."}` or `{"ok": false, "name", "message", "line"}`),
 //! `cm_output_len() -> len`.
 
@@ -37,6 +37,8 @@ thread_local! {
 struct Input {
     code: String,
     paths: Vec<String>,
+    /// Cap on values crossing the bridge, in bytes of JSON.
+    max_value_bytes: f64,
 }
 
 /// Allocates `len` bytes for the host to write into (never freed: one run per instance).
@@ -116,7 +118,7 @@ fn run(input: &Input) -> String {
         let program: Function = ctx.eval_with_options(wrapped, options).catch(&ctx).map_err(|e| caught(e))?;
         let cm: Object = globals.get("__cm").map_err(|e| e.to_string())?;
         let run: Function = cm.get("run").map_err(|e| e.to_string())?;
-        run.call::<_, ()>((program, input.paths.clone())).catch(&ctx).map_err(|e| caught(e))?;
+        run.call::<_, ()>((program, input.paths.clone(), input.max_value_bytes)).catch(&ctx).map_err(|e| caught(e))?;
         Ok(())
     });
     if let Err(out) = started {

@@ -26,11 +26,28 @@ globalThis.__cm = (() => {
   });
   Object.freeze(console);
 
+  let maxBytes = Infinity;
+
+  // JSON.stringify that gives up as soon as the text would pass `maxBytes` (so a huge value
+  // fails fast instead of filling memory).
+  function stringify(value) {
+    let size = 0;
+    const limit = maxBytes;
+    const text = JSON.stringify(value, function (key, v) {
+      size += key.length + 4;
+      if (typeof v === 'string') size += v.length;
+      if (size > limit) throw new RangeError(`a value crossing the bridge is larger than ${limit} bytes`);
+      return v;
+    });
+    return text === undefined ? 'null' : text;
+  }
+
   function call(path, args) {
     let json;
     try {
-      json = args === undefined ? 'null' : JSON.stringify(args);
+      json = args === undefined ? 'null' : stringify(args);
     } catch (e) {
+      if (e instanceof RangeError) return Promise.reject(new RangeError(`tools.${path}: ${e.message}`));
       return Promise.reject(new TypeError(`tools.${path}: arguments must be JSON-serializable (${e.message})`));
     }
     const id = start(path, json);
@@ -61,16 +78,16 @@ globalThis.__cm = (() => {
     else p.reject(new Error(value));
   }
 
-  function run(program, paths) {
+  function run(program, paths, limit) {
+    maxBytes = limit;
     program(buildTools(paths), console).then(
       (value) => {
         try {
-          const json = value === undefined ? 'null' : JSON.stringify(value);
-          state.json = json === undefined ? 'null' : json;
+          state.json = value === undefined ? 'null' : stringify(value);
           state.ok = true;
         } catch (e) {
-          state.name = 'TypeError';
-          state.message = `the returned value is not JSON-serializable: ${e.message}`;
+          state.name = e instanceof RangeError ? 'RangeError' : 'TypeError';
+          state.message = e instanceof RangeError ? e.message : `the returned value is not JSON-serializable: ${e.message}`;
         }
         state.done = true;
       },
