@@ -1,4 +1,4 @@
-//! OpenRouter as a codemode [`Llm`](codemode_core::Llm): OpenRouter's OpenAI-compatible API
+//! OpenRouter as a codemode `Llm`: OpenRouter's OpenAI-compatible API
 //! with its attribution headers, provider routing preferences and model fallbacks. The HTTP,
 //! retry and error handling are `codemode-openai`'s.
 //!
