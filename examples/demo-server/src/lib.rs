@@ -316,6 +316,19 @@ impl DemoServer {
         self.with(|s| s.clone())
     }
 
+    /// Changes one issue and returns it, or says that it does not exist.
+    fn update_issue(&self, id: u64, change: impl FnOnce(&mut Issue)) -> Result<Json<Issue>, String> {
+        self.with(|s| {
+            let issue = s
+                .issues
+                .iter_mut()
+                .find(|i| i.id == id)
+                .ok_or_else(|| format!("no issue {id}"))?;
+            change(issue);
+            Ok(Json(issue.clone()))
+        })
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut WorkspaceState) -> T) -> T {
         let mut guard = match self.state.lock() {
             Ok(g) => g,
@@ -430,28 +443,12 @@ impl DemoServer {
 
     #[tool(description = "Comment on an issue; returns the updated issue")]
     fn comment_on_issue(&self, Parameters(args): Parameters<CommentArgs>) -> Result<Json<Issue>, String> {
-        self.with(|s| {
-            let issue = s
-                .issues
-                .iter_mut()
-                .find(|i| i.id == args.issue_id)
-                .ok_or_else(|| format!("no issue {}", args.issue_id))?;
-            issue.comments.push(args.text);
-            Ok(Json(issue.clone()))
-        })
+        self.update_issue(args.issue_id, |issue| issue.comments.push(args.text))
     }
 
     #[tool(description = "Close an issue; returns the updated issue")]
     fn close_issue(&self, Parameters(args): Parameters<IssueIdArgs>) -> Result<Json<Issue>, String> {
-        self.with(|s| {
-            let issue = s
-                .issues
-                .iter_mut()
-                .find(|i| i.id == args.issue_id)
-                .ok_or_else(|| format!("no issue {}", args.issue_id))?;
-            issue.state = "closed".into();
-            Ok(Json(issue.clone()))
-        })
+        self.update_issue(args.issue_id, |issue| issue.state = "closed".into())
     }
 
     #[tool(description = "List the emails in my inbox, newest first")]
