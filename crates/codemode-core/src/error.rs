@@ -27,6 +27,9 @@ pub enum CodeModeError {
     /// A model call failed.
     #[error(transparent)]
     Llm(#[from] LlmError),
+    /// The type checker could not run.
+    #[error(transparent)]
+    Checker(#[from] crate::checker::CheckerError),
     /// A tool provider failed.
     #[error(transparent)]
     Tool(#[from] ToolError),

@@ -280,8 +280,7 @@ impl CodeMode {
                     declarations: &declarations,
                 },
             )
-            .await
-            .map_err(|e| CodeModeError::Config(e.to_string()))?;
+            .await?;
         Ok(CheckResult {
             checker: self.checker.name().to_string(),
             diagnostics,
@@ -312,8 +311,7 @@ impl CodeMode {
                     declarations: &declarations,
                 },
             )
-            .await
-            .map_err(|e| CodeModeError::Config(e.to_string()))?;
+            .await?;
         push_timing(&mut report, None, Step::Check, t, String::new());
         report.checker = Some(self.checker.name().to_string());
         let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
