@@ -268,23 +268,28 @@ impl CodeMode {
     /// Type-checks a program against every tool of the catalog.
     pub async fn check_program(&self, code: &str) -> Result<CheckResult, CodeModeError> {
         let catalog = self.current_catalog().await;
-        let prepared = prepare_program(code);
-        let signatures = catalog.signatures();
-        let declarations = generate_declarations(&signatures).text;
         let diagnostics = self
-            .checker
-            .check(
-                &prepared.text,
-                CheckContext {
-                    tools: &signatures,
-                    declarations: &declarations,
-                },
-            )
+            .check_against_catalog(&catalog, &prepare_program(code).text)
             .await?;
         Ok(CheckResult {
             checker: self.checker.name().to_string(),
             diagnostics,
         })
+    }
+
+    /// Checks a prepared program against every tool of `catalog`.
+    async fn check_against_catalog(
+        &self,
+        catalog: &ToolCatalog,
+        program: &str,
+    ) -> Result<Vec<Diagnostic>, CodeModeError> {
+        let signatures = catalog.signatures();
+        let declarations = generate_declarations(&signatures).text;
+        let context = CheckContext {
+            tools: &signatures,
+            declarations: &declarations,
+        };
+        Ok(self.checker.check(program, context).await?)
     }
 
     /// Checks and runs a program against the tools, no model involved (what `codemode exec`
@@ -300,18 +305,7 @@ impl CodeMode {
         let prepared = prepare_program(code);
         report.code = Some(code.to_string());
         let t = Instant::now();
-        let signatures = catalog.signatures();
-        let declarations = generate_declarations(&signatures).text;
-        let diagnostics = self
-            .checker
-            .check(
-                &prepared.text,
-                CheckContext {
-                    tools: &signatures,
-                    declarations: &declarations,
-                },
-            )
-            .await?;
+        let diagnostics = self.check_against_catalog(&catalog, &prepared.text).await?;
         push_timing(&mut report, None, Step::Check, t, String::new());
         report.checker = Some(self.checker.name().to_string());
         let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
