@@ -19,6 +19,7 @@
 mod check;
 mod diagnostic;
 pub mod ident;
+mod lsp;
 mod program;
 mod schema;
 mod transpile;

@@ -4,11 +4,16 @@
 //! The program is wrapped in an async function after a prelude of our own `console`
 //! declaration and the tool declarations; `tsc --strict --noEmit` runs with a minimal lib
 //! (es2023, no DOM), and diagnostics are mapped back to the lines of the program as written.
+//!
+//! By default one compiler process is kept warm across checks (`tsc --lsp --stdio`, see
+//! `lsp.rs`); [`TscChecker::cold`] runs a fresh `tsc` for every check instead.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::lsp::LspSession;
 
 /// The `console` the sandboxes provide, declared for the checker (no DOM lib).
 pub const CONSOLE_DECLARATION: &str = "declare const console: {\n  log(...args: unknown[]): void;\n  info(...args: unknown[]): void;\n  warn(...args: unknown[]): void;\n  error(...args: unknown[]): void;\n  debug(...args: unknown[]): void;\n};\n";
@@ -47,10 +52,15 @@ pub enum TscError {
 }
 
 /// The TypeScript 7 compiler.
+///
+/// Clones share one warm language-server process (started on the first check); checks
+/// through it are serialized.
 #[derive(Debug, Clone)]
 pub struct TscChecker {
     exe: PathBuf,
     version: String,
+    /// The warm server, when enabled (`None` inside: not started yet, or dropped after a failure).
+    warm: Option<Arc<Mutex<Option<LspSession>>>>,
 }
 
 impl TscChecker {
@@ -92,7 +102,22 @@ impl TscChecker {
         if !version.starts_with("7.") {
             return Err(TscError::WrongVersion { path: exe, version });
         }
-        Ok(Self { exe, version })
+        Ok(Self {
+            exe,
+            version,
+            warm: Some(Arc::new(Mutex::new(None))),
+        })
+    }
+
+    /// Runs a fresh `tsc` process for every check instead of keeping one warm.
+    pub fn cold(mut self) -> Self {
+        self.warm = None;
+        self
+    }
+
+    /// Whether checks go through a warm language-server process.
+    pub fn is_warm(&self) -> bool {
+        self.warm.is_some()
     }
 
     /// The compiler's version, e.g. `7.0.2`.
@@ -110,8 +135,61 @@ impl TscChecker {
         format!("tsc {}", self.version)
     }
 
-    /// Type-checks `program` (a program body) against `declarations`.
+    /// Type-checks `program` (a program body) against `declarations`: through the warm
+    /// server when enabled (falling back to a cold check if the server fails), else cold.
     pub fn check(&self, program: &str, declarations: &str) -> Result<Vec<Diagnostic>, TscError> {
+        if let Some(warm) = &self.warm {
+            match self.check_warm(warm, program, declarations) {
+                Ok(diagnostics) => return Ok(diagnostics),
+                Err(e) => tracing::warn!(error = %e, "the warm TypeScript server failed; checking cold"),
+            }
+        }
+        self.check_cold(program, declarations)
+    }
+
+    fn check_warm(
+        &self,
+        warm: &Mutex<Option<LspSession>>,
+        program: &str,
+        declarations: &str,
+    ) -> Result<Vec<Diagnostic>, String> {
+        let mut slot = warm
+            .lock()
+            .map_err(|_| "the warm server's lock is poisoned".to_string())?;
+        if slot.is_none() {
+            *slot = Some(LspSession::start(&self.exe)?);
+        }
+        let Some(session) = slot.as_mut() else {
+            return Err("the warm server did not start".into());
+        };
+        let prelude = format!("{CONSOLE_DECLARATION}{declarations}");
+        let program_ts = format!("{WRAPPER_OPEN}{program}{WRAPPER_CLOSE}");
+        match session.check(&prelude, &program_ts) {
+            Ok(raw) => {
+                let lines = program.lines().count().max(1) as u32;
+                let wrapper_lines = WRAPPER_OPEN.lines().count() as u32;
+                Ok(raw
+                    .into_iter()
+                    .map(|d| d.into_diagnostic(wrapper_lines, lines))
+                    .collect())
+            }
+            Err(e) => {
+                // Drop (kill) the server; the next check starts a new one.
+                *slot = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// The process id of the warm server, if one is running.
+    #[doc(hidden)]
+    pub fn warm_server_pid(&self) -> Option<u32> {
+        let warm = self.warm.as_ref()?;
+        warm.lock().ok()?.as_ref().map(LspSession::pid)
+    }
+
+    /// Type-checks with a fresh `tsc` process.
+    pub fn check_cold(&self, program: &str, declarations: &str) -> Result<Vec<Diagnostic>, TscError> {
         let files = [
             ("prelude.d.ts", format!("{CONSOLE_DECLARATION}{declarations}")),
             ("program.ts", format!("{WRAPPER_OPEN}{program}{WRAPPER_CLOSE}")),

@@ -126,3 +126,68 @@ fn tsc_positions_are_those_of_the_program_as_written() {
     let d = common::tsc().check("console.log(document.title);", &decls).unwrap();
     assert_eq!(d[0].code, "TS2584", "{d:?}");
 }
+
+/// The warm server (one `tsc --lsp --stdio` kept across checks) reports exactly what a cold
+/// `tsc` run reports, follows changing declarations, and is replaced when it dies.
+#[test]
+fn warm_and_cold_checks_agree_and_the_warm_server_is_reused() {
+    let schema = chat_schema();
+    let sig = ToolSignature {
+        path: "chat.send_message",
+        description: None,
+        input_schema: &schema,
+        output_schema: None,
+    };
+    let chat = generate_declarations(&[sig]).text;
+    let other_schema = json!({"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]});
+    let other = generate_declarations(&[ToolSignature {
+        path: "search.query",
+        description: None,
+        input_schema: &other_schema,
+        output_schema: None,
+    }])
+    .text;
+    let warm = common::tsc();
+    assert!(warm.is_warm());
+    let cold = common::tsc().cold();
+    let cases = [
+        (&chat, "await tools.chat.send_mesage({ channel: 'a' });"),
+        (&chat, "// x\nawait tools.chat.send_message({ chanel: 'a' });"),
+        (&chat, "const n: number = 'x';\nreturn n;"),
+        (
+            &chat,
+            "const r = await tools.chat.send_message({ channel: 'a' });\nreturn r;",
+        ),
+        (&other, "await tools.chat.send_message({ channel: 'a' });"),
+        (&other, "const r = await tools.search.query({ q: 1 });\nreturn r;"),
+        (&other, "return await tools.search.query({ q: 'ok' });"),
+        (&chat, "let x = ;"),
+        (&chat, "console.log(document.title);"),
+    ];
+    let mut pid = None;
+    for (decls, program) in cases {
+        let prepared = prepare_program(program).text;
+        let from_warm = warm.check(&prepared, decls).unwrap();
+        let from_cold = cold.check(&prepared, decls).unwrap();
+        assert_eq!(from_warm, from_cold, "warm and cold differ on {program:?}");
+        let now = warm.warm_server_pid();
+        assert!(now.is_some(), "the warm server should be running");
+        if pid.is_some() {
+            assert_eq!(pid, now, "the warm server was restarted without a failure");
+        }
+        pid = now;
+    }
+    // A dead server is replaced and the check still answers.
+    let killed = pid.unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &killed.to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let d = warm.check("const n: number = 'x';\nreturn n;", &chat).unwrap();
+    assert_eq!(d[0].code, "TS2322", "{d:?}");
+    let d = warm.check("const n: number = 'x';\nreturn n;", &chat).unwrap();
+    assert_eq!(d[0].code, "TS2322", "{d:?}");
+    assert_ne!(warm.warm_server_pid(), Some(killed));
+    assert!(warm.warm_server_pid().is_some());
+}
