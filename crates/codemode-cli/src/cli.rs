@@ -42,6 +42,9 @@ pub struct GlobalArgs {
     /// Seconds each tool call may take (tool_call_timeout)
     #[arg(long, global = true, value_name = "SECS")]
     pub tool_timeout: Option<f64>,
+    /// Seconds of computing a program may use; waiting for tools is free (cpu_time_limit)
+    #[arg(long, global = true, value_name = "SECS")]
+    pub cpu_time: Option<f64>,
     /// Write every prompt and response here (keys and tokens redacted)
     #[arg(long, global = true, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,

@@ -404,10 +404,12 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
     push(
         "limits",
         format!(
-            "max_tool_calls={} total_execution_timeout={}s tool_call_timeout={}s max_repairs={} max_tools_per_prompt={} max_concurrent_threads={} memory_limit_mb={}",
+            "max_tool_calls={} total_execution_timeout={}s tool_call_timeout={}s cpu_time_limit={} max_repairs={} max_tools_per_prompt={} max_concurrent_threads={} memory_limit_mb={}",
             o.max_tool_calls,
             o.total_execution_timeout,
             o.tool_call_timeout,
+            o.cpu_time_limit
+                .map_or_else(|| "same as total_execution_timeout".to_string(), |v| format!("{v}s")),
             o.max_repairs,
             o.max_tools_per_prompt,
             o.max_concurrent_threads,

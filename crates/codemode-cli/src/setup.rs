@@ -71,6 +71,9 @@ pub fn load(global: &GlobalArgs) -> Result<Setup> {
     if let Some(v) = global.tool_timeout {
         options.tool_call_timeout = v;
     }
+    if let Some(v) = global.cpu_time {
+        options.cpu_time_limit = Some(v);
+    }
     if let Some(v) = &global.log_dir {
         options.log_dir = Some(v.clone());
     }

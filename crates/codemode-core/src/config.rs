@@ -113,6 +113,8 @@ pub struct RunSection {
     pub total_execution_timeout: Option<f64>,
     /// Seconds each tool call may take.
     pub tool_call_timeout: Option<f64>,
+    /// Seconds of computing a program may use (waiting for tools is not charged).
+    pub cpu_time_limit: Option<f64>,
     /// Repair rounds after failed checks.
     pub max_repairs: Option<u32>,
     /// Tools per filter prompt.
@@ -136,6 +138,9 @@ impl RunSection {
         }
         if let Some(v) = self.tool_call_timeout {
             options.tool_call_timeout = v;
+        }
+        if let Some(v) = self.cpu_time_limit {
+            options.cpu_time_limit = Some(v);
         }
         if let Some(v) = self.max_repairs {
             options.max_repairs = v;

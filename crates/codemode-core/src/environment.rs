@@ -14,6 +14,9 @@ use crate::bridge::ToolBridge;
 pub struct ExecutionLimits {
     /// Wall-clock limit for the whole run.
     pub total_timeout: Duration,
+    /// Budget of time spent executing the program itself; time spent waiting for tool
+    /// calls is not charged. Never more useful than `total_timeout` when equal to it.
+    pub cpu_time: Duration,
     /// Memory cap for the program, in bytes.
     pub memory_limit_bytes: u64,
     /// Cap on console output, in bytes; later output is dropped and marked.
@@ -27,6 +30,7 @@ impl Default for ExecutionLimits {
     fn default() -> Self {
         Self {
             total_timeout: Duration::from_secs(30),
+            cpu_time: Duration::from_secs(30),
             memory_limit_bytes: 256 * 1024 * 1024,
             max_console_bytes: 256 * 1024,
             max_value_bytes: 8 * 1024 * 1024,
@@ -49,7 +53,7 @@ pub struct ExecutionRequest {
 pub enum FailureKind {
     /// The program threw.
     Runtime,
-    /// The wall-clock limit was reached.
+    /// The wall-clock limit or the CPU budget was reached.
     Timeout,
     /// `max_tool_calls` was exceeded.
     ToolCallLimit,

@@ -17,6 +17,9 @@ pub struct RunOptions {
     pub total_execution_timeout: f64,
     /// Limit for each tool call, in seconds.
     pub tool_call_timeout: f64,
+    /// Budget of time the program may spend computing, in seconds; waiting for tool calls
+    /// is not charged. `None`: the same as `total_execution_timeout`.
+    pub cpu_time_limit: Option<f64>,
     /// Most repair rounds after failed type checks.
     pub max_repairs: u32,
     /// Tools shown to the tiny model per prompt.
@@ -36,6 +39,7 @@ impl Default for RunOptions {
             max_tool_calls: 100,
             total_execution_timeout: 60.0,
             tool_call_timeout: 30.0,
+            cpu_time_limit: None,
             max_repairs: 2,
             max_tools_per_prompt: 20,
             max_concurrent_threads: 5,
@@ -69,6 +73,12 @@ impl RunOptions {
     /// Sets `tool_call_timeout` in seconds.
     pub fn tool_call_timeout(mut self, seconds: f64) -> Self {
         self.tool_call_timeout = seconds;
+        self
+    }
+
+    /// Sets `cpu_time_limit` in seconds.
+    pub fn cpu_time_limit(mut self, seconds: f64) -> Self {
+        self.cpu_time_limit = Some(seconds);
         self
     }
 
@@ -107,6 +117,9 @@ impl RunOptions {
         };
         positive("total_execution_timeout", self.total_execution_timeout)?;
         positive("tool_call_timeout", self.tool_call_timeout)?;
+        if let Some(cpu) = self.cpu_time_limit {
+            positive("cpu_time_limit", cpu)?;
+        }
         if self.max_tools_per_prompt == 0 {
             return Err("max_tools_per_prompt must be at least 1".into());
         }
@@ -121,6 +134,12 @@ impl RunOptions {
 
     pub(crate) fn execution_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.total_execution_timeout)
+    }
+
+    pub(crate) fn cpu_time(&self) -> Duration {
+        self.cpu_time_limit
+            .map_or_else(|| self.execution_timeout(), Duration::from_secs_f64)
+            .min(self.execution_timeout())
     }
 
     pub(crate) fn tool_timeout(&self) -> Duration {

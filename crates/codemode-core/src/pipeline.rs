@@ -619,6 +619,7 @@ impl CodeMode {
         ));
         let limits = ExecutionLimits {
             total_timeout: options.execution_timeout(),
+            cpu_time: options.cpu_time(),
             memory_limit_bytes: options.memory_limit_mb * 1024 * 1024,
             ..ExecutionLimits::default()
         };
