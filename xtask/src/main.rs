@@ -78,13 +78,20 @@ fn guest(check: bool) -> Result<()> {
     }
     let home =
         std::env::var("CARGO_HOME").unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap_or_default()));
-    let rustflags = format!(
-        "--remap-path-prefix={home}=/cargo --remap-path-prefix={}=/guest",
-        guest_dir.display()
-    );
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo)
+    let patched = patched_quickjs_sys(&cargo, &home, &target_dir)?;
+    let rustflags = format!(
+        "--remap-path-prefix={home}=/cargo --remap-path-prefix={}=/guest --remap-path-prefix={}=/target",
+        guest_dir.display(),
+        target_dir.display()
+    );
+    run(Command::new(&cargo)
         .args(["build", "--release", "--target", "wasm32-wasip1", "--locked"])
+        .arg("--config")
+        .arg(format!(
+            "patch.crates-io.rquickjs-sys.path={:?}",
+            patched.display().to_string()
+        ))
         .current_dir(&guest_dir)
         .env("CARGO_TARGET_DIR", &target_dir)
         .env("RQUICKJS_SYS_NO_WASI_SDK", "1")
@@ -117,6 +124,78 @@ fn guest(check: bool) -> Result<()> {
     }
     std::fs::write(&committed, &built)?;
     eprintln!("xtask: wrote {} ({} bytes)", committed.display(), built.len());
+    Ok(())
+}
+
+/// The rquickjs-sys release the guest builds against.
+const QUICKJS_SYS: &str = "rquickjs-sys-0.14.0";
+
+/// QuickJS-ng turns its C stack check off under `__wasi__`, which makes deep recursion a wasm
+/// trap instead of a catchable `RangeError`. The check works in wasm (it compares addresses
+/// on the shadow stack), so the guest builds against a copy of rquickjs-sys with those two
+/// exceptions removed. The copy is made from the registry at build time; nothing of
+/// rquickjs-sys is committed.
+const STACK_CHECK_PATCH: [(&str, &str); 2] = [
+    (
+        "    rt->stack_size = JS_DEFAULT_STACK_SIZE;\n#ifdef __wasi__\n    rt->stack_size = 0;\n#endif\n",
+        "    rt->stack_size = JS_DEFAULT_STACK_SIZE;\n",
+    ),
+    (
+        "#if defined(__wasi__)\n    rt->stack_limit = 0; /* no limit */\n#else\n    if (rt->stack_size == 0) {\n        rt->stack_limit = 0; /* no limit */\n    } else {\n        rt->stack_limit = rt->stack_top - rt->stack_size;\n    }\n#endif\n",
+        "    if (rt->stack_size == 0) {\n        rt->stack_limit = 0; /* no limit */\n    } else {\n        rt->stack_limit = rt->stack_top - rt->stack_size;\n    }\n",
+    ),
+];
+
+/// Fetches rquickjs-sys into the cargo registry and makes a patched copy under `target_dir`.
+fn patched_quickjs_sys(cargo: &str, cargo_home: &str, target_dir: &Path) -> Result<PathBuf> {
+    let fetch_dir = target_dir.join("fetch-quickjs-sys");
+    std::fs::create_dir_all(fetch_dir.join("src"))?;
+    let version = QUICKJS_SYS.trim_start_matches("rquickjs-sys-");
+    std::fs::write(
+        fetch_dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"fetch-quickjs-sys\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\nrquickjs-sys = \"={version}\"\n\n[workspace]\n"
+        ),
+    )?;
+    std::fs::write(fetch_dir.join("src/lib.rs"), "")?;
+    run(Command::new(cargo).arg("fetch").current_dir(&fetch_dir))?;
+    let registry = Path::new(cargo_home).join("registry/src");
+    let source = std::fs::read_dir(&registry)?
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.path().join(QUICKJS_SYS))
+        .find(|path| path.is_dir())
+        .with_context(|| format!("{QUICKJS_SYS} is not in {} after cargo fetch", registry.display()))?;
+    let copy = target_dir.join("patched").join(QUICKJS_SYS);
+    if copy.exists() {
+        std::fs::remove_dir_all(&copy)?;
+    }
+    copy_dir(&source, &copy)?;
+    let c_file = copy.join("quickjs/quickjs.c");
+    let mut text = std::fs::read_to_string(&c_file)?;
+    for (from, to) in STACK_CHECK_PATCH {
+        if !text.contains(from) {
+            bail!(
+                "{}: the stack-check patch no longer applies (has rquickjs-sys changed?)",
+                c_file.display()
+            );
+        }
+        text = text.replacen(from, to, 1);
+    }
+    std::fs::write(&c_file, text)?;
+    Ok(copy)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 //! Local run environments for codemode.
 //!
-//! [`ProcessEnvironment`] runs each program in a fresh Node.js subprocess that speaks the
+//! [`WasmEnvironment`] (feature `wasm`, the default environment) runs each program in a
+//! fresh QuickJS-in-wasmtime instance. [`ProcessEnvironment`] runs each program in a fresh
+//! Node.js (or Deno, [`ProcessEnvironment::deno`]) subprocess that speaks the
 //! JSON-lines bridge protocol on stdin/stdout (see `js/runner.mjs`). The host enforces the
 //! limits: the wall-clock deadline kills the process, the tool bridge counts calls, memory
 //! is capped with V8's heap limit, console output and values crossing the bridge are
@@ -29,6 +31,32 @@ mod protocol;
 #[cfg(feature = "wasm")]
 mod wasm;
 
-pub use process::{EnvError, ProcessEnvironment};
+pub use process::{EnvError, ProcessEnvironment, ProcessRuntime};
 #[cfg(feature = "wasm")]
 pub use wasm::{WasmEnvironment, WasmError};
+
+use std::time::Duration;
+
+use codemode_core::{FailureKind, RunFailure};
+
+/// The failure for a run that reached its wall-clock limit.
+pub(crate) fn timeout_failure(timeout: Duration) -> RunFailure {
+    RunFailure::new(
+        FailureKind::Timeout,
+        format!(
+            "the program did not finish within {:.1} s (total_execution_timeout)",
+            timeout.as_secs_f64()
+        ),
+    )
+}
+
+/// The failure for a run that used up its CPU budget.
+pub(crate) fn cpu_failure(budget: Duration) -> RunFailure {
+    RunFailure::new(
+        FailureKind::Timeout,
+        format!(
+            "the program computed for more than {:.2} s (cpu_time_limit); time spent waiting for tools is not counted",
+            budget.as_secs_f64()
+        ),
+    )
+}

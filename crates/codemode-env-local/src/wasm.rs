@@ -1,20 +1,30 @@
 //! The embedded sandbox: QuickJS compiled to wasm (the guest in `guest/`), run by wasmtime.
 //!
-//! Every run gets a fresh instance from a pre-linked `InstancePre`; the module is compiled
-//! once per process and cached on disk, keyed by the engine's compatibility hash and the
-//! guest's bytes. The guest has no WASI preopens, no sockets, no environment variables:
-//! nine WASI functions are stubbed by hand (clock, random, stdout/stderr writes, ...), and
-//! the only way out is the bridge (`start_call`, `wait_any`).
+//! The guest's `cm_init` (create the JS runtime and context, evaluate the prelude) runs once,
+//! when the module is first built: `wasmtime-wizer` snapshots the initialized instance into a
+//! new module, so a run starts from a ready engine instead of building one. The snapshot is
+//! compiled once per process and cached on disk, keyed by the engine's compatibility hash and
+//! the guest's bytes. Every run gets a fresh instance of it from the pooling allocator (a
+//! semaphore sized to the pool makes extra runs wait for a slot instead of failing) and
+//! reseeds `Math.random`. The guest has no WASI preopens, no sockets, no environment
+//! variables: nine WASI functions are stubbed by hand (clock, random, stdout/stderr writes,
+//! ...), and the only way out is the bridge (`start_call`, `wait_any`).
 //!
-//! Limits: epoch interruption for the wall clock (also stops `while (true) {}`), `StoreLimits`
-//! for memory (a failed grow is a catchable out-of-memory error in JS), a wasm stack limit
-//! (deep recursion traps), caps on console output and on values crossing the bridge. After
-//! any trap the instance is dropped.
+//! Limits: an epoch callback every 10 ms checks the wall clock and the CPU budget (time spent
+//! executing guest code, measured around each poll of the run; waiting for tool calls is not
+//! charged) and yields to the async executor, so `while (true) {}` neither escapes its limits
+//! nor starves other tasks. `StoreLimits` caps memory (a failed grow is a catchable
+//! out-of-memory error in JS); QuickJS's stack check turns deep recursion into a catchable
+//! `RangeError`, with a wasm stack limit behind it. Console output and values crossing the
+//! bridge are capped. After any trap the instance is dropped.
 
+use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use codemode_core::registry::RunEnvironmentFactory;
@@ -25,19 +35,31 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 use wasmtime::{
-    Caller, Config, Engine, Extern, InstancePre, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder, Trap,
+    Caller, Config, Engine, Extern, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
+    PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline, Val,
 };
+use wasmtime_wizer::{InstanceState, SnapshotVal, Wizer};
 
 use crate::console::ConsoleCapture;
+use crate::{cpu_failure, timeout_failure};
 
 /// The guest, built by `cargo xtask guest` (committed so users need no wasm toolchain).
 pub const GUEST_WASM: &[u8] = include_bytes!("../guest/codemode_guest.wasm");
 
-/// How often the epoch advances.
+/// How often the epoch advances (the granularity of the time limits).
 const EPOCH_TICK: Duration = Duration::from_millis(10);
-/// The wasm stack limit (deep recursion in JS traps here).
-const MAX_WASM_STACK: usize = 1024 * 1024;
+/// The wasm stack limit: a backstop behind QuickJS's own stack check.
+const MAX_WASM_STACK: usize = 32 * 1024 * 1024;
+/// The fiber stack a run executes on (must exceed `MAX_WASM_STACK`).
+const ASYNC_STACK: usize = MAX_WASM_STACK + 1024 * 1024;
+/// Runs that may execute at once by default (slots in the pooling allocator).
+pub const DEFAULT_POOL_SIZE: u32 = 16;
+/// The largest linear memory a slot can hold (all of wasm32).
+const SLOT_MEMORY: usize = 4 << 30;
+/// Bumped when the snapshot's contents change for reasons other than the guest's bytes.
+const SNAPSHOT_FORMAT: u32 = 1;
 
 /// Why the sandbox could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +73,7 @@ type PendingCall = BoxFuture<'static, (i32, Result<Value, BridgeError>)>;
 
 struct HostState {
     limits: StoreLimits,
-    bridge: Arc<dyn ToolBridge>,
+    bridge: Option<Arc<dyn ToolBridge>>,
     pending: FuturesUnordered<PendingCall>,
     next_id: i32,
     finished: Vec<u8>,
@@ -61,16 +83,78 @@ struct HostState {
     rng: u64,
 }
 
+impl HostState {
+    fn new(
+        limits: StoreLimits,
+        bridge: Option<Arc<dyn ToolBridge>>,
+        console: ConsoleCapture,
+        max_value: usize,
+    ) -> Self {
+        Self {
+            limits,
+            bridge,
+            pending: FuturesUnordered::new(),
+            next_id: 0,
+            finished: Vec::new(),
+            console,
+            ended_by: None,
+            max_value_bytes: max_value,
+            rng: seed(),
+        }
+    }
+}
+
+/// Time spent executing the guest, measured around each poll of the run's future.
+#[derive(Default)]
+struct CpuMeter {
+    used: Duration,
+    polling_since: Option<Instant>,
+}
+
+impl CpuMeter {
+    fn used(&self) -> Duration {
+        self.used + self.polling_since.map_or(Duration::ZERO, |t| t.elapsed())
+    }
+}
+
+/// Polls `inner`, charging the time spent inside each poll to `meter`.
+struct Metered<'a, T> {
+    inner: Pin<Box<dyn Future<Output = T> + Send + 'a>>,
+    meter: Arc<Mutex<CpuMeter>>,
+}
+
+impl<T> Future for Metered<'_, T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let started = Instant::now();
+        if let Ok(mut m) = self.meter.lock() {
+            m.polling_since = Some(started);
+        }
+        let result = self.inner.as_mut().poll(cx);
+        if let Ok(mut m) = self.meter.lock() {
+            m.used += started.elapsed();
+            m.polling_since = None;
+        }
+        result
+    }
+}
+
 /// Runs programs in a fresh QuickJS-in-wasm instance each time.
 #[derive(Clone)]
 pub struct WasmEnvironment {
     engine: Engine,
     pre: InstancePre<HostState>,
+    slots: Arc<Semaphore>,
+    snapshot: bool,
 }
 
 impl std::fmt::Debug for WasmEnvironment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WasmEnvironment").finish_non_exhaustive()
+        f.debug_struct("WasmEnvironment")
+            .field("slots", &self.slots.available_permits())
+            .field("snapshot", &self.snapshot)
+            .finish_non_exhaustive()
     }
 }
 
@@ -79,16 +163,32 @@ fn setup<E: std::fmt::Display>(e: E) -> WasmError {
 }
 
 impl WasmEnvironment {
-    /// Compiles (or loads from the on-disk cache) the guest and links the host functions.
+    /// Compiles (or loads from the on-disk cache) the pre-initialized guest and links the
+    /// host functions, with [`DEFAULT_POOL_SIZE`] slots for concurrent runs.
     pub fn new() -> Result<Self, WasmError> {
+        Self::with_pool_size(DEFAULT_POOL_SIZE)
+    }
+
+    /// Like [`WasmEnvironment::new`] with `slots` runs at once; further runs wait for a slot.
+    pub fn with_pool_size(slots: u32) -> Result<Self, WasmError> {
+        let slots = slots.max(1);
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_core_instances(slots)
+            .total_memories(slots)
+            .total_tables(slots)
+            .total_stacks(slots)
+            .max_memory_size(SLOT_MEMORY);
         let mut config = Config::new();
-        config.epoch_interruption(true);
-        config.max_wasm_stack(MAX_WASM_STACK);
+        config
+            .epoch_interruption(true)
+            .max_wasm_stack(MAX_WASM_STACK)
+            .async_stack_size(ASYNC_STACK)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(setup)?;
-        let module = load_module(&engine)?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
         link_bridge(&mut linker).map_err(setup)?;
         link_wasi_stubs(&mut linker).map_err(setup)?;
+        let (module, snapshot) = load_module(&engine, &linker)?;
         let pre = linker.instantiate_pre(&module).map_err(setup)?;
         let weak = engine.weak();
         std::thread::Builder::new()
@@ -101,7 +201,18 @@ impl WasmEnvironment {
                 }
             })
             .map_err(setup)?;
-        Ok(Self { engine, pre })
+        Ok(Self {
+            engine,
+            pre,
+            slots: Arc::new(Semaphore::new(slots as usize)),
+            snapshot,
+        })
+    }
+
+    /// Whether runs start from the pre-initialized snapshot (false only if snapshotting
+    /// failed and the plain guest is used; the reason is logged).
+    pub fn is_snapshot(&self) -> bool {
+        self.snapshot
     }
 
     async fn run(
@@ -111,30 +222,47 @@ impl WasmEnvironment {
         state_out: &mut Option<ConsoleCapture>,
     ) -> Result<Value, RunFailure> {
         let limits = request.limits;
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|e| RunFailure::new(FailureKind::Environment, format!("no sandbox slot: {e}")))?;
         let memory = usize::try_from(limits.memory_limit_bytes).unwrap_or(usize::MAX);
-        let state = HostState {
-            limits: StoreLimitsBuilder::new()
-                .memory_size(memory)
-                .instances(1)
-                .trap_on_grow_failure(false)
-                .build(),
-            bridge: bridge.clone(),
-            pending: FuturesUnordered::new(),
-            next_id: 0,
-            finished: Vec::new(),
-            console: ConsoleCapture::new(limits.max_console_bytes),
-            ended_by: None,
-            max_value_bytes: limits.max_value_bytes,
-            rng: seed(),
-        };
+        let store_limits = StoreLimitsBuilder::new()
+            .memory_size(memory)
+            .instances(1)
+            .trap_on_grow_failure(false)
+            .build();
+        let state = HostState::new(
+            store_limits,
+            Some(bridge.clone()),
+            ConsoleCapture::new(limits.max_console_bytes),
+            limits.max_value_bytes,
+        );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        let ticks = (limits.total_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        let meter = Arc::new(Mutex::new(CpuMeter::default()));
+        let wall_deadline = Instant::now() + limits.total_timeout;
+        let cpu_budget = limits.cpu_time.min(limits.total_timeout);
+        let watch = meter.clone();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut ctx| {
+            if Instant::now() >= wall_deadline {
+                ctx.data_mut().ended_by = Some(timeout_failure(limits.total_timeout));
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            // Only a budget below the wall clock can run out first.
+            let used = watch.lock().map(|m| m.used()).unwrap_or_default();
+            if cpu_budget < limits.total_timeout && used > cpu_budget {
+                ctx.data_mut().ended_by = Some(cpu_failure(cpu_budget));
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
         let internal =
             |what: &str, e: wasmtime::Error| RunFailure::new(FailureKind::Environment, format!("{what}: {e}"));
-        let outcome = tokio::time::timeout(limits.total_timeout, async {
+        let seed = store.data().rng;
+        let work = async {
             let instance = self
                 .pre
                 .instantiate_async(&mut store)
@@ -156,6 +284,7 @@ impl WasmEnvironment {
                 "code": request.javascript,
                 "paths": bridge.tool_paths(),
                 "max_value_bytes": limits.max_value_bytes,
+                "seed": [(seed >> 32) as u32, seed as u32],
             })
             .to_string();
             let ptr = alloc
@@ -178,13 +307,17 @@ impl WasmEnvironment {
                 .read(&store, out_ptr as usize, &mut out)
                 .map_err(|e| internal("read output", e.into()))?;
             Ok::<Vec<u8>, RunFailure>(out)
-        })
-        .await;
+        };
+        let metered = Metered {
+            inner: Box::pin(work),
+            meter,
+        };
+        let outcome = tokio::time::timeout(limits.total_timeout, metered).await;
         *state_out = Some(std::mem::take(&mut store.data_mut().console));
         let out = match outcome {
             Err(_) => return Err(timeout_failure(limits.total_timeout)),
             Ok(Err(failure)) => {
-                if failure.kind == FailureKind::Timeout {
+                if failure.kind == FailureKind::Timeout && failure.message == "interrupted" {
                     return Err(timeout_failure(limits.total_timeout));
                 }
                 return Err(failure);
@@ -222,16 +355,6 @@ impl WasmEnvironment {
             column: None,
         })
     }
-}
-
-fn timeout_failure(timeout: Duration) -> RunFailure {
-    RunFailure::new(
-        FailureKind::Timeout,
-        format!(
-            "the program did not finish within {:.1} s (total_execution_timeout)",
-            timeout.as_secs_f64()
-        ),
-    )
 }
 
 /// Maps a trap to the failure a user can act on.
@@ -277,28 +400,43 @@ fn seed() -> u64 {
     nanos ^ 0x9E37_79B9_7F4A_7C15 ^ (std::process::id() as u64) << 32
 }
 
-/// Compiles the guest, or loads a compiled copy cached on disk.
-fn load_module(engine: &Engine) -> Result<Module, WasmError> {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut hasher);
-    GUEST_WASM.hash(&mut hasher);
-    let key = format!("{:016x}", hasher.finish());
-    let dir = std::env::var_os("CODEMODE_CACHE_DIR")
+fn cache_dir() -> PathBuf {
+    std::env::var_os("CODEMODE_CACHE_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("codemode")))
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/codemode")))
-        .unwrap_or_else(|| std::env::temp_dir().join("codemode-cache"));
+        .unwrap_or_else(|| std::env::temp_dir().join("codemode-cache"))
+}
+
+/// The compiled, pre-initialized guest: loaded from the on-disk cache, or snapshotted and
+/// compiled now (and cached). Falls back to the plain guest if snapshotting fails.
+fn load_module(engine: &Engine, linker: &Linker<HostState>) -> Result<(Module, bool), WasmError> {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    GUEST_WASM.hash(&mut hasher);
+    SNAPSHOT_FORMAT.hash(&mut hasher);
+    let key = format!("{:016x}", hasher.finish());
+    let dir = cache_dir();
     let path = dir.join(format!("guest-{key}.cwasm"));
     if path.is_file() {
         // SAFETY: the file was written by `Module::serialize` of an engine with the same
         // compatibility hash (it is in the file name); a corrupt file fails to load and is
         // rebuilt below.
         match unsafe { Module::deserialize_file(engine, &path) } {
-            Ok(module) => return Ok(module),
+            Ok(module) => return Ok((module, true)),
             Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring a bad module cache entry"),
         }
     }
-    let module = Module::new(engine, GUEST_WASM).map_err(setup)?;
+    let (module, snapshot) = match snapshot_guest(engine, linker) {
+        Ok(bytes) => (Module::new(engine, &bytes).map_err(setup)?, true),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot pre-initialize the guest; runs will initialize it each time");
+            (Module::new(engine, GUEST_WASM).map_err(setup)?, false)
+        }
+    };
+    if !snapshot {
+        return Ok((module, false));
+    }
     match module.serialize() {
         Ok(bytes) => {
             let tmp = dir.join(format!("guest-{key}.{}.tmp", std::process::id()));
@@ -311,7 +449,91 @@ fn load_module(engine: &Engine) -> Result<Module, WasmError> {
         }
         Err(e) => tracing::debug!(error = %e, "cannot serialize the compiled guest"),
     }
-    Ok(module)
+    Ok((module, true))
+}
+
+/// Reads an instance's state for `wasmtime-wizer`.
+struct SnapshotSource<'a> {
+    store: &'a mut Store<HostState>,
+    instance: wasmtime::Instance,
+    missing: Option<String>,
+}
+
+impl InstanceState for SnapshotSource<'_> {
+    async fn global_get(&mut self, name: &str, _: wasmtime_wizer::ValType) -> SnapshotVal {
+        let value = self
+            .instance
+            .get_global(&mut *self.store, name)
+            .map(|g| g.get(&mut *self.store));
+        match value {
+            Some(Val::I32(x)) => SnapshotVal::I32(x),
+            Some(Val::I64(x)) => SnapshotVal::I64(x),
+            Some(Val::F32(x)) => SnapshotVal::F32(x),
+            Some(Val::F64(x)) => SnapshotVal::F64(x),
+            Some(Val::V128(x)) => SnapshotVal::V128(x.as_u128()),
+            _ => {
+                self.missing = Some(format!("global {name}"));
+                SnapshotVal::I32(0)
+            }
+        }
+    }
+
+    async fn memory_contents(&mut self, name: &str, contents: impl FnOnce(&[u8]) + Send) {
+        match self.instance.get_memory(&mut *self.store, name) {
+            Some(memory) => contents(memory.data(&*self.store)),
+            None => {
+                self.missing = Some(format!("memory {name}"));
+                contents(&[]);
+            }
+        }
+    }
+}
+
+/// Runs the guest's `cm_init` once and returns a module whose initial state is the result.
+fn snapshot_guest(engine: &Engine, linker: &Linker<HostState>) -> Result<Vec<u8>, WasmError> {
+    let mut wizer = Wizer::new();
+    wizer.init_func("cm_init");
+    let (cx, instrumented) = wizer.instrument(GUEST_WASM).map_err(setup)?;
+    let module = Module::new(engine, &instrumented).map_err(setup)?;
+    let state = HostState::new(
+        StoreLimitsBuilder::new().build(),
+        None,
+        ConsoleCapture::new(64 * 1024),
+        0,
+    );
+    let mut store = Store::new(engine, state);
+    store.set_epoch_deadline(u64::MAX / 2);
+    let work = async {
+        let instance = linker.instantiate_async(&mut store, &module).await.map_err(setup)?;
+        let init = instance
+            .get_typed_func::<(), ()>(&mut store, "cm_init")
+            .map_err(setup)?;
+        init.call_async(&mut store, ()).await.map_err(setup)?;
+        let mut source = SnapshotSource {
+            store: &mut store,
+            instance,
+            missing: None,
+        };
+        let bytes = wizer.snapshot(&cx, &mut source).await.map_err(setup)?;
+        if let Some(what) = source.missing {
+            return Err(WasmError::Setup(format!("the instrumented guest lacks {what}")));
+        }
+        Ok(bytes)
+    };
+    block_on_ready(work)?
+}
+
+/// Drives a future that never waits on I/O (guest initialization calls no async import) to
+/// completion on the current thread.
+fn block_on_ready<T>(future: impl Future<Output = T>) -> Result<T, WasmError> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    for _ in 0..1_000_000 {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return Ok(value);
+        }
+    }
+    Err(WasmError::Setup("guest initialization did not finish".into()))
 }
 
 fn memory(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<Memory> {
@@ -355,7 +577,11 @@ fn link_bridge(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let args_text = read_string(&mut caller, args_ptr, args_len)?;
             let args: Value = serde_json::from_str(&args_text).unwrap_or(Value::Null);
             let state = caller.data_mut();
-            let bridge = state.bridge.clone();
+            let Some(bridge) = state.bridge.clone() else {
+                return Err(wasmtime::Error::msg(
+                    "tool calls are not available while the guest initializes",
+                ));
+            };
             state
                 .pending
                 .push(Box::pin(async move { (id, bridge.call(&path, args).await) }));

@@ -7,9 +7,14 @@
 //! - `result_len() -> len`, `result_read(ptr)`: the finished call's `{"ok":..,"value"|"error":..}`;
 //! - `console(level, ptr, len)`.
 //!
-//! Exports: `cm_alloc(len) -> ptr`, `cm_run(ptr, len) -> ptr` (input `{"code", "paths", "max_value_bytes"}`,
-//! output `{"ok": true, "json": "..."}` or `{"ok": false, "name", "message", "line"}`),
+//! Exports: `cm_init()` (create the runtime and context and evaluate the prelude; the host
+//! runs it once and snapshots the result with wasmtime-wizer), `cm_alloc(len) -> ptr`,
+//! `cm_run(ptr, len) -> ptr` (input `{"code", "paths", "max_value_bytes", "seed"}`, output
+//! `{"ok": true, "json": "..."}` or `{"ok": false, "name", "message", "line"}`),
 //! `cm_output_len() -> len`.
+//!
+//! QuickJS's stack check is on (the build patches out its `__wasi__` exception, see
+//! `cargo xtask guest`), so deep recursion is a catchable `RangeError`.
 
 use std::cell::RefCell;
 
@@ -29,8 +34,13 @@ const PRELUDE: &str = include_str!("prelude.js");
 /// The line the program starts on inside the wrapper.
 const WRAPPER_LINES: u32 = 1;
 
+/// QuickJS's stack limit: below the 1 MiB shadow stack, leaving room for the Rust and C
+/// frames around the interpreter.
+const JS_STACK: usize = 640 * 1024;
+
 thread_local! {
     static OUTPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static ENGINE: RefCell<Option<(Runtime, Context)>> = const { RefCell::new(None) };
 }
 
 #[derive(Deserialize)]
@@ -39,6 +49,40 @@ struct Input {
     paths: Vec<String>,
     /// Cap on values crossing the bridge, in bytes of JSON.
     max_value_bytes: f64,
+    /// Seed for `Math.random` (a snapshot would otherwise replay one sequence every run).
+    seed: [u32; 2],
+}
+
+/// Creates the runtime and context and evaluates the prelude.
+fn init() -> Result<(Runtime, Context), String> {
+    let runtime = Runtime::new().map_err(|e| format!("cannot create the JS runtime: {e}"))?;
+    runtime.set_max_stack_size(JS_STACK);
+    let context = Context::full(&runtime).map_err(|e| format!("cannot create the JS context: {e}"))?;
+    context.with(|ctx| -> Result<(), String> {
+        let globals = ctx.globals();
+        let start = Function::new(ctx.clone(), |path: String, args: String| -> i32 {
+            unsafe { start_call(path.as_ptr(), path.len(), args.as_ptr(), args.len()) }
+        })
+        .map_err(|e| e.to_string())?;
+        let log = Function::new(ctx.clone(), |level: i32, text: String| unsafe { console(level, text.as_ptr(), text.len()) })
+            .map_err(|e| e.to_string())?;
+        globals.set("__cm_start", start).map_err(|e| e.to_string())?;
+        globals.set("__cm_console", log).map_err(|e| e.to_string())?;
+        ctx.eval::<(), _>(PRELUDE).catch(&ctx).map_err(|e| caught(e))
+    })?;
+    Ok((runtime, context))
+}
+
+/// Prepares the engine ahead of the first run (the host snapshots the instance after this).
+#[unsafe(no_mangle)]
+pub extern "C" fn cm_init() {
+    ENGINE.with(|engine| {
+        if engine.borrow().is_none() {
+            if let Ok(ready) = init() {
+                *engine.borrow_mut() = Some(ready);
+            }
+        }
+    });
 }
 
 /// Allocates `len` bytes for the host to write into (never freed: one run per instance).
@@ -98,19 +142,16 @@ fn caught(error: CaughtError<'_>) -> String {
 }
 
 fn run(input: &Input) -> String {
-    let Ok(runtime) = Runtime::new() else { return failure("InternalError", "cannot create the JS runtime", None) };
-    let Ok(context) = Context::full(&runtime) else { return failure("InternalError", "cannot create the JS context", None) };
+    let ready = match ENGINE.with(|engine| engine.borrow_mut().take()) {
+        Some(ready) => ready,
+        None => match init() {
+            Ok(ready) => ready,
+            Err(out) => return if out.starts_with('{') { out } else { failure("InternalError", &out, None) },
+        },
+    };
+    let (runtime, context) = ready;
     let started = context.with(|ctx| -> Result<(), String> {
         let globals = ctx.globals();
-        let start = Function::new(ctx.clone(), |path: String, args: String| -> i32 {
-            unsafe { start_call(path.as_ptr(), path.len(), args.as_ptr(), args.len()) }
-        })
-        .map_err(|e| e.to_string())?;
-        let log = Function::new(ctx.clone(), |level: i32, text: String| unsafe { console(level, text.as_ptr(), text.len()) })
-            .map_err(|e| e.to_string())?;
-        globals.set("__cm_start", start).map_err(|e| e.to_string())?;
-        globals.set("__cm_console", log).map_err(|e| e.to_string())?;
-        ctx.eval::<(), _>(PRELUDE).catch(&ctx).map_err(|e| caught(e))?;
         let wrapped = format!("(async function (tools, console) {{\n{}\n}})", input.code);
         let mut options = rquickjs::context::EvalOptions::default();
         options.filename = Some("program.js".into());
@@ -118,7 +159,9 @@ fn run(input: &Input) -> String {
         let program: Function = ctx.eval_with_options(wrapped, options).catch(&ctx).map_err(|e| caught(e))?;
         let cm: Object = globals.get("__cm").map_err(|e| e.to_string())?;
         let run: Function = cm.get("run").map_err(|e| e.to_string())?;
-        run.call::<_, ()>((program, input.paths.clone(), input.max_value_bytes)).catch(&ctx).map_err(|e| caught(e))?;
+        run.call::<_, ()>((program, input.paths.clone(), input.max_value_bytes, input.seed[0], input.seed[1]))
+            .catch(&ctx)
+            .map_err(|e| caught(e))?;
         Ok(())
     });
     if let Err(out) = started {

@@ -78,8 +78,40 @@ globalThis.__cm = (() => {
     else p.reject(new Error(value));
   }
 
-  function run(program, paths, limit) {
+  // Math.random as xoshiro128**, seeded by the host for every run: the engine is restored
+  // from a snapshot, so QuickJS's own generator would replay one sequence in every run.
+  let s0 = 1, s1 = 2, s2 = 3, s3 = 4;
+  const rotl = (x, k) => (x << k) | (x >>> (32 - k));
+  function next() {
+    const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = rotl(s3, 11);
+    return r;
+  }
+  function reseed(a, b) {
+    s0 = a | 0 || 0x6a09e667;
+    s1 = b | 0 || 0xbb67ae85;
+    s2 = (a ^ 0x3c6ef372) | 0;
+    s3 = (b ^ 0xa54ff53a) | 0;
+    for (let i = 0; i < 16; i++) next();
+  }
+  Object.defineProperty(Math, 'random', {
+    value: function random() {
+      return ((next() >>> 5) * 67108864 + (next() >>> 6)) / 9007199254740992;
+    },
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
+
+  function run(program, paths, limit, seedHigh, seedLow) {
     maxBytes = limit;
+    reseed(seedHigh, seedLow);
     program(buildTools(paths), console).then(
       (value) => {
         try {
