@@ -1,4 +1,4 @@
-//! The Node.js subprocess environment.
+//! The subprocess environment: Node.js, or Deno when installed.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -18,6 +18,8 @@ use crate::console::ConsoleCapture as Session;
 use crate::protocol::{HostMessage, RunnerMessage};
 
 const RUNNER_JS: &str = include_str!("../js/runner.mjs");
+/// How often the child's CPU time is checked against the budget.
+const CPU_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 /// Bytes of the child's stderr kept for error messages.
 const STDERR_TAIL: usize = 4096;
 
@@ -27,8 +29,13 @@ pub enum EnvError {
     /// Node.js was not found.
     #[error("Node.js was not found: install Node.js 20 or newer, or set CODEMODE_NODE to its path")]
     NodeNotFound,
-    /// The program at the path is not a usable Node.js.
-    #[error("`{path}` is not a usable Node.js: {message}")]
+    /// Deno was not found.
+    #[error(
+        "Deno was not found: install Deno 2 (https://deno.com, or `npm install deno`), or set CODEMODE_DENO to its path"
+    )]
+    DenoNotFound,
+    /// The program at the path is not a usable Node.js or Deno.
+    #[error("`{path}` is not a usable JavaScript runtime: {message}")]
     BadNode {
         /// The path tried.
         path: PathBuf,
@@ -37,14 +44,79 @@ pub enum EnvError {
     },
 }
 
-/// Runs programs in a fresh Node.js subprocess each time.
+/// Which JavaScript runtime the subprocess is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessRuntime {
+    /// Node.js (20 or newer), with its permission model.
+    Node,
+    /// Deno 2, with no permissions but reading its own working directory.
+    Deno,
+}
+
+/// Runs programs in a fresh Node.js or Deno subprocess each time.
 #[derive(Debug, Clone)]
 pub struct ProcessEnvironment {
     node: PathBuf,
     major: u32,
+    runtime: ProcessRuntime,
 }
 
 impl ProcessEnvironment {
+    /// Finds Deno: `CODEMODE_DENO`, then `deno` on `PATH`.
+    pub fn deno() -> Result<Self, EnvError> {
+        let path = match std::env::var_os("CODEMODE_DENO") {
+            Some(p) => PathBuf::from(p),
+            None => find_on_path("deno").ok_or(EnvError::DenoNotFound)?,
+        };
+        Self::with_deno(path)
+    }
+
+    /// Uses the Deno at `path` (version 2 or newer). The npm package's wrapper script
+    /// (`node_modules/.bin/deno`) is resolved to the binary it runs.
+    pub fn with_deno(path: impl Into<PathBuf>) -> Result<Self, EnvError> {
+        let given = path.into();
+        let deno = native_deno(&given).unwrap_or(given);
+        let output = std::process::Command::new(&deno)
+            .arg("--version")
+            .output()
+            .map_err(|e| EnvError::BadNode {
+                path: deno.clone(),
+                message: e.to_string(),
+            })?;
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        let version = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("deno "))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_default()
+            .to_string();
+        let major = version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u32>().ok())
+            .ok_or_else(|| EnvError::BadNode {
+                path: deno.clone(),
+                message: format!("not Deno: `{}`", text.trim()),
+            })?;
+        if major < 2 {
+            return Err(EnvError::BadNode {
+                path: deno,
+                message: format!("Deno {version} is too old; 2 or newer is needed"),
+            });
+        }
+        Ok(Self {
+            node: deno,
+            major,
+            runtime: ProcessRuntime::Deno,
+        })
+    }
+
+    /// Which runtime this environment starts.
+    pub fn runtime(&self) -> ProcessRuntime {
+        self.runtime
+    }
+
     /// Finds Node.js: `CODEMODE_NODE`, then `node` on `PATH`.
     pub fn node() -> Result<Self, EnvError> {
         let path = match std::env::var_os("CODEMODE_NODE") {
@@ -80,15 +152,22 @@ impl ProcessEnvironment {
                 message: format!("version {version} is too old; 20 or newer is needed"),
             });
         }
-        Ok(Self { node, major })
+        Ok(Self {
+            node,
+            major,
+            runtime: ProcessRuntime::Node,
+        })
     }
 
-    /// The Node.js major version.
+    /// The runtime's major version (Node.js or Deno).
     pub fn node_major_version(&self) -> u32 {
         self.major
     }
 
     fn command(&self, dir: &Path, memory_mb: u64) -> Command {
+        if self.runtime == ProcessRuntime::Deno {
+            return self.deno_command(dir, memory_mb);
+        }
         let mut cmd = Command::new(&self.node);
         cmd.arg(format!("--max-old-space-size={memory_mb}"));
         cmd.arg("--disallow-code-generation-from-strings");
@@ -111,6 +190,60 @@ impl ProcessEnvironment {
     }
 }
 
+impl ProcessEnvironment {
+    /// `deno run` with no permissions but reading the run's directory (where the runner and
+    /// the program are), no prompts, no remote or npm modules, no config or lock file.
+    fn deno_command(&self, dir: &Path, memory_mb: u64) -> Command {
+        let mut cmd = Command::new(&self.node);
+        cmd.args([
+            "run",
+            "--no-prompt",
+            "--no-config",
+            "--no-lock",
+            "--no-remote",
+            "--no-npm",
+            "--quiet",
+        ])
+        .arg(format!("--allow-read={}", dir.display()))
+        .arg(format!(
+            "--v8-flags=--max-old-space-size={memory_mb},--disallow-code-generation-from-strings"
+        ))
+        .arg(dir.join("runner.mjs"));
+        cmd.env_clear()
+            // Deno's own cache goes to the throwaway directory; the program cannot read
+            // variables (no --allow-env).
+            .env("DENO_DIR", dir.join(".deno"))
+            .env("DENO_NO_UPDATE_CHECK", "1")
+            .env("NO_COLOR", "1")
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+}
+
+/// For the npm package's wrapper (`node_modules/.bin/deno` -> `deno/bin.cjs`), the binary
+/// of the platform package next to it.
+fn native_deno(path: &Path) -> Option<PathBuf> {
+    let real = std::fs::canonicalize(path).ok()?;
+    let head = std::fs::read(&real).ok()?;
+    if !head.starts_with(b"#!") {
+        return None;
+    }
+    let node_modules = real.parent()?.parent()?;
+    let platform = match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("linux", "x86_64") => "linux-x64-glibc",
+        ("linux", "aarch64") => "linux-arm64-glibc",
+        ("macos", "x86_64") => "darwin-x64",
+        ("macos", "aarch64") => "darwin-arm64",
+        _ => return None,
+    };
+    let native = node_modules.join("@deno").join(platform).join("deno");
+    native.is_file().then_some(native)
+}
+
 fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(name))
@@ -120,7 +253,10 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 #[async_trait]
 impl RunEnvironment for ProcessEnvironment {
     fn name(&self) -> &str {
-        "node"
+        match self.runtime {
+            ProcessRuntime::Node => "node",
+            ProcessRuntime::Deno => "deno",
+        }
     }
 
     async fn execute(&self, request: ExecutionRequest, bridge: Arc<dyn ToolBridge>) -> RunOutcome {
@@ -180,8 +316,18 @@ impl ProcessEnvironment {
         let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Result<Value, BridgeError>)>();
         let mut reader = BufReader::new(stdout);
         let mut line = Vec::new();
+        let pid = child.id();
+        // The CPU budget is checked by polling the child's CPU time (Linux /proc); only a
+        // budget below the wall clock can run out first.
+        let watch_cpu = limits.cpu_time < limits.total_timeout && pid.is_some_and(|p| process_cpu_time(p).is_some());
+        let mut cpu_tick = tokio::time::interval(CPU_POLL);
         let outcome = loop {
             tokio::select! {
+                _ = cpu_tick.tick(), if watch_cpu => {
+                    if pid.and_then(process_cpu_time).is_some_and(|used| used > limits.cpu_time) {
+                        break Err(crate::cpu_failure(limits.cpu_time));
+                    }
+                }
                 read = read_bounded_line(&mut reader, &mut line, limits.max_value_bytes) => {
                     match read {
                         Ok(LineRead::Line) => {}
@@ -231,10 +377,7 @@ impl ProcessEnvironment {
                     }
                 }
                 () = tokio::time::sleep_until(deadline) => {
-                    break Err(RunFailure::new(
-                        FailureKind::Timeout,
-                        format!("the program did not finish within {:.1} s (total_execution_timeout)", limits.total_timeout.as_secs_f64()),
-                    ));
+                    break Err(crate::timeout_failure(limits.total_timeout));
                 }
             }
         };
@@ -266,12 +409,24 @@ impl ProcessEnvironment {
         RunFailure::new(
             FailureKind::Environment,
             if tail.is_empty() {
-                format!("node exited ({status}) without a result")
+                format!("{} exited ({status}) without a result", self.name())
             } else {
-                format!("node exited ({status}) without a result: {tail}")
+                format!("{} exited ({status}) without a result: {tail}", self.name())
             },
         )
     }
+}
+
+/// CPU time (user + system, all threads) of a process, from `/proc/PID/stat` (Linux).
+fn process_cpu_time(pid: u32) -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) end with ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux ABI.
+    Some(std::time::Duration::from_millis(ticks * 10))
 }
 
 enum LineRead {
@@ -321,6 +476,23 @@ async fn collect_tail(mut stderr: impl AsyncRead + Unpin, tail: Arc<Mutex<Vec<u8
                 t.drain(..cut);
             }
         }
+    }
+}
+
+fn create_deno(config: &Value) -> Result<Arc<dyn RunEnvironment>, CodeModeError> {
+    let env = match config.get("deno_path").and_then(Value::as_str) {
+        Some(path) => ProcessEnvironment::with_deno(path),
+        None => ProcessEnvironment::deno(),
+    };
+    env.map(|e| Arc::new(e) as Arc<dyn RunEnvironment>)
+        .map_err(|e| CodeModeError::Config(e.to_string()))
+}
+
+inventory::submit! {
+    RunEnvironmentFactory {
+        name: "deno",
+        description: "a Deno 2 subprocess per run: no permissions but its own directory, empty environment",
+        create: create_deno,
     }
 }
 

@@ -1,6 +1,7 @@
-//! Both environments (the wasm sandbox and the Node.js subprocess) against hostile and
-//! runaway programs: each ends with the right failure kind, within 1.2 times its deadline,
-//! and the next run is served normally.
+//! Every environment (the wasm sandbox, the Node.js subprocess and the Deno subprocess)
+//! against hostile and runaway programs: each ends with the right failure kind, within 1.2
+//! times its deadline, and the next run is served normally. Deno comes from the npm package
+//! installed into tests/npm (`cargo xtask npm`), or `CODEMODE_DENO`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,10 +34,20 @@ impl ToolProvider for Tools {
     }
 }
 
+fn deno() -> ProcessEnvironment {
+    let from_npm = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/npm/node_modules/.bin/deno");
+    match std::env::var_os("CODEMODE_DENO") {
+        Some(_) => ProcessEnvironment::deno(),
+        None => ProcessEnvironment::with_deno(&from_npm),
+    }
+    .expect("Deno 2 is needed for these tests: run `cargo xtask npm` (tests/npm installs it) or set CODEMODE_DENO")
+}
+
 fn environments() -> Vec<Arc<dyn RunEnvironment>> {
     vec![
         Arc::new(WasmEnvironment::new().expect("the wasm sandbox")),
         Arc::new(ProcessEnvironment::node().expect("Node.js 20+ is needed for these tests")),
+        Arc::new(deno()),
     ]
 }
 
@@ -157,18 +168,30 @@ async fn memory_is_capped() {
 }
 
 #[tokio::test]
-async fn deep_recursion_is_a_runtime_error() {
+async fn deep_recursion_is_a_catchable_range_error() {
+    // Plain recursion, wide frames, and recursion through native frames (map, JSON, getters).
+    let recursions = [
+        "function f(n) { return f(n + 1) + 1; }\nf(0);",
+        "function g(a, b, c, d, e, f, h, i, j, k) { const x = [a, b, c, d, e]; return g(a + 1, b, c, d, e, f, h, i, j, k) + x.length; }\ng(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);",
+        "function m(n) { return [n].map(m); }\nm(0);",
+        "const o = { toJSON() { return { a: o }; } };\nJSON.stringify(o);",
+        "const p = { get x() { return this.x; } };\np.x;",
+        "const px = new Proxy({}, { get(t, k, r) { return r[k]; } });\npx.a;",
+        "const re = (n) => 'a'.replace(/a/, () => re(n + 1));\nre(0);",
+        "const h = async (n) => (await h(n + 1)) + 1;\nawait h(0);",
+    ];
     for env in environments() {
-        let (kind, message) = failure(
-            env.as_ref(),
-            &run(env.as_ref(), "function f(n) { return f(n + 1) + 1; }\nreturn f(0);").await,
-        );
-        assert_eq!(kind, FailureKind::Runtime, "{}: {message}", env.name());
-        assert!(
-            message.contains("call stack") || message.contains("stack"),
-            "{}: {message}",
-            env.name()
-        );
+        for body in recursions {
+            let caught = format!(
+                "try {{\n{body}\n}} catch (e) {{ return [e instanceof RangeError, String(e.message)]; }}\nreturn 'not caught';"
+            );
+            let outcome = run(env.as_ref(), &caught).await;
+            let value = outcome.result.clone().unwrap_or_else(|f| json!(f.message));
+            assert_eq!(value[0], json!(true), "{}: `{body}` gave {value}", env.name());
+            let (kind, message) = failure(env.as_ref(), &run(env.as_ref(), body).await);
+            assert_eq!(kind, FailureKind::Runtime, "{}: {message}", env.name());
+            assert!(message.contains("RangeError"), "{}: {message}", env.name());
+        }
         assert_eq!(run(env.as_ref(), "return 3;").await.result, Ok(json!(3)));
     }
 }
@@ -388,4 +411,70 @@ async fn node_permission_model_empty_environment_and_no_eval() {
     assert_eq!(env.result, Ok(json!([])), "the environment is empty");
     let (_, m) = failure(&node, &run(&node, "return eval('1 + 1');").await);
     assert!(m.contains("EvalError") || m.contains("Code generation"), "{m}");
+}
+
+#[tokio::test]
+async fn deno_has_no_permissions_an_empty_environment_and_no_eval() {
+    let deno = deno();
+    assert_eq!(deno.name(), "deno");
+    let denied = |m: &str| m.contains("NotCapable") || m.contains("Requires") || m.contains("permission");
+    for js in [
+        "const fs = await import('node:fs'); return fs.readFileSync('/etc/passwd', 'utf8');",
+        "const fs = await import('node:fs'); fs.writeFileSync('x.txt', 'x'); return 1;",
+        "const cp = await import('node:child_process'); return cp.execSync('id').toString();",
+        "const p = await import('node:process'); return p.env.HOME ?? Object.keys(p.env);",
+        "const r = await import('node:net'); return await new Promise((ok, no) => r.connect(80, '127.0.0.1').on('connect', ok).on('error', no));",
+    ] {
+        let (_, m) = failure(&deno, &run(&deno, js).await);
+        assert!(denied(&m), "{js}: {m}");
+    }
+    let (_, m) = failure(&deno, &run(&deno, "return eval('1 + 1');").await);
+    assert!(m.contains("EvalError") || m.contains("Code generation"), "{m}");
+    // Deno's own API stays (node: modules are built on it) and is held by the permissions.
+    for js in [
+        "return Deno.env.get('HOME');",
+        "return await Deno.readTextFile('/etc/hostname');",
+        "return new Deno.Command('/usr/bin/id').outputSync();",
+    ] {
+        let (_, m) = failure(&deno, &run(&deno, js).await);
+        assert!(denied(&m), "{js}: {m}");
+    }
+}
+
+#[tokio::test]
+async fn the_cpu_budget_stops_computing_but_not_waiting() {
+    let sleepy = "const t = Date.now(); await new Promise((ok) => setTimeout(ok, 700)); return Date.now() - t >= 650;";
+    for env in environments() {
+        let env = env.as_ref();
+        let budget = ExecutionLimits {
+            cpu_time: Duration::from_millis(400),
+            ..limits(8.0)
+        };
+        let started = Instant::now();
+        let outcome = run_with(env, "while (true) {}", budget).await;
+        let elapsed = started.elapsed();
+        let (kind, message) = failure(env, &outcome);
+        assert_eq!(kind, FailureKind::Timeout, "{}: {message}", env.name());
+        assert!(message.contains("cpu_time_limit"), "{}: {message}", env.name());
+        // Process start-up counts for the subprocesses; well under the 8 s wall clock.
+        assert!(
+            elapsed < Duration::from_millis(2000),
+            "{}: took {elapsed:?}",
+            env.name()
+        );
+        if env.name() != "wasm" {
+            // Waiting on a timer costs no CPU (the wasm sandbox has no timers; its
+            // waiting-for-tools case is in tests/wasm_sandbox.rs).
+            let budget = ExecutionLimits {
+                cpu_time: Duration::from_millis(300),
+                ..limits(8.0)
+            };
+            assert_eq!(
+                run_with(env, sleepy, budget).await.result,
+                Ok(json!(true)),
+                "{}",
+                env.name()
+            );
+        }
+    }
 }
