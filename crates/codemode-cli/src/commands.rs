@@ -372,9 +372,15 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
     if let Some(c) = &setup.config.catalog {
         push("static catalog", c.display().to_string());
     }
+    // Each compiled-in environment, and whether it can start here (Node/Deno installed...).
     let envs: Vec<_> = codemode::registry::run_environment_factories()
         .iter()
-        .map(|f| f.name)
+        .map(
+            |f| match codemode::registry::create_environment(f.name, &serde_json::Value::Null) {
+                Ok(_) => format!("{} (ready)", f.name),
+                Err(_) => format!("{} (unavailable)", f.name),
+            },
+        )
         .collect();
     push("environments", envs.join(", "));
     let env_name = setup.config.run.environment.as_deref().unwrap_or("wasm");
@@ -396,7 +402,11 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
     push(
         "typescript 7",
         match codemode::typescript::TscChecker::discover(setup.config.run.tsc_path.as_deref()) {
-            Ok(t) => format!("found {} at {}", t.version(), t.path().display()),
+            Ok(t) => format!(
+                "found {} at {} (checks reuse one warm `tsc --lsp` process)",
+                t.version(),
+                t.path().display()
+            ),
             Err(e) => e.to_string(),
         },
     );

@@ -131,6 +131,28 @@ fn exec_runs_programs_and_reports_json() {
     let out = codemode(dir.path(), &["--timeout", "1", "--json", "exec", "loop.ts"]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["result_type"], "timeout");
+    // So does the CPU budget, apart from the wall clock.
+    let out = codemode(
+        dir.path(),
+        &["--timeout", "30", "--cpu-time", "0.3", "--json", "exec", "loop.ts"],
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["result_type"], "timeout");
+    assert!(report["error"].as_str().unwrap().contains("cpu_time_limit"), "{report}");
+    let out = codemode(dir.path(), &["--cpu-time", "0", "exec", "loop.ts"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cpu_time_limit"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn doctor_reports_environments_limits_and_the_checker() {
+    let dir = workspace();
+    let out = codemode(dir.path(), &["--cpu-time", "2", "doctor"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("wasm (ready)"), "{stdout}");
+    assert!(stdout.contains("cpu_time_limit=2s"), "{stdout}");
+    assert!(stdout.contains("deno"), "{stdout}");
 }
 
 #[test]
