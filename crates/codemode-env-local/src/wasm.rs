@@ -58,6 +58,8 @@ const ASYNC_STACK: usize = MAX_WASM_STACK + 1024 * 1024;
 pub const DEFAULT_POOL_SIZE: u32 = 16;
 /// The largest linear memory a slot can hold (all of wasm32).
 const SLOT_MEMORY: usize = 4 << 30;
+/// Bytes in a wasm page.
+const WASM_PAGE: u64 = 64 * 1024;
 /// Bumped when the snapshot's contents change for reasons other than the guest's bytes.
 const SNAPSHOT_FORMAT: u32 = 1;
 
@@ -177,7 +179,8 @@ impl WasmEnvironment {
             .total_memories(slots)
             .total_tables(slots)
             .total_stacks(slots)
-            .max_memory_size(SLOT_MEMORY);
+            .max_memory_size(SLOT_MEMORY)
+            .linear_memory_keep_resident(4 << 20);
         let mut config = Config::new();
         config
             .epoch_interruption(true)
@@ -271,37 +274,38 @@ impl WasmEnvironment {
             let memory = instance
                 .get_memory(&mut store, "memory")
                 .ok_or_else(|| RunFailure::new(FailureKind::Environment, "the guest exports no memory"))?;
-            let alloc = instance
-                .get_typed_func::<u32, u32>(&mut store, "cm_alloc")
-                .map_err(|e| internal("cm_alloc", e))?;
             let run = instance
                 .get_typed_func::<(u32, u32), u32>(&mut store, "cm_run")
                 .map_err(|e| internal("cm_run", e))?;
-            let output_len = instance
-                .get_typed_func::<(), u32>(&mut store, "cm_output_len")
-                .map_err(|e| internal("cm_output_len", e))?;
             let input = json!({
                 "code": request.javascript,
                 "paths": bridge.tool_paths(),
                 "max_value_bytes": limits.max_value_bytes,
-                "seed": [(seed >> 32) as u32, seed as u32],
+                "seed": random_words(seed),
             })
             .to_string();
-            let ptr = alloc
-                .call_async(&mut store, input.len() as u32)
-                .await
-                .map_err(|e| classify(e, &store))?;
+            // The input goes into new pages above the guest's heap (its allocator never
+            // hands out memory below its own break, so these pages stay the input's).
+            let pages = (input.len() as u64).div_ceil(WASM_PAGE).max(1);
+            let at = memory.grow(&mut store, pages).map_err(|_| {
+                RunFailure::new(
+                    FailureKind::MemoryLimit,
+                    "the program and tool list do not fit in memory_limit_mb",
+                )
+            })? * WASM_PAGE;
             memory
-                .write(&mut store, ptr as usize, input.as_bytes())
+                .write(&mut store, at as usize, input.as_bytes())
                 .map_err(|e| internal("write input", e.into()))?;
-            let out_ptr = run
-                .call_async(&mut store, (ptr, input.len() as u32))
+            let place = run
+                .call_async(&mut store, (at as u32, input.len() as u32))
                 .await
                 .map_err(|e| classify(e, &store))?;
-            let len = output_len
-                .call_async(&mut store, ())
-                .await
-                .map_err(|e| classify(e, &store))?;
+            let mut words = [0u8; 8];
+            memory
+                .read(&store, place as usize, &mut words)
+                .map_err(|e| internal("read output place", e.into()))?;
+            let out_ptr = u32::from_le_bytes([words[0], words[1], words[2], words[3]]);
+            let len = u32::from_le_bytes([words[4], words[5], words[6], words[7]]);
             let mut out = vec![0u8; len as usize];
             memory
                 .read(&store, out_ptr as usize, &mut out)
@@ -398,6 +402,21 @@ fn seed() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     nanos ^ 0x9E37_79B9_7F4A_7C15 ^ (std::process::id() as u64) << 32
+}
+
+/// Four well-mixed 32-bit words from `seed` (splitmix64), the state of the guest's
+/// `Math.random`.
+fn random_words(seed: u64) -> [u32; 4] {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let (a, b) = (next(), next());
+    [(a >> 32) as u32, a as u32, (b >> 32) as u32, b as u32]
 }
 
 fn cache_dir() -> PathBuf {

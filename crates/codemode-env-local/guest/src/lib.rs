@@ -8,10 +8,10 @@
 //! - `console(level, ptr, len)`.
 //!
 //! Exports: `cm_init()` (create the runtime and context and evaluate the prelude; the host
-//! runs it once and snapshots the result with wasmtime-wizer), `cm_alloc(len) -> ptr`,
-//! `cm_run(ptr, len) -> ptr` (input `{"code", "paths", "max_value_bytes", "seed"}`, output
-//! `{"ok": true, "json": "..."}` or `{"ok": false, "name", "message", "line"}`),
-//! `cm_output_len() -> len`.
+//! runs it once and snapshots the result with wasmtime-wizer) and
+//! `cm_run(ptr, len) -> ptr` (input `{"code", "paths", "max_value_bytes", "seed"}` at
+//! `ptr`; returns where `[output_ptr, output_len]` is; the output is
+//! `{"ok": true, "json": "..."}` or `{"ok": false, "name", "message", "line"}`).
 //!
 //! QuickJS's stack check is on (the build patches out its `__wasi__` exception, see
 //! `cargo xtask guest`), so deep recursion is a catchable `RangeError`.
@@ -39,7 +39,6 @@ const WRAPPER_LINES: u32 = 1;
 const JS_STACK: usize = 640 * 1024;
 
 thread_local! {
-    static OUTPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     static ENGINE: RefCell<Option<(Runtime, Context)>> = const { RefCell::new(None) };
 }
 
@@ -49,8 +48,8 @@ struct Input {
     paths: Vec<String>,
     /// Cap on values crossing the bridge, in bytes of JSON.
     max_value_bytes: f64,
-    /// Seed for `Math.random` (a snapshot would otherwise replay one sequence every run).
-    seed: [u32; 2],
+    /// State for `Math.random` (a snapshot would otherwise replay one sequence every run).
+    seed: [u32; 4],
 }
 
 /// Creates the runtime and context and evaluates the prelude.
@@ -85,36 +84,23 @@ pub extern "C" fn cm_init() {
     });
 }
 
-/// Allocates `len` bytes for the host to write into (never freed: one run per instance).
-#[unsafe(no_mangle)]
-pub extern "C" fn cm_alloc(len: usize) -> *mut u8 {
-    let mut buf = vec![0u8; len.max(1)];
-    let ptr = buf.as_mut_ptr();
-    std::mem::forget(buf);
-    ptr
-}
-
-/// Runs one program; returns a pointer to the output JSON (length: `cm_output_len`).
+/// Runs one program. The host writes the input into pages it grows the memory by (above
+/// everything the allocator owns, so nothing here ever reuses them) and passes where it is.
+/// Returns a pointer to `[output_ptr, output_len]` (u32 each) of the output JSON; the
+/// output is never freed (one run per instance).
 ///
 /// # Safety
-/// `ptr..ptr+len` must be memory the host wrote with `cm_alloc`.
+/// `ptr..ptr+len` must be memory the host wrote for this call.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn cm_run(ptr: *const u8, len: usize) -> *const u8 {
+pub unsafe extern "C" fn cm_run(ptr: *const u8, len: usize) -> *const u32 {
     let input = unsafe { std::slice::from_raw_parts(ptr, len) };
     let output = match serde_json::from_slice::<Input>(input) {
         Ok(input) => run(&input),
         Err(e) => failure("InternalError", &format!("bad input: {e}"), None),
     };
-    OUTPUT.with(|o| {
-        *o.borrow_mut() = output.into_bytes();
-        o.borrow().as_ptr()
-    })
-}
-
-/// Length of the last output.
-#[unsafe(no_mangle)]
-pub extern "C" fn cm_output_len() -> usize {
-    OUTPUT.with(|o| o.borrow().len())
+    let output = output.into_bytes().leak();
+    let place = Box::leak(Box::new([output.as_ptr() as u32, output.len() as u32]));
+    place.as_ptr()
 }
 
 fn failure(name: &str, message: &str, line: Option<u32>) -> String {
@@ -150,6 +136,14 @@ fn run(input: &Input) -> String {
         },
     };
     let (runtime, context) = ready;
+    let output = run_in(&runtime, &context, input);
+    // The host discards the instance after one run: freeing the JS heap would only cost time.
+    std::mem::forget(context);
+    std::mem::forget(runtime);
+    output
+}
+
+fn run_in(runtime: &Runtime, context: &Context, input: &Input) -> String {
     let started = context.with(|ctx| -> Result<(), String> {
         let globals = ctx.globals();
         let wrapped = format!("(async function (tools, console) {{\n{}\n}})", input.code);
@@ -159,7 +153,7 @@ fn run(input: &Input) -> String {
         let program: Function = ctx.eval_with_options(wrapped, options).catch(&ctx).map_err(|e| caught(e))?;
         let cm: Object = globals.get("__cm").map_err(|e| e.to_string())?;
         let run: Function = cm.get("run").map_err(|e| e.to_string())?;
-        run.call::<_, ()>((program, input.paths.clone(), input.max_value_bytes, input.seed[0], input.seed[1]))
+        run.call::<_, ()>((program, input.paths.clone(), input.max_value_bytes, input.seed.to_vec()))
             .catch(&ctx)
             .map_err(|e| caught(e))?;
         Ok(())

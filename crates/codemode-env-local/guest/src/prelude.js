@@ -93,12 +93,10 @@ globalThis.__cm = (() => {
     s3 = rotl(s3, 11);
     return r;
   }
-  function reseed(a, b) {
-    s0 = a | 0 || 0x6a09e667;
-    s1 = b | 0 || 0xbb67ae85;
-    s2 = (a ^ 0x3c6ef372) | 0;
-    s3 = (b ^ 0xa54ff53a) | 0;
-    for (let i = 0; i < 16; i++) next();
+  // The host passes four well-mixed words (splitmix64 of its own seed): no warm-up needed.
+  function reseed(seed) {
+    [s0, s1, s2, s3] = seed;
+    if ((s0 | s1 | s2 | s3) === 0) s0 = 1;
   }
   Object.defineProperty(Math, 'random', {
     value: function random() {
@@ -109,9 +107,9 @@ globalThis.__cm = (() => {
     enumerable: false,
   });
 
-  function run(program, paths, limit, seedHigh, seedLow) {
+  function run(program, paths, limit, seed) {
     maxBytes = limit;
-    reseed(seedHigh, seedLow);
+    reseed(seed);
     program(buildTools(paths), console).then(
       (value) => {
         try {
