@@ -231,6 +231,12 @@ impl ToolProvider for Echo {
 async fn environment_benches(rows: &mut Vec<Row>) -> Result<()> {
     let wasm: Arc<dyn codemode::RunEnvironment> = Arc::new(codemode::env_local::WasmEnvironment::new()?);
     let node: Arc<dyn codemode::RunEnvironment> = Arc::new(codemode::env_local::ProcessEnvironment::node()?);
+    let mut envs = vec![wasm, node];
+    // Deno from tests/npm (installed by `cargo xtask bench`), when it runs here.
+    match codemode::env_local::ProcessEnvironment::with_deno(root().join("tests/npm/node_modules/.bin/deno")) {
+        Ok(deno) => envs.push(Arc::new(deno)),
+        Err(e) => eprintln!("bench: the deno rows are skipped: {e}"),
+    }
     let opts = RunOptions::default().max_tool_calls(100_000);
     let cases: [(&str, &str, usize); 3] = [
         ("trivial program", "return 1;", 50),
@@ -251,7 +257,7 @@ async fn environment_benches(rows: &mut Vec<Row>) -> Result<()> {
         let mut catalog = codemode::ToolCatalog::new();
         catalog.add_tools("t", Arc::new(Echo), Echo.list_tools().await?);
         let catalog = Arc::new(catalog);
-        for env in [&wasm, &node] {
+        for env in &envs {
             // The environment alone (a fresh bridge per run, no check or transpile).
             let once = || {
                 let bridge = Arc::new(codemode::CatalogBridge::new(
@@ -274,16 +280,27 @@ async fn environment_benches(rows: &mut Vec<Row>) -> Result<()> {
             .await;
             medians.push(d);
         }
+        let mut note = format!("{:.1}x faster than node", ms(medians[1]) / ms(medians[0]));
+        if let Some(deno) = medians.get(2) {
+            note.push_str(&format!(", {:.1}x faster than deno", ms(*deno) / ms(medians[0])));
+        }
         rows.push(Row {
             name: format!("{name}, wasm sandbox"),
             median: medians[0],
-            note: format!("{:.1}x faster than node", ms(medians[1]) / ms(medians[0])),
+            note,
         });
         rows.push(Row {
             name: format!("{name}, node subprocess"),
             median: medians[1],
             note: String::new(),
         });
+        if let Some(deno) = medians.get(2) {
+            rows.push(Row {
+                name: format!("{name}, deno subprocess"),
+                median: *deno,
+                note: String::new(),
+            });
+        }
     }
     // The first run in a fresh process, with the compiled-module cache cold and warm.
     let exe = std::env::current_exe()?;

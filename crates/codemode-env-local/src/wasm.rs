@@ -37,7 +37,7 @@ use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use wasmtime::{
-    Caller, Config, Engine, Extern, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
+    Caller, Config, Engine, Extern, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module, OptLevel,
     PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline, Val,
 };
 use wasmtime_wizer::{InstanceState, SnapshotVal, Wizer};
@@ -191,7 +191,7 @@ impl WasmEnvironment {
         let mut linker: Linker<HostState> = Linker::new(&engine);
         link_bridge(&mut linker).map_err(setup)?;
         link_wasi_stubs(&mut linker).map_err(setup)?;
-        let (module, snapshot) = load_module(&engine, &linker)?;
+        let (module, snapshot) = load_module(&engine)?;
         let pre = linker.instantiate_pre(&module).map_err(setup)?;
         let weak = engine.weak();
         std::thread::Builder::new()
@@ -429,7 +429,7 @@ fn cache_dir() -> PathBuf {
 
 /// The compiled, pre-initialized guest: loaded from the on-disk cache, or snapshotted and
 /// compiled now (and cached). Falls back to the plain guest if snapshotting fails.
-fn load_module(engine: &Engine, linker: &Linker<HostState>) -> Result<(Module, bool), WasmError> {
+fn load_module(engine: &Engine) -> Result<(Module, bool), WasmError> {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
     GUEST_WASM.hash(&mut hasher);
@@ -446,7 +446,7 @@ fn load_module(engine: &Engine, linker: &Linker<HostState>) -> Result<(Module, b
             Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring a bad module cache entry"),
         }
     }
-    let (module, snapshot) = match snapshot_guest(engine, linker) {
+    let (module, snapshot) = match snapshot_guest() {
         Ok(bytes) => (Module::new(engine, &bytes).map_err(setup)?, true),
         Err(e) => {
             tracing::warn!(error = %e, "cannot pre-initialize the guest; runs will initialize it each time");
@@ -509,19 +509,29 @@ impl InstanceState for SnapshotSource<'_> {
 }
 
 /// Runs the guest's `cm_init` once and returns a module whose initial state is the result.
-fn snapshot_guest(engine: &Engine, linker: &Linker<HostState>) -> Result<Vec<u8>, WasmError> {
+/// The instrumented module runs once, so it is compiled by its own engine without
+/// optimizations (the snapshot is then compiled, optimized, by the caller's engine).
+fn snapshot_guest() -> Result<Vec<u8>, WasmError> {
+    let mut config = Config::new();
+    config
+        .cranelift_opt_level(OptLevel::None)
+        .max_wasm_stack(MAX_WASM_STACK)
+        .async_stack_size(ASYNC_STACK);
+    let engine = Engine::new(&config).map_err(setup)?;
+    let mut linker: Linker<HostState> = Linker::new(&engine);
+    link_bridge(&mut linker).map_err(setup)?;
+    link_wasi_stubs(&mut linker).map_err(setup)?;
     let mut wizer = Wizer::new();
     wizer.init_func("cm_init");
     let (cx, instrumented) = wizer.instrument(GUEST_WASM).map_err(setup)?;
-    let module = Module::new(engine, &instrumented).map_err(setup)?;
+    let module = Module::new(&engine, &instrumented).map_err(setup)?;
     let state = HostState::new(
         StoreLimitsBuilder::new().build(),
         None,
         ConsoleCapture::new(64 * 1024),
         0,
     );
-    let mut store = Store::new(engine, state);
-    store.set_epoch_deadline(u64::MAX / 2);
+    let mut store = Store::new(&engine, state);
     let work = async {
         let instance = linker.instantiate_async(&mut store, &module).await.map_err(setup)?;
         let init = instance

@@ -130,7 +130,9 @@ async fn large_programs_cross_into_the_sandbox_intact() {
     // The input is written into pages grown above the guest's heap: several pages here.
     let env = WasmEnvironment::new().expect("the wasm sandbox");
     let text = "abcdefghij".repeat(30_000);
-    let js = format!("const s = '{text}';\nconst big = new Array(20000).fill('y').join('');\nreturn [s.length, s.slice(0, 3), s.slice(-2), big.length];");
+    let js = format!(
+        "const s = '{text}';\nconst big = new Array(20000).fill('y').join('');\nreturn [s.length, s.slice(0, 3), s.slice(-2), big.length];"
+    );
     let outcome = run(&env, &js, limits(5.0, 5.0)).await;
     assert_eq!(outcome.result, Ok(json!([300_000, "abc", "ij", 20_000])));
 }
