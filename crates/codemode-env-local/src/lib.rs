@@ -33,7 +33,7 @@ mod wasm;
 
 pub use process::{EnvError, ProcessEnvironment, ProcessRuntime};
 #[cfg(feature = "wasm")]
-pub use wasm::{WasmEnvironment, WasmError};
+pub use wasm::{DEFAULT_POOL_SIZE, WasmEnvironment, WasmError};
 
 use std::time::Duration;
 
