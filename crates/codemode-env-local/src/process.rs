@@ -56,7 +56,8 @@ pub enum ProcessRuntime {
 /// Runs programs in a fresh Node.js or Deno subprocess each time.
 #[derive(Debug, Clone)]
 pub struct ProcessEnvironment {
-    node: PathBuf,
+    /// The Node.js or Deno binary.
+    exe: PathBuf,
     major: u32,
     runtime: ProcessRuntime,
 }
@@ -75,41 +76,7 @@ impl ProcessEnvironment {
     /// (`node_modules/.bin/deno`) is resolved to the binary it runs.
     pub fn with_deno(path: impl Into<PathBuf>) -> Result<Self, EnvError> {
         let given = path.into();
-        let deno = native_deno(&given).unwrap_or(given);
-        let output = std::process::Command::new(&deno)
-            .arg("--version")
-            .output()
-            .map_err(|e| EnvError::BadNode {
-                path: deno.clone(),
-                message: e.to_string(),
-            })?;
-        let text = String::from_utf8_lossy(&output.stdout).to_string();
-        let version = text
-            .lines()
-            .next()
-            .and_then(|l| l.strip_prefix("deno "))
-            .and_then(|l| l.split_whitespace().next())
-            .unwrap_or_default()
-            .to_string();
-        let major = version
-            .split('.')
-            .next()
-            .and_then(|m| m.parse::<u32>().ok())
-            .ok_or_else(|| EnvError::BadNode {
-                path: deno.clone(),
-                message: format!("not Deno: `{}`", text.trim()),
-            })?;
-        if major < 2 {
-            return Err(EnvError::BadNode {
-                path: deno,
-                message: format!("Deno {version} is too old; 2 or newer is needed"),
-            });
-        }
-        Ok(Self {
-            node: deno,
-            major,
-            runtime: ProcessRuntime::Deno,
-        })
+        Self::checked(native_deno(&given).unwrap_or(given), ProcessRuntime::Deno)
     }
 
     /// Which runtime this environment starts.
@@ -128,35 +95,43 @@ impl ProcessEnvironment {
 
     /// Uses the Node.js at `path` (its version is checked: 20 or newer).
     pub fn with_node(path: impl Into<PathBuf>) -> Result<Self, EnvError> {
-        let node = path.into();
-        let output = std::process::Command::new(&node)
+        Self::checked(path.into(), ProcessRuntime::Node)
+    }
+
+    /// Runs `exe --version` and checks it is `runtime` at its minimum major version
+    /// (`v22.1.0` for Node.js, `deno 2.9.6 (...)` for Deno).
+    fn checked(exe: PathBuf, runtime: ProcessRuntime) -> Result<Self, EnvError> {
+        let (name, prefix, minimum) = match runtime {
+            ProcessRuntime::Node => ("Node.js", "v", 20),
+            ProcessRuntime::Deno => ("Deno", "deno ", 2),
+        };
+        let bad = |message: String| EnvError::BadNode {
+            path: exe.clone(),
+            message,
+        };
+        let output = std::process::Command::new(&exe)
             .arg("--version")
             .output()
-            .map_err(|e| EnvError::BadNode {
-                path: node.clone(),
-                message: e.to_string(),
-            })?;
-        let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
+            .map_err(|e| bad(e.to_string()))?;
+        let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        let version = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix(prefix))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_default()
+            .to_string();
         let major = version
-            .trim_start_matches('v')
             .split('.')
             .next()
             .and_then(|m| m.parse::<u32>().ok())
-            .ok_or_else(|| EnvError::BadNode {
-                path: node.clone(),
-                message: format!("unexpected version `{version}`"),
-            })?;
-        if major < 20 {
-            return Err(EnvError::BadNode {
-                path: node,
-                message: format!("version {version} is too old; 20 or newer is needed"),
-            });
+            .ok_or_else(|| bad(format!("not {name}: `--version` printed `{text}`")))?;
+        if major < minimum {
+            return Err(bad(format!(
+                "{name} {version} is too old; {minimum} or newer is needed"
+            )));
         }
-        Ok(Self {
-            node,
-            major,
-            runtime: ProcessRuntime::Node,
-        })
+        Ok(Self { exe, major, runtime })
     }
 
     /// The runtime's major version (Node.js or Deno).
@@ -164,57 +139,48 @@ impl ProcessEnvironment {
         self.major
     }
 
+    /// The child for one run: the runtime's own isolation flags, then what both share (an
+    /// empty environment, the throwaway directory, piped stdio, killed when dropped).
     fn command(&self, dir: &Path, memory_mb: u64) -> Command {
-        if self.runtime == ProcessRuntime::Deno {
-            return self.deno_command(dir, memory_mb);
+        let mut cmd = Command::new(&self.exe);
+        cmd.env_clear();
+        match self.runtime {
+            ProcessRuntime::Node => {
+                cmd.arg(format!("--max-old-space-size={memory_mb}"))
+                    .arg("--disallow-code-generation-from-strings");
+                if self.major >= 22 {
+                    cmd.arg("--permission")
+                        .arg(format!("--allow-fs-read={}", dir.display()));
+                } else {
+                    cmd.arg("--experimental-permission")
+                        .arg("--no-warnings")
+                        .arg(format!("--allow-fs-read={}/*", dir.display()));
+                }
+            }
+            ProcessRuntime::Deno => {
+                // No permissions but reading the run's directory (the runner and the
+                // program), no prompts, no remote or npm modules, no config or lock file.
+                cmd.args([
+                    "run",
+                    "--no-prompt",
+                    "--no-config",
+                    "--no-lock",
+                    "--no-remote",
+                    "--no-npm",
+                    "--quiet",
+                ])
+                .arg(format!("--allow-read={}", dir.display()))
+                .arg(format!(
+                    "--v8-flags=--max-old-space-size={memory_mb},--disallow-code-generation-from-strings"
+                ))
+                // Deno's own cache goes to the throwaway directory; the program cannot
+                // read variables (no --allow-env).
+                .env("DENO_DIR", dir.join(".deno"))
+                .env("DENO_NO_UPDATE_CHECK", "1")
+                .env("NO_COLOR", "1");
+            }
         }
-        let mut cmd = Command::new(&self.node);
-        cmd.arg(format!("--max-old-space-size={memory_mb}"));
-        cmd.arg("--disallow-code-generation-from-strings");
-        if self.major >= 22 {
-            cmd.arg("--permission")
-                .arg(format!("--allow-fs-read={}", dir.display()));
-        } else {
-            cmd.arg("--experimental-permission")
-                .arg("--no-warnings")
-                .arg(format!("--allow-fs-read={}/*", dir.display()));
-        }
-        cmd.arg(dir.join("runner.mjs"));
-        cmd.env_clear()
-            .current_dir(dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd
-    }
-}
-
-impl ProcessEnvironment {
-    /// `deno run` with no permissions but reading the run's directory (where the runner and
-    /// the program are), no prompts, no remote or npm modules, no config or lock file.
-    fn deno_command(&self, dir: &Path, memory_mb: u64) -> Command {
-        let mut cmd = Command::new(&self.node);
-        cmd.args([
-            "run",
-            "--no-prompt",
-            "--no-config",
-            "--no-lock",
-            "--no-remote",
-            "--no-npm",
-            "--quiet",
-        ])
-        .arg(format!("--allow-read={}", dir.display()))
-        .arg(format!(
-            "--v8-flags=--max-old-space-size={memory_mb},--disallow-code-generation-from-strings"
-        ))
-        .arg(dir.join("runner.mjs"));
-        cmd.env_clear()
-            // Deno's own cache goes to the throwaway directory; the program cannot read
-            // variables (no --allow-env).
-            .env("DENO_DIR", dir.join(".deno"))
-            .env("DENO_NO_UPDATE_CHECK", "1")
-            .env("NO_COLOR", "1")
+        cmd.arg(dir.join("runner.mjs"))
             .current_dir(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -297,7 +263,7 @@ impl ProcessEnvironment {
         let mut child = self
             .command(dir.path(), memory_mb)
             .spawn()
-            .map_err(|e| env_failure(&format!("cannot start {}", self.node.display()), e))?;
+            .map_err(|e| env_failure(&format!("cannot start {}", self.exe.display()), e))?;
         let (Some(mut stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
