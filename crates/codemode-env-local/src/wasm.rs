@@ -188,9 +188,7 @@ impl WasmEnvironment {
             .async_stack_size(ASYNC_STACK)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(setup)?;
-        let mut linker: Linker<HostState> = Linker::new(&engine);
-        link_bridge(&mut linker).map_err(setup)?;
-        link_wasi_stubs(&mut linker).map_err(setup)?;
+        let linker = host_linker(&engine)?;
         let (module, snapshot) = load_module(&engine)?;
         let pre = linker.instantiate_pre(&module).map_err(setup)?;
         let weak = engine.weak();
@@ -299,7 +297,7 @@ impl WasmEnvironment {
             let place = run
                 .call_async(&mut store, (at as u32, input.len() as u32))
                 .await
-                .map_err(|e| classify(e, &store))?;
+                .map_err(|e| classify(e, &store, limits.total_timeout))?;
             let mut words = [0u8; 8];
             memory
                 .read(&store, place as usize, &mut words)
@@ -320,12 +318,7 @@ impl WasmEnvironment {
         *state_out = Some(std::mem::take(&mut store.data_mut().console));
         let out = match outcome {
             Err(_) => return Err(timeout_failure(limits.total_timeout)),
-            Ok(Err(failure)) => {
-                if failure.kind == FailureKind::Timeout && failure.message == "interrupted" {
-                    return Err(timeout_failure(limits.total_timeout));
-                }
-                return Err(failure);
-            }
+            Ok(Err(failure)) => return Err(failure),
             Ok(Ok(out)) => out,
         };
         let out: Value = serde_json::from_slice(&out)
@@ -362,12 +355,12 @@ impl WasmEnvironment {
 }
 
 /// Maps a trap to the failure a user can act on.
-fn classify(error: wasmtime::Error, store: &Store<HostState>) -> RunFailure {
+fn classify(error: wasmtime::Error, store: &Store<HostState>, timeout: Duration) -> RunFailure {
     if let Some(failure) = &store.data().ended_by {
         return failure.clone();
     }
     match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => RunFailure::new(FailureKind::Timeout, "interrupted"),
+        Some(Trap::Interrupt) => timeout_failure(timeout),
         Some(Trap::StackOverflow) => RunFailure::new(
             FailureKind::Runtime,
             "RangeError: Maximum call stack size exceeded (wasm stack overflow)",
@@ -518,9 +511,7 @@ fn snapshot_guest() -> Result<Vec<u8>, WasmError> {
         .max_wasm_stack(MAX_WASM_STACK)
         .async_stack_size(ASYNC_STACK);
     let engine = Engine::new(&config).map_err(setup)?;
-    let mut linker: Linker<HostState> = Linker::new(&engine);
-    link_bridge(&mut linker).map_err(setup)?;
-    link_wasi_stubs(&mut linker).map_err(setup)?;
+    let linker = host_linker(&engine)?;
     let mut wizer = Wizer::new();
     wizer.init_func("cm_init");
     let (cx, instrumented) = wizer.instrument(GUEST_WASM).map_err(setup)?;
@@ -563,6 +554,14 @@ fn block_on_ready<T>(future: impl Future<Output = T>) -> Result<T, WasmError> {
         }
     }
     Err(WasmError::Setup("guest initialization did not finish".into()))
+}
+
+/// The guest's only imports: the bridge and the hand-written WASI stubs.
+fn host_linker(engine: &Engine) -> Result<Linker<HostState>, WasmError> {
+    let mut linker = Linker::new(engine);
+    link_bridge(&mut linker).map_err(setup)?;
+    link_wasi_stubs(&mut linker).map_err(setup)?;
+    Ok(linker)
 }
 
 fn memory(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<Memory> {
