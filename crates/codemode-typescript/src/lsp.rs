@@ -140,9 +140,9 @@ impl LspSession {
         }
     }
 
-    /// Diagnostics of `program_ts` (the wrapped program) with `prelude` as the declarations:
-    /// `(line, character, code, message, severity)`, 0-based positions in `program.ts`.
-    pub(crate) fn check(&mut self, prelude: &str, program_ts: &str) -> Result<Vec<RawDiagnostic>, String> {
+    /// Diagnostics of `program_ts` (the wrapped program) with `prelude` as the declarations,
+    /// at 1-based lines and columns of `program.ts` (as the command-line compiler prints them).
+    pub(crate) fn check(&mut self, prelude: &str, program_ts: &str) -> Result<Vec<Diagnostic>, String> {
         if prelude != self.prelude {
             self.prelude_version += 1;
             let uri = self.uri("prelude.d.ts");
@@ -163,7 +163,7 @@ impl LspSession {
             .get("items")
             .and_then(Value::as_array)
             .ok_or_else(|| format!("the language server sent no diagnostics: {report}"))?;
-        Ok(items.iter().filter_map(RawDiagnostic::from_lsp).collect())
+        Ok(items.iter().filter_map(diagnostic_from_lsp).collect())
     }
 
     fn send(&mut self, message: &Value) -> Result<(), String> {
@@ -223,60 +223,35 @@ impl Drop for LspSession {
     }
 }
 
-/// A diagnostic as the server reports it (0-based position in `program.ts`).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RawDiagnostic {
-    pub line: u32,
-    pub character: u32,
-    pub code: String,
-    pub message: String,
-    pub severity: Severity,
-}
-
-impl RawDiagnostic {
-    /// Errors and warnings; hints and suggestions (unused variables...) are dropped, as the
-    /// command-line compiler does.
-    fn from_lsp(item: &Value) -> Option<Self> {
-        let severity = match item.get("severity").and_then(Value::as_u64) {
-            Some(1) | None => Severity::Error,
-            Some(2) => Severity::Warning,
-            _ => return None,
-        };
-        let start = &item["range"]["start"];
-        let code = match &item["code"] {
-            Value::Number(n) => format!("TS{n}"),
-            Value::String(s) => s.clone(),
-            _ => "TS0".into(),
-        };
-        let message = item["message"]
-            .as_str()
-            .unwrap_or_default()
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
-        Some(Self {
-            line: start["line"].as_u64().unwrap_or(0) as u32,
-            character: start["character"].as_u64().unwrap_or(0) as u32,
-            code,
-            message,
-            severity,
-        })
-    }
-
-    /// At the line and column of the program as written (`wrapper_lines` precede it).
-    pub(crate) fn into_diagnostic(self, wrapper_lines: u32, program_lines: u32) -> Diagnostic {
-        // 0-based line L of program.ts is 1-based line L + 1, minus the wrapper's lines.
-        let line = (self.line + 1).saturating_sub(wrapper_lines).clamp(1, program_lines);
-        Diagnostic {
-            line,
-            column: self.character + 1,
-            code: self.code,
-            message: self.message,
-            severity: self.severity,
-        }
-    }
+/// An LSP diagnostic at 1-based positions of its file. Errors and warnings; hints and
+/// suggestions (unused variables...) are dropped, as the command-line compiler does.
+fn diagnostic_from_lsp(item: &Value) -> Option<Diagnostic> {
+    let severity = match item.get("severity").and_then(Value::as_u64) {
+        Some(1) | None => Severity::Error,
+        Some(2) => Severity::Warning,
+        _ => return None,
+    };
+    let start = &item["range"]["start"];
+    let code = match &item["code"] {
+        Value::Number(n) => format!("TS{n}"),
+        Value::String(s) => s.clone(),
+        _ => "TS0".into(),
+    };
+    let message = item["message"]
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(Diagnostic {
+        line: start["line"].as_u64().unwrap_or(0) as u32 + 1,
+        column: start["character"].as_u64().unwrap_or(0) as u32 + 1,
+        code,
+        message,
+        severity,
+    })
 }
 
 /// Reads one `Content-Length` framed message; `None` at the end of the stream.
@@ -332,11 +307,11 @@ mod tests {
             "severity": 1, "code": 2322,
             "message": "Type 'string' is not assignable to type 'number'.\n  Because."
         });
-        let d = RawDiagnostic::from_lsp(&item).expect("an error").into_diagnostic(1, 10);
-        assert_eq!((d.line, d.column, d.code.as_str()), (3, 7, "TS2322"));
+        let d = diagnostic_from_lsp(&item).expect("an error");
+        assert_eq!((d.line, d.column, d.code.as_str()), (4, 7, "TS2322"));
         assert_eq!(d.message, "Type 'string' is not assignable to type 'number'. Because.");
         let hint =
             json!({"range": {"start": {"line": 0, "character": 0}}, "severity": 4, "code": 6133, "message": "unused"});
-        assert_eq!(RawDiagnostic::from_lsp(&hint), None);
+        assert_eq!(diagnostic_from_lsp(&hint), None);
     }
 }

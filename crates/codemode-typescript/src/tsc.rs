@@ -21,6 +21,26 @@ pub const CONSOLE_DECLARATION: &str = "declare const console: {\n  log(...args: 
 /// The first line of the wrapper around the program; the program starts on the next line.
 const WRAPPER_OPEN: &str = "async function __codemode_program() {\n";
 const WRAPPER_CLOSE: &str = "\n}\nexport {};\n";
+/// Lines of `WRAPPER_OPEN`.
+const WRAPPER_LINES: u32 = 1;
+
+/// The two files a check is about: the declarations and the wrapped program.
+fn project_texts(program: &str, declarations: &str) -> (String, String) {
+    (
+        format!("{CONSOLE_DECLARATION}{declarations}"),
+        format!("{WRAPPER_OPEN}{program}{WRAPPER_CLOSE}"),
+    )
+}
+
+/// Lines of the program as written (at least 1).
+fn line_count(program: &str) -> u32 {
+    program.lines().count().max(1) as u32
+}
+
+/// A 1-based line of `program.ts` as a line of the program as written.
+fn program_line(file_line: u32, program_lines: u32) -> u32 {
+    file_line.saturating_sub(WRAPPER_LINES).clamp(1, program_lines)
+}
 
 /// Why `tsc` could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -162,15 +182,16 @@ impl TscChecker {
         let Some(session) = slot.as_mut() else {
             return Err("the warm server did not start".into());
         };
-        let prelude = format!("{CONSOLE_DECLARATION}{declarations}");
-        let program_ts = format!("{WRAPPER_OPEN}{program}{WRAPPER_CLOSE}");
+        let (prelude, program_ts) = project_texts(program, declarations);
         match session.check(&prelude, &program_ts) {
-            Ok(raw) => {
-                let lines = program.lines().count().max(1) as u32;
-                let wrapper_lines = WRAPPER_OPEN.lines().count() as u32;
-                Ok(raw
+            Ok(diagnostics) => {
+                let lines = line_count(program);
+                Ok(diagnostics
                     .into_iter()
-                    .map(|d| d.into_diagnostic(wrapper_lines, lines))
+                    .map(|d| Diagnostic {
+                        line: program_line(d.line, lines),
+                        ..d
+                    })
                     .collect())
             }
             Err(e) => {
@@ -190,12 +211,10 @@ impl TscChecker {
 
     /// Type-checks with a fresh `tsc` process.
     pub fn check_cold(&self, program: &str, declarations: &str) -> Result<Vec<Diagnostic>, TscError> {
-        let files = [
-            ("prelude.d.ts", format!("{CONSOLE_DECLARATION}{declarations}")),
-            ("program.ts", format!("{WRAPPER_OPEN}{program}{WRAPPER_CLOSE}")),
-        ];
+        let (prelude, program_ts) = project_texts(program, declarations);
+        let files = [("prelude.d.ts", prelude), ("program.ts", program_ts)];
         let (success, stdout, stderr) = self.run(&files, &["--skipLibCheck"])?;
-        let diagnostics = parse_output(&stdout, program.lines().count().max(1) as u32);
+        let diagnostics = parse_output(&stdout, line_count(program));
         if !success && diagnostics.is_empty() {
             return Err(self.error(format!("{}{}", stdout.trim(), stderr.trim())));
         }
@@ -304,7 +323,7 @@ fn parse_output(text: &str, program_lines: u32) -> Vec<Diagnostic> {
         };
         let (code, message) = rest.split_once(": ").unwrap_or(("TS0", rest));
         let (line_no, message) = if file.ends_with("program.ts") {
-            (l.saturating_sub(1).clamp(1, program_lines), message.to_string())
+            (program_line(l, program_lines), message.to_string())
         } else {
             (1, format!("in the tool declarations ({file}:{l}:{c}): {message}"))
         };

@@ -56,16 +56,21 @@ fn chat_schema() -> serde_json::Value {
     })
 }
 
+/// A tool with `schema` as its input and no output schema.
+fn signature<'a>(path: &'a str, schema: &'a serde_json::Value) -> ToolSignature<'a> {
+    ToolSignature {
+        path,
+        description: None,
+        input_schema: schema,
+        output_schema: None,
+    }
+}
+
 /// Both checkers report each mistake at the same line.
 #[test]
 fn both_checkers_catch_misspellings_and_wrong_types() {
     let schema = chat_schema();
-    let sig = ToolSignature {
-        path: "chat.send_message",
-        description: None,
-        input_schema: &schema,
-        output_schema: None,
-    };
+    let sig = signature("chat.send_message", &schema);
     let decls = generate_declarations(&[sig]).text;
     let builtin = BuiltinChecker::new(&[sig]);
     let tsc = common::tsc();
@@ -111,12 +116,7 @@ fn both_checkers_catch_misspellings_and_wrong_types() {
 #[test]
 fn tsc_positions_are_those_of_the_program_as_written() {
     let schema = chat_schema();
-    let sig = ToolSignature {
-        path: "chat.send_message",
-        description: None,
-        input_schema: &schema,
-        output_schema: None,
-    };
+    let sig = signature("chat.send_message", &schema);
     let decls = generate_declarations(&[sig]).text;
     let program = "// a comment\n\nconst n: number = 'x';\nreturn n;";
     let d = common::tsc().check(program, &decls).unwrap();
@@ -132,21 +132,10 @@ fn tsc_positions_are_those_of_the_program_as_written() {
 #[test]
 fn warm_and_cold_checks_agree_and_the_warm_server_is_reused() {
     let schema = chat_schema();
-    let sig = ToolSignature {
-        path: "chat.send_message",
-        description: None,
-        input_schema: &schema,
-        output_schema: None,
-    };
+    let sig = signature("chat.send_message", &schema);
     let chat = generate_declarations(&[sig]).text;
     let other_schema = json!({"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]});
-    let other = generate_declarations(&[ToolSignature {
-        path: "search.query",
-        description: None,
-        input_schema: &other_schema,
-        output_schema: None,
-    }])
-    .text;
+    let other = generate_declarations(&[signature("search.query", &other_schema)]).text;
     let warm = common::tsc();
     assert!(warm.is_warm());
     let cold = common::tsc().cold();
