@@ -506,7 +506,7 @@ fn prune_module_cache(dir: &Path, current: &Path) {
             remove_cache_file(&path);
         }
     }
-    modules.sort_by(|a, b| b.0.cmp(&a.0));
+    modules.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
     for (_, path) in modules.iter().skip(MODULE_CACHE_ENTRIES.saturating_sub(1)) {
         remove_cache_file(path);
     }
