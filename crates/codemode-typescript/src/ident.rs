@@ -123,20 +123,23 @@ pub fn sanitize_identifier(name: &str) -> String {
     out
 }
 
-/// PascalCase form of a name for type names: `get-user_info` becomes `GetUserInfo`.
+/// PascalCase form of a name for type names: `get-user_info` becomes `GetUserInfo`. Words
+/// written all in capitals (as in `GITHUB_CREATE_AN_ISSUE`) are capitalized, not shouted:
+/// `GithubCreateAnIssue`; words in mixed case (`getURL`) keep their case.
 pub fn pascal_case(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
-    let mut upper_next = true;
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            if upper_next {
-                out.push(c.to_ascii_uppercase());
-            } else {
-                out.push(c);
-            }
-            upper_next = false;
-        } else {
-            upper_next = true;
+    for word in name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let shouting =
+            word.bytes().filter(u8::is_ascii_alphabetic).count() > 1 && !word.bytes().any(|b| b.is_ascii_lowercase());
+        for (i, c) in word.chars().enumerate() {
+            out.push(match (i, shouting) {
+                (0, _) => c.to_ascii_uppercase(),
+                (_, true) => c.to_ascii_lowercase(),
+                (_, false) => c,
+            });
         }
     }
     if out.is_empty() {
@@ -172,5 +175,8 @@ mod tests {
         assert_eq!(sanitize_identifier("bing-cn-mcp"), "bing_cn_mcp");
         assert_eq!(pascal_case("bing-cn-mcp.search_web"), "BingCnMcpSearchWeb");
         assert_eq!(pascal_case("3d"), "T3d");
+        assert_eq!(pascal_case("GITHUB_CREATE_AN_ISSUE"), "GithubCreateAnIssue");
+        assert_eq!(pascal_case("getURL"), "GetURL");
+        assert_eq!(pascal_case("A_B2"), "AB2");
     }
 }
