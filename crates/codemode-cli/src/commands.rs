@@ -81,7 +81,7 @@ async fn run(setup: &Setup, query: String, json: bool) -> Result<Outcome> {
     .await?;
     if codemode.catalog().is_empty() {
         eprintln!(
-            "warning: no tools are configured; add [mcp_servers.NAME] to codemode.toml or pass --mcp-config/--catalog"
+            "warning: no tools are configured; add [mcp_servers.NAME] or [tool_providers.NAME] to codemode.toml or pass --mcp-config/--catalog"
         );
     }
     let mut options = setup.options.clone();
@@ -216,7 +216,7 @@ async fn tools_list(setup: &Setup, namespace: Option<&str>, json: bool) -> Resul
     }
     if entries.is_empty() {
         eprintln!(
-            "no tools: configure [mcp_servers.NAME] in codemode.toml, or pass --mcp-config FILE or --catalog FILE"
+            "no tools: configure [mcp_servers.NAME] or [tool_providers.NAME] in codemode.toml, or pass --mcp-config FILE or --catalog FILE"
         );
     }
     let width = entries.iter().map(|e| e.path.len()).max().unwrap_or(0);
@@ -369,6 +369,19 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
             setup.mcp_servers.keys().cloned().collect::<Vec<_>>().join(", ")
         ),
     );
+    for (name, config) in &setup.config.tool_providers {
+        let registered = codemode::registry::tool_provider_factories()
+            .iter()
+            .any(|f| f.name == config.provider);
+        push(
+            &format!("tool_providers.{name}"),
+            format!(
+                "{}{}",
+                config.provider,
+                if registered { "" } else { " (provider not compiled in)" }
+            ),
+        );
+    }
     if let Some(c) = &setup.config.catalog {
         push("static catalog", c.display().to_string());
     }

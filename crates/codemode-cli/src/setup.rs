@@ -60,6 +60,12 @@ pub fn load(global: &GlobalArgs) -> Result<Setup> {
     for (name, server) in &mcp_servers {
         server.validate(name)?;
     }
+    if let Some(name) = config.tool_providers.keys().find(|n| mcp_servers.contains_key(*n)) {
+        return Err(UsageError(format!(
+            "`{name}` is both an MCP server and a [tool_providers.{name}]: each namespace needs its own name"
+        ))
+        .into());
+    }
     let mut options = RunOptions::default();
     config.run.apply(&mut options);
     if let Some(v) = global.max_tool_calls {
@@ -123,12 +129,36 @@ async fn mcp_providers(servers: &BTreeMap<String, McpServerConfig>) -> Result<Ve
     Ok(providers)
 }
 
+/// Connects every `[tool_providers.NAME]`; the ones that fail are reported on stderr and
+/// left out, as MCP servers are. A provider kind this build lacks is a usage error.
+async fn other_providers(setup: &Setup) -> Result<Vec<(String, Arc<dyn ToolProvider>)>> {
+    let mut pending = Vec::new();
+    for (name, config) in &setup.config.tool_providers {
+        let factory = find_tool_provider_factory(&config.provider)
+            .map_err(|e| UsageError(format!("[tool_providers.{name}]: {e}")))?;
+        let settings = serde_json::Value::Object(config.settings.clone().into_iter().collect());
+        let name = name.clone();
+        pending.push(async move { (name.clone(), (factory.create)(name, settings).await) });
+    }
+    let mut providers = Vec::new();
+    for (name, result) in futures::future::join_all(pending).await {
+        match result {
+            Ok(p) => providers.push((name, p)),
+            Err(e) => eprintln!("warning: tool provider `{name}` is left out: {e}"),
+        }
+    }
+    Ok(providers)
+}
+
 pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
     let mut builder = CodeMode::builder();
     if let Some(path) = &setup.config.catalog {
         builder = builder.catalog(static_catalog(path)?);
     }
     for (name, provider) in mcp_providers(&setup.mcp_servers).await? {
+        builder = builder.tool_provider(name, provider);
+    }
+    for (name, provider) in other_providers(setup).await? {
         builder = builder.tool_provider(name, provider);
     }
     if needs.llms {

@@ -387,3 +387,81 @@ fn demo_runs_offline_and_says_so() {
     assert!(stdout.contains("\"test-alerts\""));
     assert!(stdout.contains("total"));
 }
+
+/// `[tool_providers.NAME]` with `provider = "composio"`, against a fake of Composio's v3 API
+/// (a test double: wiremock on loopback). The key comes from the environment; without it,
+/// the provider is left out with a message naming the variable.
+#[tokio::test(flavor = "multi_thread")]
+async fn composio_tool_providers_from_codemode_toml() {
+    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v3/tools"))
+        .and(header("x-api-key", "ak_cli_test_0123456789"))
+        .and(query_param("toolkit_slug", "hackernews"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "items": [{
+                "slug": "HACKERNEWS_GET_USER",
+                "name": "Get user",
+                "description": "Gets a Hacker News user by username.",
+                "version": "20250901_00",
+                "input_parameters": {"type": "object", "properties": {"username": {"type": "string"}}, "required": ["username"]},
+                "output_parameters": {"type": "object", "properties": {
+                    "data": {"type": "object", "properties": {"karma": {"type": "integer"}}},
+                    "error": {"type": "string", "nullable": true},
+                    "successful": {"type": "boolean"}
+                }}
+            }],
+            "next_cursor": null, "total_pages": 1, "current_page": 1, "total_items": 1
+        })))
+        .mount(&server)
+        .await;
+    let dir = workspace();
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        format!(
+            "[tool_providers.hn]\nprovider = \"composio\"\ntoolkits = [\"hackernews\"]\napi_key_env = \"CLI_TEST_COMPOSIO_KEY\"\nbase_url = \"{}\"\n",
+            server.uri()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str], key: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_codemode"));
+        cmd.args(args).current_dir(dir.path()).env_remove("CODEMODE_CONFIG");
+        match key {
+            Some(k) => cmd.env("CLI_TEST_COMPOSIO_KEY", k),
+            None => cmd.env_remove("CLI_TEST_COMPOSIO_KEY"),
+        };
+        cmd.output().unwrap()
+    };
+    let out = run(&["types"], Some("ak_cli_test_0123456789"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let types = text(&out.stdout);
+    assert!(
+        types.contains("HACKERNEWS_GET_USER(input: HnHackernewsGetUserInput): Promise<HnHackernewsGetUserOutput>"),
+        "{types}"
+    );
+    assert!(types.contains("karma?: number"), "{types}");
+
+    let out = run(&["tools", "list"], None);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("tool provider `hn` is left out") && err.contains("CLI_TEST_COMPOSIO_KEY is not set"),
+        "{err}"
+    );
+
+    let out = run(&["doctor"], None);
+    assert!(text(&out.stdout).contains("composio"), "{}", text(&out.stdout));
+
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        "[tool_providers.x]\nprovider = \"nope\"\n",
+    )
+    .unwrap();
+    let out = run(&["tools", "list"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("[tool_providers.x]") && err.contains("composio"), "{err}");
+}

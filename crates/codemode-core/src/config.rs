@@ -97,6 +97,17 @@ impl McpServerConfig {
     }
 }
 
+/// A tool provider of a registered kind other than MCP: a `[tool_providers.NAME]` table.
+/// The name becomes the namespace; the other keys are the provider's own settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolProviderConfig {
+    /// Registered tool provider name (`composio`, ...; `codemode doctor` lists them).
+    pub provider: String,
+    /// The provider's settings (e.g. `toolkits` and `user_id` for Composio).
+    #[serde(flatten)]
+    pub settings: BTreeMap<String, Value>,
+}
+
 /// The `[run]` table: environment, checker and limits. Unset limits keep their defaults.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -170,6 +181,9 @@ pub struct CodeModeConfig {
     /// MCP servers by name (the name becomes the namespace).
     #[serde(default)]
     pub mcp_servers: BTreeMap<String, McpServerConfig>,
+    /// Other tool providers by name (the name becomes the namespace).
+    #[serde(default)]
+    pub tool_providers: BTreeMap<String, ToolProviderConfig>,
     /// A Claude Desktop style `{"mcpServers": {...}}` file to load as well.
     pub mcp_config: Option<PathBuf>,
     /// A static catalog file (namespace to `{"tools": [...]}`).
@@ -279,6 +293,10 @@ mod tests {
             [mcp_servers.remote]
             url = "http://localhost:8080/mcp"
             headers = { "X-Team" = "a" }
+            [tool_providers.github]
+            provider = "composio"
+            toolkits = ["github"]
+            user_id = "user-1"
             [run]
             environment = "node"
             max_tool_calls = 5
@@ -294,6 +312,11 @@ mod tests {
         assert!(c.llm.tiny.is_none());
         assert_eq!(c.mcp_servers["fs"].args.len(), 3);
         c.mcp_servers["remote"].validate("remote").unwrap();
+        let github = &c.tool_providers["github"];
+        assert_eq!(github.provider, "composio");
+        assert_eq!(github.settings["toolkits"], serde_json::json!(["github"]));
+        assert_eq!(github.settings["user_id"], serde_json::json!("user-1"));
+        assert!(!github.settings.contains_key("provider"));
         let mut o = RunOptions::default();
         c.run.apply(&mut o);
         assert_eq!((o.max_tool_calls, o.total_execution_timeout), (5, 2.5));

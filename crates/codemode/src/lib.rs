@@ -13,6 +13,7 @@
 //! | `mcp`       | `codemode-mcp`       | [`mcp::McpToolProvider`] (`mcp`)         |
 //! | `openai`    | `codemode-openai`    | [`openai::OpenAiClient`] (`openai`)      |
 //! | `openrouter`| `codemode-openrouter`| [`openrouter::OpenRouterClient`] (`openrouter`) |
+//! | `composio`  | `codemode-composio`  | [`composio::ComposioToolProvider`] (`composio`) |
 //! | `testing`   | `codemode-core`      | [`testing::ScriptedLlm`], a test double |
 //!
 //! ```no_run
@@ -54,6 +55,10 @@ pub use codemode_openai as openai;
 #[cfg(feature = "openrouter")]
 pub use codemode_openrouter as openrouter;
 
+/// Composio toolkits as tool providers.
+#[cfg(feature = "composio")]
+pub use codemode_composio as composio;
+
 /// The default run environment of this build: the QuickJS-in-wasmtime sandbox (`wasm`).
 #[cfg(feature = "env-local")]
 pub fn default_environment() -> Result<std::sync::Arc<dyn RunEnvironment>, CodeModeError> {
@@ -76,6 +81,9 @@ pub fn linked_plugins() -> Vec<&'static str> {
     }
     if cfg!(feature = "openrouter") {
         plugins.push("codemode-openrouter");
+    }
+    if cfg!(feature = "composio") {
+        plugins.push("codemode-composio");
     }
     plugins
 }
