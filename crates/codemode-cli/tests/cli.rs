@@ -453,7 +453,13 @@ async fn composio_tool_providers_from_codemode_toml() {
     );
 
     let out = run(&["doctor"], None);
-    assert!(text(&out.stdout).contains("composio"), "{}", text(&out.stdout));
+    let doctor = text(&out.stdout);
+    assert!(doctor.contains("tool_providers.hn  composio"), "{doctor}");
+    let kinds = doctor
+        .lines()
+        .find(|l| l.starts_with("tool providers"))
+        .unwrap_or_default();
+    assert!(kinds.contains("composio, mcp, pipedream"), "{doctor}");
 
     std::fs::write(
         dir.path().join("codemode.toml"),

@@ -14,6 +14,7 @@
 //! | `openai`    | `codemode-openai`    | [`openai::OpenAiClient`] (`openai`)      |
 //! | `openrouter`| `codemode-openrouter`| [`openrouter::OpenRouterClient`] (`openrouter`) |
 //! | `composio`  | `codemode-composio`  | [`composio::ComposioToolProvider`] (`composio`) |
+//! | `pipedream` | `codemode-pipedream` | [`pipedream::PipedreamToolProvider`] (`pipedream`) |
 //! | `testing`   | `codemode-core`      | [`testing::ScriptedLlm`], a test double |
 //!
 //! ```no_run
@@ -59,6 +60,10 @@ pub use codemode_openrouter as openrouter;
 #[cfg(feature = "composio")]
 pub use codemode_composio as composio;
 
+/// Pipedream Connect actions as tool providers.
+#[cfg(feature = "pipedream")]
+pub use codemode_pipedream as pipedream;
+
 /// The default run environment of this build: the QuickJS-in-wasmtime sandbox (`wasm`).
 #[cfg(feature = "env-local")]
 pub fn default_environment() -> Result<std::sync::Arc<dyn RunEnvironment>, CodeModeError> {
@@ -84,6 +89,9 @@ pub fn linked_plugins() -> Vec<&'static str> {
     }
     if cfg!(feature = "composio") {
         plugins.push("codemode-composio");
+    }
+    if cfg!(feature = "pipedream") {
+        plugins.push("codemode-pipedream");
     }
     plugins
 }

@@ -1,0 +1,711 @@
+//! Pipedream Connect actions (Slack, Google Sheets, GitHub and thousands more apps) as a
+//! codemode [`ToolProvider`], acting for one of your users through Pipedream Connect's
+//! REST API.
+//!
+//! The provider lists the actions of the configured apps (and individual action keys),
+//! turns each action's `configurable_props` into a JSON Schema (see `props`), and runs an
+//! action with the user's connected account filled in for its `app` props: the program never
+//! sees account ids or credentials. It authenticates with OAuth client credentials
+//! (`PIPEDREAM_CLIENT_ID`, `PIPEDREAM_CLIENT_SECRET`); the access token is cached until it
+//! expires and renewed once when the API rejects it.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use codemode_pipedream::{PipedreamConfig, PipedreamToolProvider};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = PipedreamConfig {
+//!     project_id: "proj_abc123".into(),
+//!     external_user_id: "user-123".into(),
+//!     apps: vec!["slack".into()],
+//!     ..PipedreamConfig::default()
+//! };
+//! let slack = PipedreamToolProvider::new("slack", config)?; // reads the client credentials
+//! let codemode = codemode_core::CodeMode::builder()
+//!     .tool_provider("slack", Arc::new(slack))
+//!     .build()
+//!     .await?;
+//! println!("{}", codemode.declarations());
+//! # Ok(()) }
+//! ```
+//!
+//! A call returns the action's return value (`ret`); an action that fails throws its error
+//! in the program. Listing is retried on 429 and 5xx; running an action only on 429, since
+//! an action answered with 5xx may have acted already. Errors never contain the client
+//! secret or the access token.
+
+mod props;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use codemode_core::redact::redact;
+use codemode_core::registry::{ProviderFuture, ToolProviderFactory};
+use codemode_core::{ToolError, ToolProvider, ToolSpec};
+use reqwest::{Method, StatusCode, Url};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::props::{AppProp, props_schema};
+
+/// Pipedream's API.
+pub const PIPEDREAM_BASE_URL: &str = "https://api.pipedream.com";
+/// The variable holding the OAuth client id.
+pub const PIPEDREAM_CLIENT_ID_ENV: &str = "PIPEDREAM_CLIENT_ID";
+/// The variable holding the OAuth client secret.
+pub const PIPEDREAM_CLIENT_SECRET_ENV: &str = "PIPEDREAM_CLIENT_SECRET";
+
+/// Actions per page when listing.
+const PAGE_SIZE: usize = 100;
+/// A listing longer than this many pages is taken for a server that loops.
+const MAX_PAGES: usize = 200;
+/// Retries of a request answered 429 (or, when listing, 5xx).
+const MAX_RETRIES: u32 = 3;
+/// No wait between retries is longer, `Retry-After` included.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
+/// A token is renewed this long before Pipedream says it expires.
+const TOKEN_MARGIN: Duration = Duration::from_secs(60);
+
+/// What a Pipedream provider serves and for whom: the `[tool_providers.NAME]` table with
+/// `provider = "pipedream"`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipedreamConfig {
+    /// The Connect project (`proj_...`).
+    pub project_id: String,
+    /// Your user the actions act for: their connected accounts are used.
+    pub external_user_id: String,
+    /// App name slugs whose actions are served (`slack`, `google_sheets`, ...).
+    #[serde(default)]
+    pub apps: Vec<String>,
+    /// Individual action keys served as well (`slack-send-message`, ...).
+    #[serde(default)]
+    pub actions: Vec<String>,
+    /// `production` (default) or `development`.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// The variable holding the OAuth client id (default [`PIPEDREAM_CLIENT_ID_ENV`]).
+    #[serde(default)]
+    pub client_id_env: Option<String>,
+    /// The variable holding the OAuth client secret (default [`PIPEDREAM_CLIENT_SECRET_ENV`]).
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// The API's base URL (default [`PIPEDREAM_BASE_URL`]).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Seconds an HTTP request may take (default 120; tool calls are also bounded by
+    /// `tool_call_timeout`).
+    #[serde(default)]
+    pub timeout_secs: Option<f64>,
+}
+
+/// Why a provider could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum PipedreamError {
+    /// A credential variable is not set.
+    #[error("{variable} is not set: export your Pipedream OAuth client's credentials (pipedream.com, Settings, API)")]
+    MissingCredential {
+        /// The variable to set.
+        variable: String,
+    },
+    /// Neither apps nor actions are configured.
+    #[error("no actions to serve: set `apps` (e.g. [\"slack\"]) or `actions` (action keys)")]
+    NothingToServe,
+    /// A setting is invalid.
+    #[error("invalid setting: {0}")]
+    Setting(String),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+}
+
+/// OAuth client credentials.
+#[derive(Clone)]
+pub struct PipedreamCredentials {
+    /// The OAuth client id.
+    pub client_id: String,
+    /// The OAuth client secret.
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for PipedreamCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipedreamCredentials")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the provider keeps of a listed action.
+#[derive(Debug, Clone)]
+struct ActionInfo {
+    version: Option<String>,
+    apps: Vec<AppProp>,
+}
+
+/// Pipedream Connect actions as a codemode tool provider.
+pub struct PipedreamToolProvider {
+    namespace: String,
+    http: reqwest::Client,
+    base_url: Url,
+    credentials: PipedreamCredentials,
+    environment: String,
+    config: PipedreamConfig,
+    /// The access token and when to renew it.
+    token: tokio::sync::Mutex<Option<(String, Instant)>>,
+    /// The last token handed out, for redaction.
+    last_token: RwLock<String>,
+    actions: RwLock<HashMap<String, ActionInfo>>,
+    /// The user's connected account id per app.
+    accounts: tokio::sync::Mutex<HashMap<String, String>>,
+}
+
+impl std::fmt::Debug for PipedreamToolProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipedreamToolProvider")
+            .field("namespace", &self.namespace)
+            .field("base_url", &self.base_url.as_str())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn from_env(variable: String) -> Result<String, PipedreamError> {
+    std::env::var(&variable)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(PipedreamError::MissingCredential { variable })
+}
+
+impl PipedreamToolProvider {
+    /// A provider for `namespace`, with the OAuth client credentials from the configured
+    /// variables.
+    pub fn new(namespace: impl Into<String>, config: PipedreamConfig) -> Result<Self, PipedreamError> {
+        let credentials = PipedreamCredentials {
+            client_id: from_env(
+                config
+                    .client_id_env
+                    .clone()
+                    .unwrap_or_else(|| PIPEDREAM_CLIENT_ID_ENV.into()),
+            )?,
+            client_secret: from_env(
+                config
+                    .client_secret_env
+                    .clone()
+                    .unwrap_or_else(|| PIPEDREAM_CLIENT_SECRET_ENV.into()),
+            )?,
+        };
+        Self::with_credentials(namespace, config, credentials)
+    }
+
+    /// A provider for `namespace` with credentials given directly.
+    pub fn with_credentials(
+        namespace: impl Into<String>,
+        config: PipedreamConfig,
+        credentials: PipedreamCredentials,
+    ) -> Result<Self, PipedreamError> {
+        if config.apps.is_empty() && config.actions.is_empty() {
+            return Err(PipedreamError::NothingToServe);
+        }
+        if !config.project_id.starts_with("proj_") {
+            return Err(PipedreamError::Setting(format!(
+                "project_id must be a Connect project id (`proj_...`), not `{}`",
+                config.project_id
+            )));
+        }
+        if config.external_user_id.trim().is_empty() {
+            return Err(PipedreamError::Setting(
+                "external_user_id is empty: name the user whose connected accounts the actions use".into(),
+            ));
+        }
+        let environment = config.environment.clone().unwrap_or_else(|| "production".into());
+        if environment != "production" && environment != "development" {
+            return Err(PipedreamError::Setting(format!(
+                "environment must be `production` or `development`, not `{environment}`"
+            )));
+        }
+        let base = config.base_url.as_deref().unwrap_or(PIPEDREAM_BASE_URL);
+        let base_url = Url::parse(base.trim_end_matches('/'))
+            .ok()
+            .filter(|u| !u.cannot_be_a_base())
+            .ok_or_else(|| PipedreamError::Setting(format!("base_url `{base}` is not an HTTP URL")))?;
+        let timeout = match config.timeout_secs {
+            None => Duration::from_secs(120),
+            Some(s) if s.is_finite() && s > 0.0 => Duration::from_secs_f64(s),
+            Some(s) => {
+                return Err(PipedreamError::Setting(format!(
+                    "timeout_secs must be positive, not {s}"
+                )));
+            }
+        };
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("codemode/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| PipedreamError::Http(e.to_string()))?;
+        Ok(Self {
+            namespace: namespace.into(),
+            http,
+            base_url,
+            credentials,
+            environment,
+            config,
+            token: tokio::sync::Mutex::new(None),
+            last_token: RwLock::new(String::new()),
+            actions: RwLock::new(HashMap::new()),
+            accounts: tokio::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.base_url.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    fn project_url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut all = vec!["v1", "connect", self.config.project_id.as_str()];
+        all.extend_from_slice(segments);
+        self.url(&all, query)
+    }
+
+    /// Text safe to show: neither the client secret nor the access token appear in it.
+    fn clean(&self, text: &str) -> String {
+        let token = self.last_token.read().map(|t| t.clone()).unwrap_or_default();
+        redact(text, &[self.credentials.client_secret.clone(), token])
+    }
+
+    fn unavailable(&self, message: impl AsRef<str>) -> ToolError {
+        ToolError::Unavailable {
+            provider: self.namespace.clone(),
+            message: self.clean(message.as_ref()),
+        }
+    }
+
+    /// An access token: the cached one, or a new one from the client credentials.
+    async fn access_token(&self) -> Result<String, ToolError> {
+        let mut cached = self.token.lock().await;
+        if let Some((token, renew_at)) = cached.as_ref()
+            && Instant::now() < *renew_at
+        {
+            return Ok(token.clone());
+        }
+        let url = self.url(&["v1", "oauth", "token"], &[]);
+        let body = json!({
+            "grant_type": "client_credentials",
+            "client_id": self.credentials.client_id,
+            "client_secret": self.credentials.client_secret,
+        });
+        let response = self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| self.unavailable(format!("cannot reach Pipedream at {}: {e}", self.base_url)))?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let token = answer
+            .get("access_token")
+            .and_then(Value::as_str)
+            .filter(|_| status.is_success());
+        let Some(token) = token else {
+            return Err(self.unavailable(format!(
+                "Pipedream refused the OAuth client credentials (HTTP {}): {}",
+                status.as_u16(),
+                api_message(&answer)
+            )));
+        };
+        let lifetime = answer.get("expires_in").and_then(Value::as_f64).unwrap_or(3600.0);
+        let renew_at = Instant::now() + Duration::from_secs_f64(lifetime.max(0.0)).saturating_sub(TOKEN_MARGIN);
+        if let Ok(mut last) = self.last_token.write() {
+            *last = token.to_string();
+        }
+        *cached = Some((token.to_string(), renew_at));
+        Ok(token.to_string())
+    }
+
+    /// Sends a request with the access token, renewing the token once if it is rejected,
+    /// and retrying on 429 (and, when `idempotent`, on 5xx and connection errors).
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        idempotent: bool,
+    ) -> Result<(StatusCode, Value), ToolError> {
+        let mut retry = 0;
+        let mut renewed = false;
+        loop {
+            let token = self.access_token().await?;
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(&token)
+                .header("x-pd-environment", &self.environment);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) if idempotent && retry < MAX_RETRIES && (e.is_connect() || e.is_timeout()) => {
+                    retry += 1;
+                    tokio::time::sleep(backoff(retry, None)).await;
+                    continue;
+                }
+                Err(e) if e.is_timeout() => return Err(ToolError::Failed("Pipedream did not answer in time".into())),
+                Err(e) => return Err(self.unavailable(format!("cannot reach Pipedream at {}: {e}", self.base_url))),
+            };
+            let status = response.status();
+            if status == StatusCode::UNAUTHORIZED && !renewed {
+                renewed = true;
+                *self.token.lock().await = None;
+                continue;
+            }
+            let again = status == StatusCode::TOO_MANY_REQUESTS || (idempotent && status.is_server_error());
+            if again && retry < MAX_RETRIES {
+                retry += 1;
+                let after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(Duration::from_secs_f64);
+                tokio::time::sleep(backoff(retry, after)).await;
+                continue;
+            }
+            let text = response
+                .text()
+                .await
+                .map_err(|e| self.unavailable(format!("cannot read Pipedream's answer: {e}")))?;
+            return Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))));
+        }
+    }
+
+    fn http_error(&self, status: StatusCode, body: &Value, action: Option<&str>) -> ToolError {
+        let detail = api_message(body);
+        match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => self.unavailable(format!(
+                "Pipedream rejected the OAuth client for project {} (HTTP {}): {detail}",
+                self.config.project_id,
+                status.as_u16()
+            )),
+            StatusCode::NOT_FOUND if action.is_some() => ToolError::UnknownTool(format!(
+                "{} (Pipedream: {})",
+                action.unwrap_or_default(),
+                self.clean(&detail)
+            )),
+            _ => ToolError::Failed(self.clean(&format!("Pipedream answered HTTP {}: {detail}", status.as_u16()))),
+        }
+    }
+
+    /// Every page of the actions of `app`.
+    async fn app_actions(&self, app: &str) -> Result<Vec<Value>, ToolError> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        let limit = PAGE_SIZE.to_string();
+        for _ in 0..MAX_PAGES {
+            let mut query = vec![("app", app), ("limit", limit.as_str())];
+            if let Some(cursor) = &after {
+                query.push(("after", cursor));
+            }
+            let url = self.project_url(&["actions"], &query);
+            let (status, body) = self.send(Method::GET, url, None, true).await?;
+            if !status.is_success() {
+                return Err(self.http_error(status, &body, None));
+            }
+            let page: Page = serde_json::from_value(body)
+                .map_err(|e| self.unavailable(format!("unexpected answer listing the actions of `{app}`: {e}")))?;
+            let got = page.data.len();
+            all.extend(page.data);
+            let total = page.page_info.total_count.unwrap_or(0);
+            let next = page.page_info.end_cursor.filter(|c| !c.is_empty());
+            if got == 0 || all.len() >= total || next.is_none() {
+                return Ok(all);
+            }
+            if next == after {
+                return Err(self.unavailable(format!("Pipedream returned the same page cursor twice for `{app}`")));
+            }
+            after = next;
+        }
+        Err(self.unavailable(format!("more than {MAX_PAGES} pages of actions for `{app}`")))
+    }
+
+    /// One action by key.
+    async fn action(&self, key: &str) -> Result<Value, ToolError> {
+        let url = self.project_url(&["actions", key], &[]);
+        let (status, body) = self.send(Method::GET, url, None, true).await?;
+        if !status.is_success() {
+            return Err(self.http_error(status, &body, Some(key)));
+        }
+        body.get("data")
+            .cloned()
+            .ok_or_else(|| self.unavailable(format!("unexpected answer for action `{key}`: no `data`")))
+    }
+
+    /// The user's connected account for `app` (its `apn_...` id), looked up once.
+    async fn account(&self, app: &str) -> Result<String, ToolError> {
+        let mut accounts = self.accounts.lock().await;
+        if let Some(id) = accounts.get(app) {
+            return Ok(id.clone());
+        }
+        let user = self.config.external_user_id.as_str();
+        let url = self.project_url(&["accounts"], &[("external_user_id", user), ("app", app)]);
+        let (status, body) = self.send(Method::GET, url, None, true).await?;
+        if !status.is_success() {
+            return Err(self.http_error(status, &body, None));
+        }
+        let listed = body.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
+        let usable = |a: &&Value| a.get("dead").and_then(Value::as_bool) != Some(true);
+        let healthy = |a: &&Value| a.get("healthy").and_then(Value::as_bool) != Some(false);
+        let chosen = listed
+            .iter()
+            .filter(usable)
+            .find(healthy)
+            .or_else(|| listed.iter().find(usable))
+            .and_then(|a| a.get("id").and_then(Value::as_str));
+        let Some(id) = chosen else {
+            return Err(ToolError::Failed(format!(
+                "user `{user}` has no connected {app} account in Pipedream project {}: connect one with Pipedream Connect first",
+                self.config.project_id
+            )));
+        };
+        accounts.insert(app.to_string(), id.to_string());
+        Ok(id.to_string())
+    }
+}
+
+/// A page of a Pipedream listing.
+#[derive(Deserialize)]
+struct Page {
+    data: Vec<Value>,
+    #[serde(default)]
+    page_info: PageInfo,
+}
+
+#[derive(Deserialize, Default)]
+struct PageInfo {
+    #[serde(default)]
+    total_count: Option<usize>,
+    #[serde(default)]
+    end_cursor: Option<String>,
+}
+
+/// The wait before retry number `retry` (1-based): the server's `Retry-After` when given,
+/// else 250 ms doubling; capped at [`MAX_RETRY_WAIT`].
+fn backoff(retry: u32, retry_after: Option<Duration>) -> Duration {
+    retry_after
+        .unwrap_or_else(|| Duration::from_millis(250).saturating_mul(1 << retry.min(8)))
+        .min(MAX_RETRY_WAIT)
+}
+
+/// Pipedream's error text (`error` as a string or an object with `message`), shortened.
+fn api_message(body: &Value) -> String {
+    let error = body.get("error").unwrap_or(body);
+    let mut text = match error {
+        Value::String(s) => s.clone(),
+        Value::Null => "(no details)".into(),
+        Value::Object(o) => o
+            .get("message")
+            .and_then(Value::as_str)
+            .map_or_else(|| error.to_string(), str::to_string),
+        other => other.to_string(),
+    };
+    if text.chars().count() > 500 {
+        text = text.chars().take(500).collect::<String>() + "...";
+    }
+    text
+}
+
+/// A listed action as a [`ToolSpec`] and what the provider keeps of it.
+fn action_spec(component: &Value) -> Option<(ToolSpec, ActionInfo)> {
+    let key = component.get("key").and_then(Value::as_str)?.to_string();
+    let props = component
+        .get("configurable_props")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let (input_schema, apps) = props_schema(&props);
+    let description = component
+        .get("description")
+        .and_then(Value::as_str)
+        .filter(|d| !d.trim().is_empty())
+        .or_else(|| component.get("name").and_then(Value::as_str))
+        .map(str::to_string);
+    let annotations = component.get("annotations").filter(|a| a.is_object()).cloned();
+    let spec = ToolSpec {
+        name: key,
+        description,
+        input_schema,
+        output_schema: None,
+        annotations,
+    };
+    let version = component.get("version").and_then(Value::as_str).map(str::to_string);
+    Some((spec, ActionInfo { version, apps }))
+}
+
+#[async_trait]
+impl ToolProvider for PipedreamToolProvider {
+    async fn list_tools(&self) -> Result<Vec<ToolSpec>, ToolError> {
+        let mut components = Vec::new();
+        for app in &self.config.apps {
+            components.extend(self.app_actions(app).await?);
+        }
+        for key in &self.config.actions {
+            components.push(self.action(key).await?);
+        }
+        let mut tools = BTreeMap::new();
+        let mut infos = HashMap::new();
+        for component in &components {
+            match action_spec(component) {
+                Some((spec, info)) => {
+                    infos.insert(spec.name.clone(), info);
+                    tools.insert(spec.name.clone(), spec);
+                }
+                None => tracing::warn!(namespace = %self.namespace, "skipping a Pipedream action without a key"),
+            }
+        }
+        if let Ok(mut known) = self.actions.write() {
+            *known = infos;
+        }
+        Ok(tools.into_values().collect())
+    }
+
+    async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, ToolError> {
+        let info = self.actions.read().ok().and_then(|a| a.get(name).cloned());
+        let Some(info) = info else {
+            return Err(ToolError::UnknownTool(name.to_string()));
+        };
+        let mut props = match arguments {
+            Value::Object(map) => map,
+            Value::Null => Map::new(),
+            other => {
+                return Err(ToolError::Failed(format!(
+                    "the input of `{name}` must be an object, not {other}"
+                )));
+            }
+        };
+        for app in &info.apps {
+            let account = self.account(&app.app).await?;
+            props.insert(app.prop.clone(), json!({ "authProvisionId": account }));
+        }
+        let mut body = json!({
+            "id": name,
+            "external_user_id": self.config.external_user_id,
+            "configured_props": props,
+        });
+        if let Some(version) = &info.version {
+            body["version"] = json!(version);
+        }
+        let url = self.project_url(&["actions", "run"], &[]);
+        let (status, answer) = self.send(Method::POST, url, Some(&body), false).await?;
+        if !status.is_success() {
+            return Err(self.http_error(status, &answer, Some(name)));
+        }
+        match answer.get("error") {
+            None | Some(Value::Null) => Ok(answer.get("ret").cloned().unwrap_or(Value::Null)),
+            Some(_) => Err(ToolError::Failed(self.clean(&api_message(&answer)))),
+        }
+    }
+}
+
+fn create(namespace: String, settings: Value) -> ProviderFuture {
+    Box::pin(async move {
+        let settings = if settings.is_null() { json!({}) } else { settings };
+        let config: PipedreamConfig = serde_json::from_value(settings).map_err(|e| ToolError::Unavailable {
+            provider: namespace.clone(),
+            message: format!("invalid Pipedream settings: {e}"),
+        })?;
+        let provider = PipedreamToolProvider::new(&namespace, config).map_err(|e| ToolError::Unavailable {
+            provider: namespace.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(Arc::new(provider) as Arc<dyn ToolProvider>)
+    })
+}
+
+inventory::submit! {
+    ToolProviderFactory {
+        name: "pipedream",
+        description: "Pipedream Connect actions for your users; needs PIPEDREAM_CLIENT_ID and PIPEDREAM_CLIENT_SECRET",
+        create,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> PipedreamConfig {
+        PipedreamConfig {
+            project_id: "proj_abc".into(),
+            external_user_id: "u1".into(),
+            apps: vec!["slack".into()],
+            ..PipedreamConfig::default()
+        }
+    }
+
+    fn credentials() -> PipedreamCredentials {
+        PipedreamCredentials {
+            client_id: "id".into(),
+            client_secret: "secret-value-123".into(),
+        }
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let build = |c: PipedreamConfig| PipedreamToolProvider::with_credentials("x", c, credentials());
+        assert!(build(config()).is_ok());
+        let no_apps = PipedreamConfig {
+            apps: vec![],
+            ..config()
+        };
+        assert!(matches!(build(no_apps), Err(PipedreamError::NothingToServe)));
+        let bad_project = PipedreamConfig {
+            project_id: "abc".into(),
+            ..config()
+        };
+        assert!(build(bad_project).unwrap_err().to_string().contains("proj_"));
+        let bad_env = PipedreamConfig {
+            environment: Some("staging".into()),
+            ..config()
+        };
+        assert!(build(bad_env).unwrap_err().to_string().contains("`staging`"));
+        let no_user = PipedreamConfig {
+            external_user_id: " ".into(),
+            ..config()
+        };
+        assert!(build(no_user).unwrap_err().to_string().contains("external_user_id"));
+    }
+
+    #[test]
+    fn debug_output_has_no_secret() {
+        let provider = PipedreamToolProvider::with_credentials("x", config(), credentials()).unwrap();
+        let text = format!("{provider:?} {:?}", credentials());
+        assert!(!text.contains("secret-value-123"), "{text}");
+    }
+
+    #[test]
+    fn components_become_tools_with_annotations() {
+        let component = json!({
+            "key": "slack-send-message", "name": "Send Message", "version": "0.1.4",
+            "description": "", "annotations": {"readOnlyHint": false, "destructiveHint": false},
+            "configurable_props": [{"name": "slack", "type": "app", "app": "slack"}, {"name": "text", "type": "string"}]
+        });
+        let (spec, info) = action_spec(&component).unwrap();
+        assert_eq!(spec.name, "slack-send-message");
+        assert_eq!(spec.description.as_deref(), Some("Send Message"));
+        assert_eq!(spec.annotations.unwrap()["readOnlyHint"], false);
+        assert_eq!(spec.input_schema["required"], json!(["text"]));
+        assert_eq!(info.version.as_deref(), Some("0.1.4"));
+        assert_eq!(info.apps.len(), 1);
+    }
+}
