@@ -33,13 +33,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use async_trait::async_trait;
-use codemode_core::redact::redact;
 use codemode_core::registry::{ProviderFuture, ToolProviderFactory};
 use codemode_core::{ToolError, ToolProvider, ToolSpec};
-use reqwest::{StatusCode, Url};
+use codemode_rest::{RestClient, error_text};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -54,10 +52,6 @@ pub const DEFAULT_USER_ID: &str = "default";
 const PAGE_SIZE: &str = "100";
 /// A listing longer than this many pages is taken for a server that loops.
 const MAX_PAGES: usize = 200;
-/// Retries of a request answered 429 (or, when listing, 5xx).
-const MAX_RETRIES: u32 = 3;
-/// No wait between retries is longer, `Retry-After` included.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 
 /// What a Composio provider serves and for whom: the `[tool_providers.NAME]` table with
 /// `provider = "composio"`.
@@ -100,21 +94,18 @@ pub enum ComposioError {
     /// Neither toolkits nor tools are configured.
     #[error("no tools to serve: set `toolkits` (e.g. [\"github\"]) or `tools` (tool slugs)")]
     NothingToServe,
-    /// A setting is invalid.
+    /// A setting is invalid (base URL, timeout).
     #[error("invalid setting: {0}")]
-    Setting(String),
-    /// The HTTP client could not be built.
-    #[error("cannot build the HTTP client: {0}")]
-    Http(String),
+    Setting(#[from] codemode_rest::RestError),
 }
 
-/// Composio's tools as a codemode tool provider.
+/// Composio's tools as a codemode tool provider. Its `Debug` output shows no key.
 pub struct ComposioToolProvider {
     namespace: String,
-    http: reqwest::Client,
-    base_url: Url,
+    client: RestClient,
     api_key: String,
-    key_variable: String,
+    /// How the key is named in messages ("the API key from COMPOSIO_API_KEY").
+    credentials: String,
     config: ComposioConfig,
     /// The version each listed tool was listed at, by slug.
     versions: RwLock<HashMap<String, String>>,
@@ -124,7 +115,7 @@ impl std::fmt::Debug for ComposioToolProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ComposioToolProvider")
             .field("namespace", &self.namespace)
-            .field("base_url", &self.base_url.as_str())
+            .field("client", &self.client)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -133,16 +124,11 @@ impl std::fmt::Debug for ComposioToolProvider {
 impl ComposioToolProvider {
     /// A provider for `namespace`, with the API key from the configured variable.
     pub fn new(namespace: impl Into<String>, config: ComposioConfig) -> Result<Self, ComposioError> {
-        let variable = config
-            .api_key_env
-            .clone()
-            .unwrap_or_else(|| COMPOSIO_API_KEY_ENV.into());
+        let variable = key_variable(&config);
         let key = std::env::var(&variable)
             .ok()
             .filter(|k| !k.trim().is_empty())
-            .ok_or(ComposioError::MissingKey {
-                variable: variable.clone(),
-            })?;
+            .ok_or(ComposioError::MissingKey { variable })?;
         Self::with_api_key(namespace, config, key)
     }
 
@@ -155,128 +141,23 @@ impl ComposioToolProvider {
         if config.toolkits.is_empty() && config.tools.is_empty() {
             return Err(ComposioError::NothingToServe);
         }
+        let namespace = namespace.into();
         let base = config.base_url.as_deref().unwrap_or(COMPOSIO_BASE_URL);
-        let base_url = Url::parse(base.trim_end_matches('/'))
-            .map_err(|e| ComposioError::Setting(format!("base_url `{base}`: {e}")))?;
-        if base_url.cannot_be_a_base() {
-            return Err(ComposioError::Setting(format!("base_url `{base}` is not an HTTP URL")));
-        }
-        let timeout = match config.timeout_secs {
-            None => Duration::from_secs(120),
-            Some(s) if s.is_finite() && s > 0.0 => Duration::from_secs_f64(s),
-            Some(s) => {
-                return Err(ComposioError::Setting(format!(
-                    "timeout_secs must be positive, not {s}"
-                )));
-            }
-        };
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("codemode/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ComposioError::Http(e.to_string()))?;
+        let client = RestClient::new("Composio", namespace.clone(), base, config.timeout_secs)?;
+        let api_key = api_key.into();
+        client.add_secret(api_key.clone());
         Ok(Self {
-            namespace: namespace.into(),
-            http,
-            base_url,
-            api_key: api_key.into(),
-            key_variable: config
-                .api_key_env
-                .clone()
-                .unwrap_or_else(|| COMPOSIO_API_KEY_ENV.into()),
+            namespace,
+            client,
+            api_key,
+            credentials: format!("the API key from {}", key_variable(&config)),
             config,
             versions: RwLock::new(HashMap::new()),
         })
     }
 
-    fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base_url.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        url
-    }
-
     fn user_id(&self) -> &str {
         self.config.user_id.as_deref().unwrap_or(DEFAULT_USER_ID)
-    }
-
-    /// Text safe to show: the API key never appears in it.
-    fn clean(&self, text: &str) -> String {
-        redact(text, std::slice::from_ref(&self.api_key))
-    }
-
-    fn unavailable(&self, message: impl AsRef<str>) -> ToolError {
-        ToolError::Unavailable {
-            provider: self.namespace.clone(),
-            message: self.clean(message.as_ref()),
-        }
-    }
-
-    /// Sends a request built by `request`, retrying on 429 (and, when `idempotent`, on 5xx
-    /// and connection errors). Returns the final status and body.
-    async fn send(
-        &self,
-        idempotent: bool,
-        request: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<(StatusCode, Value), ToolError> {
-        let mut retry = 0;
-        loop {
-            let response = request()
-                .header("x-api-key", &self.api_key)
-                .header("accept", "application/json")
-                .send()
-                .await;
-            let response = match response {
-                Ok(r) => r,
-                Err(e) if idempotent && retry < MAX_RETRIES && (e.is_connect() || e.is_timeout()) => {
-                    retry += 1;
-                    tokio::time::sleep(backoff(retry, None)).await;
-                    continue;
-                }
-                Err(e) if e.is_timeout() => return Err(ToolError::Failed("Composio did not answer in time".into())),
-                Err(e) => return Err(self.unavailable(format!("cannot reach Composio at {}: {e}", self.base_url))),
-            };
-            let status = response.status();
-            let again = status == StatusCode::TOO_MANY_REQUESTS || (idempotent && status.is_server_error());
-            if again && retry < MAX_RETRIES {
-                retry += 1;
-                let after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-                    .filter(|s| s.is_finite() && *s >= 0.0)
-                    .map(Duration::from_secs_f64);
-                tracing::debug!(%status, retry, "Composio asked to retry");
-                tokio::time::sleep(backoff(retry, after)).await;
-                continue;
-            }
-            let text = response
-                .text()
-                .await
-                .map_err(|e| self.unavailable(format!("cannot read Composio's answer: {e}")))?;
-            let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-            return Ok((status, body));
-        }
-    }
-
-    /// The error for a non-success status, with Composio's message and suggested fix.
-    fn http_error(&self, status: StatusCode, body: &Value, tool: Option<&str>) -> ToolError {
-        let detail = api_message(body);
-        match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => self.unavailable(format!(
-                "Composio rejected the API key from {} (HTTP {}): {detail}",
-                self.key_variable,
-                status.as_u16()
-            )),
-            StatusCode::NOT_FOUND if tool.is_some() => ToolError::UnknownTool(format!(
-                "{} (Composio: {})",
-                tool.unwrap_or_default(),
-                self.clean(&detail)
-            )),
-            _ => ToolError::Failed(self.clean(&format!("Composio answered HTTP {}: {detail}", status.as_u16()))),
-        }
     }
 
     /// Every page of `GET /api/v3/tools` with the given filter.
@@ -284,20 +165,20 @@ impl ComposioToolProvider {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let mut url = self.url(&["api", "v3", "tools"]);
-            {
-                let mut query = url.query_pairs_mut();
-                query.append_pair(filter.0, filter.1).append_pair("limit", PAGE_SIZE);
-                if let Some(c) = &cursor {
-                    query.append_pair("cursor", c);
-                }
+            let mut query = vec![filter, ("limit", PAGE_SIZE)];
+            if let Some(c) = &cursor {
+                query.push(("cursor", c));
             }
-            let (status, body) = self.send(true, || self.http.get(url.clone())).await?;
-            if !status.is_success() {
-                return Err(self.http_error(status, &body, None));
+            let url = self.client.url(&["api", "v3", "tools"], &query);
+            let answer = self
+                .client
+                .send(true, |http| http.get(url.clone()).header("x-api-key", &self.api_key))
+                .await?;
+            if !answer.status.is_success() {
+                return Err(self.client.http_error(&answer, None, &self.credentials));
             }
-            let page: ToolPage = serde_json::from_value(body).map_err(|e| {
-                self.unavailable(format!(
+            let page: ToolPage = serde_json::from_value(answer.body).map_err(|e| {
+                self.client.unavailable(format!(
                     "unexpected answer to GET /api/v3/tools ({}={}): {e}",
                     filter.0, filter.1
                 ))
@@ -305,14 +186,25 @@ impl ComposioToolProvider {
             items.extend(page.items);
             match page.next_cursor.filter(|c| !c.is_empty()) {
                 Some(next) if Some(&next) == cursor.as_ref() => {
-                    return Err(self.unavailable(format!("Composio returned the same page cursor twice ({next})")));
+                    return Err(self
+                        .client
+                        .unavailable(format!("Composio returned the same page cursor twice ({next})")));
                 }
                 Some(next) => cursor = Some(next),
                 None => return Ok(items),
             }
         }
-        Err(self.unavailable(format!("more than {MAX_PAGES} pages of tools; narrow `toolkits`")))
+        Err(self
+            .client
+            .unavailable(format!("more than {MAX_PAGES} pages of tools; narrow `toolkits`")))
     }
+}
+
+fn key_variable(config: &ComposioConfig) -> String {
+    config
+        .api_key_env
+        .clone()
+        .unwrap_or_else(|| COMPOSIO_API_KEY_ENV.into())
 }
 
 /// A page of `GET /api/v3/tools`.
@@ -321,41 +213,6 @@ struct ToolPage {
     items: Vec<Value>,
     #[serde(default)]
     next_cursor: Option<String>,
-}
-
-/// The wait before retry number `retry` (1-based): the server's `Retry-After` when given,
-/// else 250 ms doubling; capped at [`MAX_RETRY_WAIT`].
-fn backoff(retry: u32, retry_after: Option<Duration>) -> Duration {
-    retry_after
-        .unwrap_or_else(|| Duration::from_millis(250).saturating_mul(1 << retry.min(8)))
-        .min(MAX_RETRY_WAIT)
-}
-
-/// Composio's error text: `error.message` plus `error.suggested_fix`, or the body itself.
-fn api_message(body: &Value) -> String {
-    let error = body.get("error").unwrap_or(body);
-    let message = match error {
-        Value::String(s) => s.clone(),
-        Value::Object(o) => match o.get("message").and_then(Value::as_str) {
-            Some(m) => m.to_string(),
-            None => error.to_string(),
-        },
-        Value::Null => "(no details)".into(),
-        other => other.to_string(),
-    };
-    let mut text = match error.get("suggested_fix").and_then(Value::as_str) {
-        Some(fix) if !fix.is_empty() => format!("{message}; {fix}"),
-        _ => message,
-    };
-    if text.len() > 500 {
-        let mut end = 500;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push_str("...");
-    }
-    text
 }
 
 /// A listed Composio tool as a [`ToolSpec`] and the version it was listed at.
@@ -466,23 +323,28 @@ impl ToolProvider for ComposioToolProvider {
             body.insert("connected_account_id".into(), json!(account));
         }
         let body = Value::Object(body);
-        let url = self.url(&["api", "v3", "tools", "execute", name]);
-        let (status, answer) = self.send(false, || self.http.post(url.clone()).json(&body)).await?;
-        if !status.is_success() {
-            return Err(self.http_error(status, &answer, Some(name)));
+        let url = self.client.url(&["api", "v3", "tools", "execute", name], &[]);
+        let answer = self
+            .client
+            .send(false, |http| {
+                http.post(url.clone()).header("x-api-key", &self.api_key).json(&body)
+            })
+            .await?;
+        if !answer.status.is_success() {
+            return Err(self.client.http_error(&answer, Some(name), &self.credentials));
         }
-        let successful = answer.get("successful").and_then(Value::as_bool).unwrap_or(false);
-        if successful {
+        let answer = answer.body;
+        if answer.get("successful").and_then(Value::as_bool) == Some(true) {
             return Ok(answer.get("data").cloned().unwrap_or(Value::Null));
         }
         let mut message = match answer.get("error") {
             Some(Value::Null) | None => "the tool reported a failure without details".to_string(),
-            Some(e) => api_message(&json!({ "error": e })),
+            Some(e) => error_text(&json!({ "error": e })),
         };
         if let Some(log) = answer.get("log_id").and_then(Value::as_str) {
             message.push_str(&format!(" (Composio log {log})"));
         }
-        Err(ToolError::Failed(self.clean(&message)))
+        Err(self.client.failed(message))
     }
 }
 
@@ -543,20 +405,13 @@ mod tests {
     }
 
     #[test]
-    fn error_messages_take_composio_message_and_fix_and_stay_short() {
-        let body = json!({"error": {"message": "Connected account not found", "code": 1803,
-            "suggested_fix": "Connect the toolkit first", "status": 400}});
-        assert_eq!(
-            api_message(&body),
-            "Connected account not found; Connect the toolkit first"
-        );
-        assert_eq!(api_message(&json!("plain text")), "plain text");
-        let long = api_message(&json!({"error": "é".repeat(600)}));
-        assert!(long.len() <= 503 && long.ends_with("..."));
-    }
-
-    #[test]
     fn settings_are_checked() {
+        let ok = ComposioConfig {
+            toolkits: vec!["github".into()],
+            ..ComposioConfig::default()
+        };
+        let provider = ComposioToolProvider::with_api_key("x", ok, "ak_secret_key_value").unwrap();
+        assert!(!format!("{provider:?}").contains("ak_secret_key_value"));
         let none = ComposioToolProvider::with_api_key("x", ComposioConfig::default(), "k");
         assert!(matches!(none, Err(ComposioError::NothingToServe)));
         let config = ComposioConfig {
@@ -566,7 +421,7 @@ mod tests {
         };
         assert!(matches!(
             ComposioToolProvider::with_api_key("x", config, "k"),
-            Err(ComposioError::Setting(_))
+            Err(ComposioError::Setting(codemode_rest::RestError::BaseUrl(_)))
         ));
         let unknown: Result<ComposioConfig, _> = serde_json::from_value(json!({"toolkit": ["github"]}));
         assert!(unknown.unwrap_err().to_string().contains("unknown field `toolkit`"));

@@ -41,9 +41,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use codemode_core::redact::redact;
 use codemode_core::registry::{ProviderFuture, ToolProviderFactory};
 use codemode_core::{ToolError, ToolProvider, ToolSpec};
+use codemode_rest::{RestAnswer, RestClient, error_text};
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -61,10 +61,6 @@ pub const PIPEDREAM_CLIENT_SECRET_ENV: &str = "PIPEDREAM_CLIENT_SECRET";
 const PAGE_SIZE: usize = 100;
 /// A listing longer than this many pages is taken for a server that loops.
 const MAX_PAGES: usize = 200;
-/// Retries of a request answered 429 (or, when listing, 5xx).
-const MAX_RETRIES: u32 = 3;
-/// No wait between retries is longer, `Retry-After` included.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 /// A token is renewed this long before Pipedream says it expires.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
@@ -116,9 +112,9 @@ pub enum PipedreamError {
     /// A setting is invalid.
     #[error("invalid setting: {0}")]
     Setting(String),
-    /// The HTTP client could not be built.
-    #[error("cannot build the HTTP client: {0}")]
-    Http(String),
+    /// The base URL or timeout is invalid, or the HTTP client could not be built.
+    #[error("invalid setting: {0}")]
+    Rest(#[from] codemode_rest::RestError),
 }
 
 /// OAuth client credentials.
@@ -145,18 +141,16 @@ struct ActionInfo {
     apps: Vec<AppProp>,
 }
 
-/// Pipedream Connect actions as a codemode tool provider.
+/// Pipedream Connect actions as a codemode tool provider. Its `Debug` output shows no
+/// secret.
 pub struct PipedreamToolProvider {
     namespace: String,
-    http: reqwest::Client,
-    base_url: Url,
+    client: RestClient,
     credentials: PipedreamCredentials,
     environment: String,
     config: PipedreamConfig,
     /// The access token and when to renew it.
     token: tokio::sync::Mutex<Option<(String, Instant)>>,
-    /// The last token handed out, for redaction.
-    last_token: RwLock<String>,
     actions: RwLock<HashMap<String, ActionInfo>>,
     /// The user's connected account id per app.
     accounts: tokio::sync::Mutex<HashMap<String, String>>,
@@ -166,7 +160,7 @@ impl std::fmt::Debug for PipedreamToolProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PipedreamToolProvider")
             .field("namespace", &self.namespace)
-            .field("base_url", &self.base_url.as_str())
+            .field("client", &self.client)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -226,67 +220,26 @@ impl PipedreamToolProvider {
                 "environment must be `production` or `development`, not `{environment}`"
             )));
         }
+        let namespace = namespace.into();
         let base = config.base_url.as_deref().unwrap_or(PIPEDREAM_BASE_URL);
-        let base_url = Url::parse(base.trim_end_matches('/'))
-            .ok()
-            .filter(|u| !u.cannot_be_a_base())
-            .ok_or_else(|| PipedreamError::Setting(format!("base_url `{base}` is not an HTTP URL")))?;
-        let timeout = match config.timeout_secs {
-            None => Duration::from_secs(120),
-            Some(s) if s.is_finite() && s > 0.0 => Duration::from_secs_f64(s),
-            Some(s) => {
-                return Err(PipedreamError::Setting(format!(
-                    "timeout_secs must be positive, not {s}"
-                )));
-            }
-        };
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("codemode/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| PipedreamError::Http(e.to_string()))?;
+        let client = RestClient::new("Pipedream", namespace.clone(), base, config.timeout_secs)?;
+        client.add_secret(credentials.client_secret.clone());
         Ok(Self {
-            namespace: namespace.into(),
-            http,
-            base_url,
+            namespace,
+            client,
             credentials,
             environment,
             config,
             token: tokio::sync::Mutex::new(None),
-            last_token: RwLock::new(String::new()),
             actions: RwLock::new(HashMap::new()),
             accounts: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
 
-    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
-        let mut url = self.base_url.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        url
-    }
-
     fn project_url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
         let mut all = vec!["v1", "connect", self.config.project_id.as_str()];
         all.extend_from_slice(segments);
-        self.url(&all, query)
-    }
-
-    /// Text safe to show: neither the client secret nor the access token appear in it.
-    fn clean(&self, text: &str) -> String {
-        let token = self.last_token.read().map(|t| t.clone()).unwrap_or_default();
-        redact(text, &[self.credentials.client_secret.clone(), token])
-    }
-
-    fn unavailable(&self, message: impl AsRef<str>) -> ToolError {
-        ToolError::Unavailable {
-            provider: self.namespace.clone(),
-            message: self.clean(message.as_ref()),
-        }
+        self.client.url(&all, query)
     }
 
     /// An access token: the cached one, or a new one from the client credentials.
@@ -297,114 +250,72 @@ impl PipedreamToolProvider {
         {
             return Ok(token.clone());
         }
-        let url = self.url(&["v1", "oauth", "token"], &[]);
+        let url = self.client.url(&["v1", "oauth", "token"], &[]);
         let body = json!({
             "grant_type": "client_credentials",
             "client_id": self.credentials.client_id,
             "client_secret": self.credentials.client_secret,
         });
-        let response = self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| self.unavailable(format!("cannot reach Pipedream at {}: {e}", self.base_url)))?;
-        let status = response.status();
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let answer = self
+            .client
+            .send(true, |http| http.post(url.clone()).json(&body))
+            .await?;
         let token = answer
+            .body
             .get("access_token")
             .and_then(Value::as_str)
-            .filter(|_| status.is_success());
+            .filter(|_| answer.status.is_success());
         let Some(token) = token else {
-            return Err(self.unavailable(format!(
+            return Err(self.client.unavailable(format!(
                 "Pipedream refused the OAuth client credentials (HTTP {}): {}",
-                status.as_u16(),
-                api_message(&answer)
+                answer.status.as_u16(),
+                error_text(&answer.body)
             )));
         };
-        let lifetime = answer.get("expires_in").and_then(Value::as_f64).unwrap_or(3600.0);
+        let lifetime = answer.body.get("expires_in").and_then(Value::as_f64).unwrap_or(3600.0);
         let renew_at = Instant::now() + Duration::from_secs_f64(lifetime.max(0.0)).saturating_sub(TOKEN_MARGIN);
-        if let Ok(mut last) = self.last_token.write() {
-            *last = token.to_string();
-        }
+        self.client.add_secret(token);
         *cached = Some((token.to_string(), renew_at));
         Ok(token.to_string())
     }
 
-    /// Sends a request with the access token, renewing the token once if it is rejected,
-    /// and retrying on 429 (and, when `idempotent`, on 5xx and connection errors).
+    /// Sends a request with the access token and the environment header, renewing the
+    /// token once if the API rejects it.
     async fn send(
         &self,
         method: Method,
         url: Url,
         body: Option<&Value>,
         idempotent: bool,
-    ) -> Result<(StatusCode, Value), ToolError> {
-        let mut retry = 0;
+    ) -> Result<RestAnswer, ToolError> {
         let mut renewed = false;
         loop {
             let token = self.access_token().await?;
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(&token)
-                .header("x-pd-environment", &self.environment);
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let response = match request.send().await {
-                Ok(r) => r,
-                Err(e) if idempotent && retry < MAX_RETRIES && (e.is_connect() || e.is_timeout()) => {
-                    retry += 1;
-                    tokio::time::sleep(backoff(retry, None)).await;
-                    continue;
-                }
-                Err(e) if e.is_timeout() => return Err(ToolError::Failed("Pipedream did not answer in time".into())),
-                Err(e) => return Err(self.unavailable(format!("cannot reach Pipedream at {}: {e}", self.base_url))),
-            };
-            let status = response.status();
-            if status == StatusCode::UNAUTHORIZED && !renewed {
+            let answer = self
+                .client
+                .send(idempotent, |http| {
+                    let request = http
+                        .request(method.clone(), url.clone())
+                        .bearer_auth(&token)
+                        .header("x-pd-environment", &self.environment);
+                    match body {
+                        Some(body) => request.json(body),
+                        None => request,
+                    }
+                })
+                .await?;
+            if answer.status == StatusCode::UNAUTHORIZED && !renewed {
                 renewed = true;
                 *self.token.lock().await = None;
                 continue;
             }
-            let again = status == StatusCode::TOO_MANY_REQUESTS || (idempotent && status.is_server_error());
-            if again && retry < MAX_RETRIES {
-                retry += 1;
-                let after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-                    .filter(|s| s.is_finite() && *s >= 0.0)
-                    .map(Duration::from_secs_f64);
-                tokio::time::sleep(backoff(retry, after)).await;
-                continue;
-            }
-            let text = response
-                .text()
-                .await
-                .map_err(|e| self.unavailable(format!("cannot read Pipedream's answer: {e}")))?;
-            return Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))));
+            return Ok(answer);
         }
     }
 
-    fn http_error(&self, status: StatusCode, body: &Value, action: Option<&str>) -> ToolError {
-        let detail = api_message(body);
-        match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => self.unavailable(format!(
-                "Pipedream rejected the OAuth client for project {} (HTTP {}): {detail}",
-                self.config.project_id,
-                status.as_u16()
-            )),
-            StatusCode::NOT_FOUND if action.is_some() => ToolError::UnknownTool(format!(
-                "{} (Pipedream: {})",
-                action.unwrap_or_default(),
-                self.clean(&detail)
-            )),
-            _ => ToolError::Failed(self.clean(&format!("Pipedream answered HTTP {}: {detail}", status.as_u16()))),
-        }
+    fn http_error(&self, answer: &RestAnswer, action: Option<&str>) -> ToolError {
+        let credentials = format!("the OAuth client for project {}", self.config.project_id);
+        self.client.http_error(answer, action, &credentials)
     }
 
     /// Every page of the actions of `app`.
@@ -418,12 +329,14 @@ impl PipedreamToolProvider {
                 query.push(("after", cursor));
             }
             let url = self.project_url(&["actions"], &query);
-            let (status, body) = self.send(Method::GET, url, None, true).await?;
-            if !status.is_success() {
-                return Err(self.http_error(status, &body, None));
+            let answer = self.send(Method::GET, url, None, true).await?;
+            if !answer.status.is_success() {
+                return Err(self.http_error(&answer, None));
             }
-            let page: Page = serde_json::from_value(body)
-                .map_err(|e| self.unavailable(format!("unexpected answer listing the actions of `{app}`: {e}")))?;
+            let page: Page = serde_json::from_value(answer.body).map_err(|e| {
+                self.client
+                    .unavailable(format!("unexpected answer listing the actions of `{app}`: {e}"))
+            })?;
             let got = page.data.len();
             all.extend(page.data);
             let total = page.page_info.total_count.unwrap_or(0);
@@ -432,23 +345,28 @@ impl PipedreamToolProvider {
                 return Ok(all);
             }
             if next == after {
-                return Err(self.unavailable(format!("Pipedream returned the same page cursor twice for `{app}`")));
+                return Err(self
+                    .client
+                    .unavailable(format!("Pipedream returned the same page cursor twice for `{app}`")));
             }
             after = next;
         }
-        Err(self.unavailable(format!("more than {MAX_PAGES} pages of actions for `{app}`")))
+        Err(self
+            .client
+            .unavailable(format!("more than {MAX_PAGES} pages of actions for `{app}`")))
     }
 
     /// One action by key.
     async fn action(&self, key: &str) -> Result<Value, ToolError> {
         let url = self.project_url(&["actions", key], &[]);
-        let (status, body) = self.send(Method::GET, url, None, true).await?;
-        if !status.is_success() {
-            return Err(self.http_error(status, &body, Some(key)));
+        let answer = self.send(Method::GET, url, None, true).await?;
+        if !answer.status.is_success() {
+            return Err(self.http_error(&answer, Some(key)));
         }
-        body.get("data")
-            .cloned()
-            .ok_or_else(|| self.unavailable(format!("unexpected answer for action `{key}`: no `data`")))
+        answer.body.get("data").cloned().ok_or_else(|| {
+            self.client
+                .unavailable(format!("unexpected answer for action `{key}`: no `data`"))
+        })
     }
 
     /// The user's connected account for `app` (its `apn_...` id), looked up once.
@@ -459,11 +377,16 @@ impl PipedreamToolProvider {
         }
         let user = self.config.external_user_id.as_str();
         let url = self.project_url(&["accounts"], &[("external_user_id", user), ("app", app)]);
-        let (status, body) = self.send(Method::GET, url, None, true).await?;
-        if !status.is_success() {
-            return Err(self.http_error(status, &body, None));
+        let answer = self.send(Method::GET, url, None, true).await?;
+        if !answer.status.is_success() {
+            return Err(self.http_error(&answer, None));
         }
-        let listed = body.get("data").and_then(Value::as_array).cloned().unwrap_or_default();
+        let listed = answer
+            .body
+            .get("data")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let usable = |a: &&Value| a.get("dead").and_then(Value::as_bool) != Some(true);
         let healthy = |a: &&Value| a.get("healthy").and_then(Value::as_bool) != Some(false);
         let chosen = listed
@@ -497,32 +420,6 @@ struct PageInfo {
     total_count: Option<usize>,
     #[serde(default)]
     end_cursor: Option<String>,
-}
-
-/// The wait before retry number `retry` (1-based): the server's `Retry-After` when given,
-/// else 250 ms doubling; capped at [`MAX_RETRY_WAIT`].
-fn backoff(retry: u32, retry_after: Option<Duration>) -> Duration {
-    retry_after
-        .unwrap_or_else(|| Duration::from_millis(250).saturating_mul(1 << retry.min(8)))
-        .min(MAX_RETRY_WAIT)
-}
-
-/// Pipedream's error text (`error` as a string or an object with `message`), shortened.
-fn api_message(body: &Value) -> String {
-    let error = body.get("error").unwrap_or(body);
-    let mut text = match error {
-        Value::String(s) => s.clone(),
-        Value::Null => "(no details)".into(),
-        Value::Object(o) => o
-            .get("message")
-            .and_then(Value::as_str)
-            .map_or_else(|| error.to_string(), str::to_string),
-        other => other.to_string(),
-    };
-    if text.chars().count() > 500 {
-        text = text.chars().take(500).collect::<String>() + "...";
-    }
-    text
 }
 
 /// A listed action as a [`ToolSpec`] and what the provider keeps of it.
@@ -606,13 +503,13 @@ impl ToolProvider for PipedreamToolProvider {
             body["version"] = json!(version);
         }
         let url = self.project_url(&["actions", "run"], &[]);
-        let (status, answer) = self.send(Method::POST, url, Some(&body), false).await?;
-        if !status.is_success() {
-            return Err(self.http_error(status, &answer, Some(name)));
+        let answer = self.send(Method::POST, url, Some(&body), false).await?;
+        if !answer.status.is_success() {
+            return Err(self.http_error(&answer, Some(name)));
         }
-        match answer.get("error") {
-            None | Some(Value::Null) => Ok(answer.get("ret").cloned().unwrap_or(Value::Null)),
-            Some(_) => Err(ToolError::Failed(self.clean(&api_message(&answer)))),
+        match answer.body.get("error") {
+            None | Some(Value::Null) => Ok(answer.body.get("ret").cloned().unwrap_or(Value::Null)),
+            Some(_) => Err(self.client.failed(error_text(&answer.body))),
         }
     }
 }
