@@ -2,7 +2,7 @@
 
 /// Collects console lines up to a byte cap; later output is dropped and marked once.
 #[derive(Debug, Default)]
-pub(crate) struct ConsoleCapture {
+pub struct ConsoleCapture {
     lines: Vec<String>,
     bytes: usize,
     truncated: bool,
@@ -11,7 +11,7 @@ pub(crate) struct ConsoleCapture {
 
 impl ConsoleCapture {
     /// A capture that keeps at most `max_bytes` bytes.
-    pub(crate) fn new(max_bytes: usize) -> Self {
+    pub fn new(max_bytes: usize) -> Self {
         Self {
             max_bytes,
             ..Self::default()
@@ -19,7 +19,7 @@ impl ConsoleCapture {
     }
 
     /// Adds one line; `log` and `info` are kept as is, other levels get a `[level]` prefix.
-    pub(crate) fn console(&mut self, level: &str, text: String) {
+    pub fn console(&mut self, level: &str, text: String) {
         if self.truncated {
             return;
         }
@@ -39,7 +39,7 @@ impl ConsoleCapture {
     }
 
     /// The lines collected.
-    pub(crate) fn into_lines(self) -> Vec<String> {
+    pub fn into_lines(self) -> Vec<String> {
         self.lines
     }
 }

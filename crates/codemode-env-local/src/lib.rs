@@ -28,9 +28,11 @@
 mod console;
 mod process;
 mod protocol;
+pub mod runner;
 #[cfg(feature = "wasm")]
 mod wasm;
 
+pub use console::ConsoleCapture;
 pub use process::{EnvError, ProcessEnvironment, ProcessRuntime};
 #[cfg(feature = "wasm")]
 pub use wasm::{DEFAULT_POOL_SIZE, WasmEnvironment, WasmError};
@@ -40,7 +42,7 @@ use std::time::Duration;
 use codemode_core::{FailureKind, RunFailure};
 
 /// The failure for a run that reached its wall-clock limit.
-pub(crate) fn timeout_failure(timeout: Duration) -> RunFailure {
+pub fn timeout_failure(timeout: Duration) -> RunFailure {
     RunFailure::new(
         FailureKind::Timeout,
         format!(
@@ -51,7 +53,7 @@ pub(crate) fn timeout_failure(timeout: Duration) -> RunFailure {
 }
 
 /// The failure for a run that used up its CPU budget.
-pub(crate) fn cpu_failure(budget: Duration) -> RunFailure {
+pub fn cpu_failure(budget: Duration) -> RunFailure {
     RunFailure::new(
         FailureKind::Timeout,
         format!(

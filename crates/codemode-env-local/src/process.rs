@@ -6,20 +6,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use codemode_core::registry::RunEnvironmentFactory;
-use codemode_core::{
-    BridgeError, CodeModeError, ExecutionRequest, FailureKind, RunEnvironment, RunFailure, RunOutcome, ToolBridge,
-};
+use codemode_core::{CodeModeError, ExecutionRequest, FailureKind, RunEnvironment, RunFailure, RunOutcome, ToolBridge};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
 
 use crate::console::ConsoleCapture as Session;
-use crate::protocol::{HostMessage, RunnerMessage};
+use crate::runner::{self, DriveEnd};
 
-const RUNNER_JS: &str = include_str!("../js/runner.mjs");
-/// How often the child's CPU time is checked against the budget.
-const CPU_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 /// Bytes of the child's stderr kept for error messages.
 const STDERR_TAIL: usize = 4096;
 
@@ -251,14 +245,13 @@ impl ProcessEnvironment {
             .prefix("codemode-run-")
             .tempdir()
             .map_err(|e| env_failure("cannot create a working directory", e))?;
-        std::fs::write(dir.path().join("runner.mjs"), RUNNER_JS)
+        std::fs::write(dir.path().join("runner.mjs"), runner::RUNNER_JS)
             .map_err(|e| env_failure("cannot write the runner", e))?;
-        let program = format!(
-            "export default async function (tools, console) {{\n{}\n}}\n",
-            request.javascript
-        );
-        std::fs::write(dir.path().join("program.mjs"), program)
-            .map_err(|e| env_failure("cannot write the program", e))?;
+        std::fs::write(
+            dir.path().join("program.mjs"),
+            runner::program_module(&request.javascript),
+        )
+        .map_err(|e| env_failure("cannot write the program", e))?;
         let memory_mb = (limits.memory_limit_bytes / (1024 * 1024)).max(16);
         let mut child = self
             .command(dir.path(), memory_mb)
@@ -274,78 +267,23 @@ impl ProcessEnvironment {
         };
         let stderr_tail = Arc::new(Mutex::new(Vec::new()));
         let stderr_task = tokio::spawn(collect_tail(stderr, stderr_tail.clone()));
-        let paths = bridge.tool_paths();
-        if let Err(e) = write_message(&mut stdin, &HostMessage::Start { paths: &paths }).await {
-            let _ = child.kill().await;
-            return Err(env_failure("cannot talk to the runner", e));
-        }
-        let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Result<Value, BridgeError>)>();
-        let mut reader = BufReader::new(stdout);
-        let mut line = Vec::new();
+        // The CPU budget is checked by polling the child's CPU time (Linux /proc).
         let pid = child.id();
-        // The CPU budget is checked by polling the child's CPU time (Linux /proc); only a
-        // budget below the wall clock can run out first.
-        let watch_cpu = limits.cpu_time < limits.total_timeout && pid.is_some_and(|p| process_cpu_time(p).is_some());
-        let mut cpu_tick = tokio::time::interval(CPU_POLL);
-        let outcome = loop {
-            tokio::select! {
-                _ = cpu_tick.tick(), if watch_cpu => {
-                    if pid.and_then(process_cpu_time).is_some_and(|used| used > limits.cpu_time) {
-                        break Err(crate::cpu_failure(limits.cpu_time));
-                    }
-                }
-                read = read_bounded_line(&mut reader, &mut line, limits.max_value_bytes) => {
-                    match read {
-                        Ok(LineRead::Line) => {}
-                        Ok(LineRead::TooLong) => break Err(RunFailure::new(
-                            FailureKind::Runtime,
-                            format!("a value crossing the bridge is larger than {} bytes", limits.max_value_bytes),
-                        )),
-                        Ok(LineRead::Eof) => break Err(self.exit_failure(&mut child, &stderr_tail, stderr_task).await),
-                        Err(e) => break Err(env_failure("cannot read from the runner", e)),
-                    }
-                    let Ok(message) = serde_json::from_slice::<RunnerMessage>(&line) else {
-                        tracing::debug!(line = %String::from_utf8_lossy(&line), "ignoring a non-protocol line from the runner");
-                        continue;
-                    };
-                    match message {
-                        RunnerMessage::Console { level, text } => session.console(&level, text),
-                        RunnerMessage::Done { value } => break Ok(value),
-                        RunnerMessage::Error { name, message, line, column } => {
-                            let text = if name.is_empty() { message } else { format!("{name}: {message}") };
-                            break Err(RunFailure { kind: FailureKind::Runtime, message: text, line, column });
-                        }
-                        RunnerMessage::Call { id, path, args } => {
-                            let bridge = bridge.clone();
-                            let tx = tx.clone();
-                            tokio::spawn(async move {
-                                let result = bridge.call(&path, args).await;
-                                let _ = tx.send((id, result));
-                            });
-                        }
-                    }
-                }
-                Some((id, result)) = rx.recv() => {
-                    let message = match result {
-                        Ok(value) => {
-                            let size = serde_json::to_vec(&value).map_or(0, |v| v.len());
-                            if size > limits.max_value_bytes {
-                                HostMessage::Result { id, ok: false, value: None, error: Some(format!("the tool result is larger than {} bytes", limits.max_value_bytes)) }
-                            } else {
-                                HostMessage::Result { id, ok: true, value: Some(value), error: None }
-                            }
-                        }
-                        Err(e) if e.ends_run() => break Err(RunFailure::new(FailureKind::ToolCallLimit, e.to_string())),
-                        Err(e) => HostMessage::Result { id, ok: false, value: None, error: Some(e.to_string()) },
-                    };
-                    if let Err(e) = write_message(&mut stdin, &message).await {
-                        tracing::debug!(error = %e, "runner stdin closed");
-                    }
-                }
-                () = tokio::time::sleep_until(deadline) => {
-                    break Err(crate::timeout_failure(limits.total_timeout));
-                }
-            }
+        let cpu_time = move || pid.and_then(process_cpu_time);
+        let driven = runner::drive(
+            BufReader::new(stdout),
+            &mut stdin,
+            bridge,
+            limits,
+            deadline,
+            session,
+            Some(&cpu_time),
+        )
+        .await;
+        let outcome = match driven {
+            Ok(value) => Ok(value),
+            Err(DriveEnd::Failed(failure)) => Err(failure),
+            Err(DriveEnd::OutputClosed) => Err(self.exit_failure(&mut child, &stderr_tail, stderr_task).await),
         };
         let _ = child.start_kill();
         let _ = child.wait().await;
@@ -393,40 +331,6 @@ fn process_cpu_time(pid: u32) -> Option<std::time::Duration> {
     let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     // USER_HZ is 100 on every Linux ABI.
     Some(std::time::Duration::from_millis(ticks * 10))
-}
-
-enum LineRead {
-    Line,
-    TooLong,
-    Eof,
-}
-
-/// Reads one line (without the newline) of at most `max` bytes.
-async fn read_bounded_line<R: AsyncBufReadExt + Unpin>(
-    reader: &mut R,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> std::io::Result<LineRead> {
-    buf.clear();
-    let n = (&mut *reader).take(max as u64 + 1).read_until(b'\n', buf).await?;
-    if n == 0 {
-        return Ok(LineRead::Eof);
-    }
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
-        return Ok(LineRead::Line);
-    }
-    if buf.len() > max {
-        return Ok(LineRead::TooLong);
-    }
-    Ok(LineRead::Line)
-}
-
-async fn write_message(stdin: &mut ChildStdin, message: &HostMessage<'_>) -> std::io::Result<()> {
-    let mut bytes = serde_json::to_vec(message).map_err(std::io::Error::other)?;
-    bytes.push(b'\n');
-    stdin.write_all(&bytes).await?;
-    stdin.flush().await
 }
 
 async fn collect_tail(mut stderr: impl AsyncRead + Unpin, tail: Arc<Mutex<Vec<u8>>>) {

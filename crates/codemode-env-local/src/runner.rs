@@ -1,0 +1,179 @@
+//! The host side of the JSON-lines runner protocol (`js/runner.mjs`), written once for every
+//! transport: a local Node.js or Deno child's stdin/stdout, or a cloud sandbox's process
+//! streams (the E2B environment). The runner prints one JSON message per line (`call`,
+//! `console`, `done`, `error`); the host answers tool calls with `result` lines.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use codemode_core::{BridgeError, ExecutionLimits, FailureKind, RunFailure, ToolBridge};
+use serde_json::Value;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::console::ConsoleCapture;
+use crate::protocol::{HostMessage, RunnerMessage};
+
+/// The runner: an ES module that imports `program.mjs` from its own directory and speaks
+/// the protocol on stdin/stdout. Runs on Node.js 20+ and Deno 2.
+pub const RUNNER_JS: &str = include_str!("../js/runner.mjs");
+
+/// How often the CPU time is checked against the budget, when it can be read.
+const CPU_POLL: Duration = Duration::from_millis(20);
+
+/// The text of `program.mjs` for a transpiled program (the body of an async function).
+/// Runtime error lines are reported relative to the program (the header is one line).
+pub fn program_module(javascript: &str) -> String {
+    format!("export default async function (tools, console) {{\n{javascript}\n}}\n")
+}
+
+/// Where the host's lines go: a child's stdin, a cloud sandbox's process input.
+#[async_trait]
+pub trait RunnerInput: Send {
+    /// Sends one line (the newline is included).
+    async fn send_line(&mut self, line: Vec<u8>) -> std::io::Result<()>;
+}
+
+#[async_trait]
+impl RunnerInput for tokio::process::ChildStdin {
+    async fn send_line(&mut self, line: Vec<u8>) -> std::io::Result<()> {
+        self.write_all(&line).await?;
+        self.flush().await
+    }
+}
+
+/// How a run ended without the runner's answer.
+#[derive(Debug)]
+pub enum DriveEnd {
+    /// A limit or a protocol error ended it.
+    Failed(RunFailure),
+    /// The runner's output ended first: it exited or crashed. The transport knows why.
+    OutputClosed,
+}
+
+/// Runs the protocol until the program finishes, a limit is reached, or the runner's
+/// output ends: sends `start` with the bridge's tool paths, runs tool calls concurrently
+/// on the bridge, captures console lines, and enforces the deadline, the size of values
+/// crossing the bridge and, when `cpu_time` can tell the runner's CPU time, the CPU budget.
+pub async fn drive(
+    output: impl AsyncBufRead + Unpin,
+    input: &mut dyn RunnerInput,
+    bridge: Arc<dyn ToolBridge>,
+    limits: ExecutionLimits,
+    deadline: tokio::time::Instant,
+    console: &mut ConsoleCapture,
+    cpu_time: Option<&(dyn Fn() -> Option<Duration> + Send + Sync)>,
+) -> Result<Value, DriveEnd> {
+    let environment = |what: &str, e: std::io::Error| {
+        DriveEnd::Failed(RunFailure::new(FailureKind::Environment, format!("{what}: {e}")))
+    };
+    let paths = bridge.tool_paths();
+    input
+        .send_line(encode(&HostMessage::Start { paths: &paths }))
+        .await
+        .map_err(|e| environment("cannot talk to the runner", e))?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Result<Value, BridgeError>)>();
+    let mut reader = output;
+    let mut line = Vec::new();
+    // Only a budget below the wall clock can run out first.
+    let watch_cpu = limits.cpu_time < limits.total_timeout && cpu_time.is_some_and(|f| f().is_some());
+    let mut cpu_tick = tokio::time::interval(CPU_POLL);
+    loop {
+        tokio::select! {
+            _ = cpu_tick.tick(), if watch_cpu => {
+                if cpu_time.and_then(|f| f()).is_some_and(|used| used > limits.cpu_time) {
+                    return Err(DriveEnd::Failed(crate::cpu_failure(limits.cpu_time)));
+                }
+            }
+            read = read_bounded_line(&mut reader, &mut line, limits.max_value_bytes) => {
+                match read {
+                    Ok(LineRead::Line) => {}
+                    Ok(LineRead::TooLong) => return Err(DriveEnd::Failed(RunFailure::new(
+                        FailureKind::Runtime,
+                        format!("a value crossing the bridge is larger than {} bytes", limits.max_value_bytes),
+                    ))),
+                    Ok(LineRead::Eof) => return Err(DriveEnd::OutputClosed),
+                    Err(e) => return Err(environment("cannot read from the runner", e)),
+                }
+                let Ok(message) = serde_json::from_slice::<RunnerMessage>(&line) else {
+                    tracing::debug!(line = %String::from_utf8_lossy(&line), "ignoring a non-protocol line from the runner");
+                    continue;
+                };
+                match message {
+                    RunnerMessage::Console { level, text } => console.console(&level, text),
+                    RunnerMessage::Done { value } => return Ok(value),
+                    RunnerMessage::Error { name, message, line, column } => {
+                        let text = if name.is_empty() { message } else { format!("{name}: {message}") };
+                        return Err(DriveEnd::Failed(RunFailure { kind: FailureKind::Runtime, message: text, line, column }));
+                    }
+                    RunnerMessage::Call { id, path, args } => {
+                        let bridge = bridge.clone();
+                        let tx = tx.clone();
+                        tokio::spawn(async move {
+                            let result = bridge.call(&path, args).await;
+                            let _ = tx.send((id, result));
+                        });
+                    }
+                }
+            }
+            Some((id, result)) = rx.recv() => {
+                let message = match result {
+                    Ok(value) => {
+                        let size = serde_json::to_vec(&value).map_or(0, |v| v.len());
+                        if size > limits.max_value_bytes {
+                            HostMessage::Result { id, ok: false, value: None, error: Some(format!("the tool result is larger than {} bytes", limits.max_value_bytes)) }
+                        } else {
+                            HostMessage::Result { id, ok: true, value: Some(value), error: None }
+                        }
+                    }
+                    Err(e) if e.ends_run() => {
+                        return Err(DriveEnd::Failed(RunFailure::new(FailureKind::ToolCallLimit, e.to_string())));
+                    }
+                    Err(e) => HostMessage::Result { id, ok: false, value: None, error: Some(e.to_string()) },
+                };
+                if let Err(e) = input.send_line(encode(&message)).await {
+                    tracing::debug!(error = %e, "the runner's input is closed");
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                return Err(DriveEnd::Failed(crate::timeout_failure(limits.total_timeout)));
+            }
+        }
+    }
+}
+
+/// One protocol line.
+fn encode(message: &HostMessage<'_>) -> Vec<u8> {
+    // Serializing these plain enums of strings, numbers and JSON values cannot fail.
+    let mut bytes = serde_json::to_vec(message).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+enum LineRead {
+    Line,
+    TooLong,
+    Eof,
+}
+
+/// Reads one line (without the newline) of at most `max` bytes.
+async fn read_bounded_line<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<LineRead> {
+    buf.clear();
+    let n = (&mut *reader).take(max as u64 + 1).read_until(b'\n', buf).await?;
+    if n == 0 {
+        return Ok(LineRead::Eof);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        return Ok(LineRead::Line);
+    }
+    if buf.len() > max {
+        return Ok(LineRead::TooLong);
+    }
+    Ok(LineRead::Line)
+}
