@@ -389,7 +389,7 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
     let envs: Vec<_> = codemode::registry::run_environment_factories()
         .iter()
         .map(
-            |f| match codemode::registry::create_environment(f.name, &serde_json::Value::Null) {
+            |f| match codemode::registry::create_environment(f.name, &setup.config.environment_settings(f.name)) {
                 Ok(_) => format!("{} (ready)", f.name),
                 Err(_) => format!("{} (unavailable)", f.name),
             },
@@ -399,7 +399,7 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
     let env_name = setup.config.run.environment.as_deref().unwrap_or("wasm");
     push(
         "environment",
-        match codemode::registry::create_environment(env_name, &serde_json::Value::Null) {
+        match codemode::registry::create_environment(env_name, &setup.config.environment_settings(env_name)) {
             Ok(e) => format!("{} (ready)", e.name()),
             Err(e) => format!("{env_name}: {e}"),
         },

@@ -181,7 +181,7 @@ pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
     }
     if needs.environment {
         let name = setup.config.run.environment.as_deref().unwrap_or("wasm");
-        let env = create_environment(name, &serde_json::Value::Null)
+        let env = create_environment(name, &setup.config.environment_settings(name))
             .map_err(|e| UsageError(format!("[run] environment: {e}")))?;
         builder = builder.environment(env);
     }

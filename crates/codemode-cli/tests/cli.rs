@@ -153,6 +153,17 @@ fn doctor_reports_environments_limits_and_the_checker() {
     assert!(stdout.contains("wasm (ready)"), "{stdout}");
     assert!(stdout.contains("cpu_time_limit=2s"), "{stdout}");
     assert!(stdout.contains("deno"), "{stdout}");
+
+    // Environment settings come from [environments.NAME]; E2B needs its key.
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        "[environments.e2b]\napi_key_env = \"CLI_TEST_NO_SUCH_E2B_KEY\"\n[run]\nenvironment = \"e2b\"\n",
+    )
+    .unwrap();
+    let out = codemode(dir.path(), &["doctor"]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("e2b (unavailable)"), "{stdout}");
+    assert!(stdout.contains("CLI_TEST_NO_SUCH_E2B_KEY is not set"), "{stdout}");
 }
 
 #[test]

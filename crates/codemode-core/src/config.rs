@@ -191,6 +191,19 @@ pub struct CodeModeConfig {
     /// Environment, checker and limits.
     #[serde(default)]
     pub run: RunSection,
+    /// Settings of run environments by name (`[environments.e2b]`, `[environments.node]`),
+    /// passed to the environment's factory.
+    #[serde(default)]
+    pub environments: BTreeMap<String, BTreeMap<String, Value>>,
+}
+
+impl CodeModeConfig {
+    /// The settings of the run environment `name` as JSON (`null` when none are set).
+    pub fn environment_settings(&self, name: &str) -> Value {
+        self.environments
+            .get(name)
+            .map_or(Value::Null, |s| Value::Object(s.clone().into_iter().collect()))
+    }
 }
 
 impl CodeModeConfig {
@@ -297,6 +310,8 @@ mod tests {
             provider = "composio"
             toolkits = ["github"]
             user_id = "user-1"
+            [environments.e2b]
+            template = "my-node-template"
             [run]
             environment = "node"
             max_tool_calls = 5
@@ -312,6 +327,11 @@ mod tests {
         assert!(c.llm.tiny.is_none());
         assert_eq!(c.mcp_servers["fs"].args.len(), 3);
         c.mcp_servers["remote"].validate("remote").unwrap();
+        assert_eq!(
+            c.environment_settings("e2b"),
+            serde_json::json!({"template": "my-node-template"})
+        );
+        assert_eq!(c.environment_settings("node"), Value::Null);
         let github = &c.tool_providers["github"];
         assert_eq!(github.provider, "composio");
         assert_eq!(github.settings["toolkits"], serde_json::json!(["github"]));

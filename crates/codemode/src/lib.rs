@@ -15,6 +15,7 @@
 //! | `openrouter`| `codemode-openrouter`| [`openrouter::OpenRouterClient`] (`openrouter`) |
 //! | `composio`  | `codemode-composio`  | [`composio::ComposioToolProvider`] (`composio`) |
 //! | `pipedream` | `codemode-pipedream` | [`pipedream::PipedreamToolProvider`] (`pipedream`) |
+//! | `e2b`       | `codemode-env-e2b`   | [`env_e2b::E2bEnvironment`] (`e2b`)      |
 //! | `testing`   | `codemode-core`      | [`testing::ScriptedLlm`], a test double |
 //!
 //! ```no_run
@@ -64,6 +65,10 @@ pub use codemode_composio as composio;
 #[cfg(feature = "pipedream")]
 pub use codemode_pipedream as pipedream;
 
+/// E2B cloud sandboxes as a run environment.
+#[cfg(feature = "e2b")]
+pub use codemode_env_e2b as env_e2b;
+
 /// The default run environment of this build: the QuickJS-in-wasmtime sandbox (`wasm`).
 #[cfg(feature = "env-local")]
 pub fn default_environment() -> Result<std::sync::Arc<dyn RunEnvironment>, CodeModeError> {
@@ -92,6 +97,9 @@ pub fn linked_plugins() -> Vec<&'static str> {
     }
     if cfg!(feature = "pipedream") {
         plugins.push("codemode-pipedream");
+    }
+    if cfg!(feature = "e2b") {
+        plugins.push("codemode-env-e2b");
     }
     plugins
 }
