@@ -339,3 +339,31 @@ async fn a_rejected_key_is_reported_without_the_key() {
     assert!(!error.contains("e2b_wrong_key_000000000000"), "{error}");
     assert!(fake.created.lock().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_host_limits_hold_in_the_sandbox_and_every_sandbox_is_deleted() {
+    let fake = Arc::new(FakeE2b::default());
+    let url = serve(fake.clone()).await;
+    let cm = codemode(environment(&url, E2bConfig::default())).await;
+
+    let flood = "for (let i = 0; i < 50; i++) await tools.math.add({ a: i, b: 1 });\nreturn 1;";
+    let options = RunOptions {
+        max_tool_calls: 5,
+        ..RunOptions::default()
+    };
+    let report = cm.execute_program(flood, &options).await.unwrap();
+    assert_eq!(report.result_type, ResultType::ToolCallLimit, "{report:#?}");
+
+    let huge = "return 'x'.repeat(20 * 1024 * 1024);";
+    let report = cm.execute_program(huge, &RunOptions::default()).await.unwrap();
+    assert_eq!(report.result_type, ResultType::RuntimeError, "{report:#?}");
+    assert!(report.error.unwrap_or_default().contains("larger than"));
+
+    let spam = "for (let i = 0; i < 100000; i++) console.log('spam line', i);\nreturn 'done';";
+    let report = cm.execute_program(spam, &RunOptions::default()).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert!(report.console.last().unwrap().contains("console output truncated"));
+
+    assert_eq!(fake.created.lock().await.len(), 3);
+    assert_eq!(*fake.deleted.lock().await, ["sbx1", "sbx2", "sbx3"]);
+}
