@@ -257,6 +257,15 @@ impl CodeModeConfig {
                 *script = base.join(script.as_str()).to_string_lossy().into_owned();
             }
         }
+        // A plugin's library path is relative to the file, like the other paths.
+        for provider in config.tool_providers.values_mut() {
+            if provider.provider == "plugin"
+                && let Some(Value::String(library)) = provider.settings.get_mut("path")
+                && Path::new(library.as_str()).is_relative()
+            {
+                *library = base.join(library.as_str()).to_string_lossy().into_owned();
+            }
+        }
         for server in config.mcp_servers.values_mut() {
             if let Some(cwd) = &mut server.cwd
                 && cwd.is_relative()
@@ -349,5 +358,26 @@ mod tests {
             .to_string();
         assert!(e.contains("max_tool_call"), "{e}");
         assert!(McpServerConfig::default().validate("x").is_err());
+    }
+
+    #[test]
+    fn relative_paths_follow_the_file() {
+        let dir = std::env::temp_dir().join(format!("codemode-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("codemode.toml");
+        std::fs::write(
+            &file,
+            "catalog = \"tools.json\"\n[tool_providers.text]\nprovider = \"plugin\"\npath = \"lib/libtext.so\"\n[tool_providers.gh]\nprovider = \"composio\"\npath = \"not-a-path-setting\"\n",
+        )
+        .unwrap();
+        let c = CodeModeConfig::load(&file).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(c.catalog, Some(dir.join("tools.json")));
+        assert_eq!(
+            c.tool_providers["text"].settings["path"],
+            serde_json::json!(dir.join("lib/libtext.so").to_string_lossy())
+        );
+        // Only the plugin provider's `path` is a file path.
+        assert_eq!(c.tool_providers["gh"].settings["path"], "not-a-path-setting");
     }
 }

@@ -16,6 +16,7 @@
 //! | `composio`  | `codemode-composio`  | [`composio::ComposioToolProvider`] (`composio`) |
 //! | `pipedream` | `codemode-pipedream` | [`pipedream::PipedreamToolProvider`] (`pipedream`) |
 //! | `e2b`       | `codemode-env-e2b`   | [`env_e2b::E2bEnvironment`] (`e2b`)      |
+//! | `plugins`   | `codemode-plugin-host` | [`plugin_host::PluginToolProvider`] (`plugin`): tools from shared libraries |
 //! | `testing`   | `codemode-core`      | [`testing::ScriptedLlm`], a test double |
 //!
 //! ```no_run
@@ -69,6 +70,10 @@ pub use codemode_pipedream as pipedream;
 #[cfg(feature = "e2b")]
 pub use codemode_env_e2b as env_e2b;
 
+/// Dynamically loaded plugins.
+#[cfg(feature = "plugins")]
+pub use codemode_plugin_host as plugin_host;
+
 /// The default run environment of this build: the QuickJS-in-wasmtime sandbox (`wasm`).
 #[cfg(feature = "env-local")]
 pub fn default_environment() -> Result<std::sync::Arc<dyn RunEnvironment>, CodeModeError> {
@@ -100,6 +105,9 @@ pub fn linked_plugins() -> Vec<&'static str> {
     }
     if cfg!(feature = "e2b") {
         plugins.push("codemode-env-e2b");
+    }
+    if cfg!(feature = "plugins") {
+        plugins.push("codemode-plugin-host");
     }
     plugins
 }
