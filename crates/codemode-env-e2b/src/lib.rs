@@ -65,8 +65,7 @@ const STDERR_TAIL: usize = 4096;
 /// How long deleting a sandbox may take before the run ends without waiting.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Where and how sandboxes are made: the `[run.e2b]`-style settings of the `e2b`
-/// environment.
+/// Where and how sandboxes are made: the `[environments.e2b]` table of `codemode.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct E2bConfig {
