@@ -39,7 +39,7 @@ use codemode_core::{
     CodeModeError, ExecutionLimits, ExecutionRequest, FailureKind, RunEnvironment, RunFailure, RunOutcome, ToolBridge,
 };
 use codemode_env_local::ConsoleCapture;
-use codemode_env_local::runner::{self, DriveEnd, RunnerInput};
+use codemode_env_local::runner::{self, DriveEnd, RunnerInput, StderrTail};
 use codemode_rest::RestClient;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -60,8 +60,6 @@ pub const DEFAULT_TEMPLATE: &str = "base";
 const ENVD_PORT: u16 = 49983;
 /// The bootstrap script travels as one command-line argument; Linux caps one at 128 KiB.
 const MAX_SCRIPT_BYTES: usize = 120 * 1024;
-/// Bytes of the runner's stderr kept for error messages.
-const STDERR_TAIL: usize = 4096;
 /// How long deleting a sandbox may take before the run ends without waiting.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -283,7 +281,7 @@ impl E2bEnvironment {
     ) -> Result<Value, RunFailure> {
         let limits = request.limits;
         let deadline = Instant::now() + limits.total_timeout;
-        let memory_mb = (limits.memory_limit_bytes / (1024 * 1024)).max(16);
+        let memory_mb = runner::heap_limit_mb(&limits);
         let script = bootstrap_script(
             &request.javascript,
             self.config.node.as_deref().unwrap_or("node"),
@@ -356,7 +354,7 @@ impl E2bEnvironment {
             Ok(Ok(pid)) => pid,
         };
         let (reader, writer) = tokio::io::duplex(64 * 1024);
-        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(StderrTail::default()));
         let end = Arc::new(Mutex::new(None));
         let mut pump = tokio::spawn(events.pump(writer, stderr.clone(), end.clone()));
         let mut input = EnvdInput {
@@ -387,28 +385,19 @@ impl E2bEnvironment {
         outcome
     }
 
-    fn exit_failure(&self, stderr: &Mutex<Vec<u8>>, end: &Mutex<Option<String>>) -> RunFailure {
-        let tail = stderr
-            .lock()
-            .map(|t| String::from_utf8_lossy(&t).trim().to_string())
-            .unwrap_or_default();
-        if tail.contains("heap out of memory") || tail.contains("Reached heap limit") {
-            return RunFailure::new(
-                FailureKind::MemoryLimit,
-                "the program ran out of memory (memory_limit_mb)",
-            );
-        }
+    fn exit_failure(&self, stderr: &Mutex<StderrTail>, end: &Mutex<Option<String>>) -> RunFailure {
         let status = end
             .lock()
             .ok()
             .and_then(|e| e.clone())
             .unwrap_or_else(|| "the process stream ended".into());
-        let message = if tail.is_empty() {
-            format!("the runner in the E2B sandbox exited ({status}) without a result")
-        } else {
-            format!("the runner in the E2B sandbox exited ({status}) without a result: {tail}")
+        let who = "the runner in the E2B sandbox";
+        let mut failure = match stderr.lock() {
+            Ok(tail) => runner::exit_failure(who, &status, &tail),
+            Err(_) => runner::exit_failure(who, &status, &StderrTail::default()),
         };
-        self.failure(FailureKind::Environment, message)
+        failure.message = self.api.clean(&failure.message);
+        failure
     }
 }
 
@@ -518,7 +507,7 @@ impl EventStream {
     async fn pump(
         mut self,
         mut stdout: tokio::io::DuplexStream,
-        stderr: Arc<Mutex<Vec<u8>>>,
+        stderr: Arc<Mutex<StderrTail>>,
         end: Arc<Mutex<Option<String>>>,
     ) {
         loop {
@@ -530,9 +519,7 @@ impl EventStream {
                 }
                 Ok(Event::Stderr(bytes)) => {
                     if let Ok(mut tail) = stderr.lock() {
-                        tail.extend_from_slice(&bytes);
-                        let excess = tail.len().saturating_sub(STDERR_TAIL);
-                        tail.drain(..excess);
+                        tail.push(&bytes);
                     }
                 }
                 Ok(Event::End(status)) => {

@@ -12,10 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::console::ConsoleCapture as Session;
-use crate::runner::{self, DriveEnd};
-
-/// Bytes of the child's stderr kept for error messages.
-const STDERR_TAIL: usize = 4096;
+use crate::runner::{self, DriveEnd, StderrTail};
 
 /// Why the environment could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -252,7 +249,7 @@ impl ProcessEnvironment {
             runner::program_module(&request.javascript),
         )
         .map_err(|e| env_failure("cannot write the program", e))?;
-        let memory_mb = (limits.memory_limit_bytes / (1024 * 1024)).max(16);
+        let memory_mb = runner::heap_limit_mb(&limits);
         let mut child = self
             .command(dir.path(), memory_mb)
             .spawn()
@@ -265,7 +262,7 @@ impl ProcessEnvironment {
                 "the child process has no stdio pipes",
             ));
         };
-        let stderr_tail = Arc::new(Mutex::new(Vec::new()));
+        let stderr_tail = Arc::new(Mutex::new(StderrTail::default()));
         let stderr_task = tokio::spawn(collect_tail(stderr, stderr_tail.clone()));
         // The CPU budget is checked by polling the child's CPU time (Linux /proc).
         let pid = child.id();
@@ -293,31 +290,16 @@ impl ProcessEnvironment {
     async fn exit_failure(
         &self,
         child: &mut Child,
-        stderr_tail: &Arc<Mutex<Vec<u8>>>,
+        stderr_tail: &Mutex<StderrTail>,
         stderr_task: tokio::task::JoinHandle<()>,
     ) -> RunFailure {
         let status = child.wait().await;
         let _ = stderr_task.await;
-        let tail = stderr_tail
-            .lock()
-            .map(|t| String::from_utf8_lossy(&t).into_owned())
-            .unwrap_or_default();
-        if tail.contains("heap out of memory") || tail.contains("Reached heap limit") {
-            return RunFailure::new(
-                FailureKind::MemoryLimit,
-                "the program ran out of memory (memory_limit_mb)",
-            );
-        }
         let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
-        let tail = tail.trim();
-        RunFailure::new(
-            FailureKind::Environment,
-            if tail.is_empty() {
-                format!("{} exited ({status}) without a result", self.name())
-            } else {
-                format!("{} exited ({status}) without a result: {tail}", self.name())
-            },
-        )
+        match stderr_tail.lock() {
+            Ok(tail) => runner::exit_failure(self.name(), &status, &tail),
+            Err(_) => runner::exit_failure(self.name(), &status, &StderrTail::default()),
+        }
     }
 }
 
@@ -333,18 +315,14 @@ fn process_cpu_time(pid: u32) -> Option<std::time::Duration> {
     Some(std::time::Duration::from_millis(ticks * 10))
 }
 
-async fn collect_tail(mut stderr: impl AsyncRead + Unpin, tail: Arc<Mutex<Vec<u8>>>) {
+async fn collect_tail(mut stderr: impl AsyncRead + Unpin, tail: Arc<Mutex<StderrTail>>) {
     let mut chunk = [0u8; 4096];
     while let Ok(n) = stderr.read(&mut chunk).await {
         if n == 0 {
             break;
         }
         if let Ok(mut t) = tail.lock() {
-            t.extend_from_slice(&chunk[..n]);
-            if t.len() > STDERR_TAIL {
-                let cut = t.len() - STDERR_TAIL;
-                t.drain(..cut);
-            }
+            t.push(&chunk[..n]);
         }
     }
 }

@@ -21,6 +21,51 @@ pub const RUNNER_JS: &str = include_str!("../js/runner.mjs");
 
 /// How often the CPU time is checked against the budget, when it can be read.
 const CPU_POLL: Duration = Duration::from_millis(20);
+/// Bytes of a runner's stderr kept for error messages.
+const STDERR_TAIL: usize = 4096;
+
+/// V8's heap cap for a run, in MiB (`--max-old-space-size`; at least 16).
+pub fn heap_limit_mb(limits: &ExecutionLimits) -> u64 {
+    (limits.memory_limit_bytes / (1024 * 1024)).max(16)
+}
+
+/// The last 4 KiB of a runner's stderr, for the message of [`exit_failure`].
+#[derive(Debug, Default)]
+pub struct StderrTail(Vec<u8>);
+
+impl StderrTail {
+    /// Appends output, dropping what falls out of the tail.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+        let excess = self.0.len().saturating_sub(STDERR_TAIL);
+        self.0.drain(..excess);
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0).trim().to_string()
+    }
+}
+
+/// The failure for a runner whose output ended without a result: `memory_limit` when V8
+/// said on stderr that the heap ran out, else an environment error naming `who` and its
+/// exit `status`, with the end of its stderr.
+pub fn exit_failure(who: &str, status: &str, stderr: &StderrTail) -> RunFailure {
+    let tail = stderr.text();
+    if tail.contains("heap out of memory") || tail.contains("Reached heap limit") {
+        return RunFailure::new(
+            FailureKind::MemoryLimit,
+            "the program ran out of memory (memory_limit_mb)",
+        );
+    }
+    RunFailure::new(
+        FailureKind::Environment,
+        if tail.is_empty() {
+            format!("{who} exited ({status}) without a result")
+        } else {
+            format!("{who} exited ({status}) without a result: {tail}")
+        },
+    )
+}
 
 /// The text of `program.mjs` for a transpiled program (the body of an async function).
 /// Runtime error lines are reported relative to the program (the header is one line).
@@ -176,4 +221,24 @@ async fn read_bounded_line<R: AsyncBufRead + Unpin>(
         return Ok(LineRead::TooLong);
     }
     Ok(LineRead::Line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stderr_tail_keeps_the_end_and_names_an_out_of_memory_heap() {
+        let mut tail = StderrTail::default();
+        tail.push(&[b'a'; 5000]);
+        tail.push(b"\nFATAL ERROR: Reached heap limit Allocation failed\n");
+        assert_eq!(tail.0.len(), STDERR_TAIL);
+        assert_eq!(
+            exit_failure("node", "exit status: 134", &tail).kind,
+            FailureKind::MemoryLimit
+        );
+        let crashed = exit_failure("node", "exit status: 1", &StderrTail::default());
+        assert_eq!(crashed.kind, FailureKind::Environment);
+        assert_eq!(crashed.message, "node exited (exit status: 1) without a result");
+    }
 }
