@@ -350,11 +350,7 @@ impl ToolProvider for ComposioToolProvider {
 
 fn create(namespace: String, settings: Value) -> ProviderFuture {
     Box::pin(async move {
-        let settings = if settings.is_null() { json!({}) } else { settings };
-        let config: ComposioConfig = serde_json::from_value(settings).map_err(|e| ToolError::Unavailable {
-            provider: namespace.clone(),
-            message: format!("invalid Composio settings: {e}"),
-        })?;
+        let config: ComposioConfig = codemode_rest::provider_settings(&namespace, "Composio", settings)?;
         let provider = ComposioToolProvider::new(&namespace, config).map_err(|e| ToolError::Unavailable {
             provider: namespace.clone(),
             message: e.to_string(),

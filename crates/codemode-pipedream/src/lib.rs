@@ -516,11 +516,7 @@ impl ToolProvider for PipedreamToolProvider {
 
 fn create(namespace: String, settings: Value) -> ProviderFuture {
     Box::pin(async move {
-        let settings = if settings.is_null() { json!({}) } else { settings };
-        let config: PipedreamConfig = serde_json::from_value(settings).map_err(|e| ToolError::Unavailable {
-            provider: namespace.clone(),
-            message: format!("invalid Pipedream settings: {e}"),
-        })?;
+        let config: PipedreamConfig = codemode_rest::provider_settings(&namespace, "Pipedream", settings)?;
         let provider = PipedreamToolProvider::new(&namespace, config).map_err(|e| ToolError::Unavailable {
             provider: namespace.clone(),
             message: e.to_string(),

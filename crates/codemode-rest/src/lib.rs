@@ -226,6 +226,24 @@ impl RestClient {
     }
 }
 
+/// A provider's settings (the keys of its `[tool_providers.NAME]` table; `null` when none)
+/// as its configuration type, or an [`ToolError::Unavailable`] naming `service`.
+pub fn provider_settings<T: serde::de::DeserializeOwned>(
+    namespace: &str,
+    service: &str,
+    settings: Value,
+) -> Result<T, ToolError> {
+    let settings = if settings.is_null() {
+        Value::Object(serde_json::Map::new())
+    } else {
+        settings
+    };
+    serde_json::from_value(settings).map_err(|e| ToolError::Unavailable {
+        provider: namespace.to_string(),
+        message: format!("invalid {service} settings: {e}"),
+    })
+}
+
 /// Parses a `Retry-After` given in seconds.
 fn parse_retry_after(value: &str) -> Option<Duration> {
     let secs: f64 = value.trim().parse().ok()?;
@@ -284,6 +302,24 @@ mod tests {
         assert_eq!(error_text(&json!({"error": null})), "(no details)");
         let long = error_text(&json!({"error": "é".repeat(600)}));
         assert_eq!(long.chars().count(), 503);
+    }
+
+    #[test]
+    fn provider_settings_parse_or_name_the_service() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct Settings {
+            #[serde(default)]
+            toolkits: Vec<String>,
+        }
+        let none: Settings = provider_settings("gh", "Composio", Value::Null).unwrap();
+        assert!(none.toolkits.is_empty());
+        let err = provider_settings::<Settings>("gh", "Composio", json!({"toolkit": []})).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("tool provider `gh` is unavailable: invalid Composio settings: unknown field `toolkit`"),
+            "{err}"
+        );
     }
 
     #[test]
