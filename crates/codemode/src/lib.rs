@@ -84,32 +84,19 @@ pub fn default_environment() -> Result<std::sync::Arc<dyn RunEnvironment>, CodeM
 
 /// Names of the plugin crates linked into this build (by Cargo feature).
 pub fn linked_plugins() -> Vec<&'static str> {
-    let mut plugins = Vec::new();
-    if cfg!(feature = "env-local") {
-        plugins.push("codemode-env-local");
-    }
-    if cfg!(feature = "mcp") {
-        plugins.push("codemode-mcp");
-    }
-    if cfg!(feature = "openai") {
-        plugins.push("codemode-openai");
-    }
-    if cfg!(feature = "openrouter") {
-        plugins.push("codemode-openrouter");
-    }
-    if cfg!(feature = "composio") {
-        plugins.push("codemode-composio");
-    }
-    if cfg!(feature = "pipedream") {
-        plugins.push("codemode-pipedream");
-    }
-    if cfg!(feature = "e2b") {
-        plugins.push("codemode-env-e2b");
-    }
-    if cfg!(feature = "plugins") {
-        plugins.push("codemode-plugin-host");
-    }
-    plugins
+    [
+        (cfg!(feature = "env-local"), "codemode-env-local"),
+        (cfg!(feature = "mcp"), "codemode-mcp"),
+        (cfg!(feature = "openai"), "codemode-openai"),
+        (cfg!(feature = "openrouter"), "codemode-openrouter"),
+        (cfg!(feature = "composio"), "codemode-composio"),
+        (cfg!(feature = "pipedream"), "codemode-pipedream"),
+        (cfg!(feature = "e2b"), "codemode-env-e2b"),
+        (cfg!(feature = "plugins"), "codemode-plugin-host"),
+    ]
+    .into_iter()
+    .filter_map(|(linked, name)| linked.then_some(name))
+    .collect()
 }
 
 /// The plugin guide's example, compiled and run as a doctest.
