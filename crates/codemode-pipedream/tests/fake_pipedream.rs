@@ -87,6 +87,15 @@ async fn serve_accounts(server: &MockServer) {
         .await;
 }
 
+/// A fake with the token endpoint (asked once), the Slack actions and the user's accounts.
+async fn connected_slack() -> MockServer {
+    let server = MockServer::start().await;
+    serve_token(&server, 1).await;
+    serve_slack_actions(&server).await;
+    serve_accounts(&server).await;
+    server
+}
+
 #[tokio::test]
 async fn lists_pages_of_actions_as_typed_tools() {
     let server = MockServer::start().await;
@@ -111,10 +120,7 @@ async fn lists_pages_of_actions_as_typed_tools() {
 
 #[tokio::test]
 async fn a_call_runs_the_listed_version_with_the_users_healthy_account() {
-    let server = MockServer::start().await;
-    serve_token(&server, 1).await;
-    serve_slack_actions(&server).await;
-    serve_accounts(&server).await;
+    let server = connected_slack().await;
     Mock::given(method("POST"))
         .and(path("/v1/connect/proj_abc123/actions/run"))
         .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
@@ -203,10 +209,7 @@ async fn a_user_without_a_connected_account_gets_a_clear_error() {
 
 #[tokio::test]
 async fn an_action_that_fails_throws_its_error_and_is_not_run_twice() {
-    let server = MockServer::start().await;
-    serve_token(&server, 1).await;
-    serve_slack_actions(&server).await;
-    serve_accounts(&server).await;
+    let server = connected_slack().await;
     Mock::given(method("POST"))
         .and(path("/v1/connect/proj_abc123/actions/run"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -242,10 +245,7 @@ async fn an_action_that_fails_throws_its_error_and_is_not_run_twice() {
 /// generated types; the wasm sandbox runs it; the calls cross real HTTP to the fake.
 #[tokio::test]
 async fn a_program_in_the_sandbox_posts_to_slack_through_pipedream() {
-    let server = MockServer::start().await;
-    serve_token(&server, 1).await;
-    serve_slack_actions(&server).await;
-    serve_accounts(&server).await;
+    let server = connected_slack().await;
     Mock::given(method("POST"))
         .and(path("/v1/connect/proj_abc123/actions/run"))
         .and(body_partial_json(json!({"id": "slack-list-channels"})))

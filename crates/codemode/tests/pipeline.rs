@@ -11,7 +11,7 @@ use codemode::{
     CodeMode, LlmRole, ResultType, RunOptions, StaticToolProvider, Step, ToolCatalog, ToolProvider, ToolSpec,
 };
 use serde_json::json;
-use support::{FakeChatProvider, fenced, pipeline, scripted, select_all};
+use support::{FakeChatProvider, fenced, pipeline, scripted, select_all, without_models};
 
 const SEED_PROGRAM: &str = r#"const { channels } = await tools.chat.list_channels({});
 const sent = await Promise.all(
@@ -351,12 +351,7 @@ async fn prompt_logs_are_written_and_redacted() {
 #[tokio::test]
 async fn exec_runs_a_program_with_main_and_no_model() {
     let chat = Arc::new(FakeChatProvider::default());
-    let cm = CodeMode::builder()
-        .tool_provider("chat", chat.clone())
-        .environment(codemode::default_environment().unwrap())
-        .build()
-        .await
-        .unwrap();
+    let cm = without_models(chat.clone()).await;
     let program = "async function main() {\n  const r = await tools.chat.send_message({ channel: 'eng', text: 'hi' });\n  return r.id;\n}";
     let report = cm.execute_program(program, &RunOptions::default()).await.unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
@@ -401,12 +396,7 @@ async fn repair_with_typescript_7_diagnostics() {
 #[tokio::test]
 async fn arguments_are_validated_against_the_schema_before_the_call() {
     let chat = Arc::new(FakeChatProvider::default());
-    let cm = CodeMode::builder()
-        .tool_provider("chat", chat.clone())
-        .environment(codemode::default_environment().unwrap())
-        .build()
-        .await
-        .unwrap();
+    let cm = without_models(chat.clone()).await;
     // `any` hides the mistake from the type checker; the bridge still refuses it.
     let program = "const args: any = { channel: 42, text: 'x', extra: true };\ntry {\n  await tools.chat.send_message(args);\n} catch (e) {\n  return String(e.message);\n}";
     let report = cm.execute_program(program, &RunOptions::default()).await.unwrap();

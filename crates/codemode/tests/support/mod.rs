@@ -89,6 +89,16 @@ pub async fn pipeline(llm: Arc<ScriptedLlm>, chat: Arc<FakeChatProvider>) -> Cod
         .unwrap()
 }
 
+/// The chat tools in the default environment, with no models: for `execute_program`.
+pub async fn without_models(chat: Arc<FakeChatProvider>) -> CodeMode {
+    CodeMode::builder()
+        .tool_provider("chat", chat)
+        .environment(codemode::default_environment().expect("the default environment starts"))
+        .build()
+        .await
+        .unwrap()
+}
+
 pub fn scripted(main_answers: &[&str]) -> ScriptedLlm {
     let mut llm = ScriptedLlm::new()
         .reply(
