@@ -130,12 +130,19 @@ fn guest(check: bool) -> Result<()> {
 /// The rquickjs-sys release the guest builds against.
 const QUICKJS_SYS: &str = "rquickjs-sys-0.14.0";
 
-/// QuickJS-ng turns its C stack check off under `__wasi__`, which makes deep recursion a wasm
-/// trap instead of a catchable `RangeError`. The check works in wasm (it compares addresses
-/// on the shadow stack), so the guest builds against a copy of rquickjs-sys with those two
-/// exceptions removed. The copy is made from the registry at build time; nothing of
-/// rquickjs-sys is committed.
-const STACK_CHECK_PATCH: [(&str, &str); 2] = [
+/// The changes the guest's copy of QuickJS-ng gets (the copy is made from the registry at
+/// build time; nothing of rquickjs-sys is committed):
+///
+/// 1. and 2. QuickJS-ng turns its C stack check off under `__wasi__`, which makes deep
+///    recursion a wasm trap instead of a catchable `RangeError`. The check works in wasm (it
+///    compares addresses on the shadow stack), so those two exceptions are removed.
+/// 3. `JSON.stringify` checks for cycles by scanning every object it is inside of, so each
+///    level of nesting costs as much as the depth so far. Its C frames barely touch the
+///    shadow stack (they live in wasm locals), so the stack check let a `toJSON` that returns
+///    a fresh wrapper recurse ~40,000 levels deep: 8 x 10^8 comparisons, 4 s and more of CPU
+///    for one line (issue 18). Nesting is capped at 4,096 levels with the same
+///    `RangeError` the stack check throws; V8 stops at about the same depth.
+const QUICKJS_PATCHES: [(&str, &str); 3] = [
     (
         "    rt->stack_size = JS_DEFAULT_STACK_SIZE;\n#ifdef __wasi__\n    rt->stack_size = 0;\n#endif\n",
         "    rt->stack_size = JS_DEFAULT_STACK_SIZE;\n",
@@ -143,6 +150,22 @@ const STACK_CHECK_PATCH: [(&str, &str); 2] = [
     (
         "#if defined(__wasi__)\n    rt->stack_limit = 0; /* no limit */\n#else\n    if (rt->stack_size == 0) {\n        rt->stack_limit = 0; /* no limit */\n    } else {\n        rt->stack_limit = rt->stack_top - rt->stack_size;\n    }\n#endif\n",
         "    if (rt->stack_size == 0) {\n        rt->stack_limit = 0; /* no limit */\n    } else {\n        rt->stack_limit = rt->stack_top - rt->stack_size;\n    }\n",
+    ),
+    (
+        "        v = js_array_includes(ctx, jsc->stack, 1, vc(&val));\n",
+        concat!(
+            "        {\n",
+            "            /* codemode: the cycle check below costs the depth so far, so cap the depth */\n",
+            "            uint32_t depth;\n",
+            "            if (js_get_length32(ctx, &depth, jsc->stack))\n",
+            "                goto exception;\n",
+            "            if (depth >= 4096) {\n",
+            "                JS_ThrowStackOverflow(ctx);\n",
+            "                goto exception;\n",
+            "            }\n",
+            "        }\n",
+            "        v = js_array_includes(ctx, jsc->stack, 1, vc(&val));\n",
+        ),
     ),
 ];
 
@@ -172,10 +195,10 @@ fn patched_quickjs_sys(cargo: &str, cargo_home: &str, target_dir: &Path) -> Resu
     copy_dir(&source, &copy)?;
     let c_file = copy.join("quickjs/quickjs.c");
     let mut text = std::fs::read_to_string(&c_file)?;
-    for (from, to) in STACK_CHECK_PATCH {
+    for (from, to) in QUICKJS_PATCHES {
         if !text.contains(from) {
             bail!(
-                "{}: the stack-check patch no longer applies (has rquickjs-sys changed?)",
+                "{}: a patch of QUICKJS_PATCHES no longer applies (has rquickjs-sys changed?)",
                 c_file.display()
             );
         }

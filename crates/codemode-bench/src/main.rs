@@ -302,6 +302,7 @@ async fn environment_benches(rows: &mut Vec<Row>) -> Result<()> {
             });
         }
     }
+    recursion_benches(rows, &envs).await?;
     // The first run in a fresh process, with the compiled-module cache cold and warm.
     let exe = std::env::current_exe()?;
     let cache = std::env::temp_dir().join(format!("codemode-bench-cache-{}", std::process::id()));
@@ -319,6 +320,59 @@ async fn environment_benches(rows: &mut Vec<Row>) -> Result<()> {
         });
     }
     let _ = std::fs::remove_dir_all(&cache);
+    Ok(())
+}
+
+/// How long each kind of runaway recursion (the hostile tests' list) takes to end in a
+/// caught `RangeError`, per environment.
+async fn recursion_benches(rows: &mut Vec<Row>, envs: &[Arc<dyn codemode::RunEnvironment>]) -> Result<()> {
+    let cases: Vec<(String, String)> =
+        serde_json::from_str(include_str!("../../codemode-env-local/tests/recursion.json"))?;
+    let catalog = Arc::new(codemode::ToolCatalog::new());
+    for (name, body) in cases {
+        let program =
+            format!("try {{\n{body}\n}} catch (e) {{ return e instanceof RangeError; }}\nreturn 'not caught';");
+        let javascript = transpile(&program).map_err(|e| anyhow::anyhow!("{e}"))?.code;
+        let mut medians = Vec::new();
+        for env in envs {
+            let once = || {
+                let bridge = Arc::new(codemode::CatalogBridge::new(catalog.clone(), 1, Duration::from_secs(1)));
+                let request = codemode::ExecutionRequest {
+                    javascript: javascript.clone(),
+                    limits: codemode::ExecutionLimits {
+                        total_timeout: Duration::from_secs(60),
+                        ..codemode::ExecutionLimits::default()
+                    },
+                };
+                let env = env.clone();
+                async move { env.execute(request, bridge).await }
+            };
+            let outcome = once().await;
+            anyhow::ensure!(
+                outcome.result == Ok(json!(true)),
+                "recursion through {name} in {}: {:?}",
+                env.name(),
+                outcome.result
+            );
+            medians.push(
+                measure_async(3, || async {
+                    std::hint::black_box(once().await);
+                })
+                .await,
+            );
+        }
+        let others: Vec<String> = envs
+            .iter()
+            .zip(&medians)
+            .skip(1)
+            .map(|(env, d)| format!("{} {:.1} ms", env.name(), ms(*d)))
+            .collect();
+        rows.push(Row {
+            name: format!("recursion to a RangeError: {name}, wasm"),
+            median: medians[0],
+            note: others.join(", "),
+        });
+    }
     Ok(())
 }
 

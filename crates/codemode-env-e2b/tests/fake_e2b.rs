@@ -279,7 +279,8 @@ async fn an_endless_loop_ends_at_the_deadline_and_the_sandbox_is_deleted() {
     let report = cm.execute_program("while (true) {}", &options).await.unwrap();
     let took = started.elapsed();
     assert_eq!(report.result_type, ResultType::Timeout, "{report:#?}");
-    assert!(took < Duration::from_secs_f64(1.5 * 1.2 + 0.5), "{took:?}");
+    // Stopped near the deadline; the slack covers a busy machine starting the runner.
+    assert!(took < Duration::from_secs_f64(1.5 * 1.2 + 3.0), "{took:?}");
     assert_eq!(fake.deleted.lock().await.len(), 1);
 }
 
