@@ -1,0 +1,187 @@
+//! Step 2, **filter**: the tiny model picks the tools the request needs, in batches of
+//! `max_tools_per_prompt`, at most `max_concurrent_threads` at a time.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use futures::StreamExt;
+
+use super::run::{RunContext, StepFailure};
+use crate::catalog::{CatalogEntry, ToolCatalog};
+use crate::filter::{FilterAnswer, parse_filter_answer};
+use crate::llm::{Llm, LlmError, LlmRole, Message};
+use crate::options::RunOptions;
+use crate::prompts;
+use crate::report::FilterBatchFailure;
+
+/// How much of a tool description the filter sees.
+const FILTER_DESCRIPTION_CHARS: usize = 240;
+
+/// What the filter chose.
+pub(super) struct Filtered {
+    /// The chosen tool paths.
+    pub selected: BTreeSet<String>,
+    /// How many batches the catalog was asked in.
+    pub batches: usize,
+    /// Batches that failed (their tools are in `selected`).
+    pub failures: Vec<FilterBatchFailure>,
+}
+
+impl Filtered {
+    /// The step's detail for the report: `3 of 40 tools, 2 batches`.
+    pub fn detail(&self, catalog_size: usize) -> String {
+        format!(
+            "{} of {catalog_size} tools, {} batch{}",
+            self.selected.len(),
+            self.batches,
+            if self.batches == 1 { "" } else { "es" }
+        )
+    }
+}
+
+/// Asks the tiny model about every batch, at most `max_concurrent_threads` at a time.
+///
+/// A batch whose answer cannot be parsed is asked once more; if it still fails (or the
+/// model errors), its tools are **kept**: missing a needed tool costs the run, an extra
+/// tool only costs prompt space, and the type check still guards the code. Failed
+/// batches are listed in the report. If every batch fails because the model errors, the
+/// run ends with `llm_error`.
+pub(super) async fn filter(
+    ctx: &RunContext<'_>,
+    tiny: &dyn Llm,
+    options: &RunOptions,
+    plan: &str,
+    catalog: &ToolCatalog,
+) -> Result<Filtered, StepFailure> {
+    let entries: Vec<&CatalogEntry> = catalog.entries().collect();
+    let batches: Vec<&[&CatalogEntry]> = entries.chunks(options.max_tools_per_prompt).collect();
+    let count = batches.len();
+    let mut results: Vec<(usize, BatchResult)> = futures::stream::iter(batches.iter().enumerate())
+        .map(|(i, batch)| async move { (i, filter_batch(ctx, tiny, &options.query, plan, batch).await) })
+        .buffer_unordered(options.max_concurrent_threads)
+        .collect()
+        .await;
+    results.sort_by_key(|(i, _)| *i);
+    let mut filtered = Filtered {
+        selected: BTreeSet::new(),
+        batches: count,
+        failures: Vec::new(),
+    };
+    let mut llm_errors = 0;
+    let mut last_error = None;
+    for (i, result) in results {
+        match result {
+            BatchResult::Selected(paths) => filtered.selected.extend(paths),
+            BatchResult::Failed {
+                paths,
+                reason,
+                llm_error,
+            } => {
+                if let Some(e) = llm_error {
+                    llm_errors += 1;
+                    last_error = Some(e);
+                }
+                tracing::warn!(batch = i, %reason, "filter batch failed; keeping its tools");
+                filtered.selected.extend(paths.iter().cloned());
+                filtered.failures.push(FilterBatchFailure {
+                    batch: i,
+                    tools: paths,
+                    reason,
+                });
+            }
+        }
+    }
+    if count > 0
+        && llm_errors == count
+        && let Some(e) = last_error
+    {
+        return Err(e.into());
+    }
+    Ok(filtered)
+}
+
+enum BatchResult {
+    Selected(BTreeSet<String>),
+    Failed {
+        paths: Vec<String>,
+        reason: String,
+        llm_error: Option<LlmError>,
+    },
+}
+
+/// One line per tool: `N. path(arg, ...): description`.
+fn listing(batch: &[&CatalogEntry]) -> String {
+    let mut listing = String::new();
+    for (i, e) in batch.iter().enumerate() {
+        let desc: String = e
+            .spec
+            .description
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(FILTER_DESCRIPTION_CHARS)
+            .collect();
+        let args: Vec<&str> = e
+            .spec
+            .input_schema
+            .get("properties")
+            .and_then(|p| p.as_object())
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let _ = writeln!(listing, "{}. {}({}): {desc}", i + 1, e.path, args.join(", "));
+    }
+    listing
+}
+
+async fn filter_batch(
+    ctx: &RunContext<'_>,
+    tiny: &dyn Llm,
+    query: &str,
+    plan: &str,
+    batch: &[&CatalogEntry],
+) -> BatchResult {
+    let paths: Vec<String> = batch.iter().map(|e| e.path.clone()).collect();
+    let listing = listing(batch);
+    let user = prompts::render(
+        prompts::FILTER_USER,
+        &[("query", query), ("plan", plan), ("tools", listing.trim_end())],
+    );
+    let mut messages = vec![Message::system(prompts::FILTER_SYSTEM), Message::user(user)];
+    let mut reason = String::new();
+    for attempt in 0..2 {
+        match ctx.ask(tiny, LlmRole::Tiny, "filter", messages.clone()).await {
+            Ok(answer) => match parse_filter_answer(&answer, &paths) {
+                FilterAnswer::Selected(s) => return BatchResult::Selected(s),
+                FilterAnswer::Unparseable => {
+                    reason = format!("unparseable answer: {}", answer.chars().take(120).collect::<String>());
+                    if attempt == 0 {
+                        messages.push(Message::assistant(answer));
+                        let example = paths.first().map(String::as_str).unwrap_or("namespace.tool");
+                        messages.push(Message::user(prompts::render(
+                            prompts::FILTER_RETRY,
+                            &[("example", example)],
+                        )));
+                    }
+                }
+            },
+            Err(e) => {
+                if attempt == 1 {
+                    return BatchResult::Failed {
+                        paths,
+                        reason: format!("model error: {e}"),
+                        llm_error: Some(e),
+                    };
+                }
+                reason = format!("model error: {e}");
+            }
+        }
+    }
+    BatchResult::Failed {
+        paths,
+        reason,
+        llm_error: None,
+    }
+}

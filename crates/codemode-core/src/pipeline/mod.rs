@@ -1,0 +1,346 @@
+//! `CodeMode`: the six-step pipeline. One module per step, each a function from typed
+//! input to typed output ([`plan`], [`filter`], [`types`], [`implement`], [`check`],
+//! [`execute`]); this module runs them in order and writes the [`RunReport`].
+
+mod builder;
+mod check;
+mod execute;
+mod filter;
+mod implement;
+mod plan;
+mod run;
+mod types;
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use codemode_typescript::{Diagnostic, Severity, prepare_program};
+
+pub use builder::CodeModeBuilder;
+pub use run::RunObserver;
+
+use self::check::{Checked, Verdict};
+use self::execute::Executed;
+use self::run::{Observer, RunContext, StepClock, ms};
+use crate::catalog::{ProviderFailure, ToolCatalog};
+use crate::checker::{CheckContext, TypeChecker};
+use crate::environment::RunEnvironment;
+use crate::error::CodeModeError;
+use crate::llm::Llm;
+use crate::options::RunOptions;
+use crate::promptlog::PromptLog;
+use crate::report::{ResultType, RunReport, Step};
+use crate::tool::ToolProvider;
+
+/// Code mode: plan, filter, generate types, implement, check and execute.
+///
+/// ```
+/// use std::sync::Arc;
+/// use codemode_core::{CodeMode, RunOptions, StaticToolProvider, ToolSpec};
+/// use serde_json::json;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let provider = StaticToolProvider::new(vec![ToolSpec::new(
+///     "send_message",
+///     "Send a chat message",
+///     json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
+/// )]);
+/// let codemode = CodeMode::builder()
+///     .tool_provider("chat", Arc::new(provider))
+///     .build()
+///     .await
+///     .unwrap();
+/// assert!(codemode.declarations().contains("send_message(input: ChatSendMessageInput)"));
+/// let check = codemode.check_program("await tools.chat.send_mesage({ text: 'hi' });").await.unwrap();
+/// assert_eq!(check.diagnostics[0].code, "TS2339");
+/// # });
+/// ```
+pub struct CodeMode {
+    strategy: Option<Arc<dyn Llm>>,
+    tiny: Option<Arc<dyn Llm>>,
+    main: Option<Arc<dyn Llm>>,
+    catalog: RwLock<Arc<ToolCatalog>>,
+    /// Tools given as a catalog (not listed from providers); kept for refreshes.
+    fixed_catalog: ToolCatalog,
+    providers: Vec<(String, Arc<dyn ToolProvider>)>,
+    environment: Option<Arc<dyn RunEnvironment>>,
+    checker: Arc<dyn TypeChecker>,
+    provider_failures: Vec<ProviderFailure>,
+    secrets: Vec<String>,
+}
+
+/// Diagnostics of a program and the checker that produced them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    /// The checker's name.
+    pub checker: String,
+    /// What it found, at the lines of the program as written.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl CheckResult {
+    /// True when any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// The three models of a run.
+struct Models {
+    strategy: Arc<dyn Llm>,
+    tiny: Arc<dyn Llm>,
+    main: Arc<dyn Llm>,
+}
+
+impl CodeMode {
+    /// A builder.
+    pub fn builder() -> CodeModeBuilder {
+        CodeModeBuilder::default()
+    }
+
+    /// The catalog in use now.
+    pub fn catalog(&self) -> Arc<ToolCatalog> {
+        self.catalog.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Lists the tools of every provider again and replaces the catalog. Providers that
+    /// fail keep their previous tools.
+    pub async fn refresh_catalog(&self) -> Vec<ProviderFailure> {
+        let old = self.catalog();
+        let (listed, failures) = ToolCatalog::from_providers(self.providers.clone()).await;
+        let mut catalog = self.fixed_catalog.clone();
+        for failure in &failures {
+            let kept: Vec<&str> = old
+                .entries()
+                .filter(|e| e.namespace == failure.namespace)
+                .map(|e| e.path.as_str())
+                .collect();
+            catalog.merge(old.subset(kept));
+        }
+        catalog.merge(listed);
+        self.set_catalog(catalog);
+        failures
+    }
+
+    /// The catalog for a new run: listed again first when a provider reported that its
+    /// tools changed.
+    async fn current_catalog(&self) -> Arc<ToolCatalog> {
+        if self.providers.iter().any(|(_, p)| p.tools_changed()) {
+            tracing::info!("a tool provider's tools changed; refreshing the catalog");
+            self.refresh_catalog().await;
+        }
+        self.catalog()
+    }
+
+    /// Replaces the catalog; runs already under way keep the one they started with.
+    pub fn set_catalog(&self, catalog: ToolCatalog) {
+        if let Ok(mut c) = self.catalog.write() {
+            *c = Arc::new(catalog);
+        }
+    }
+
+    /// Providers that failed to list their tools when the pipeline was built.
+    pub fn provider_failures(&self) -> &[ProviderFailure] {
+        &self.provider_failures
+    }
+
+    /// The name of the type checker.
+    pub fn checker_name(&self) -> &str {
+        self.checker.name()
+    }
+
+    /// The name of the run environment, when one is set.
+    pub fn environment_name(&self) -> Option<&str> {
+        self.environment.as_deref().map(RunEnvironment::name)
+    }
+
+    /// TypeScript declarations of every tool in the catalog.
+    pub fn declarations(&self) -> String {
+        self.catalog().declarations()
+    }
+
+    /// Type-checks a program against every tool of the catalog.
+    pub async fn check_program(&self, code: &str) -> Result<CheckResult, CodeModeError> {
+        let catalog = self.current_catalog().await;
+        let signatures = catalog.signatures();
+        let declarations = catalog.declarations();
+        let context = CheckContext {
+            tools: &signatures,
+            declarations: &declarations,
+        };
+        let diagnostics = self.checker.check(&prepare_program(code).text, context).await?;
+        Ok(CheckResult {
+            checker: self.checker.name().to_string(),
+            diagnostics,
+        })
+    }
+
+    /// Checks and runs a program against the tools, no model involved (what `codemode exec`
+    /// does). `options.query` is ignored.
+    pub async fn execute_program(&self, code: &str, options: &RunOptions) -> Result<RunReport, CodeModeError> {
+        options.validate().map_err(CodeModeError::Config)?;
+        let started = Instant::now();
+        let catalog = self.current_catalog().await;
+        let mut report = RunReport {
+            selected_tools: catalog.tool_paths(),
+            code: Some(code.to_string()),
+            checker: Some(self.checker.name().to_string()),
+            ..RunReport::default()
+        };
+        let clock = StepClock::start(None, Step::Check);
+        let signatures = catalog.signatures();
+        let declarations = catalog.declarations();
+        let context = CheckContext {
+            tools: &signatures,
+            declarations: &declarations,
+        };
+        match check::check_once(self.checker.as_ref(), code, context).await {
+            Ok(Verdict::Passed { program, diagnostics }) => {
+                report.diagnostics = diagnostics;
+                clock.finish(&mut report, "");
+                match &self.environment {
+                    Some(environment) => {
+                        let clock = StepClock::start(None, Step::Execute);
+                        let executed = execute::execute(environment.as_ref(), &program, catalog.clone(), options).await;
+                        record_execution(&mut report, clock, executed);
+                    }
+                    None => {
+                        report.result_type = ResultType::EnvironmentError;
+                        report.error = Some("no run environment is configured".into());
+                    }
+                }
+            }
+            Ok(Verdict::Failed { diagnostics }) => {
+                let failure = check::compile_failure(&diagnostics);
+                report.diagnostics = diagnostics;
+                clock.fail(&mut report, failure, "");
+            }
+            Err(failure) => clock.fail(&mut report, failure, ""),
+        }
+        report.total_duration_ms = ms(started);
+        Ok(report)
+    }
+
+    /// Runs the whole pipeline for `options.query`.
+    ///
+    /// Returns an error only for unusable options or a missing part (no models, no run
+    /// environment); everything that happens during the run is in the report.
+    pub async fn run(&self, options: RunOptions) -> Result<RunReport, CodeModeError> {
+        self.run_observed(options, None).await
+    }
+
+    /// [`Self::run`], telling `observer` when each step starts and ends.
+    pub async fn run_observed(&self, options: RunOptions, observer: Observer<'_>) -> Result<RunReport, CodeModeError> {
+        options.validate().map_err(CodeModeError::Config)?;
+        let models = Models {
+            strategy: self.strategy.clone().ok_or(CodeModeError::Missing("strategy LLM"))?,
+            tiny: self.tiny.clone().ok_or(CodeModeError::Missing("tiny LLM"))?,
+            main: self.main.clone().ok_or(CodeModeError::Missing("main LLM"))?,
+        };
+        let environment = self
+            .environment
+            .clone()
+            .ok_or(CodeModeError::Missing("run environment"))?;
+        let log = match &options.log_dir {
+            Some(dir) => Some(PromptLog::create(dir, &self.secrets)?),
+            None => None,
+        };
+        let ctx = RunContext::new(log, observer);
+        let started = Instant::now();
+        let catalog = self.current_catalog().await;
+        let mut report = RunReport::default();
+        self.run_steps(&ctx, &mut report, &options, catalog, &models, environment.as_ref())
+            .await;
+        report.token_usage = ctx.usage();
+        report.total_duration_ms = ms(started);
+        tracing::info!(result = %report.result_type, ms = report.total_duration_ms, "run finished");
+        Ok(report)
+    }
+
+    /// The six steps in order; the report is written here and nowhere else.
+    async fn run_steps(
+        &self,
+        ctx: &RunContext<'_>,
+        report: &mut RunReport,
+        options: &RunOptions,
+        catalog: Arc<ToolCatalog>,
+        models: &Models,
+        environment: &dyn RunEnvironment,
+    ) {
+        let clock = StepClock::start(ctx.observer, Step::Plan);
+        let plan = match plan::plan(ctx, models.strategy.as_ref(), &options.query, &catalog).await {
+            Ok(plan) => plan,
+            Err(failure) => return clock.fail(report, failure, ""),
+        };
+        report.pseudocode = Some(plan.clone());
+        clock.finish(report, "");
+
+        let clock = StepClock::start(ctx.observer, Step::Filter);
+        let filtered = match filter::filter(ctx, models.tiny.as_ref(), options, &plan, &catalog).await {
+            Ok(filtered) => filtered,
+            Err(failure) => return clock.fail(report, failure, ""),
+        };
+        report.selected_tools = filtered.selected.iter().cloned().collect();
+        report.filter_failures = filtered.failures.clone();
+        clock.finish(report, filtered.detail(catalog.len()));
+
+        let clock = StepClock::start(ctx.observer, Step::Types);
+        let typed = types::types(&catalog, filtered.selected.iter().map(String::as_str));
+        clock.finish(report, typed.detail());
+
+        let clock = StepClock::start(ctx.observer, Step::Implement);
+        let implementation =
+            match implement::implement(ctx, models.main.as_ref(), &options.query, &plan, &typed.declarations).await {
+                Ok(implementation) => implementation,
+                Err(failure) => return clock.fail(report, failure, ""),
+            };
+        clock.finish(report, "");
+
+        let clock = StepClock::start(ctx.observer, Step::Check);
+        report.checker = Some(self.checker.name().to_string());
+        let checked = check::check_and_repair(
+            ctx,
+            models.main.as_ref(),
+            self.checker.as_ref(),
+            &typed,
+            implementation.code,
+            implementation.conversation,
+            options.max_repairs,
+        )
+        .await;
+        let detail = checked.detail();
+        let Checked {
+            code,
+            diagnostics,
+            repairs,
+            result,
+        } = checked;
+        report.code = Some(code);
+        report.diagnostics = diagnostics;
+        report.repairs = repairs;
+        let program = match result {
+            Ok(program) => program,
+            Err(failure) => return clock.fail(report, failure, detail),
+        };
+        clock.finish(report, detail);
+
+        let clock = StepClock::start(ctx.observer, Step::Execute);
+        let executed = execute::execute(environment, &program, catalog, options).await;
+        record_execution(report, clock, executed);
+    }
+}
+
+/// Writes what the program did into the report.
+fn record_execution(report: &mut RunReport, clock: StepClock<'_>, executed: Executed) {
+    report.tool_calls = executed.tool_calls;
+    report.console = executed.console;
+    report.error_line = executed.error_line;
+    match executed.result {
+        Ok(value) => {
+            report.result_type = ResultType::Success;
+            report.output = value;
+            clock.finish(report, executed.detail);
+        }
+        Err(failure) => clock.fail(report, failure, executed.detail),
+    }
+}

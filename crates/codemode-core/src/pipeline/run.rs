@@ -1,0 +1,144 @@
+//! What the steps of one run share: the prompt log and token counts ([`RunContext`]), how a
+//! step fails ([`StepFailure`]), and the clock that times each step for the report and the
+//! [`RunObserver`].
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::llm::{Llm, LlmError, LlmRequest, LlmRole, Message, TokenUsage};
+use crate::promptlog::PromptLog;
+use crate::report::{ResultType, RunReport, Step, StepTiming};
+
+/// Per-run state shared by the steps.
+pub(super) struct RunContext<'a> {
+    /// Where prompts and answers are written, when asked.
+    pub log: Option<PromptLog>,
+    /// Tokens per role.
+    pub usage: Mutex<BTreeMap<String, TokenUsage>>,
+    /// Told when each step starts and ends.
+    pub observer: Observer<'a>,
+}
+
+impl<'a> RunContext<'a> {
+    pub fn new(log: Option<PromptLog>, observer: Observer<'a>) -> Self {
+        Self {
+            log,
+            usage: Mutex::new(BTreeMap::new()),
+            observer,
+        }
+    }
+
+    /// One model call: logged when a prompt log is open, its tokens counted per role.
+    pub async fn ask(
+        &self,
+        llm: &dyn Llm,
+        role: LlmRole,
+        step: &str,
+        messages: Vec<Message>,
+    ) -> Result<String, LlmError> {
+        let request = LlmRequest {
+            role,
+            step: step.to_string(),
+            messages,
+        };
+        let result = llm.complete(&request).await;
+        if let Some(log) = &self.log {
+            match &result {
+                Ok(r) => log.write(&request, Ok(&r.text)),
+                Err(e) => log.write(&request, Err(&e.to_string())),
+            }
+        }
+        let response = result?;
+        if let Ok(mut usage) = self.usage.lock() {
+            usage.entry(role.as_str().to_string()).or_default().add(response.usage);
+        }
+        Ok(response.text)
+    }
+
+    /// The tokens counted so far, per role.
+    pub fn usage(&self) -> BTreeMap<String, TokenUsage> {
+        self.usage.lock().map(|u| u.clone()).unwrap_or_default()
+    }
+}
+
+/// Why a step ended the run.
+#[derive(Debug)]
+pub(super) enum StepFailure {
+    /// A model call failed (`llm_error`).
+    Llm(LlmError),
+    /// Anything else, with the result type it ends the run as.
+    Ended { result_type: ResultType, message: String },
+}
+
+impl From<LlmError> for StepFailure {
+    fn from(e: LlmError) -> Self {
+        StepFailure::Llm(e)
+    }
+}
+
+/// Watches a run as it happens (for progress output). Both methods do nothing by default.
+pub trait RunObserver: Send + Sync {
+    /// A step begins.
+    fn step_started(&self, _step: Step) {}
+    /// A step ended (successfully or not).
+    fn step_finished(&self, _timing: &StepTiming) {}
+}
+
+/// The observer of a run, if any.
+pub(super) type Observer<'a> = Option<&'a dyn RunObserver>;
+
+/// Times one step: tells the observer it started, and on [`StepClock::finish`] adds its
+/// timing to the report and tells the observer it ended.
+pub(super) struct StepClock<'a> {
+    observer: Observer<'a>,
+    step: Step,
+    started: Instant,
+}
+
+impl<'a> StepClock<'a> {
+    pub fn start(observer: Observer<'a>, step: Step) -> Self {
+        if let Some(o) = observer {
+            o.step_started(step);
+        }
+        Self {
+            observer,
+            step,
+            started: Instant::now(),
+        }
+    }
+
+    pub fn finish(self, report: &mut RunReport, detail: impl Into<String>) {
+        let timing = StepTiming {
+            step: self.step,
+            duration_ms: ms(self.started),
+            detail: detail.into(),
+        };
+        if let Some(o) = self.observer {
+            o.step_finished(&timing);
+        }
+        report.timings.push(timing);
+    }
+
+    /// Ends the step and the run with `failure`; `detail` is the step's detail unless a
+    /// model call failed (then it is `failed`).
+    pub fn fail(self, report: &mut RunReport, failure: StepFailure, detail: impl Into<String>) {
+        match failure {
+            StepFailure::Llm(error) => {
+                report.result_type = ResultType::LlmError;
+                report.error = Some(format!("{} step: {error}", self.step));
+                self.finish(report, "failed");
+            }
+            StepFailure::Ended { result_type, message } => {
+                report.result_type = result_type;
+                report.error = Some(message);
+                self.finish(report, detail);
+            }
+        }
+    }
+}
+
+/// Milliseconds since `since`.
+pub(super) fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
