@@ -301,6 +301,32 @@ async fn a_runtime_error_points_at_the_line() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn work_the_program_did_not_await_finishes_and_a_floating_failure_fails() {
+    let fake = Arc::new(FakeE2b::default());
+    let url = serve(fake.clone()).await;
+    let cm = codemode(environment(&url, E2bConfig::default())).await;
+    let program = "const main = async () => {\n  await tools.math.add({ a: 1, b: 2 });\n};\nmain().then(() => console.log('Done'));";
+    let report = cm.execute_program(program, &RunOptions::default()).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.tool_calls.len(), 1, "{report:#?}");
+    assert_eq!(report.console, ["Done"], "{report:#?}");
+    let report = cm
+        .execute_program(
+            "(async () => { await tools.math.add({ a: 1, b: 2 }); throw new TypeError('late'); })();\nreturn 1;",
+            &RunOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.result_type, ResultType::RuntimeError, "{report:#?}");
+    let error = report.error.unwrap_or_default();
+    assert!(
+        error.contains("TypeError: late (in a promise the program did not await or catch)"),
+        "{error}"
+    );
+    assert_eq!(fake.deleted.lock().await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_runner_that_cannot_start_is_an_environment_error() {
     let fake = Arc::new(FakeE2b::default());
     let url = serve(fake.clone()).await;

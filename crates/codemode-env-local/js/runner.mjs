@@ -2,6 +2,7 @@
 //   host -> runner: {"t":"start","paths":[...]}, {"t":"result","id":1,"ok":true,"value":...}
 //   runner -> host: {"t":"call","id":1,"path":"a.b","args":{...}}, {"t":"console","level":"log","text":"..."},
 //                   {"t":"done","value":...}, {"t":"error","name":"...","message":"...","line":3,"column":5}
+// "done" comes once the body has returned and no tool call or timer it started is left.
 // The program is `program.mjs` next to this file: `export default async function (tools, console) {...}`.
 import { createInterface } from 'node:readline';
 
@@ -66,20 +67,73 @@ function position(err) {
   return m ? { line: Number(m[1]) - 1, column: Number(m[2]) } : {};
 }
 
-function fail(err) {
-  const isError = err instanceof Error;
-  send({
-    t: 'error',
-    name: isError ? err.name : 'Error',
-    message: isError ? err.message : `uncaught ${format(err)}`,
-    ...position(err),
-  });
+let ended = false;
+function end(msg) {
+  if (ended) return;
+  ended = true;
+  send(msg);
   stdout.write('', () => hostProcess.exit(0));
 }
 
+function fail(err, suffix = '') {
+  const isError = err instanceof Error;
+  end({
+    t: 'error',
+    name: isError ? err.name : 'Error',
+    message: (isError ? err.message : `uncaught ${format(err)}`) + suffix,
+    ...position(err),
+  });
+}
+
+// A rejection nothing handles fails the run (as Node.js exits on one), whether the body has
+// returned or not.
 hostProcess.on('unhandledRejection', (reason) => {
-  send({ t: 'console', level: 'warn', text: `unhandled promise rejection: ${format(reason)}` });
+  fail(reason, ' (in a promise the program did not await or catch)');
 });
+
+// Timers the program starts are counted, so that the run waits for them as it waits for
+// tool calls it did not await: work the program started is never dropped.
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+const realSetInterval = globalThis.setInterval;
+const realClearInterval = globalThis.clearInterval;
+const timers = new Set();
+globalThis.setTimeout = (fn, ms, ...args) => {
+  const handle = realSetTimeout(() => {
+    timers.delete(handle);
+    try {
+      if (typeof fn === 'function') fn(...args);
+    } finally {
+      whenIdle();
+    }
+  }, ms);
+  timers.add(handle);
+  return handle;
+};
+globalThis.clearTimeout = (handle) => {
+  timers.delete(handle);
+  realClearTimeout(handle);
+  whenIdle();
+};
+globalThis.setInterval = (fn, ms, ...args) => {
+  const handle = realSetInterval(fn, ms, ...args);
+  timers.add(handle);
+  return handle;
+};
+globalThis.clearInterval = (handle) => {
+  timers.delete(handle);
+  realClearInterval(handle);
+  whenIdle();
+};
+
+// The body's result, sent once no tool call or timer the program started is left.
+let result = null;
+function whenIdle() {
+  // After the microtasks a settled call or a timer set off have run.
+  realSetTimeout(() => {
+    if (result && pending.size === 0 && timers.size === 0) end(result);
+  }, 0);
+}
 
 const lines = createInterface({ input: hostProcess.stdin, crlfDelay: Infinity });
 let started = false;
@@ -96,6 +150,7 @@ lines.on('line', async (line) => {
     pending.delete(msg.id);
     if (msg.ok) p.resolve(msg.value);
     else p.reject(new Error(msg.error));
+    whenIdle();
     return;
   }
   if (msg.t !== 'start' || started) return;
@@ -121,8 +176,8 @@ lines.on('line', async (line) => {
       fail(new TypeError(`the returned value is not JSON-serializable: ${e.message}`));
       return;
     }
-    send({ t: 'done', value: json });
-    stdout.write('', () => hostProcess.exit(0));
+    result = { t: 'done', value: json };
+    whenIdle();
   } catch (e) {
     fail(e);
   }

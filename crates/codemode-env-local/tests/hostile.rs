@@ -67,6 +67,11 @@ fn catalog() -> Arc<ToolCatalog> {
 }
 
 async fn run_with(env: &dyn RunEnvironment, js: &str, limits: ExecutionLimits) -> RunOutcome {
+    run_recorded(env, js, limits).await.0
+}
+
+/// [`run_with`], with the arguments of every tool call the program made.
+async fn run_recorded(env: &dyn RunEnvironment, js: &str, limits: ExecutionLimits) -> (RunOutcome, Vec<Value>) {
     let bridge = Arc::new(CatalogBridge::new(catalog(), 10, Duration::from_millis(500)));
     let started = Instant::now();
     let outcome = env
@@ -75,16 +80,17 @@ async fn run_with(env: &dyn RunEnvironment, js: &str, limits: ExecutionLimits) -
                 javascript: js.to_string(),
                 limits,
             },
-            bridge,
+            bridge.clone(),
         )
         .await;
     let elapsed = started.elapsed();
+    let calls = bridge.records().into_iter().map(|r| r.arguments).collect();
     // Containment, not speed: a runaway program must end near its deadline. The slack
     // covers a subprocess starting on a busy machine; a program that was not stopped never
     // ends at all.
     let allowed = limits.total_timeout.mul_f64(1.2) + SLACK;
     assert!(elapsed < allowed, "{}: `{js}` took {elapsed:?}", env.name());
-    outcome
+    (outcome, calls)
 }
 
 /// What a run may take beyond 1.2 times its deadline (start-up of a subprocess, a busy machine).
@@ -246,8 +252,93 @@ async fn nothing_to_reach_but_the_bridge() {
         run(&wasm, "return typeof WebAssembly + ' ' + typeof setTimeout;")
             .await
             .result,
-        Ok(json!("undefined undefined"))
+        Ok(json!("undefined function"))
     );
+}
+
+#[tokio::test]
+async fn work_the_program_did_not_await_is_finished_not_dropped() {
+    // (program, value, the `n` of every call made, in order). Seen from a real model:
+    // `main().then(...)` returned at once and the report said success with 0 tool calls.
+    let cases: [(&str, Value, &[i64]); 5] = [
+        (
+            "const main = async () => {\n  await tools.t.echo({ n: 1 });\n  await tools.t.echo({ n: 2 });\n};\nmain().then(() => console.log('Done'));",
+            Value::Null,
+            &[1, 2],
+        ),
+        (
+            "(async () => { await tools.t.echo({ n: 1 }); await tools.t.echo({ n: 2 }); })();\nreturn 'started';",
+            json!("started"),
+            &[1, 2],
+        ),
+        ("tools.t.echo({ n: 7 });\nreturn 1;", json!(1), &[7]),
+        (
+            "setTimeout(() => tools.t.echo({ n: 3 }), 50);\nreturn 'later';",
+            json!("later"),
+            &[3],
+        ),
+        (
+            "let ticks = 0;\nconst id = setInterval(() => { ticks++; tools.t.echo({ n: ticks }); if (ticks === 3) clearInterval(id); }, 10);\nreturn 'ticking';",
+            json!("ticking"),
+            &[1, 2, 3],
+        ),
+    ];
+    for env in environments() {
+        for (js, value, ns) in &cases {
+            let (outcome, calls) = run_recorded(env.as_ref(), js, limits(5.0)).await;
+            assert_eq!(outcome.result.as_ref(), Ok(value), "{}: {js}", env.name());
+            let made: Vec<i64> = calls.iter().filter_map(|a| a["n"].as_i64()).collect();
+            assert_eq!(&made, ns, "{}: {js}", env.name());
+        }
+        let outcome = run(
+            env.as_ref(),
+            "(async () => { await tools.t.echo({}); })().then(() => console.log('Done'));",
+        )
+        .await;
+        assert_eq!(outcome.console, ["Done"], "{}", env.name());
+        // A cleared timer is not waited for.
+        let started = Instant::now();
+        let outcome = run(
+            env.as_ref(),
+            "const t = setTimeout(() => {}, 60000);\nclearTimeout(t);\nreturn 1;",
+        )
+        .await;
+        assert_eq!(outcome.result, Ok(json!(1)), "{}", env.name());
+        assert!(started.elapsed() < Duration::from_secs(5), "{}", env.name());
+    }
+}
+
+#[tokio::test]
+async fn a_rejection_nothing_handles_fails_the_run() {
+    for env in environments() {
+        for js in [
+            // The body has returned; the floating work throws later.
+            "(async () => { await tools.t.echo({}); const r = null; return r.id; })();\nreturn 1;",
+            "const main = async () => { const c = await tools.t.echo({}); return c.messages[0].id; };\nmain().then(() => console.log('Done'));",
+            // The body is still running when the forgotten call's promise rejects.
+            "tools.t.hang({});\nawait new Promise((ok) => setTimeout(ok, 1500));\nreturn 1;",
+        ] {
+            let (kind, message) = failure(env.as_ref(), &run(env.as_ref(), js).await);
+            assert_eq!(kind, FailureKind::Runtime, "{}: {js}: {message}", env.name());
+            assert!(
+                message.contains("did not await or catch"),
+                "{}: {js}: {message}",
+                env.name()
+            );
+        }
+        // A rejection that is caught later in the same turn is handled.
+        assert_eq!(
+            run(
+                env.as_ref(),
+                "const p = Promise.reject(new Error('x'));\ntry { await p; } catch (e) { return 'caught'; }"
+            )
+            .await
+            .result,
+            Ok(json!("caught")),
+            "{}",
+            env.name()
+        );
+    }
 }
 
 #[tokio::test]
@@ -463,19 +554,16 @@ async fn the_cpu_budget_stops_computing_but_not_waiting() {
         assert!(message.contains("cpu_time_limit"), "{}: {message}", env.name());
         // The budget, not the 8 s wall clock, stopped it (the message says which).
         assert!(elapsed < Duration::from_secs(8), "{}: took {elapsed:?}", env.name());
-        if env.name() != "wasm" {
-            // Waiting on a timer costs no CPU (the wasm sandbox has no timers; its
-            // waiting-for-tools case is in tests/wasm_sandbox.rs).
-            let budget = ExecutionLimits {
-                cpu_time: Duration::from_millis(300),
-                ..limits(8.0)
-            };
-            assert_eq!(
-                run_with(env, sleepy, budget).await.result,
-                Ok(json!(true)),
-                "{}",
-                env.name()
-            );
-        }
+        // Waiting on a timer costs no CPU.
+        let budget = ExecutionLimits {
+            cpu_time: Duration::from_millis(300),
+            ..limits(8.0)
+        };
+        assert_eq!(
+            run_with(env, sleepy, budget).await.result,
+            Ok(json!(true)),
+            "{}",
+            env.name()
+        );
     }
 }

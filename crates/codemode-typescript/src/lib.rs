@@ -30,4 +30,4 @@ pub use diagnostic::{Diagnostic, LineIndex, Severity};
 pub use program::{PreparedProgram, prepare_program};
 pub use schema::{Declarations, ToolSignature, ToolTypeNames, generate_declarations};
 pub use transpile::{TranspileError, Transpiled, transpile};
-pub use tsc::{CONSOLE_DECLARATION, TscChecker, TscError};
+pub use tsc::{GLOBALS_DECLARATION, TscChecker, TscError};

@@ -15,8 +15,9 @@ use std::sync::{Arc, Mutex};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::lsp::LspSession;
 
-/// The `console` the sandboxes provide, declared for the checker (no DOM lib).
-pub const CONSOLE_DECLARATION: &str = "declare const console: {\n  log(...args: unknown[]): void;\n  info(...args: unknown[]): void;\n  warn(...args: unknown[]): void;\n  error(...args: unknown[]): void;\n  debug(...args: unknown[]): void;\n};\n";
+/// The globals every run environment provides beyond the ES2023 library (`console` and
+/// the timers), declared for the checker (no DOM lib).
+pub const GLOBALS_DECLARATION: &str = include_str!("globals.d.ts");
 
 /// The first line of the wrapper around the program; the program starts on the next line.
 const WRAPPER_OPEN: &str = "async function __codemode_program() {\n";
@@ -27,7 +28,7 @@ const WRAPPER_LINES: u32 = 1;
 /// The two files a check is about: the declarations and the wrapped program.
 fn project_texts(program: &str, declarations: &str) -> (String, String) {
     (
-        format!("{CONSOLE_DECLARATION}{declarations}"),
+        format!("{GLOBALS_DECLARATION}{declarations}"),
         format!("{WRAPPER_OPEN}{program}{WRAPPER_CLOSE}"),
     )
 }
@@ -224,7 +225,7 @@ impl TscChecker {
     /// Checks declaration files on their own (no `--skipLibCheck`): every diagnostic, with
     /// its file name in the message.
     pub fn check_declarations(&self, declarations: &str) -> Result<Vec<Diagnostic>, TscError> {
-        let files = [("tools.d.ts", format!("{CONSOLE_DECLARATION}{declarations}"))];
+        let files = [("tools.d.ts", format!("{GLOBALS_DECLARATION}{declarations}"))];
         let (_, stdout, _) = self.run(&files, &[])?;
         Ok(stdout
             .lines()

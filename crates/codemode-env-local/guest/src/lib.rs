@@ -5,7 +5,9 @@
 //! - `start_call(path_ptr, path_len, args_ptr, args_len) -> id`: starts a call, returns at once;
 //! - `wait_any() -> id`: waits for the next finished call (negative: none pending);
 //! - `result_len() -> len`, `result_read(ptr)`: the finished call's `{"ok":..,"value"|"error":..}`;
-//! - `console(level, ptr, len)`.
+//! - `console(level, ptr, len)`;
+//! - `start_timer(ms) -> id`: a timer that finishes like a call after `ms` milliseconds;
+//! - `cancel_timer(id)`: forgets a timer (it never finishes).
 //!
 //! Exports: `cm_init()` (create the runtime and context and evaluate the prelude; the host
 //! runs it once and snapshots the result with wasmtime-wizer) and
@@ -28,6 +30,8 @@ unsafe extern "C" {
     fn result_len() -> usize;
     fn result_read(ptr: *mut u8);
     fn console(level: i32, ptr: *const u8, len: usize);
+    fn start_timer(ms: f64) -> i32;
+    fn cancel_timer(id: i32);
 }
 
 const PRELUDE: &str = include_str!("prelude.js");
@@ -56,6 +60,15 @@ struct Input {
 fn init() -> Result<(Runtime, Context), String> {
     let runtime = Runtime::new().map_err(|e| format!("cannot create the JS runtime: {e}"))?;
     runtime.set_max_stack_size(JS_STACK);
+    runtime.set_host_promise_rejection_tracker(Some(Box::new(|ctx, promise, reason, handled| {
+        let track = ctx
+            .globals()
+            .get::<_, Object>("__cm")
+            .and_then(|cm| cm.get::<_, Function>("track"));
+        if let Ok(track) = track {
+            let _ = track.call::<_, ()>((promise, reason, handled));
+        }
+    })));
     let context = Context::full(&runtime).map_err(|e| format!("cannot create the JS context: {e}"))?;
     context.with(|ctx| -> Result<(), String> {
         let globals = ctx.globals();
@@ -65,6 +78,10 @@ fn init() -> Result<(Runtime, Context), String> {
         .map_err(|e| e.to_string())?;
         let log = Function::new(ctx.clone(), |level: i32, text: String| unsafe { console(level, text.as_ptr(), text.len()) })
             .map_err(|e| e.to_string())?;
+        let timer = Function::new(ctx.clone(), |ms: f64| -> i32 { unsafe { start_timer(ms) } }).map_err(|e| e.to_string())?;
+        let cancel = Function::new(ctx.clone(), |id: i32| unsafe { cancel_timer(id) }).map_err(|e| e.to_string())?;
+        globals.set("__cm_timer", timer).map_err(|e| e.to_string())?;
+        globals.set("__cm_cancel", cancel).map_err(|e| e.to_string())?;
         globals.set("__cm_start", start).map_err(|e| e.to_string())?;
         globals.set("__cm_console", log).map_err(|e| e.to_string())?;
         ctx.eval::<(), _>(PRELUDE).catch(&ctx).map_err(|e| caught(e))
@@ -112,6 +129,17 @@ fn stack_line(stack: &str) -> Option<u32> {
     let at = stack.find("program.js:")? + "program.js:".len();
     let digits: String = stack[at..].chars().take_while(char::is_ascii_digit).collect();
     digits.parse::<u32>().ok()?.checked_sub(WRAPPER_LINES)
+}
+
+/// Said of an error that rejected a promise nothing awaited or caught.
+const UNHANDLED: &str = " (in a promise the program did not await or catch)";
+
+/// The failure output for a `{name, message, stack}` object, with `suffix` after the message.
+fn described(error: &Object<'_>, suffix: &str) -> String {
+    let name: String = error.get("name").unwrap_or_default();
+    let message: String = error.get("message").unwrap_or_default();
+    let stack: String = error.get("stack").unwrap_or_default();
+    failure(&name, &format!("{message}{suffix}"), stack_line(&stack))
 }
 
 fn caught(error: CaughtError<'_>) -> String {
@@ -169,22 +197,27 @@ fn run_in(runtime: &Runtime, context: &Context, input: &Input) -> String {
                 Err(_) => continue,
             }
         }
+        // The run ends when the program failed, when a rejection went unhandled, or when its
+        // body returned and no tool call it started is still under way (work started and not
+        // awaited still finishes, as in Node.js; it is never silently dropped).
         let status = context.with(|ctx| -> Result<Option<String>, String> {
             let cm: Object = ctx.globals().get("__cm").map_err(|e| e.to_string())?;
             let state: Object = cm.get("state").map_err(|e| e.to_string())?;
-            if state.get::<_, bool>("done").unwrap_or(false) {
-                let ok: bool = state.get("ok").unwrap_or(false);
-                if ok {
-                    let json: String = state.get("json").unwrap_or_else(|_| "null".into());
-                    return Ok(Some(serde_json::json!({"ok": true, "json": json}).to_string()));
-                }
-                let name: String = state.get("name").unwrap_or_default();
-                let message: String = state.get("message").unwrap_or_default();
-                let stack: String = state.get("stack").unwrap_or_default();
-                return Ok(Some(failure(&name, &message, stack_line(&stack))));
+            let done = state.get::<_, bool>("done").unwrap_or(false);
+            let ok = state.get::<_, bool>("ok").unwrap_or(false);
+            if done && !ok {
+                return Ok(Some(described(&state, "")));
+            }
+            let unhandled: Function = cm.get("unhandled").map_err(|e| e.to_string())?;
+            if let Ok(reason) = unhandled.call::<_, Object>(()) {
+                return Ok(Some(described(&reason, UNHANDLED)));
             }
             let pending: Function = cm.get("pending").map_err(|e| e.to_string())?;
             let count: i32 = pending.call(()).map_err(|e| e.to_string())?;
+            if done && count == 0 {
+                let json: String = state.get("json").unwrap_or_else(|_| "null".into());
+                return Ok(Some(serde_json::json!({"ok": true, "json": json}).to_string()));
+            }
             if count == 0 {
                 return Ok(Some(failure(
                     "Error",

@@ -3,8 +3,12 @@
 globalThis.__cm = (() => {
   const start = globalThis.__cm_start;
   const log = globalThis.__cm_console;
+  const startTimer = globalThis.__cm_timer;
+  const cancelTimer = globalThis.__cm_cancel;
   delete globalThis.__cm_start;
   delete globalThis.__cm_console;
+  delete globalThis.__cm_timer;
+  delete globalThis.__cm_cancel;
   const pending = new Map();
   const state = { done: false, ok: false, json: 'null', name: '', message: '', stack: '' };
 
@@ -69,6 +73,37 @@ globalThis.__cm = (() => {
     return freeze(root);
   }
 
+  // Timers are host sleeps that finish like tool calls (they count as pending work, so a
+  // run waits for them), without counting against max_tool_calls. An interval is a chain
+  // of timers under the first one's id.
+  const intervals = new Map();
+  function setTimeout(fn, ms, ...args) {
+    const id = startTimer(Math.max(0, Number(ms) || 0));
+    pending.set(id, { resolve: () => { if (typeof fn === 'function') fn(...args); }, reject: () => {} });
+    return id;
+  }
+  function clearTimeout(id) {
+    if (pending.delete(id)) cancelTimer(id);
+  }
+  function setInterval(fn, ms, ...args) {
+    const handle = { current: 0 };
+    const tick = () => {
+      handle.current = setTimeout(() => { tick(); if (typeof fn === 'function') fn(...args); }, ms);
+    };
+    tick();
+    intervals.set(handle.current, handle);
+    return handle.current;
+  }
+  function clearInterval(id) {
+    const handle = intervals.get(id);
+    if (!handle) return clearTimeout(id);
+    intervals.delete(id);
+    clearTimeout(handle.current);
+  }
+  for (const [name, fn] of Object.entries({ setTimeout, clearTimeout, setInterval, clearInterval })) {
+    Object.defineProperty(globalThis, name, { value: fn, writable: true, configurable: true, enumerable: false });
+  }
+
   function settle(id, ok, json) {
     const p = pending.get(id);
     if (!p) return;
@@ -107,6 +142,27 @@ globalThis.__cm = (() => {
     enumerable: false,
   });
 
+  // Promises rejected with no handler yet (QuickJS's rejection tracker reports them, and
+  // again when a handler is attached later). One left after the job queue drains is a
+  // failure nothing will catch: the run fails with it, as Node.js exits on one.
+  const rejections = new Map();
+  function track(promise, reason, handled) {
+    if (handled) rejections.delete(promise);
+    else rejections.set(promise, reason);
+  }
+  function describe(error) {
+    const isError = error instanceof Error;
+    return {
+      name: isError ? error.name : 'Error',
+      message: isError ? error.message : `uncaught ${format(error)}`,
+      stack: isError && typeof error.stack === 'string' ? error.stack : '',
+    };
+  }
+  function unhandled() {
+    for (const reason of rejections.values()) return describe(reason);
+    return undefined;
+  }
+
   function run(program, paths, limit, seed) {
     maxBytes = limit;
     reseed(seed);
@@ -122,14 +178,11 @@ globalThis.__cm = (() => {
         state.done = true;
       },
       (error) => {
-        const isError = error instanceof Error;
-        state.name = isError ? error.name : 'Error';
-        state.message = isError ? error.message : `uncaught ${format(error)}`;
-        state.stack = isError && typeof error.stack === 'string' ? error.stack : '';
+        Object.assign(state, describe(error));
         state.done = true;
       },
     );
   }
 
-  return Object.freeze({ run, settle, state, pending: () => pending.size });
+  return Object.freeze({ run, settle, track, unhandled, state, pending: () => pending.size });
 })();

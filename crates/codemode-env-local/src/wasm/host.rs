@@ -1,12 +1,14 @@
 //! The host side of the guest's imports: per-run state, the bridge (`start_call`,
-//! `wait_any`, `result_len`, `result_read`, `console`) and the random seed.
+//! `wait_any`, `result_len`, `result_read`, `console`, `start_timer`, `cancel_timer`) and
+//! the random seed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use codemode_core::{BridgeError, FailureKind, RunFailure, ToolBridge};
 use futures::StreamExt;
-use futures::future::BoxFuture;
+use futures::future::{AbortHandle, BoxFuture, abortable};
 use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
 use wasmtime::{Caller, Engine, Extern, Linker, Memory, StoreLimits};
@@ -37,6 +39,8 @@ pub(super) struct HostState {
     pub(super) max_value_bytes: usize,
     /// State of the `random_get` generator.
     pub(super) rng: u64,
+    /// Timers under way, to cancel them.
+    pub(super) timers: HashMap<i32, AbortHandle>,
 }
 
 impl HostState {
@@ -56,6 +60,7 @@ impl HostState {
             ended_by: None,
             max_value_bytes: max_value,
             rng: seed(),
+            timers: HashMap::new(),
         }
     }
 }
@@ -107,7 +112,8 @@ fn read_string(caller: &mut Caller<'_, HostState>, ptr: u32, len: u32) -> wasmti
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
-/// The `codemode` imports: `start_call`, `wait_any`, `result_len`, `result_read`, `console`.
+/// The `codemode` imports: `start_call`, `wait_any`, `result_len`, `result_read`, `console`,
+/// `start_timer`, `cancel_timer`.
 fn link_bridge(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "codemode",
@@ -152,6 +158,7 @@ fn link_bridge(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 return Ok(-1);
             };
             let state = caller.data_mut();
+            state.timers.remove(&id);
             let body = match result {
                 Ok(value) => {
                     let text = json!({"ok": true, "value": value}).to_string();
@@ -171,6 +178,34 @@ fn link_bridge(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
             Ok(id)
         })
     })?;
+    linker.func_wrap(
+        "codemode",
+        "start_timer",
+        |mut caller: Caller<'_, HostState>, ms: f64| -> i32 {
+            let state = caller.data_mut();
+            state.next_id += 1;
+            let id = state.next_id;
+            // At most a day: the run's deadline ends it long before.
+            let delay = Duration::from_secs_f64((ms / 1000.0).clamp(0.0, 86_400.0));
+            let (sleep, handle) = abortable(tokio::time::sleep(delay));
+            state.timers.insert(id, handle);
+            state.pending.push(Box::pin(async move {
+                // A cancelled timer finishes too; the guest has forgotten its id.
+                let _ = sleep.await;
+                (id, Ok(Value::Null))
+            }));
+            id
+        },
+    )?;
+    linker.func_wrap(
+        "codemode",
+        "cancel_timer",
+        |mut caller: Caller<'_, HostState>, id: i32| {
+            if let Some(handle) = caller.data_mut().timers.remove(&id) {
+                handle.abort();
+            }
+        },
+    )?;
     linker.func_wrap("codemode", "result_len", |caller: Caller<'_, HostState>| -> u32 {
         caller.data().finished.len() as u32
     })?;
