@@ -39,7 +39,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
                 tiny_model,
                 offline,
             };
-            crate::demo::run(args, setup.options.clone()).await
+            crate::demo::run(args, &setup).await
         }
         Command::DemoServer => crate::demo::serve_demo_server().await,
     }
@@ -79,6 +79,7 @@ async fn run(setup: &Setup, query: String, json: bool) -> Result<Outcome> {
         },
     )
     .await?;
+    setup::warn_if_builtin_checker(setup, &codemode);
     if codemode.catalog().is_empty() {
         eprintln!(
             "warning: no tools are configured; add [mcp_servers.NAME] or [tool_providers.NAME] to codemode.toml or pass --mcp-config/--catalog"
@@ -105,6 +106,7 @@ async fn exec(setup: &Setup, file: &Path, json: bool) -> Result<Outcome> {
         },
     )
     .await?;
+    setup::warn_if_builtin_checker(setup, &codemode);
     let report = codemode.execute_program(&program, &setup.options).await?;
     if json {
         print_json(&report)?;
@@ -290,6 +292,7 @@ async fn check(setup: &Setup, file: &Path, json: bool) -> Result<Outcome> {
         },
     )
     .await?;
+    setup::warn_if_builtin_checker(setup, &codemode);
     let result = codemode.check_program(&program).await?;
     if json {
         print_json(&json!({"checker": result.checker, "diagnostics": result.diagnostics}))?;

@@ -10,6 +10,7 @@ use codemode::{CodeMode, Llm, RunObserver, RunOptions, Step, StepTiming};
 
 use crate::Outcome;
 use crate::output::{out, outln};
+use crate::setup::{self, Setup};
 
 /// The seed's example query.
 pub const SEED_QUERY: &str = "Get all channels, send a message to every channel that starts with 'test', \
@@ -119,7 +120,7 @@ impl RunObserver for Progress {
     }
 }
 
-pub async fn run(args: DemoArgs, options: RunOptions) -> Result<Outcome> {
+pub async fn run(args: DemoArgs, setup: &Setup) -> Result<Outcome> {
     let models = pick_models(&args)?;
     outln!("codemode demo\n");
     outln!("query:  {SEED_QUERY}");
@@ -137,7 +138,8 @@ pub async fn run(args: DemoArgs, options: RunOptions) -> Result<Outcome> {
         .tiny_llm(models.tiny)
         .main_llm(models.main)
         .tool_provider("workspace", Arc::new(provider))
-        .environment(codemode::default_environment()?)
+        .environment(setup::environment(setup)?)
+        .type_checker(setup::type_checker(setup)?)
         .build()
         .await?;
     outln!(
@@ -145,11 +147,17 @@ pub async fn run(args: DemoArgs, options: RunOptions) -> Result<Outcome> {
         codemode.catalog().len(),
         started.elapsed().as_secs_f64() * 1000.0
     );
+    outln!(
+        "checker: {}; run environment: {}\n",
+        codemode.checker_name(),
+        codemode.environment_name().unwrap_or("none")
+    );
+    setup::warn_if_builtin_checker(setup, &codemode);
     let report = codemode
         .run_observed(
             RunOptions {
                 query: SEED_QUERY.into(),
-                ..options
+                ..setup.options.clone()
             },
             Some(&Progress),
         )

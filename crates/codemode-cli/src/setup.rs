@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use codemode::config::{CodeModeConfig, McpServerConfig, load_mcp_servers_json};
 use codemode::registry::{create_environment, create_llm, find_tool_provider_factory};
-use codemode::{CodeMode, LlmRole, RunOptions, ToolCatalog, ToolProvider};
+use codemode::{CodeMode, LlmRole, RunEnvironment, RunOptions, ToolCatalog, ToolProvider, TypeChecker};
 
 use crate::UsageError;
 use crate::cli::GlobalArgs;
@@ -180,16 +180,9 @@ pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
         }
     }
     if needs.environment {
-        let name = setup.config.run.environment.as_deref().unwrap_or("wasm");
-        let env = create_environment(name, &setup.config.environment_settings(name))
-            .map_err(|e| UsageError(format!("[run] environment: {e}")))?;
-        builder = builder.environment(env);
+        builder = builder.environment(environment(setup)?);
     }
-    let checker_kind = setup.config.run.type_checker.as_deref().unwrap_or("auto");
-    builder = builder.type_checker(codemode::select_checker(
-        checker_kind,
-        setup.config.run.tsc_path.as_deref(),
-    )?);
+    builder = builder.type_checker(type_checker(setup)?);
     let codemode = builder.build().await?;
     for failure in codemode.provider_failures() {
         eprintln!(
@@ -198,4 +191,31 @@ pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
         );
     }
     Ok(codemode)
+}
+
+/// The run environment `[run] environment` names (`wasm` by default).
+pub fn environment(setup: &Setup) -> Result<Arc<dyn RunEnvironment>> {
+    let name = setup.config.run.environment.as_deref().unwrap_or("wasm");
+    create_environment(name, &setup.config.environment_settings(name))
+        .map_err(|e| UsageError(format!("[run] environment: {e}")).into())
+}
+
+/// The type checker `[run] type_checker` asks for (`auto`: TypeScript 7 when found).
+pub fn type_checker(setup: &Setup) -> Result<Arc<dyn TypeChecker>> {
+    let kind = setup.config.run.type_checker.as_deref().unwrap_or("auto");
+    Ok(codemode::select_checker(kind, setup.config.run.tsc_path.as_deref())?)
+}
+
+/// Says on stderr when `auto` fell back to the weaker built-in checker, and how to get
+/// TypeScript 7 (nothing when the built-in checker was asked for). For the commands that
+/// check programs.
+pub fn warn_if_builtin_checker(setup: &Setup, codemode: &CodeMode) {
+    let kind = setup.config.run.type_checker.as_deref().unwrap_or("auto");
+    if kind == "auto" && codemode.checker_name().starts_with("builtin") {
+        eprintln!(
+            "warning: TypeScript 7 was not found, so the built-in checker runs: it catches fewer of the mistakes \
+             models make (wrong argument shapes, iterating a non-iterable, missing properties). Install it with \
+             `npm install -g typescript@7` or set [run] tsc_path / CODEMODE_TSC; `codemode doctor` says what was found."
+        );
+    }
 }

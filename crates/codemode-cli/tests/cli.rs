@@ -397,6 +397,37 @@ fn demo_runs_offline_and_says_so() {
     );
     assert!(stdout.contains("\"test-alerts\""));
     assert!(stdout.contains("total"));
+    // Without TypeScript 7 the weaker checker runs, and the demo says so.
+    if stdout.contains("checker: builtin") {
+        assert!(
+            text(&out.stderr).contains("TypeScript 7 was not found"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+
+    // The demo uses the configured checker.
+    let tsc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/npm/node_modules/.bin/tsc");
+    assert!(tsc.is_file(), "run `npm ci --prefix tests/npm` first (.ci/run does)");
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        format!(
+            "[run]\ntype_checker = \"tsc\"\ntsc_path = {:?}\n",
+            tsc.to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_codemode"))
+        .arg("demo")
+        .current_dir(dir.path())
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENROUTER_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("checker: tsc 7"), "{stdout}");
+    assert!(!text(&out.stderr).contains("TypeScript 7 was not found"));
 }
 
 /// `[tool_providers.NAME]` with `provider = "composio"`, against a fake of Composio's v3 API
@@ -481,4 +512,41 @@ async fn composio_tool_providers_from_codemode_toml() {
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("[tool_providers.x]") && err.contains("composio"), "{err}");
+}
+
+/// The program Qwen2.5-Coder-1.5B wrote for the seed query in
+/// `shared/data/real-model-transcripts/seed-query-run2` (verbatim): its work runs in
+/// `main().then(...)`, which the body does not await, and fails there. It was reported as
+/// `success` with 0 tool calls; the work must run and its failure must be the run's.
+#[test]
+fn a_real_models_floating_main_runs_and_its_failure_is_reported() {
+    let dir = workspace();
+    let exe = env!("CARGO_BIN_EXE_codemode");
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        format!("[mcp_servers.workspace]\ncommand = {exe:?}\nargs = [\"demo-server\"]\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("run2.ts"),
+        include_str!("transcripts/seed-query-run2.ts"),
+    )
+    .unwrap();
+    let out = codemode(dir.path(), &["--json", "exec", "run2.ts"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    assert_eq!(report["result_type"], "runtime_error", "{report:#}");
+    let error = report["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("TypeError") && error.contains("did not await or catch"),
+        "{error}"
+    );
+    let calls: Vec<&str> = report["tool_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["path"].as_str())
+        .collect();
+    assert_eq!(calls.first(), Some(&"workspace.list_channels"), "{report:#}");
+    assert!(calls.contains(&"workspace.send_message"), "{report:#}");
 }
