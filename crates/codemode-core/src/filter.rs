@@ -23,6 +23,8 @@ pub fn parse_filter_answer(answer: &str, paths: &[String]) -> FilterAnswer {
             .trim()
             .trim_matches(|c: char| c == '"' || c == '\'' || c == '`' || c == ',' || c == '.' || c == '*')
             .trim_start_matches("tools.");
+        // A signature as listed (`ns.tool(arg, ...)`): the path before the argument list.
+        let t = t.split_once('(').map_or(t, |(path, _)| path).trim();
         if t.is_empty() {
             return None;
         }
@@ -160,6 +162,18 @@ mod tests {
         );
         assert_eq!(parse_filter_answer("[]", &batch()), sel(&[]));
         assert_eq!(parse_filter_answer("[\"other.tool\"]", &batch()), sel(&[]));
+    }
+
+    #[test]
+    fn signatures_as_listed() {
+        // Qwen2.5-Coder-0.5B copied the listing's signatures back: this selected nothing.
+        assert_eq!(
+            parse_filter_answer(
+                "[\"chat.list_channels()\", \"chat.send_message(channel, text)\", \"other.tool(x)\"]",
+                &batch()
+            ),
+            sel(&["chat.list_channels", "chat.send_message"])
+        );
     }
 
     #[test]

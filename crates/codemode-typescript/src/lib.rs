@@ -27,7 +27,7 @@ mod tsc;
 
 pub use check::{BUILTIN_CHECKER_NAME, BuiltinChecker};
 pub use diagnostic::{Diagnostic, LineIndex, Severity};
-pub use program::{PreparedProgram, prepare_program};
+pub use program::{PreparedProgram, prepare_program, shape_diagnostics};
 pub use schema::{Declarations, ToolSignature, ToolTypeNames, generate_declarations};
 pub use transpile::{TranspileError, Transpiled, transpile};
 pub use tsc::{GLOBALS_DECLARATION, TscChecker, TscError};

@@ -50,18 +50,85 @@ pub(crate) fn syntax_diagnostics(ret: &ParserReturn<'_>, source: &str) -> Vec<Di
         .collect();
     if !ret.panicked {
         for stmt in &ret.program.body {
-            if stmt.is_module_declaration() {
+            if let Some((code, message)) = shape_violation(stmt) {
                 let (line, column) = index.position(source, span_start(stmt));
-                out.push(Diagnostic::error(
-                    line,
-                    column,
-                    "TS1208",
-                    "import and export are not available in a codemode program: call tools through the global `tools` object",
-                ));
+                out.push(Diagnostic::error(line, column, code, message));
             }
         }
     }
     out
+}
+
+/// The program shape violations of `source` (imports and exports, a program declaring its
+/// own `tools` or `console`, `declare` statements), without its syntax errors. Checked
+/// before any type checker runs, so that every checker reports them the same way.
+pub fn shape_diagnostics(source: &str) -> Vec<Diagnostic> {
+    let allocator = Allocator::default();
+    let ret = parse(&allocator, source);
+    if ret.panicked {
+        return Vec::new();
+    }
+    let index = LineIndex::new(source);
+    ret.program
+        .body
+        .iter()
+        .filter_map(|stmt| {
+            let (code, message) = shape_violation(stmt)?;
+            let (line, column) = index.position(source, span_start(stmt));
+            Some(Diagnostic::error(line, column, code, message))
+        })
+        .collect()
+}
+
+/// The names the sandbox gives every program; a program that declares its own (seen: a
+/// model mocking `tools` with fake data) fails at run time or calls nothing real.
+const PROVIDED: [&str; 2] = ["tools", "console"];
+
+/// What is wrong with a top-level statement under the program shape rules, if anything:
+/// imports and exports, declaring `tools` or `console`, and `declare` statements (a model
+/// pasting the declarations it was given back into its program).
+fn shape_violation(stmt: &Statement<'_>) -> Option<(&'static str, String)> {
+    if stmt.is_module_declaration() {
+        return Some((
+            "TS1208",
+            "import and export are not available in a codemode program: call tools through the global `tools` object"
+                .into(),
+        ));
+    }
+    let (declared, names): (bool, Vec<&str>) = match stmt {
+        Statement::VariableDeclaration(v) => (
+            v.declare,
+            v.declarations
+                .iter()
+                .filter_map(|d| d.id.get_identifier_name().map(|n| n.as_str()))
+                .collect(),
+        ),
+        Statement::FunctionDeclaration(f) => (f.declare, f.id.iter().map(|id| id.name.as_str()).collect()),
+        Statement::ClassDeclaration(c) => (c.declare, c.id.iter().map(|id| id.name.as_str()).collect()),
+        Statement::TSNamespaceDeclaration(m) => (m.declare, Vec::new()),
+        Statement::TSExternalModuleDeclaration(m) => (m.declare, Vec::new()),
+        Statement::TSGlobalDeclaration(m) => (m.declare, Vec::new()),
+        Statement::TSEnumDeclaration(e) => (e.declare, Vec::new()),
+        _ => (false, Vec::new()),
+    };
+    if let Some(name) = names.iter().find(|n| PROVIDED.contains(n)) {
+        return Some((
+            "TS2451",
+            format!(
+                "the program declares its own `{name}`: the sandbox already provides `{name}` (for tools, with the declared API); \
+                 remove this declaration and call the real one, e.g. `await tools.namespace.tool({{ ... }})`"
+            ),
+        ));
+    }
+    if declared {
+        return Some((
+            "TS1184",
+            "`declare` is not needed in a program: the tool declarations are already loaded; write only the program that \
+             uses them"
+                .into(),
+        ));
+    }
+    None
 }
 
 fn span_start(stmt: &Statement<'_>) -> usize {
@@ -122,6 +189,36 @@ impl<'a> Visit<'a> for MainCallFinder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_program_may_not_declare_tools_or_paste_declarations() {
+        // Seen from Qwen2.5-Coder-1.5B: a mock `tools` (passed tsc, died at run time with
+        // "invalid redefinition of parameter name"), and the declarations pasted back.
+        for (program, code) in [
+            (
+                "const tools = { chat: { send: async () => 1 } };\nawait tools.chat.send();",
+                "TS2451",
+            ),
+            ("let console = { log() {} };\nreturn 1;", "TS2451"),
+            ("function tools() {}\nreturn 1;", "TS2451"),
+            ("declare const tools: { chat: {} };\nreturn 1;", "TS2451"),
+            ("declare namespace chat { }\nreturn 1;", "TS1184"),
+            ("declare function helper(): void;\nreturn 1;", "TS1184"),
+            ("import x from 'y';\nreturn x;", "TS1208"),
+        ] {
+            let found = shape_diagnostics(program);
+            assert_eq!(found.len(), 1, "{program}: {found:?}");
+            assert_eq!(found[0].code, code, "{program}");
+            assert_eq!(found[0].line, 1, "{program}");
+        }
+        // Shadowing inside a function is fine, and so is using the real ones.
+        for program in [
+            "const f = () => { const tools = 1; return tools; };\nreturn f();",
+            "const r = await tools.chat.send({});\nconsole.log(r);\nreturn r;",
+        ] {
+            assert_eq!(shape_diagnostics(program), [], "{program}");
+        }
+    }
 
     #[test]
     fn main_gets_called() {

@@ -99,8 +99,12 @@ async fn compile_error_is_repaired_on_the_second_try() {
 
 #[tokio::test]
 async fn compile_error_after_max_repairs() {
-    let broken = "await tools.chat.nope({});";
-    let llm = Arc::new(scripted(&[broken, broken, broken, broken]));
+    let llm = Arc::new(scripted(&[
+        "await tools.chat.nope({});",
+        "await tools.chat.nope2({});",
+        "await tools.chat.nope3({});",
+        "await tools.chat.nope4({});",
+    ]));
     let cm = pipeline(llm.clone(), Arc::new(FakeChatProvider::default())).await;
     let report = cm.run(RunOptions::new("q").max_repairs(2)).await.unwrap();
     assert_eq!(report.result_type, ResultType::CompileError);
@@ -109,6 +113,59 @@ async fn compile_error_after_max_repairs() {
     assert_eq!(report.diagnostics[0].code, "TS2339");
     assert!(report.timing(Step::Execute).is_none());
     assert!(report.error.as_deref().unwrap().contains("program.ts:1:18"));
+}
+
+#[tokio::test]
+async fn a_repair_that_sends_the_same_program_back_is_asked_again_afresh() {
+    // Seen from Qwen2.5-Coder-1.5B: the identical program on every repair.
+    let broken = "const r = await tools.chat.send_mesage({ channel: 'eng', text: 'hi' });\nreturn r;";
+    let fixed = "const r = await tools.chat.send_message({ channel: 'eng', text: 'hi' });\nreturn r;";
+    let llm = Arc::new(scripted(&[broken, &format!("{broken}\n"), fixed]));
+    let cm = pipeline(llm.clone(), Arc::new(FakeChatProvider::default())).await;
+    let report = cm.run(RunOptions::new("q").max_repairs(1)).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.repairs, 1, "the repeated answer is not counted as a repair");
+    assert_eq!(report.token_usage["main"].calls, 3);
+    let again = llm
+        .requests()
+        .into_iter()
+        .filter(|r| r.step == "repair")
+        .nth(1)
+        .expect("a second repair request");
+    // A fresh conversation: system, request, the failing program, the errors quoted.
+    assert_eq!(again.messages.len(), 4, "{:#?}", again.messages);
+    let feedback = &again.messages[3].content;
+    assert!(feedback.contains("the same program again"), "{feedback}");
+    assert!(feedback.contains("TS2339"), "{feedback}");
+    assert!(
+        feedback.contains("    1 | const r = await tools.chat.send_mesage("),
+        "the offending line is quoted: {feedback}"
+    );
+}
+
+#[tokio::test]
+async fn a_program_that_mocks_tools_is_refused_and_repaired() {
+    // Seen from Qwen2.5-Coder-1.5B with TypeScript 7: a mock `tools` type-checks, then dies
+    // at run time with "invalid redefinition of parameter name".
+    let mock = "const tools = { chat: { send_message: async (a: any) => ({ id: 1 }) } };\nreturn (await tools.chat.send_message({})).id;";
+    let real = "const r = await tools.chat.send_message({ channel: 'eng', text: 'hi' });\nreturn r;";
+    let llm = Arc::new(scripted(&[mock, real]));
+    let chat = Arc::new(FakeChatProvider::default());
+    let cm = pipeline(llm.clone(), chat.clone()).await;
+    let report = cm.run(RunOptions::new("q")).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.repairs, 1);
+    let repair = llm
+        .requests()
+        .into_iter()
+        .find(|r| r.step == "repair")
+        .expect("a repair");
+    let feedback = &repair.messages.last().unwrap().content;
+    assert!(
+        feedback.contains("TS2451") && feedback.contains("declares its own `tools`"),
+        "{feedback}"
+    );
+    assert_eq!(chat.messages.lock().unwrap().len(), 1, "the real tool was called");
 }
 
 #[tokio::test]

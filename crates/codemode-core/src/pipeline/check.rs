@@ -2,7 +2,9 @@
 //! transpiled before anything runs; errors go back to the main model, at most
 //! `max_repairs` times.
 
-use codemode_typescript::{Diagnostic, Severity, TranspileError, Transpiled, prepare_program, transpile};
+use codemode_typescript::{
+    Diagnostic, Severity, TranspileError, Transpiled, prepare_program, shape_diagnostics, transpile,
+};
 
 use super::run::{RunContext, StepFailure};
 use super::types::Typed;
@@ -31,6 +33,11 @@ pub(super) async fn check_once(
     context: CheckContext<'_>,
 ) -> Result<Verdict, StepFailure> {
     let prepared = prepare_program(code);
+    // The program shape rules come first: a program that mocks `tools` may well type-check.
+    let shape = shape_diagnostics(&prepared.text);
+    if !shape.is_empty() {
+        return Ok(Verdict::Failed { diagnostics: shape });
+    }
     let diagnostics = checker
         .check(&prepared.text, context)
         .await
@@ -137,17 +144,13 @@ pub(super) async fn check_and_repair(
                 result: Err(failure),
             };
         }
-        let rendered: Vec<String> = diagnostics.iter().map(|d| d.render("program.ts")).collect();
+        let quoted = quote_diagnostics(&diagnostics, &code);
         conversation.push(Message::user(prompts::render(
             prompts::REPAIR_USER,
-            &[("checker", checker.name()), ("diagnostics", &rendered.join("\n"))],
+            &[("checker", checker.name()), ("diagnostics", &quoted)],
         )));
-        match ctx.ask(main, LlmRole::Main, "repair", conversation.clone()).await {
-            Ok(answer) => {
-                code = extract_code(&answer);
-                conversation.push(Message::assistant(answer));
-                repairs += 1;
-            }
+        let repaired = match ask_for_a_change(ctx, main, &mut conversation, &code, &quoted).await {
+            Ok(repaired) => repaired,
             Err(e) => {
                 return Checked {
                     code,
@@ -156,6 +159,61 @@ pub(super) async fn check_and_repair(
                     result: Err(e.into()),
                 };
             }
+        };
+        code = repaired;
+        repairs += 1;
+    }
+}
+
+/// Asks for the repair `conversation` ends with. An answer that is the failing program again
+/// is not taken as the repair: the model is asked once more, in a conversation cut back to
+/// the request, the failing program and the quoted errors (seen: a small model sending the
+/// same program back on every repair).
+async fn ask_for_a_change(
+    ctx: &RunContext<'_>,
+    main: &dyn Llm,
+    conversation: &mut Vec<Message>,
+    failing: &str,
+    quoted: &str,
+) -> Result<String, crate::llm::LlmError> {
+    let answer = ctx.ask(main, LlmRole::Main, "repair", conversation.clone()).await?;
+    let code = extract_code(&answer);
+    conversation.push(Message::assistant(answer));
+    if same_program(&code, failing) {
+        tracing::info!("the repair returned the same program; asking again in a fresh conversation");
+        let mut fresh: Vec<Message> = conversation.iter().take(2).cloned().collect();
+        fresh.push(Message::assistant(format!(
+            "```typescript\n{}\n```",
+            failing.trim_end()
+        )));
+        fresh.push(Message::user(prompts::render(
+            prompts::REPAIR_AGAIN_USER,
+            &[("diagnostics", quoted)],
+        )));
+        let answer = ctx.ask(main, LlmRole::Main, "repair", fresh.clone()).await?;
+        let code = extract_code(&answer);
+        fresh.push(Message::assistant(answer));
+        *conversation = fresh;
+        return Ok(code);
+    }
+    Ok(code)
+}
+
+/// Two programs that differ at most in white space.
+fn same_program(a: &str, b: &str) -> bool {
+    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    words(a) == words(b)
+}
+
+/// Each diagnostic as `program.ts:L:C: CODE message`, followed by the line it points at.
+fn quote_diagnostics(diagnostics: &[Diagnostic], code: &str) -> String {
+    let lines: Vec<&str> = code.lines().collect();
+    let mut out = Vec::new();
+    for d in diagnostics {
+        out.push(d.render("program.ts"));
+        if let Some(text) = (d.line as usize).checked_sub(1).and_then(|i| lines.get(i)) {
+            out.push(format!("    {} | {}", d.line, text.trim_end()));
         }
     }
+    out.join("\n")
 }

@@ -39,7 +39,8 @@ impl Filtered {
     }
 }
 
-/// Asks the tiny model about every batch, at most `max_concurrent_threads` at a time.
+/// Asks the tiny model about every batch, at most `max_concurrent_threads` at a time, and
+/// keeps the tools the plan names by path.
 ///
 /// A batch whose answer cannot be parsed is asked once more; if it still fails (or the
 /// model errors), its tools are **kept**: missing a needed tool costs the run, an extra
@@ -97,7 +98,28 @@ pub(super) async fn filter(
     {
         return Err(e.into());
     }
+    filtered.selected.extend(named_in(plan, &entries));
     Ok(filtered)
+}
+
+/// The tools the plan names by path: always kept. The planner saw the catalog's names, and
+/// a small tiny model drops tools the plan calls for (seen: `add_reaction` dropped for a
+/// plan that said "set an emoji ... using `workspace.add_reaction`").
+fn named_in(plan: &str, entries: &[&CatalogEntry]) -> Vec<String> {
+    let is_path_char = |c: char| c.is_alphanumeric() || c == '_' || c == '.' || c == '$';
+    entries
+        .iter()
+        .filter(|e| {
+            plan.match_indices(e.path.as_str()).any(|(at, _)| {
+                let before = plan[..at].chars().next_back();
+                let after = plan[at + e.path.len()..].chars().next();
+                // `tools.ns.tool` names it too; `ns.tool_two` does not name `ns.tool`.
+                let starts = before.is_none_or(|c| !is_path_char(c)) || plan[..at].ends_with("tools.");
+                starts && after.is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+            })
+        })
+        .map(|e| e.path.clone())
+        .collect()
 }
 
 enum BatchResult {
@@ -183,5 +205,33 @@ async fn filter_batch(
         paths,
         reason,
         llm_error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tool::ToolSpec;
+    use serde_json::json;
+
+    #[test]
+    fn tools_the_plan_names_by_path_are_kept() {
+        let mut catalog = ToolCatalog::new();
+        let provider: std::sync::Arc<dyn crate::tool::ToolProvider> =
+            std::sync::Arc::new(crate::tool::StaticToolProvider::new(Vec::new()));
+        catalog.add_tools(
+            "ws",
+            provider,
+            ["add_reaction", "add_reaction_bulk", "send", "list"]
+                .into_iter()
+                .map(|n| ToolSpec::new(n, "", json!({"type": "object"})))
+                .collect(),
+        );
+        let entries: Vec<&CatalogEntry> = catalog.entries().collect();
+        let plan =
+            "1. Call `ws.list`.\n2. React with tools.ws.add_reaction on each.\n3. Mention xws.send or ws.sender.";
+        let mut named = named_in(plan, &entries);
+        named.sort();
+        assert_eq!(named, ["ws.add_reaction", "ws.list"]);
     }
 }

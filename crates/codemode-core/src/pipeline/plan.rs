@@ -8,8 +8,11 @@ use crate::catalog::ToolCatalog;
 use crate::llm::{Llm, LlmRole, Message};
 use crate::prompts;
 
-/// How many tool names per namespace the planner sees.
+/// How many tool names per namespace the planner sees in a large catalog.
 const PLAN_SAMPLES_PER_NAMESPACE: usize = 8;
+/// A catalog this small is shown whole: a planner that cannot see `send_message` among the
+/// first eight names plans around it.
+const PLAN_WHOLE_CATALOG: usize = 60;
 
 /// The plan for `query`, trimmed.
 pub(super) async fn plan(
@@ -19,7 +22,12 @@ pub(super) async fn plan(
     catalog: &ToolCatalog,
 ) -> Result<String, StepFailure> {
     let mut namespaces = String::new();
-    for ns in catalog.namespace_summaries(PLAN_SAMPLES_PER_NAMESPACE) {
+    let samples = if catalog.len() <= PLAN_WHOLE_CATALOG {
+        PLAN_WHOLE_CATALOG
+    } else {
+        PLAN_SAMPLES_PER_NAMESPACE
+    };
+    for ns in catalog.namespace_summaries(samples) {
         let more = if ns.tool_count > ns.sample_tools.len() {
             ", ..."
         } else {
