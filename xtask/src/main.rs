@@ -6,6 +6,10 @@
 //! - `cargo xtask guest [--check]`: rebuilds the sandbox guest (`--check`: fails when the
 //!   committed `.wasm` is stale).
 //! - `cargo xtask bench`: the benchmarks (release build), as a table of medians and ratios.
+//! - `cargo xtask local-model [--model 0.5b|1.5b|both] [--port N] [--threads N] [--prepare-only]`:
+//!   fetches, verifies and serves a real local model over an OpenAI-compatible API.
+
+mod local_model;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -243,9 +247,10 @@ fn main() -> Result<()> {
                 .args(args)
                 .current_dir(root()))
         }
+        Some("local-model") => local_model::main(args),
         Some("help") | None => {
             println!(
-                "cargo xtask <task>\n\ntasks:\n  test [ARGS]  npm packages for the tests, then cargo test --workspace [ARGS]\n  npm          only the npm packages\n  guest        rebuild the sandbox guest (--check: fail if the committed one is stale)\n  bench        the benchmarks (release), a table of medians and ratios\n  help         this list"
+                "cargo xtask <task>\n\ntasks:\n  test [ARGS]  npm packages for the tests, then cargo test --workspace [ARGS]\n  npm          only the npm packages\n  guest        rebuild the sandbox guest (--check: fail if the committed one is stale)\n  bench        the benchmarks (release), a table of medians and ratios\n  local-model  a local model over an OpenAI-compatible API on loopback\n               [--model 0.5b|1.5b|both] [--port 8089] [--threads 2] [--prepare-only]\n  help         this list"
             );
             Ok(())
         }
