@@ -371,16 +371,21 @@ async fn run_against_a_fake_openai_compatible_server_then_replay_it() {
     assert_eq!(replayed["code"], report["code"]);
 }
 
-#[test]
-fn demo_runs_offline_and_says_so() {
-    let dir = workspace();
-    let out = Command::new(env!("CARGO_BIN_EXE_codemode"))
+/// `codemode demo` in `dir`, with no API keys in its environment.
+fn offline_demo(dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_codemode"))
         .arg("demo")
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env_remove("OPENAI_API_KEY")
         .env_remove("OPENROUTER_API_KEY")
         .output()
-        .unwrap();
+        .expect("the codemode binary runs")
+}
+
+#[test]
+fn demo_runs_offline_and_says_so() {
+    let dir = workspace();
+    let out = offline_demo(dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("OFFLINE"), "{stdout}");
@@ -417,13 +422,7 @@ fn demo_runs_offline_and_says_so() {
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_codemode"))
-        .arg("demo")
-        .current_dir(dir.path())
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENROUTER_API_KEY")
-        .output()
-        .unwrap();
+    let out = offline_demo(dir.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("checker: tsc 7"), "{stdout}");
