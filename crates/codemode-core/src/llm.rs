@@ -133,10 +133,14 @@ pub struct LlmResponse {
     pub text: String,
     /// Tokens used, when the model reports them (`calls` is 1 for one completion).
     pub usage: TokenUsage,
+    /// True when the model stopped at its token limit, so the text is cut off
+    /// (`finish_reason: "length"`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 impl LlmResponse {
-    /// A response with unknown token counts.
+    /// A whole response with unknown token counts.
     pub fn text(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
@@ -144,6 +148,7 @@ impl LlmResponse {
                 calls: 1,
                 ..TokenUsage::default()
             },
+            truncated: false,
         }
     }
 }

@@ -34,6 +34,9 @@ pub struct RecordedCall {
     /// Tokens used.
     #[serde(default)]
     pub usage: TokenUsage,
+    /// The answer was cut off at the model's token limit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 /// Wraps an `Llm` and appends every call to a JSON-lines file.
@@ -78,6 +81,7 @@ impl Llm for RecordingLlm {
             response: result.as_ref().ok().map(|r| r.text.clone()),
             error: result.as_ref().err().map(|e| redact(&e.to_string(), &self.secrets)),
             usage: result.as_ref().map(|r| r.usage).unwrap_or_default(),
+            truncated: result.as_ref().is_ok_and(|r| r.truncated),
         };
         match serde_json::to_string(&call) {
             Ok(line) => {
@@ -149,6 +153,7 @@ impl Llm for ReplayLlm {
             (Some(text), _) => Ok(LlmResponse {
                 text,
                 usage: call.usage,
+                truncated: call.truncated,
             }),
             (None, Some(e)) => Err(LlmError::Other(e)),
             (None, None) => Err(LlmError::InvalidResponse(

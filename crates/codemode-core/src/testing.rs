@@ -147,7 +147,11 @@ impl Llm for ScriptedLlm {
             completion_tokens: text.len().div_ceil(4) as u64,
             calls: 1,
         };
-        Ok(LlmResponse { text, usage })
+        Ok(LlmResponse {
+            text,
+            usage,
+            truncated: false,
+        })
     }
 }
 

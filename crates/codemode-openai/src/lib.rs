@@ -468,6 +468,7 @@ fn parse_completion(text: &str) -> Result<LlmResponse, LlmError> {
     Ok(LlmResponse {
         text: content.to_string(),
         usage,
+        truncated: choice.get("finish_reason").and_then(Value::as_str) == Some("length"),
     })
 }
 

@@ -239,6 +239,26 @@ async fn empty_or_garbled_answers_are_invalid_responses() {
 }
 
 #[tokio::test]
+async fn an_answer_cut_off_at_the_token_limit_says_so() {
+    // Seen with a local server whose default limit is 512 tokens.
+    let server = MockServer::start().await;
+    let mut cut = completion("```typescript\nconst r = await tools.chat.send_message({ channel:");
+    cut["choices"][0]["finish_reason"] = json!("length");
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(cut))
+        .mount(&server)
+        .await;
+    let response = model(&server, 0).complete(&request()).await.unwrap();
+    assert!(response.truncated);
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion("return 42;")))
+        .mount(&server)
+        .await;
+    assert!(!model(&server, 0).complete(&request()).await.unwrap().truncated);
+}
+
+#[tokio::test]
 async fn a_local_server_needs_no_key() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))

@@ -168,6 +168,66 @@ async fn a_program_that_mocks_tools_is_refused_and_repaired() {
     assert_eq!(chat.messages.lock().unwrap().len(), 1, "the real tool was called");
 }
 
+/// Test double: cuts off the first `cut` answers for the main role at the "token limit"
+/// (`truncated`), then answers as `inner` does.
+struct CutOff {
+    inner: Arc<ScriptedLlm>,
+    cut: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl codemode::Llm for CutOff {
+    async fn complete(&self, request: &codemode::LlmRequest) -> Result<codemode::LlmResponse, codemode::LlmError> {
+        use std::sync::atomic::Ordering;
+        if request.role == LlmRole::Main && self.cut.load(Ordering::SeqCst) > 0 {
+            self.cut.fetch_sub(1, Ordering::SeqCst);
+            let mut partial =
+                codemode::LlmResponse::text("```typescript\nconst r = await tools.chat.send_message({ channel:");
+            partial.truncated = true;
+            return Ok(partial);
+        }
+        self.inner.complete(request).await
+    }
+}
+
+#[tokio::test]
+async fn an_answer_cut_off_at_the_token_limit_is_never_checked_as_a_program() {
+    let whole = "const r = await tools.chat.send_message({ channel: 'eng', text: 'hi' });\nreturn r;";
+    for (cut, expected) in [(1, ResultType::Success), (2, ResultType::LlmError)] {
+        let inner = Arc::new(scripted(&[whole]));
+        let llm = Arc::new(CutOff {
+            inner: inner.clone(),
+            cut: cut.into(),
+        });
+        let cm = CodeMode::builder()
+            .llm(llm)
+            .tool_provider("chat", Arc::new(FakeChatProvider::default()))
+            .environment(codemode::default_environment().unwrap())
+            .build()
+            .await
+            .unwrap();
+        let report = cm.run(RunOptions::new("q")).await.unwrap();
+        assert_eq!(report.result_type, expected, "{report:#?}");
+        assert_eq!(report.repairs, 0, "{report:#?}");
+        if expected == ResultType::LlmError {
+            let error = report.error.unwrap_or_default();
+            assert!(error.contains("cut off at its token limit twice"), "{error}");
+        } else {
+            let retry = inner.requests().into_iter().find(|r| r.role == LlmRole::Main).unwrap();
+            assert!(
+                retry
+                    .messages
+                    .last()
+                    .unwrap()
+                    .content
+                    .contains("cut off at the token limit"),
+                "{:#?}",
+                retry.messages
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn runtime_error_points_at_the_typescript_line() {
     let program =

@@ -176,7 +176,9 @@ async fn ask_for_a_change(
     failing: &str,
     quoted: &str,
 ) -> Result<String, crate::llm::LlmError> {
-    let answer = ctx.ask(main, LlmRole::Main, "repair", conversation.clone()).await?;
+    let answer = ctx
+        .ask_whole(main, LlmRole::Main, "repair", conversation.clone())
+        .await?;
     let code = extract_code(&answer);
     conversation.push(Message::assistant(answer));
     if same_program(&code, failing) {
@@ -190,7 +192,7 @@ async fn ask_for_a_change(
             prompts::REPAIR_AGAIN_USER,
             &[("diagnostics", quoted)],
         )));
-        let answer = ctx.ask(main, LlmRole::Main, "repair", fresh.clone()).await?;
+        let answer = ctx.ask_whole(main, LlmRole::Main, "repair", fresh.clone()).await?;
         let code = extract_code(&answer);
         fresh.push(Message::assistant(answer));
         *conversation = fresh;

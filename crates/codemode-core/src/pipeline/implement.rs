@@ -25,7 +25,9 @@ pub(super) async fn implement(
     let system = prompts::render(prompts::IMPLEMENT_SYSTEM, &[("declarations", declarations.trim_end())]);
     let user = prompts::render(prompts::IMPLEMENT_USER, &[("query", query), ("plan", plan)]);
     let mut conversation = vec![Message::system(system), Message::user(user)];
-    let answer = ctx.ask(main, LlmRole::Main, "implement", conversation.clone()).await?;
+    let answer = ctx
+        .ask_whole(main, LlmRole::Main, "implement", conversation.clone())
+        .await?;
     let code = extract_code(&answer);
     conversation.push(Message::assistant(answer));
     Ok(Implementation { code, conversation })

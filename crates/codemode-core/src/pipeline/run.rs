@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::llm::{Llm, LlmError, LlmRequest, LlmRole, Message, TokenUsage};
+use crate::llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, TokenUsage};
 use crate::promptlog::PromptLog;
+use crate::prompts;
 use crate::report::{ResultType, RunReport, Step, StepTiming};
 
 /// Per-run state shared by the steps.
@@ -37,6 +38,43 @@ impl<'a> RunContext<'a> {
         step: &str,
         messages: Vec<Message>,
     ) -> Result<String, LlmError> {
+        self.complete(llm, role, step, messages).await.map(|r| r.text)
+    }
+
+    /// A model call whose answer must be whole (a program): an answer cut off at the
+    /// model's token limit is never taken as the program. It is asked for once more,
+    /// shorter; cut off again, the call fails with an error that says so.
+    pub async fn ask_whole(
+        &self,
+        llm: &dyn Llm,
+        role: LlmRole,
+        step: &str,
+        mut messages: Vec<Message>,
+    ) -> Result<String, LlmError> {
+        let first = self.complete(llm, role, step, messages.clone()).await?;
+        if !first.truncated {
+            return Ok(first.text);
+        }
+        tracing::info!(%role, step, "the answer was cut off at the token limit; asking for a shorter one");
+        messages.push(Message::assistant(first.text));
+        messages.push(Message::user(prompts::TRUNCATED_USER));
+        let second = self.complete(llm, role, step, messages).await?;
+        if second.truncated {
+            return Err(LlmError::InvalidResponse(format!(
+                "the {role} model's answer was cut off at its token limit twice (finish_reason: length); \
+                 raise its max_tokens (or the server's default limit)"
+            )));
+        }
+        Ok(second.text)
+    }
+
+    async fn complete(
+        &self,
+        llm: &dyn Llm,
+        role: LlmRole,
+        step: &str,
+        messages: Vec<Message>,
+    ) -> Result<LlmResponse, LlmError> {
         let request = LlmRequest {
             role,
             step: step.to_string(),
@@ -53,7 +91,7 @@ impl<'a> RunContext<'a> {
         if let Ok(mut usage) = self.usage.lock() {
             usage.entry(role.as_str().to_string()).or_default().add(response.usage);
         }
-        Ok(response.text)
+        Ok(response)
     }
 
     /// The tokens counted so far, per role.
