@@ -1,7 +1,8 @@
 //! The program shape shared by `implement`, `exec` and `check`: a program is the body of
 //! an async function. Top-level `await` and `return` are allowed; a program that declares
 //! `main()` without calling it gets `return await main();` appended (after the last line,
-//! so line numbers do not move).
+//! so line numbers do not move), and so does a program that is nothing but one function
+//! declaration, whatever its name.
 
 use oxc::allocator::Allocator;
 use oxc::ast::ast::{Expression, Program, Statement};
@@ -16,7 +17,8 @@ use crate::diagnostic::{Diagnostic, LineIndex};
 pub struct PreparedProgram {
     /// The program text, with the call to `main()` appended when needed.
     pub text: String,
-    /// True when `return await main();` was appended.
+    /// True when `return await main();` (or the call of the program's one function) was
+    /// appended.
     pub calls_main: bool,
 }
 
@@ -140,38 +142,66 @@ fn span_start(stmt: &Statement<'_>) -> usize {
 pub fn prepare_program(source: &str) -> PreparedProgram {
     let allocator = Allocator::default();
     let ret = parse(&allocator, source);
-    let calls_main = !ret.panicked && needs_main_call(&ret.program);
+    let entry = if ret.panicked {
+        None
+    } else {
+        uncalled_entry(&ret.program)
+    };
     let mut text = source.to_string();
-    if calls_main {
+    if let Some(name) = &entry {
         if !text.ends_with('\n') {
             text.push('\n');
         }
-        text.push_str("return await main();\n");
+        text.push_str(&format!("return await {name}();\n"));
     }
-    PreparedProgram { text, calls_main }
+    PreparedProgram {
+        text,
+        calls_main: entry.is_some(),
+    }
 }
 
-fn needs_main_call(program: &Program<'_>) -> bool {
-    let declares_main = program.body.iter().any(|s| match s {
-        Statement::FunctionDeclaration(f) => f.id.as_ref().is_some_and(|id| id.name == "main"),
-        _ => false,
+/// The function the program declares as its work and never calls: `main`, or, when the
+/// program is nothing but declarations, its one function whatever its name (seen: a model
+/// wrapping everything in `async function list_unread_emails_and_close_bugs()`).
+fn uncalled_entry(program: &Program<'_>) -> Option<String> {
+    let functions: Vec<&str> = program
+        .body
+        .iter()
+        .filter_map(|s| match s {
+            Statement::FunctionDeclaration(f) => f.id.as_ref().map(|id| id.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    let only_declarations = program.body.iter().all(|s| {
+        matches!(
+            s,
+            Statement::FunctionDeclaration(_)
+                | Statement::TSTypeAliasDeclaration(_)
+                | Statement::TSInterfaceDeclaration(_)
+        )
     });
-    if !declares_main {
-        return false;
-    }
-    let mut finder = MainCallFinder { found: false };
+    let name = if functions.contains(&"main") {
+        "main"
+    } else if only_declarations && functions.len() == 1 {
+        functions[0]
+    } else {
+        return None;
+    };
+    let mut finder = CallFinder { name, found: false };
     finder.visit_program(program);
-    !finder.found
+    (!finder.found).then(|| name.to_string())
 }
 
-struct MainCallFinder {
+/// Finds any use of the function `name`.
+struct CallFinder<'n> {
+    name: &'n str,
     found: bool,
 }
 
-impl<'a> Visit<'a> for MainCallFinder {
+impl<'a> Visit<'a> for CallFinder<'_> {
     fn visit_call_expression(&mut self, it: &oxc::ast::ast::CallExpression<'a>) {
         if let Expression::Identifier(id) = &it.callee
-            && id.name == "main"
+            && id.name == self.name
         {
             self.found = true;
         }
@@ -180,7 +210,7 @@ impl<'a> Visit<'a> for MainCallFinder {
 
     fn visit_identifier_reference(&mut self, it: &oxc::ast::ast::IdentifierReference<'a>) {
         // `main().then(...)`, `await main`, `main.call()` and the like count as using it.
-        if it.name == "main" {
+        if it.name == self.name {
             self.found = true;
         }
     }
@@ -217,6 +247,23 @@ mod tests {
             "const r = await tools.chat.send({});\nconsole.log(r);\nreturn r;",
         ] {
             assert_eq!(shape_diagnostics(program), [], "{program}");
+        }
+    }
+
+    #[test]
+    fn a_lone_function_gets_called_whatever_its_name() {
+        let p = prepare_program(
+            "type T = { n: number };\nasync function list_and_close(): Promise<T> {\n  return { n: 1 };\n}",
+        );
+        assert!(p.calls_main);
+        assert!(p.text.ends_with("\nreturn await list_and_close();\n"), "{}", p.text);
+        // Not when the program does its work at the top level, or uses the function, or has two.
+        for source in [
+            "function fmt(x: number) { return `${x}`; }\nconsole.log('x');",
+            "async function go() { return 1; }\nreturn await go();",
+            "async function a() {}\nasync function b() {}",
+        ] {
+            assert!(!prepare_program(source).calls_main, "{source}");
         }
     }
 
