@@ -8,7 +8,7 @@ use codemode_typescript::{
 
 use super::run::{RunContext, StepFailure};
 use super::types::Typed;
-use crate::checker::{CheckContext, TypeChecker};
+use crate::checker::{CheckContext, CheckerError, TypeChecker};
 use crate::extract::extract_code;
 use crate::llm::{Llm, LlmRole, Message};
 use crate::prompts;
@@ -33,13 +33,7 @@ pub(super) async fn check_once(
     context: CheckContext<'_>,
 ) -> Result<Verdict, StepFailure> {
     let prepared = prepare_program(code);
-    // The program shape rules come first: a program that mocks `tools` may well type-check.
-    let shape = shape_diagnostics(&prepared.text);
-    if !shape.is_empty() {
-        return Ok(Verdict::Failed { diagnostics: shape });
-    }
-    let diagnostics = checker
-        .check(&prepared.text, context)
+    let diagnostics = diagnostics(checker, &prepared.text, context)
         .await
         .map_err(|e| StepFailure::Ended {
             result_type: ResultType::CompileError,
@@ -56,6 +50,20 @@ pub(super) async fn check_once(
             message: e.to_string(),
         }),
     }
+}
+
+/// What is wrong with a prepared program: the program shape rules first (a program that
+/// mocks `tools` may well type-check), then the checker.
+pub(super) async fn diagnostics(
+    checker: &dyn TypeChecker,
+    prepared: &str,
+    context: CheckContext<'_>,
+) -> Result<Vec<Diagnostic>, CheckerError> {
+    let shape = shape_diagnostics(prepared);
+    if !shape.is_empty() {
+        return Ok(shape);
+    }
+    checker.check(prepared, context).await
 }
 
 /// The failure of a program that still has errors.

@@ -14,7 +14,7 @@ mod types;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use codemode_typescript::{Diagnostic, Severity, prepare_program, shape_diagnostics};
+use codemode_typescript::{Diagnostic, Severity, prepare_program};
 
 pub use builder::CodeModeBuilder;
 pub use run::RunObserver;
@@ -168,13 +168,7 @@ impl CodeMode {
             tools: &signatures,
             declarations: &declarations,
         };
-        let prepared = prepare_program(code);
-        let shape = shape_diagnostics(&prepared.text);
-        let diagnostics = if shape.is_empty() {
-            self.checker.check(&prepared.text, context).await?
-        } else {
-            shape
-        };
+        let diagnostics = check::diagnostics(self.checker.as_ref(), &prepare_program(code).text, context).await?;
         Ok(CheckResult {
             checker: self.checker.name().to_string(),
             diagnostics,
