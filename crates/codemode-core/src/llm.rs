@@ -93,6 +93,9 @@ pub struct LlmRequest {
     pub step: String,
     /// The conversation.
     pub messages: Vec<Message>,
+    /// How many output tokens the step needs at most, when it knows (the filter's short
+    /// list): clients send it as the token limit unless one configured is lower.
+    pub max_output_tokens: Option<u32>,
 }
 
 impl LlmRequest {
@@ -188,7 +191,7 @@ pub enum LlmError {
 /// use codemode_core::{Llm, LlmRequest, LlmRole, Message};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let echo = |prompt: String| async move { Ok::<_, std::io::Error>(format!("you said: {prompt}")) };
-/// let request = LlmRequest { role: LlmRole::Main, step: "implement".into(), messages: vec![Message::user("hi")] };
+/// let request = LlmRequest { role: LlmRole::Main, step: "implement".into(), messages: vec![Message::user("hi")], max_output_tokens: None };
 /// assert_eq!(echo.complete(&request).await.unwrap().text, "you said: hi");
 /// # });
 /// ```

@@ -199,6 +199,7 @@ mod tests {
             role,
             step: step.into(),
             messages: vec![Message::user(text)],
+            max_output_tokens: None,
         };
         recorder.complete(&req(LlmRole::Strategy, "plan", "p")).await.unwrap();
         recorder.complete(&req(LlmRole::Main, "implement", "m1")).await.unwrap();

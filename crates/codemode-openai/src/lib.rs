@@ -300,7 +300,11 @@ impl ChatModel {
         if let Some(t) = self.temperature {
             body.insert("temperature".into(), t.into());
         }
-        if let Some(n) = self.max_tokens {
+        let limit = match (self.max_tokens, request.max_output_tokens) {
+            (Some(configured), Some(step)) => Some(configured.min(step)),
+            (configured, step) => configured.or(step),
+        };
+        if let Some(n) = limit {
             body.insert("max_tokens".into(), n.into());
         }
         if let Some(e) = &self.reasoning_effort {

@@ -16,6 +16,7 @@ fn request() -> LlmRequest {
         role: LlmRole::Main,
         step: "implement".into(),
         messages: vec![Message::system("You write TypeScript."), Message::user("Return 42.")],
+        max_output_tokens: None,
     }
 }
 
@@ -236,6 +237,43 @@ async fn empty_or_garbled_answers_are_invalid_responses() {
         .await;
     let err = model(&server, 0).complete(&request()).await.unwrap_err();
     assert!(err.to_string().contains("finish_reason: length"), "{err}");
+}
+
+#[tokio::test]
+async fn a_steps_output_budget_is_the_limit_unless_a_lower_one_is_configured() {
+    for (configured, budget, sent) in [
+        (None, Some(200), Some(200)),
+        (Some(100), Some(200), Some(100)),
+        (Some(500), None, Some(500)),
+        (None, None, None),
+    ] {
+        let server = MockServer::start().await;
+        let mut expected = json!({
+            "model": "gpt-test",
+            "messages": [
+                {"role": "system", "content": "You write TypeScript."},
+                {"role": "user", "content": "Return 42."}
+            ]
+        });
+        if let Some(n) = sent {
+            expected["max_tokens"] = json!(n);
+        }
+        Mock::given(method("POST"))
+            .and(body_json(expected))
+            .respond_with(ResponseTemplate::new(200).set_body_json(completion("return 42;")))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let mut llm = model(&server, 0);
+        if let Some(n) = configured {
+            llm = llm.max_tokens(n);
+        }
+        let request = LlmRequest {
+            max_output_tokens: budget,
+            ..request()
+        };
+        llm.complete(&request).await.unwrap();
+    }
 }
 
 #[tokio::test]

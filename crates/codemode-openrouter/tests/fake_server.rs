@@ -54,6 +54,7 @@ async fn sends_attribution_routing_and_fallbacks() {
         role: LlmRole::Strategy,
         step: "plan".into(),
         messages: vec![Message::user("plan it")],
+        max_output_tokens: None,
     };
     let response = llm.complete(&request).await.unwrap();
     assert_eq!(response.text, "1. do it");
@@ -80,6 +81,7 @@ async fn a_rejected_key_names_openrouter_api_key() {
         role: LlmRole::Main,
         step: "implement".into(),
         messages: vec![Message::user("x")],
+        max_output_tokens: None,
     };
     let err = llm.complete(&request).await.unwrap_err().to_string();
     assert!(

@@ -16,6 +16,10 @@ use crate::report::FilterBatchFailure;
 
 /// How much of a tool description the filter sees.
 const FILTER_DESCRIPTION_CHARS: usize = 240;
+/// The most output tokens a filter answer needs: a JSON array of the batch's paths, about
+/// eight tokens each, with room to spare.
+const FILTER_TOKENS_BASE: u32 = 32;
+const FILTER_TOKENS_PER_TOOL: u32 = 12;
 
 /// What the filter chose.
 pub(super) struct Filtered {
@@ -174,7 +178,11 @@ async fn filter_batch(
     let mut messages = vec![Message::system(prompts::FILTER_SYSTEM), Message::user(user)];
     let mut reason = String::new();
     for attempt in 0..2 {
-        match ctx.ask(tiny, LlmRole::Tiny, "filter", messages.clone()).await {
+        let budget = FILTER_TOKENS_BASE + FILTER_TOKENS_PER_TOOL * batch.len() as u32;
+        match ctx
+            .ask_brief(tiny, LlmRole::Tiny, "filter", messages.clone(), budget)
+            .await
+        {
             Ok(answer) => match parse_filter_answer(&answer, &paths) {
                 FilterAnswer::Selected(s) => return BatchResult::Selected(s),
                 FilterAnswer::Unparseable => {

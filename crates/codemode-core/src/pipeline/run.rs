@@ -38,7 +38,23 @@ impl<'a> RunContext<'a> {
         step: &str,
         messages: Vec<Message>,
     ) -> Result<String, LlmError> {
-        self.complete(llm, role, step, messages).await.map(|r| r.text)
+        self.complete(llm, role, step, messages, None).await.map(|r| r.text)
+    }
+
+    /// [`Self::ask`] for an answer that needs at most `max_output_tokens` (a small model
+    /// can repeat itself up to the server's limit: seen, 1,024 tokens and 36 s for a list of
+    /// nine tools).
+    pub async fn ask_brief(
+        &self,
+        llm: &dyn Llm,
+        role: LlmRole,
+        step: &str,
+        messages: Vec<Message>,
+        max_output_tokens: u32,
+    ) -> Result<String, LlmError> {
+        self.complete(llm, role, step, messages, Some(max_output_tokens))
+            .await
+            .map(|r| r.text)
     }
 
     /// A model call whose answer must be whole (a program): an answer cut off at the
@@ -51,14 +67,14 @@ impl<'a> RunContext<'a> {
         step: &str,
         mut messages: Vec<Message>,
     ) -> Result<String, LlmError> {
-        let first = self.complete(llm, role, step, messages.clone()).await?;
+        let first = self.complete(llm, role, step, messages.clone(), None).await?;
         if !first.truncated {
             return Ok(first.text);
         }
         tracing::info!(%role, step, "the answer was cut off at the token limit; asking for a shorter one");
         messages.push(Message::assistant(first.text));
         messages.push(Message::user(prompts::TRUNCATED_USER));
-        let second = self.complete(llm, role, step, messages).await?;
+        let second = self.complete(llm, role, step, messages, None).await?;
         if second.truncated {
             return Err(LlmError::InvalidResponse(format!(
                 "the {role} model's answer was cut off at its token limit twice (finish_reason: length); \
@@ -74,11 +90,13 @@ impl<'a> RunContext<'a> {
         role: LlmRole,
         step: &str,
         messages: Vec<Message>,
+        max_output_tokens: Option<u32>,
     ) -> Result<LlmResponse, LlmError> {
         let request = LlmRequest {
             role,
             step: step.to_string(),
             messages,
+            max_output_tokens,
         };
         let result = llm.complete(&request).await;
         if let Some(log) = &self.log {
