@@ -2,10 +2,13 @@
 
 /// Extracts TypeScript from a model answer.
 ///
-/// Takes the first fenced block tagged `ts`, `typescript`, `js` or `javascript`; else the
-/// longest fenced block of any tag; else, with no fences at all, the whole answer. Fences of
-/// three or more backticks or tildes are recognised, an unterminated block runs to the end.
+/// Reasoning sections (`<think>...</think>`, `<thinking>...</thinking>`) are dropped first,
+/// drafts in them included. Then it takes the first fenced block tagged `ts`, `typescript`,
+/// `js` or `javascript`; else the longest fenced block of any tag; else, with no fences at
+/// all, the whole answer. Fences of three or more backticks or tildes are recognised, an
+/// unterminated block runs to the end.
 pub fn extract_code(answer: &str) -> String {
+    let answer = &without_reasoning(answer);
     let blocks = fenced_blocks(answer);
     let preferred = blocks.iter().find(|b| {
         matches!(
@@ -20,6 +23,25 @@ pub fn extract_code(answer: &str) -> String {
         return b.body.clone();
     }
     answer.trim().to_string()
+}
+
+/// `text` without its closed `<think>`/`<thinking>` sections.
+fn without_reasoning(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let open = ["<think>", "<thinking>"]
+            .iter()
+            .filter_map(|tag| rest.find(tag).map(|at| (at, *tag)))
+            .min();
+        let Some((at, tag)) = open else { break };
+        let close = format!("</{}", &tag[1..]);
+        let Some(end) = rest[at..].find(&close) else { break };
+        out.push_str(&rest[..at]);
+        rest = &rest[at + end + close.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 struct Block {
@@ -73,6 +95,16 @@ fn fence(line: &str) -> Option<(char, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasoning_sections_and_their_drafts_are_skipped() {
+        let a = "<think>\nMaybe:\n```ts\nconst draft = 1;\n```\nNo, better:\n</think>\n```typescript\nreturn 2;\n```\nThat returns 2.";
+        assert_eq!(extract_code(a), "return 2;");
+        let b = "<thinking>plan</thinking>\nreturn 3;";
+        assert_eq!(extract_code(b), "return 3;");
+        // An unclosed section is kept: it may be all there is.
+        assert_eq!(extract_code("<think>\n```ts\nreturn 4;\n```"), "return 4;");
+    }
 
     #[test]
     fn picks_typescript_block() {
