@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use codemode::CodeMode;
 use codemode::config::load_mcp_servers_json;
-use codemode::mcp::McpToolProvider;
+use codemode::mcp::{McpServerConfig, McpToolProvider};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,7 +24,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let mut builder = CodeMode::builder();
-    for (name, server) in load_mcp_servers_json(&path)? {
+    for (name, context) in load_mcp_servers_json(&path)? {
+        // Checks the entry and resolves its `cwd` against the file's folder.
+        let server = McpServerConfig::from_context(&context)?;
         match McpToolProvider::connect(&name, &server).await {
             Ok(provider) => builder = builder.tool_provider(name, Arc::new(provider)),
             Err(e) => eprintln!("skipping {name}: {e}"),

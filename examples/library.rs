@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use codemode::config::McpServerConfig;
+use codemode::mcp::McpServerConfig;
 use codemode::mcp::McpToolProvider;
 use codemode::openrouter::OpenRouterClient;
 use codemode::{CodeMode, RunOptions};

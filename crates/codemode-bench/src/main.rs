@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use async_trait::async_trait;
-use codemode::config::McpServerConfig;
+use codemode::mcp::McpServerConfig;
 use codemode::mcp::McpToolProvider;
 use codemode::typescript::{BuiltinChecker, ToolSignature, TscChecker, generate_declarations, transpile};
 use codemode::{CodeMode, RunOptions, ToolError, ToolProvider, ToolSpec};

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
+use codemode::{LIMITS, LimitOverrides};
 
 /// MCP Code Mode: turn MCP tools into a typed TypeScript API, let a model write one program
 /// against it, check it, and run it in a sandbox.
@@ -33,18 +34,8 @@ pub struct GlobalArgs {
     /// Print the report or listing as JSON
     #[arg(long, global = true)]
     pub json: bool,
-    /// Most tool calls one program may make
-    #[arg(long, global = true, value_name = "N")]
-    pub max_tool_calls: Option<usize>,
-    /// Seconds a program may run (total_execution_timeout)
-    #[arg(long, global = true, value_name = "SECS")]
-    pub timeout: Option<f64>,
-    /// Seconds each tool call may take (tool_call_timeout)
-    #[arg(long, global = true, value_name = "SECS")]
-    pub tool_timeout: Option<f64>,
-    /// Seconds of computing a program may use; waiting for tools is free (cpu_time_limit)
-    #[arg(long, global = true, value_name = "SECS")]
-    pub cpu_time: Option<f64>,
+    #[command(flatten)]
+    pub limits: LimitFlags,
     /// Write every prompt and response here (keys and tokens redacted)
     #[arg(long, global = true, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
@@ -120,4 +111,58 @@ pub enum ToolsCommand {
         /// The tool path (namespace.tool), or a unique tool name
         path: String,
     },
+}
+
+/// The run limits as flags: one global flag per row of [`codemode::LIMITS`], so a limit added
+/// to that table gets its flag here without a change.
+#[derive(Debug, Clone, Default)]
+pub struct LimitFlags(pub LimitOverrides);
+
+impl FromArgMatches for LimitFlags {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = Self::default();
+        flags.update_from_arg_matches(matches)?;
+        Ok(flags)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for limit in LIMITS {
+            if let Some(text) = matches.get_one::<String>(limit.name) {
+                self.0.set(limit.name, text).map_err(|e| {
+                    clap::Error::raw(
+                        clap::error::ErrorKind::ValueValidation,
+                        format!("invalid value for --{}: {e}", limit.flag),
+                    )
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Args for LimitFlags {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        LIMITS.iter().fold(cmd, |cmd, limit| {
+            let default = match limit.default {
+                "None" => String::new(),
+                d => format!(" [default: {}]", d.trim_end_matches(".0")),
+            };
+            cmd.arg(
+                Arg::new(limit.name)
+                    .long(limit.flag)
+                    .global(true)
+                    .value_name(limit.unit)
+                    .help_heading("Run limits")
+                    .help(format!(
+                        "{} ({}){default}",
+                        limit.doc.trim().trim_end_matches('.'),
+                        limit.name
+                    )),
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }

@@ -392,7 +392,7 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
     let envs: Vec<_> = codemode::registry::run_environment_factories()
         .iter()
         .map(
-            |f| match codemode::registry::create_environment(f.name, &setup.config.environment_settings(f.name)) {
+            |f| match codemode::registry::create_environment(&setup.config.environment_context(f.name)) {
                 Ok(_) => format!("{} (ready)", f.name),
                 Err(_) => format!("{} (unavailable)", f.name),
             },
@@ -402,22 +402,29 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
     let env_name = setup.config.run.environment.as_deref().unwrap_or("wasm");
     push(
         "environment",
-        match codemode::registry::create_environment(env_name, &setup.config.environment_settings(env_name)) {
+        match codemode::registry::create_environment(&setup.config.environment_context(env_name)) {
             Ok(e) => format!("{} (ready)", e.name()),
-            Err(e) => format!("{env_name}: {e}"),
+            Err(e) => format!("{env_name}: {}", setup::chain(&e)),
         },
     );
+    let checkers: Vec<_> = codemode::registry::type_checker_factories()
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    push("type checkers", format!("auto, {}", checkers.join(", ")));
+    let tsc_context = setup.config.type_checker_context("tsc");
+    let tsc_path = tsc_context.str_setting("path").map(|p| tsc_context.resolve_path(p));
     let checker_kind = setup.config.run.type_checker.as_deref().unwrap_or("auto");
     push(
         "checker",
-        match codemode::select_checker(checker_kind, setup.config.run.tsc_path.as_deref()) {
+        match codemode::registry::create_type_checker(&setup.config.type_checker_context(checker_kind)) {
             Ok(c) => format!("{} (type_checker = \"{checker_kind}\")", c.name()),
-            Err(e) => e.to_string(),
+            Err(e) => setup::chain(&e),
         },
     );
     push(
         "typescript 7",
-        match codemode::typescript::TscChecker::discover(setup.config.run.tsc_path.as_deref()) {
+        match codemode::typescript::TscChecker::discover(tsc_path.as_deref()) {
             Ok(t) => format!(
                 "found {} at {} (checks reuse one warm `tsc --lsp` process)",
                 t.version(),
@@ -426,22 +433,13 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
             Err(e) => e.to_string(),
         },
     );
-    let o = &setup.options;
-    push(
-        "limits",
-        format!(
-            "max_tool_calls={} total_execution_timeout={}s tool_call_timeout={}s cpu_time_limit={} max_repairs={} max_tools_per_prompt={} max_concurrent_threads={} memory_limit_mb={}",
-            o.max_tool_calls,
-            o.total_execution_timeout,
-            o.tool_call_timeout,
-            o.cpu_time_limit
-                .map_or_else(|| "same as total_execution_timeout".to_string(), |v| format!("{v}s")),
-            o.max_repairs,
-            o.max_tools_per_prompt,
-            o.max_concurrent_threads,
-            o.memory_limit_mb
-        ),
-    );
+    let limits: Vec<String> = setup
+        .options
+        .limit_values()
+        .into_iter()
+        .map(|(limit, value)| format!("{}={value}", limit.name))
+        .collect();
+    push("limits", limits.join(" "));
     if json {
         let map: serde_json::Map<String, serde_json::Value> = lines.into_iter().map(|(k, v)| (k, v.into())).collect();
         print_json(&map)?;

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use codemode::config::{LlmConfig, McpServerConfig};
+use codemode::config::LlmConfig;
+use codemode::mcp::McpServerConfig;
 use codemode::testing::ScriptedLlm;
 use codemode::{CodeMode, Llm, RunObserver, RunOptions, Step, StepTiming};
 
@@ -43,7 +44,8 @@ fn llm(provider: &str, model: &str, base_url: Option<&str>) -> Result<Arc<dyn Ll
         api_key_env: None,
         settings: Default::default(),
     };
-    Ok(codemode::registry::create_llm(&config)?)
+    let context = codemode::registry::FactoryContext::new("demo", config);
+    Ok(codemode::registry::create_llm(&context)?)
 }
 
 /// Live models when a key or a local server is given, the shipped script otherwise.

@@ -56,6 +56,7 @@ fn main() -> ExitCode {
                         codemode::CodeModeError::Config(_)
                             | codemode::CodeModeError::Missing(_)
                             | codemode::CodeModeError::UnknownFactory { .. }
+                            | codemode::CodeModeError::Factory { .. }
                             | codemode::CodeModeError::Io { .. }
                     )
                 }) {

@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use codemode::config::{CodeModeConfig, McpServerConfig, load_mcp_servers_json};
-use codemode::registry::{create_environment, create_llm, find_tool_provider_factory};
+use codemode::config::{CodeModeConfig, load_mcp_servers_json};
+use codemode::registry::{
+    FactoryContext, create_environment, create_llm, create_type_checker, find_tool_provider_factory,
+};
 use codemode::{CodeMode, LlmRole, RunEnvironment, RunOptions, ToolCatalog, ToolProvider, TypeChecker};
 
 use crate::UsageError;
@@ -20,7 +22,9 @@ pub struct Setup {
     pub config: CodeModeConfig,
     pub config_path: Option<PathBuf>,
     pub options: RunOptions,
-    pub mcp_servers: BTreeMap<String, McpServerConfig>,
+    /// Every MCP server, from codemode.toml and the `mcpServers` files, each relative to
+    /// the file it came from.
+    pub mcp_servers: BTreeMap<String, FactoryContext>,
     pub record_llm: Option<PathBuf>,
 }
 
@@ -48,17 +52,23 @@ pub fn load(global: &GlobalArgs) -> Result<Setup> {
     if let Some(c) = &global.catalog {
         config.catalog = Some(c.clone());
     }
-    let mut mcp_servers = config.mcp_servers.clone();
+    let mut mcp_servers: BTreeMap<String, FactoryContext> = config
+        .mcp_servers
+        .iter()
+        .map(|(name, settings)| (name.clone(), config.context(name.clone(), settings.clone())))
+        .collect();
     for file in [config.mcp_config.clone(), global.mcp_config.clone()]
         .into_iter()
         .flatten()
     {
-        for (name, server) in load_mcp_servers_json(&file)? {
-            mcp_servers.insert(name, server);
-        }
+        mcp_servers.extend(load_mcp_servers_json(&file)?);
     }
-    for (name, server) in &mcp_servers {
-        server.validate(name)?;
+    if !mcp_servers.is_empty()
+        && let Ok(factory) = find_tool_provider_factory("mcp")
+    {
+        for server in mcp_servers.values() {
+            (factory.check)(server)?;
+        }
     }
     if let Some(name) = config.tool_providers.keys().find(|n| mcp_servers.contains_key(*n)) {
         return Err(UsageError(format!(
@@ -68,18 +78,7 @@ pub fn load(global: &GlobalArgs) -> Result<Setup> {
     }
     let mut options = RunOptions::default();
     config.run.apply(&mut options);
-    if let Some(v) = global.max_tool_calls {
-        options.max_tool_calls = v;
-    }
-    if let Some(v) = global.timeout {
-        options.total_execution_timeout = v;
-    }
-    if let Some(v) = global.tool_timeout {
-        options.tool_call_timeout = v;
-    }
-    if let Some(v) = global.cpu_time {
-        options.cpu_time_limit = Some(v);
-    }
+    global.limits.0.apply(&mut options);
     if let Some(v) = &global.log_dir {
         options.log_dir = Some(v.clone());
     }
@@ -104,7 +103,7 @@ pub fn static_catalog(path: &Path) -> Result<ToolCatalog> {
 }
 
 /// Starts every MCP server; the ones that fail are reported on stderr and left out.
-async fn mcp_providers(servers: &BTreeMap<String, McpServerConfig>) -> Result<Vec<(String, Arc<dyn ToolProvider>)>> {
+async fn mcp_providers(servers: &BTreeMap<String, FactoryContext>) -> Result<Vec<(String, Arc<dyn ToolProvider>)>> {
     if servers.is_empty() {
         return Ok(Vec::new());
     }
@@ -113,11 +112,11 @@ async fn mcp_providers(servers: &BTreeMap<String, McpServerConfig>) -> Result<Ve
             "MCP servers are configured, but this build of codemode has no MCP support (the codemode-mcp crate)".into(),
         )
     })?;
-    let started = futures::future::join_all(servers.iter().map(|(name, server)| {
-        let value = serde_json::to_value(server).unwrap_or_default();
-        let name = name.clone();
-        async move { (name.clone(), (factory.create)(name, value).await) }
-    }))
+    let started = futures::future::join_all(
+        servers
+            .iter()
+            .map(|(name, server)| async move { (name.clone(), (factory.create)(server.clone()).await) }),
+    )
     .await;
     let mut providers = Vec::new();
     for (name, result) in started {
@@ -136,9 +135,12 @@ async fn other_providers(setup: &Setup) -> Result<Vec<(String, Arc<dyn ToolProvi
     for (name, config) in &setup.config.tool_providers {
         let factory = find_tool_provider_factory(&config.provider)
             .map_err(|e| UsageError(format!("[tool_providers.{name}]: {e}")))?;
-        let settings = serde_json::Value::Object(config.settings.clone().into_iter().collect());
+        let Some(context) = setup.config.tool_provider_context(name) else {
+            continue;
+        };
+        (factory.check)(&context).map_err(|e| UsageError(format!("[tool_providers.{name}]: {}", chain(&e))))?;
         let name = name.clone();
-        pending.push(async move { (name.clone(), (factory.create)(name, settings).await) });
+        pending.push(async move { (name, (factory.create)(context).await) });
     }
     let mut providers = Vec::new();
     for (name, result) in futures::future::join_all(pending).await {
@@ -162,13 +164,15 @@ pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
         builder = builder.tool_provider(name, provider);
     }
     if needs.llms {
-        let llm = &setup.config.llm;
-        let fallback = llm.main.as_ref().or(llm.strategy.as_ref()).or(llm.tiny.as_ref()).ok_or_else(|| {
-            UsageError("no models are configured: add [llm.main] (and optionally [llm.strategy], [llm.tiny]) to codemode.toml; see docs/configuration.md".into())
-        })?;
+        let fallback = [LlmRole::Main, LlmRole::Strategy, LlmRole::Tiny]
+            .into_iter()
+            .find_map(|role| setup.config.llm_context(role))
+            .ok_or_else(|| {
+                UsageError("no models are configured: add [llm.main] (and optionally [llm.strategy], [llm.tiny]) to codemode.toml; see docs/configuration.md".into())
+            })?;
         for role in LlmRole::ALL {
-            let config = llm.for_role(role).unwrap_or(fallback);
-            let mut client = create_llm(config).map_err(|e| UsageError(format!("[llm.{role}]: {e}")))?;
+            let context = setup.config.llm_context(role).unwrap_or_else(|| fallback.clone());
+            let mut client = create_llm(&context).map_err(|e| UsageError(format!("[llm.{role}]: {}", chain(&e))))?;
             if let Some(path) = &setup.record_llm {
                 client = Arc::new(codemode::record::RecordingLlm::new(client, path)?);
             }
@@ -196,14 +200,27 @@ pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
 /// The run environment `[run] environment` names (`wasm` by default).
 pub fn environment(setup: &Setup) -> Result<Arc<dyn RunEnvironment>> {
     let name = setup.config.run.environment.as_deref().unwrap_or("wasm");
-    create_environment(name, &setup.config.environment_settings(name))
-        .map_err(|e| UsageError(format!("[run] environment: {e}")).into())
+    create_environment(&setup.config.environment_context(name))
+        .map_err(|e| UsageError(format!("[run] environment: {}", chain(&e))).into())
 }
 
 /// The type checker `[run] type_checker` asks for (`auto`: TypeScript 7 when found).
 pub fn type_checker(setup: &Setup) -> Result<Arc<dyn TypeChecker>> {
     let kind = setup.config.run.type_checker.as_deref().unwrap_or("auto");
-    Ok(codemode::select_checker(kind, setup.config.run.tsc_path.as_deref())?)
+    create_type_checker(&setup.config.type_checker_context(kind))
+        .map_err(|e| UsageError(format!("[run] type_checker: {}", chain(&e))).into())
+}
+
+/// An error with its sources, `outer: cause: cause's cause`.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }
 
 /// Says on stderr when `auto` fell back to the weaker built-in checker, and how to get

@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use codemode_core::registry::{ProviderFuture, ToolProviderFactory};
+use codemode_core::registry::{FactoryContext, ProviderFuture, ToolProviderFactory, accept_settings};
 use codemode_core::{ToolError, ToolProvider, ToolSpec};
 use codemode_rest::{RestClient, error_text};
 use serde::Deserialize;
@@ -348,11 +348,11 @@ impl ToolProvider for ComposioToolProvider {
     }
 }
 
-fn create(namespace: String, settings: Value) -> ProviderFuture {
+fn create(context: FactoryContext) -> ProviderFuture {
     Box::pin(async move {
-        let config: ComposioConfig = codemode_rest::provider_settings(&namespace, "Composio", settings)?;
-        let provider = ComposioToolProvider::new(&namespace, config).map_err(|e| ToolError::Unavailable {
-            provider: namespace.clone(),
+        let config: ComposioConfig = codemode_rest::provider_settings(&context, "Composio")?;
+        let provider = ComposioToolProvider::new(&context.name, config).map_err(|e| ToolError::Unavailable {
+            provider: context.name.clone(),
             message: e.to_string(),
         })?;
         Ok(Arc::new(provider) as Arc<dyn ToolProvider>)
@@ -363,6 +363,7 @@ inventory::submit! {
     ToolProviderFactory {
         name: "composio",
         description: "Composio toolkits (GitHub, Gmail, Slack, ...) over its REST API; needs COMPOSIO_API_KEY",
+        check: accept_settings,
         create,
     }
 }

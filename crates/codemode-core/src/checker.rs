@@ -1,7 +1,12 @@
 //! The `TypeChecker` boundary.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use codemode_typescript::{BUILTIN_CHECKER_NAME, BuiltinChecker, Diagnostic, ToolSignature};
+
+use crate::error::CodeModeError;
+use crate::registry::{FactoryContext, TypeCheckerFactory};
 
 /// What a checker needs to know besides the program.
 #[derive(Debug, Clone, Copy)]
@@ -88,27 +93,38 @@ impl TypeChecker for TscTypeChecker {
     }
 }
 
-/// The checker a configuration asks for: `builtin`, `tsc` (TypeScript 7, an error when it
-/// is missing) or `auto` (TypeScript 7 when found, the built-in checker otherwise).
-pub fn select_checker(
-    kind: &str,
-    tsc_path: Option<&std::path::Path>,
-) -> Result<std::sync::Arc<dyn TypeChecker>, crate::CodeModeError> {
-    use std::sync::Arc;
-    match kind {
-        "builtin" => Ok(Arc::new(BuiltinTypeChecker)),
-        "tsc" => codemode_typescript::TscChecker::discover(tsc_path)
-            .map(|t| Arc::new(TscTypeChecker::new(t)) as Arc<dyn TypeChecker>)
-            .map_err(|e| crate::CodeModeError::Config(e.to_string())),
-        "auto" => Ok(match codemode_typescript::TscChecker::discover(tsc_path) {
-            Ok(t) => Arc::new(TscTypeChecker::new(t)),
-            Err(e) => {
-                tracing::info!(reason = %e, "TypeScript 7 not used; the built-in checker runs");
-                Arc::new(BuiltinTypeChecker)
-            }
-        }),
-        other => Err(crate::CodeModeError::Config(format!(
-            "[run] type_checker = \"{other}\": use \"auto\", \"tsc\" or \"builtin\""
-        ))),
+impl TscTypeChecker {
+    /// TypeScript 7's `tsc` at `path`; without one, `CODEMODE_TSC`, `./node_modules/.bin/tsc`
+    /// and `PATH` are tried. An error says what was looked for.
+    pub fn discover(path: Option<&std::path::Path>) -> Result<Self, codemode_typescript::TscError> {
+        codemode_typescript::TscChecker::discover(path).map(Self::new)
+    }
+}
+
+fn create_builtin(_: &FactoryContext) -> Result<Arc<dyn TypeChecker>, CodeModeError> {
+    Ok(Arc::new(BuiltinTypeChecker))
+}
+
+/// `[type_checkers.tsc] path` (or `[run] tsc_path`), relative to the configuration file.
+fn create_tsc(context: &FactoryContext) -> Result<Arc<dyn TypeChecker>, CodeModeError> {
+    let path = context.str_setting("path").map(|p| context.resolve_path(p));
+    TscTypeChecker::discover(path.as_deref())
+        .map(|t| Arc::new(t) as Arc<dyn TypeChecker>)
+        .map_err(|e| CodeModeError::factory("type checker", "tsc", e))
+}
+
+inventory::submit! {
+    TypeCheckerFactory {
+        name: "builtin",
+        description: "the built-in checker: syntax, tool paths, arguments against the schemas (no TypeScript needed)",
+        create: create_builtin,
+    }
+}
+
+inventory::submit! {
+    TypeCheckerFactory {
+        name: "tsc",
+        description: "TypeScript 7 (`tsc --strict`), one warm `tsc --lsp` process reused across checks",
+        create: create_tsc,
     }
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::error::CodeModeError;
 use crate::llm::LlmRole;
-use crate::options::RunOptions;
+use crate::registry::FactoryContext;
 
 /// One model: which provider serves it and how to reach it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,50 +53,6 @@ impl LlmSection {
     }
 }
 
-/// One MCP server: a command to start (stdio) or a URL (streamable HTTP).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct McpServerConfig {
-    /// Program to start for a stdio server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    /// Its arguments.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<String>,
-    /// Extra environment variables for it.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub env: BTreeMap<String, String>,
-    /// Its working directory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cwd: Option<PathBuf>,
-    /// URL of a streamable HTTP server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// Extra HTTP headers.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
-    /// Environment variable holding a bearer token for HTTP servers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bearer_token_env: Option<String>,
-    /// Transport hint from Claude Desktop / Cursor files (`stdio`, `http`, `sse`); informative.
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub transport: Option<String>,
-}
-
-impl McpServerConfig {
-    /// Checks that exactly one of `command` and `url` is set.
-    pub fn validate(&self, name: &str) -> Result<(), CodeModeError> {
-        match (&self.command, &self.url) {
-            (Some(_), None) | (None, Some(_)) => Ok(()),
-            (Some(_), Some(_)) => Err(CodeModeError::Config(format!(
-                "MCP server `{name}` sets both `command` and `url`: keep one"
-            ))),
-            (None, None) => Err(CodeModeError::Config(format!(
-                "MCP server `{name}` needs `command` (stdio) or `url` (HTTP)"
-            ))),
-        }
-    }
-}
-
 /// A tool provider of a registered kind other than MCP: a `[tool_providers.NAME]` table.
 /// The name becomes the namespace; the other keys are the provider's own settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,68 +64,7 @@ pub struct ToolProviderConfig {
     pub settings: BTreeMap<String, Value>,
 }
 
-/// The `[run]` table: environment, checker and limits. Unset limits keep their defaults.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunSection {
-    /// Registered run environment name (`wasm` by default; `node` for a Node.js subprocess).
-    pub environment: Option<String>,
-    /// `auto` (default: TypeScript 7 when found, else the built-in checker), `tsc` or `builtin`.
-    pub type_checker: Option<String>,
-    /// Path of the TypeScript 7 `tsc` (else `CODEMODE_TSC`, `./node_modules/.bin/tsc`, `PATH`).
-    pub tsc_path: Option<PathBuf>,
-    /// Most tool calls per program.
-    pub max_tool_calls: Option<usize>,
-    /// Seconds a program may run.
-    pub total_execution_timeout: Option<f64>,
-    /// Seconds each tool call may take.
-    pub tool_call_timeout: Option<f64>,
-    /// Seconds of computing a program may use (waiting for tools is not charged).
-    pub cpu_time_limit: Option<f64>,
-    /// Repair rounds after failed checks.
-    pub max_repairs: Option<u32>,
-    /// Tools per filter prompt.
-    pub max_tools_per_prompt: Option<usize>,
-    /// Filter prompts in flight at once.
-    pub max_concurrent_threads: Option<usize>,
-    /// Memory cap for programs, in MiB.
-    pub memory_limit_mb: Option<u64>,
-    /// Where to write prompt logs.
-    pub log_dir: Option<PathBuf>,
-}
-
-impl RunSection {
-    /// Applies the limits set here to `options`.
-    pub fn apply(&self, options: &mut RunOptions) {
-        if let Some(v) = self.max_tool_calls {
-            options.max_tool_calls = v;
-        }
-        if let Some(v) = self.total_execution_timeout {
-            options.total_execution_timeout = v;
-        }
-        if let Some(v) = self.tool_call_timeout {
-            options.tool_call_timeout = v;
-        }
-        if let Some(v) = self.cpu_time_limit {
-            options.cpu_time_limit = Some(v);
-        }
-        if let Some(v) = self.max_repairs {
-            options.max_repairs = v;
-        }
-        if let Some(v) = self.max_tools_per_prompt {
-            options.max_tools_per_prompt = v;
-        }
-        if let Some(v) = self.max_concurrent_threads {
-            options.max_concurrent_threads = v;
-        }
-        if let Some(v) = self.memory_limit_mb {
-            options.memory_limit_mb = v;
-        }
-        if let Some(v) = &self.log_dir {
-            options.log_dir = Some(v.clone());
-        }
-    }
-}
+pub use crate::limits::RunSection;
 
 /// The whole `codemode.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -178,9 +73,10 @@ pub struct CodeModeConfig {
     /// The three models.
     #[serde(default)]
     pub llm: LlmSection,
-    /// MCP servers by name (the name becomes the namespace).
+    /// MCP servers by name (the name becomes the namespace). Their settings belong to the
+    /// `mcp` tool provider (`codemode_mcp::McpServerConfig`).
     #[serde(default)]
-    pub mcp_servers: BTreeMap<String, McpServerConfig>,
+    pub mcp_servers: BTreeMap<String, Value>,
     /// Other tool providers by name (the name becomes the namespace).
     #[serde(default)]
     pub tool_providers: BTreeMap<String, ToolProviderConfig>,
@@ -195,14 +91,61 @@ pub struct CodeModeConfig {
     /// passed to the environment's factory.
     #[serde(default)]
     pub environments: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Settings of type checkers by name (`[type_checkers.tsc] path = ...`).
+    #[serde(default)]
+    pub type_checkers: BTreeMap<String, BTreeMap<String, Value>>,
+    /// The folder of the file this was read from: relative paths in it are relative to
+    /// this folder. `None` for text parsed without a file.
+    #[serde(skip)]
+    pub config_dir: Option<PathBuf>,
+}
+
+fn table(settings: Option<&BTreeMap<String, Value>>) -> Value {
+    settings.map_or(Value::Null, |s| Value::Object(s.clone().into_iter().collect()))
 }
 
 impl CodeModeConfig {
-    /// The settings of the run environment `name` as JSON (`null` when none are set).
-    pub fn environment_settings(&self, name: &str) -> Value {
-        self.environments
+    /// A factory context for `name` with these settings, relative to this file's folder.
+    pub fn context<S>(&self, name: impl Into<String>, settings: S) -> FactoryContext<S> {
+        FactoryContext::new(name, settings).config_dir(self.config_dir.clone())
+    }
+
+    /// The context of the run environment `name`: its `[environments.NAME]` settings.
+    pub fn environment_context(&self, name: &str) -> FactoryContext {
+        self.context(name, table(self.environments.get(name)))
+    }
+
+    /// The context of the type checker `name` (`auto`, `tsc`, `builtin`, ...): its
+    /// `[type_checkers.NAME]` settings; `[run] tsc_path` is the `tsc` checker's `path`.
+    pub fn type_checker_context(&self, name: &str) -> FactoryContext {
+        let own = if name == "auto" { "tsc" } else { name };
+        let mut settings = table(self.type_checkers.get(own));
+        if own == "tsc"
+            && let Some(path) = &self.run.tsc_path
+        {
+            let path = Value::String(path.to_string_lossy().into_owned());
+            match &mut settings {
+                Value::Object(map) => {
+                    map.insert("path".into(), path);
+                }
+                other => *other = serde_json::json!({ "path": path }),
+            }
+        }
+        self.context(name, settings)
+    }
+
+    /// The context of the model for `role`, when one is configured.
+    pub fn llm_context(&self, role: LlmRole) -> Option<FactoryContext<LlmConfig>> {
+        self.llm
+            .for_role(role)
+            .map(|config| self.context(role.to_string(), config.clone()))
+    }
+
+    /// The context of `[tool_providers.NAME]`: the namespace and the provider's settings.
+    pub fn tool_provider_context(&self, name: &str) -> Option<FactoryContext> {
+        self.tool_providers
             .get(name)
-            .map_or(Value::Null, |s| Value::Object(s.clone().into_iter().collect()))
+            .map(|p| self.context(name, Value::Object(p.settings.clone().into_iter().collect())))
     }
 }
 
@@ -238,6 +181,8 @@ impl CodeModeConfig {
                 e.to_string().trim_start_matches("configuration error: ")
             ))
         })?;
+        // Only the paths core owns are resolved here; a factory resolves its own settings'
+        // paths against `config_dir` (see `FactoryContext::resolve_path`).
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [&mut config.mcp_config, &mut config.catalog, &mut config.run.log_dir]
             .into_iter()
@@ -247,53 +192,38 @@ impl CodeModeConfig {
                 *p = base.join(&*p);
             }
         }
-        for llm in [&mut config.llm.strategy, &mut config.llm.main, &mut config.llm.tiny]
-            .into_iter()
-            .flatten()
-        {
-            if let Some(Value::String(script)) = llm.settings.get_mut("script")
-                && Path::new(script.as_str()).is_relative()
-            {
-                *script = base.join(script.as_str()).to_string_lossy().into_owned();
-            }
-        }
-        // A plugin's library path is relative to the file, like the other paths.
-        for provider in config.tool_providers.values_mut() {
-            if provider.provider == "plugin"
-                && let Some(Value::String(library)) = provider.settings.get_mut("path")
-                && Path::new(library.as_str()).is_relative()
-            {
-                *library = base.join(library.as_str()).to_string_lossy().into_owned();
-            }
-        }
-        for server in config.mcp_servers.values_mut() {
-            if let Some(cwd) = &mut server.cwd
-                && cwd.is_relative()
-            {
-                *cwd = base.join(&*cwd);
-            }
-        }
+        config.config_dir = Some(base.to_path_buf());
         Ok(config)
     }
 }
 
-/// Reads a Claude Desktop / Cursor `{"mcpServers": {...}}` file.
-pub fn load_mcp_servers_json(path: &Path) -> Result<BTreeMap<String, McpServerConfig>, CodeModeError> {
+/// Reads a Claude Desktop / Cursor `{"mcpServers": {...}}` file: each server's settings
+/// for the `mcp` tool provider, as contexts relative to the file's folder.
+pub fn load_mcp_servers_json(path: &Path) -> Result<BTreeMap<String, FactoryContext>, CodeModeError> {
     #[derive(Deserialize)]
     struct File {
         #[serde(rename = "mcpServers")]
-        mcp_servers: BTreeMap<String, McpServerConfig>,
+        mcp_servers: BTreeMap<String, Value>,
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| CodeModeError::io(format!("cannot read MCP config {}", path.display()), e))?;
     let file: File = serde_json::from_str(&text)
         .map_err(|e| CodeModeError::Config(format!("{}: expected {{\"mcpServers\": {{...}}}}: {e}", path.display())))?;
-    Ok(file.mcp_servers)
+    let dir = path.parent().map(Path::to_path_buf);
+    Ok(file
+        .mcp_servers
+        .into_iter()
+        .map(|(name, settings)| {
+            let context = FactoryContext::new(name.clone(), settings).config_dir(dir.clone());
+            (name, context)
+        })
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::RunOptions;
 
     #[test]
     fn parses_every_section() {
@@ -334,13 +264,13 @@ mod tests {
         );
         assert_eq!(c.llm.main.as_ref().unwrap().api_key_env.as_deref(), Some("MY_KEY"));
         assert!(c.llm.tiny.is_none());
-        assert_eq!(c.mcp_servers["fs"].args.len(), 3);
-        c.mcp_servers["remote"].validate("remote").unwrap();
+        assert_eq!(c.mcp_servers["fs"]["args"].as_array().map(Vec::len), Some(3));
+        assert_eq!(c.mcp_servers["remote"]["url"], "http://localhost:8080/mcp");
         assert_eq!(
-            c.environment_settings("e2b"),
+            c.environment_context("e2b").settings,
             serde_json::json!({"template": "my-node-template"})
         );
-        assert_eq!(c.environment_settings("node"), Value::Null);
+        assert_eq!(c.environment_context("node").settings, Value::Null);
         let github = &c.tool_providers["github"];
         assert_eq!(github.provider, "composio");
         assert_eq!(github.settings["toolkits"], serde_json::json!(["github"]));
@@ -357,27 +287,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("max_tool_call"), "{e}");
-        assert!(McpServerConfig::default().validate("x").is_err());
     }
 
     #[test]
     fn relative_paths_follow_the_file() {
-        let dir = std::env::temp_dir().join(format!("codemode-config-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("codemode.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("codemode.toml");
         std::fs::write(
             &file,
-            "catalog = \"tools.json\"\n[tool_providers.text]\nprovider = \"plugin\"\npath = \"lib/libtext.so\"\n[tool_providers.gh]\nprovider = \"composio\"\npath = \"not-a-path-setting\"\n",
+            "catalog = \"tools.json\"\n[run]\ntsc_path = \"bin/tsc\"\n[tool_providers.text]\nprovider = \"plugin\"\npath = \"lib/libtext.so\"\n",
         )
         .unwrap();
         let c = CodeModeConfig::load(&file).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(c.catalog, Some(dir.join("tools.json")));
-        assert_eq!(
-            c.tool_providers["text"].settings["path"],
-            serde_json::json!(dir.join("lib/libtext.so").to_string_lossy())
-        );
-        // Only the plugin provider's `path` is a file path.
-        assert_eq!(c.tool_providers["gh"].settings["path"], "not-a-path-setting");
+        assert_eq!(c.catalog, Some(dir.path().join("tools.json")));
+        assert_eq!(c.config_dir.as_deref(), Some(dir.path()));
+        // A provider's settings stay as written; its factory resolves the ones that are paths.
+        let text = c.tool_provider_context("text").unwrap();
+        assert_eq!(text.settings["path"], "lib/libtext.so");
+        assert_eq!(text.resolve_path("lib/libtext.so"), dir.path().join("lib/libtext.so"));
+        let tsc = c.type_checker_context("auto");
+        assert_eq!(tsc.settings["path"], "bin/tsc");
+        assert_eq!(tsc.resolve_path("bin/tsc"), dir.path().join("bin/tsc"));
+        assert_eq!(c.type_checker_context("builtin").settings, Value::Null);
     }
 }

@@ -17,12 +17,24 @@ pub enum CodeModeError {
     /// No factory is registered under a name.
     #[error("no {kind} named `{name}` is compiled in (available: {available})")]
     UnknownFactory {
-        /// `LLM provider`, `tool provider` or `run environment`.
+        /// `LLM provider`, `tool provider`, `run environment` or `type checker`.
         kind: &'static str,
         /// The name asked for.
         name: String,
         /// The names that are available.
         available: String,
+    },
+    /// A registered factory could not build what the configuration asks for (a checker
+    /// that is not installed, an environment missing its key, ...); `source` says why.
+    #[error("cannot set up the {kind} `{name}`")]
+    Factory {
+        /// `LLM provider`, `run environment`, `type checker`, ...
+        kind: &'static str,
+        /// The factory's name.
+        name: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A model call failed.
     #[error(transparent)]
@@ -44,6 +56,19 @@ pub enum CodeModeError {
 }
 
 impl CodeModeError {
+    /// A factory's failure, keeping the error that caused it.
+    pub fn factory(
+        kind: &'static str,
+        name: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Factory {
+            kind,
+            name: name.into(),
+            source: source.into(),
+        }
+    }
+
     /// An I/O error with what was being done.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Self::Io {

@@ -14,7 +14,7 @@ use crate::config::LlmConfig;
 use crate::error::CodeModeError;
 use crate::llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, TokenUsage};
 use crate::redact::{redact, secret_values_from_env};
-use crate::registry::LlmFactory;
+use crate::registry::{FactoryContext, LlmFactory};
 
 /// One recorded call: a line of the recording.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,13 +163,15 @@ impl Llm for ReplayLlm {
     }
 }
 
-fn create_replay(config: &LlmConfig) -> Result<Arc<dyn Llm>, CodeModeError> {
-    let path = config
+/// `recording` is relative to the configuration file, like every other path in it.
+fn create_replay(context: &FactoryContext<LlmConfig>) -> Result<Arc<dyn Llm>, CodeModeError> {
+    let path = context
+        .settings
         .settings
         .get("recording")
         .and_then(|v| v.as_str())
         .ok_or_else(|| CodeModeError::Config("provider \"replay\" needs `recording = \"calls.jsonl\"`".into()))?;
-    Ok(Arc::new(ReplayLlm::from_file(Path::new(path))?))
+    Ok(Arc::new(ReplayLlm::from_file(&context.resolve_path(path))?))
 }
 
 inventory::submit! {
@@ -229,5 +231,23 @@ mod tests {
         let err = replay.complete(&req(LlmRole::Main, "repair", "x")).await.unwrap_err();
         assert!(err.to_string().contains("no more calls for the main role"));
         assert!(ReplayLlm::from_jsonl("not json").is_err());
+    }
+
+    #[test]
+    fn the_recording_is_found_next_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("calls.jsonl"), "").unwrap();
+        let config = LlmConfig {
+            provider: "replay".into(),
+            model: String::new(),
+            base_url: None,
+            api_key_env: None,
+            settings: [("recording".to_string(), serde_json::json!("calls.jsonl"))].into(),
+        };
+        let beside = FactoryContext::new("main", config.clone()).config_dir(Some(dir.path().to_path_buf()));
+        crate::registry::create_llm(&beside).unwrap();
+        let here = FactoryContext::new("main", config);
+        let e = crate::registry::create_llm(&here).err().unwrap().to_string();
+        assert!(e.contains("calls.jsonl"), "{e}");
     }
 }

@@ -3,11 +3,14 @@
 //! features of the `codemode` facade crate.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::checker::TypeChecker;
 use crate::config::LlmConfig;
 use crate::environment::RunEnvironment;
 use crate::error::CodeModeError;
@@ -17,39 +20,118 @@ use crate::tool::{ToolError, ToolProvider};
 /// A future that builds a tool provider.
 pub type ProviderFuture = Pin<Box<dyn Future<Output = Result<Arc<dyn ToolProvider>, ToolError>> + Send>>;
 
-/// Makes an `Llm` from its configuration.
+/// What every factory is given: the name it builds under, its own settings, and the folder
+/// of the configuration file they were read from. Only the factory knows which of its
+/// settings are paths; it resolves them with [`FactoryContext::resolve_path`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactoryContext<S = Value> {
+    /// The namespace (tool providers), the role (models) or the kind's name (environments,
+    /// type checkers).
+    pub name: String,
+    /// The factory's settings as configured (`null` when none are set).
+    pub settings: S,
+    /// The folder relative paths in the settings are relative to: the folder of the file
+    /// they came from. `None`: the working directory.
+    pub config_dir: Option<PathBuf>,
+}
+
+impl<S> FactoryContext<S> {
+    /// A context for `name` with these settings and no configuration folder.
+    pub fn new(name: impl Into<String>, settings: S) -> Self {
+        Self {
+            name: name.into(),
+            settings,
+            config_dir: None,
+        }
+    }
+
+    /// Sets the folder relative paths are resolved against.
+    pub fn config_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.config_dir = dir;
+        self
+    }
+
+    /// A path from the settings: relative ones are taken from the configuration's folder.
+    pub fn resolve_path(&self, path: impl AsRef<Path>) -> PathBuf {
+        let path = path.as_ref();
+        match &self.config_dir {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+}
+
+impl FactoryContext<Value> {
+    /// The settings as the factory's own settings type (`null` reads as an empty table).
+    pub fn parse_settings<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        match &self.settings {
+            Value::Null => serde_json::from_value(Value::Object(Default::default())),
+            v => serde_json::from_value(v.clone()),
+        }
+    }
+
+    /// A string setting, when set.
+    pub fn str_setting(&self, key: &str) -> Option<&str> {
+        self.settings.get(key).and_then(Value::as_str)
+    }
+}
+
+/// What an [`LlmFactory`] is given: its `[llm.*]` table, the role as the name.
+pub type LlmContext = FactoryContext<LlmConfig>;
+
+/// Makes an `Llm` from its configuration; the context's name is the role.
 pub struct LlmFactory {
     /// The name used in `provider = "..."`.
     pub name: &'static str,
     /// One line for `codemode doctor`.
     pub description: &'static str,
     /// Builds the client.
-    pub create: fn(&LlmConfig) -> Result<Arc<dyn Llm>, CodeModeError>,
+    pub create: fn(&LlmContext) -> Result<Arc<dyn Llm>, CodeModeError>,
 }
 
-/// Makes a `ToolProvider` from a namespace and its configuration (as JSON).
+/// Makes a `ToolProvider`; the context's name is the namespace.
 pub struct ToolProviderFactory {
     /// The provider kind's name (e.g. `mcp`).
     pub name: &'static str,
     /// One line for `codemode doctor`.
     pub description: &'static str,
+    /// Checks the settings without connecting: a mistake in them is a configuration error,
+    /// not a provider left out. [`accept_settings`] checks nothing.
+    pub check: fn(&FactoryContext) -> Result<(), CodeModeError>,
     /// Starts or connects the provider.
-    pub create: fn(String, Value) -> ProviderFuture,
+    pub create: fn(FactoryContext) -> ProviderFuture,
 }
 
-/// Makes a `RunEnvironment` from its configuration (as JSON).
+/// A [`ToolProviderFactory::check`] that accepts any settings (the provider checks them
+/// when it connects).
+pub fn accept_settings(_: &FactoryContext) -> Result<(), CodeModeError> {
+    Ok(())
+}
+
+/// Makes a `RunEnvironment` from its `[environments.NAME]` settings.
 pub struct RunEnvironmentFactory {
     /// The name used in `[run] environment = "..."`.
     pub name: &'static str,
     /// One line for `codemode doctor`.
     pub description: &'static str,
     /// Builds the environment.
-    pub create: fn(&Value) -> Result<Arc<dyn RunEnvironment>, CodeModeError>,
+    pub create: fn(&FactoryContext) -> Result<Arc<dyn RunEnvironment>, CodeModeError>,
+}
+
+/// Makes a `TypeChecker` from its `[type_checkers.NAME]` settings.
+pub struct TypeCheckerFactory {
+    /// The name used in `[run] type_checker = "..."`.
+    pub name: &'static str,
+    /// One line for `codemode doctor`.
+    pub description: &'static str,
+    /// Builds the checker; an error says why it cannot run here (e.g. `tsc` not found).
+    pub create: fn(&FactoryContext) -> Result<Arc<dyn TypeChecker>, CodeModeError>,
 }
 
 inventory::collect!(LlmFactory);
 inventory::collect!(ToolProviderFactory);
 inventory::collect!(RunEnvironmentFactory);
+inventory::collect!(TypeCheckerFactory);
 
 /// Every registered LLM factory, by name.
 pub fn llm_factories() -> Vec<&'static LlmFactory> {
@@ -72,6 +154,13 @@ pub fn run_environment_factories() -> Vec<&'static RunEnvironmentFactory> {
     v
 }
 
+/// Every registered type checker factory, by name.
+pub fn type_checker_factories() -> Vec<&'static TypeCheckerFactory> {
+    let mut v: Vec<_> = inventory::iter::<TypeCheckerFactory>.into_iter().collect();
+    v.sort_by_key(|f| f.name);
+    v
+}
+
 fn unknown(kind: &'static str, name: &str, available: Vec<&'static str>) -> CodeModeError {
     CodeModeError::UnknownFactory {
         kind,
@@ -84,28 +173,61 @@ fn unknown(kind: &'static str, name: &str, available: Vec<&'static str>) -> Code
     }
 }
 
-/// Builds an `Llm` with the factory named in `config.provider`.
-pub fn create_llm(config: &LlmConfig) -> Result<Arc<dyn Llm>, CodeModeError> {
+/// Builds an `Llm` with the factory named in `context.settings.provider`.
+pub fn create_llm(context: &LlmContext) -> Result<Arc<dyn Llm>, CodeModeError> {
     let factories = llm_factories();
-    match factories.iter().find(|f| f.name == config.provider) {
-        Some(f) => (f.create)(config),
+    let provider = &context.settings.provider;
+    match factories.iter().find(|f| f.name == provider) {
+        Some(f) => (f.create)(context),
         None => Err(unknown(
             "LLM provider",
-            &config.provider,
+            provider,
             factories.iter().map(|f| f.name).collect(),
         )),
     }
 }
 
-/// Builds a run environment by name.
-pub fn create_environment(name: &str, config: &Value) -> Result<Arc<dyn RunEnvironment>, CodeModeError> {
+/// Builds the run environment `context.name`.
+pub fn create_environment(context: &FactoryContext) -> Result<Arc<dyn RunEnvironment>, CodeModeError> {
     let factories = run_environment_factories();
-    match factories.iter().find(|f| f.name == name) {
-        Some(f) => (f.create)(config),
+    match factories.iter().find(|f| f.name == context.name) {
+        Some(f) => (f.create)(context),
         None => Err(unknown(
             "run environment",
-            name,
+            &context.name,
             factories.iter().map(|f| f.name).collect(),
+        )),
+    }
+}
+
+/// Builds the type checker `context.name`. `auto` is TypeScript 7 (`tsc`) when it can run
+/// here and the built-in checker otherwise; `context.settings` are then the `tsc` settings.
+pub fn create_type_checker(context: &FactoryContext) -> Result<Arc<dyn TypeChecker>, CodeModeError> {
+    let factories = type_checker_factories();
+    let find = |name: &str| factories.iter().find(|f| f.name == name);
+    if context.name == "auto" {
+        let tsc = find("tsc").map(|f| {
+            (f.create)(&FactoryContext {
+                name: "tsc".into(),
+                ..context.clone()
+            })
+        });
+        match tsc {
+            Some(Ok(checker)) => return Ok(checker),
+            Some(Err(e)) => tracing::info!(reason = %e, "TypeScript 7 not used; the built-in checker runs"),
+            None => tracing::info!("no `tsc` checker is compiled in; the built-in checker runs"),
+        }
+        let builtin = FactoryContext::new("builtin", Value::Null).config_dir(context.config_dir.clone());
+        return create_type_checker(&builtin);
+    }
+    match find(&context.name) {
+        Some(f) => (f.create)(context),
+        None => Err(unknown(
+            "type checker",
+            &context.name,
+            std::iter::once("auto")
+                .chain(factories.iter().map(|f| f.name))
+                .collect(),
         )),
     }
 }
@@ -118,4 +240,36 @@ pub fn find_tool_provider_factory(name: &str) -> Result<&'static ToolProviderFac
         .find(|f| f.name == name)
         .copied()
         .ok_or_else(|| unknown("tool provider", name, factories.iter().map(|f| f.name).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_folder() {
+        let context = FactoryContext::new("x", Value::Null).config_dir(Some(PathBuf::from("/etc/codemode")));
+        assert_eq!(
+            context.resolve_path("a/b.json"),
+            PathBuf::from("/etc/codemode/a/b.json")
+        );
+        assert_eq!(context.resolve_path("/abs.json"), PathBuf::from("/abs.json"));
+        let here = FactoryContext::new("x", Value::Null);
+        assert_eq!(here.resolve_path("a.json"), PathBuf::from("a.json"));
+    }
+
+    #[test]
+    fn checkers_are_picked_by_name() {
+        let builtin = create_type_checker(&FactoryContext::new("builtin", Value::Null)).unwrap();
+        assert!(builtin.name().starts_with("builtin"), "{}", builtin.name());
+        let missing = serde_json::json!({"path": "/nonexistent/tsc"});
+        let auto = create_type_checker(&FactoryContext::new("auto", missing.clone())).unwrap();
+        assert!(auto.name().starts_with("builtin"), "auto falls back: {}", auto.name());
+        assert!(create_type_checker(&FactoryContext::new("tsc", missing)).is_err());
+        let e = create_type_checker(&FactoryContext::new("flow", Value::Null))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("`flow`") && e.contains("auto, builtin, tsc"), "{e}");
+    }
 }

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use crate::config::LlmConfig;
 use crate::error::CodeModeError;
 use crate::llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, TokenUsage};
-use crate::registry::LlmFactory;
+use crate::registry::{FactoryContext, LlmFactory};
 
 type Responder = Arc<dyn Fn(&LlmRequest) -> Result<String, LlmError> + Send + Sync>;
 
@@ -155,13 +155,17 @@ impl Llm for ScriptedLlm {
     }
 }
 
-fn create_scripted(config: &LlmConfig) -> Result<Arc<dyn Llm>, CodeModeError> {
-    let path = config
+/// `script` is relative to the configuration file, like every other path in it.
+fn create_scripted(context: &FactoryContext<LlmConfig>) -> Result<Arc<dyn Llm>, CodeModeError> {
+    let path = context
+        .settings
         .settings
         .get("script")
         .and_then(|v| v.as_str())
         .ok_or_else(|| CodeModeError::Config("provider \"scripted\" needs `script = \"answers.json\"`".into()))?;
-    let text = std::fs::read_to_string(path).map_err(|e| CodeModeError::io(format!("cannot read script {path}"), e))?;
+    let path = context.resolve_path(path);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| CodeModeError::io(format!("cannot read script {}", path.display()), e))?;
     Ok(Arc::new(ScriptedLlm::from_script_json(&text)?))
 }
 

@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use codemode_core::registry::RunEnvironmentFactory;
+use codemode_core::registry::{FactoryContext, RunEnvironmentFactory};
 use codemode_core::{CodeModeError, ExecutionRequest, FailureKind, RunEnvironment, RunFailure, RunOutcome, ToolBridge};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
@@ -327,13 +327,13 @@ async fn collect_tail(mut stderr: impl AsyncRead + Unpin, tail: Arc<Mutex<Stderr
     }
 }
 
-fn create_deno(config: &Value) -> Result<Arc<dyn RunEnvironment>, CodeModeError> {
-    let env = match config.get("deno_path").and_then(Value::as_str) {
+fn create_deno(context: &FactoryContext) -> Result<Arc<dyn RunEnvironment>, CodeModeError> {
+    let env = match context.str_setting("deno_path") {
         Some(path) => ProcessEnvironment::with_deno(path),
         None => ProcessEnvironment::deno(),
     };
     env.map(|e| Arc::new(e) as Arc<dyn RunEnvironment>)
-        .map_err(|e| CodeModeError::Config(e.to_string()))
+        .map_err(|e| CodeModeError::factory("run environment", "deno", e))
 }
 
 inventory::submit! {
@@ -344,12 +344,12 @@ inventory::submit! {
     }
 }
 
-fn create_node(config: &Value) -> Result<Arc<dyn RunEnvironment>, CodeModeError> {
-    let env = match config.get("node_path").and_then(Value::as_str) {
+fn create_node(context: &FactoryContext) -> Result<Arc<dyn RunEnvironment>, CodeModeError> {
+    let env = match context.str_setting("node_path") {
         Some(path) => ProcessEnvironment::with_node(path),
         None => ProcessEnvironment::node(),
     }
-    .map_err(|e| CodeModeError::Config(e.to_string()))?;
+    .map_err(|e| CodeModeError::factory("run environment", "node", e))?;
     Ok(Arc::new(env))
 }
 

@@ -11,8 +11,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use codemode_core::config::McpServerConfig;
-//! use codemode_mcp::McpToolProvider;
+//! use codemode_mcp::{McpServerConfig, McpToolProvider};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = McpServerConfig {
@@ -26,25 +25,31 @@
 //! # Ok(()) }
 //! ```
 
+mod config;
 mod content;
 mod provider;
 
 use std::sync::Arc;
 
-use codemode_core::config::McpServerConfig;
-use codemode_core::registry::{ProviderFuture, ToolProviderFactory};
+use codemode_core::CodeModeError;
+use codemode_core::registry::{FactoryContext, ProviderFuture, ToolProviderFactory};
 use codemode_core::{ToolError, ToolProvider};
 
+pub use config::McpServerConfig;
 pub use content::result_to_value;
 pub use provider::{McpError, McpToolProvider};
 
-fn create(name: String, config: serde_json::Value) -> ProviderFuture {
+fn check(context: &FactoryContext) -> Result<(), CodeModeError> {
+    McpServerConfig::from_context(context).map(drop)
+}
+
+fn create(context: FactoryContext) -> ProviderFuture {
     Box::pin(async move {
-        let config: McpServerConfig = serde_json::from_value(config).map_err(|e| ToolError::Unavailable {
-            provider: name.clone(),
-            message: format!("invalid MCP server configuration: {e}"),
+        let config = McpServerConfig::from_context(&context).map_err(|e| ToolError::Unavailable {
+            provider: context.name.clone(),
+            message: e.to_string(),
         })?;
-        let provider = McpToolProvider::connect(&name, &config).await?;
+        let provider = McpToolProvider::connect(&context.name, &config).await?;
         Ok(Arc::new(provider) as Arc<dyn ToolProvider>)
     })
 }
@@ -53,6 +58,7 @@ inventory::submit! {
     ToolProviderFactory {
         name: "mcp",
         description: "MCP servers over stdio (child process) or streamable HTTP",
+        check,
         create,
     }
 }

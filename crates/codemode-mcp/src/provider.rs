@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use codemode_core::config::McpServerConfig;
 use codemode_core::{ToolError, ToolProvider, ToolSpec};
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::{MaybeSendFuture, NotificationContext, RoleClient, RunningService};
@@ -19,6 +18,7 @@ use rmcp::{ClientHandler, ServiceExt};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
+use crate::McpServerConfig;
 use crate::content::result_to_value;
 
 /// How long a server may take to start and answer `initialize`.

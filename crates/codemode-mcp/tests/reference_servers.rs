@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use codemode_core::config::McpServerConfig;
 use codemode_core::{CodeMode, ResultType, RunOptions, ToolError, ToolProvider};
 use codemode_env_local::ProcessEnvironment;
+use codemode_mcp::McpServerConfig;
 use codemode_mcp::McpToolProvider;
 use serde_json::json;
 

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use codemode_core::config::LlmConfig;
-use codemode_core::registry::LlmFactory;
+use codemode_core::registry::{FactoryContext, LlmFactory};
 use codemode_core::{CodeModeError, Llm};
 use codemode_openai::{ChatModel, OpenAiClient, OpenAiError, apply_settings};
 use serde::{Deserialize, Serialize};
@@ -171,7 +171,8 @@ impl OpenRouterModel {
     }
 }
 
-fn create(config: &LlmConfig) -> Result<Arc<dyn Llm>, CodeModeError> {
+fn create(context: &FactoryContext<LlmConfig>) -> Result<Arc<dyn Llm>, CodeModeError> {
+    let config = &context.settings;
     if config.model.is_empty() {
         return Err(CodeModeError::Config("provider \"openrouter\" needs `model`".into()));
     }
@@ -186,7 +187,9 @@ fn create(config: &LlmConfig) -> Result<Arc<dyn Llm>, CodeModeError> {
     if let (Some(referer), title) = (setting("referer"), setting("title")) {
         builder = builder.app(referer, title.unwrap_or_else(|| "codemode".into()));
     }
-    let client = builder.build().map_err(|e| CodeModeError::Config(e.to_string()))?;
+    let client = builder
+        .build()
+        .map_err(|e| CodeModeError::factory("LLM provider", "openrouter", e))?;
     let mut model = client.llm(&config.model);
     if let Some(p) = config.settings.get("provider") {
         let prefs: ProviderPreferences = serde_json::from_value(p.clone())

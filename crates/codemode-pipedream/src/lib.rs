@@ -34,6 +34,7 @@
 //! an action answered with 5xx may have acted already. Errors never contain the client
 //! secret or the access token.
 
+mod components;
 mod props;
 
 use std::collections::{BTreeMap, HashMap};
@@ -41,14 +42,14 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use codemode_core::registry::{ProviderFuture, ToolProviderFactory};
+use codemode_core::registry::{FactoryContext, ProviderFuture, ToolProviderFactory, accept_settings};
 use codemode_core::{ToolError, ToolProvider, ToolSpec};
 use codemode_rest::{RestAnswer, RestClient, error_text};
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::props::{AppProp, props_schema};
+use crate::components::{ActionInfo, Page, action_spec};
 
 /// Pipedream's API.
 pub const PIPEDREAM_BASE_URL: &str = "https://api.pipedream.com";
@@ -132,13 +133,6 @@ impl std::fmt::Debug for PipedreamCredentials {
             .field("client_id", &self.client_id)
             .finish_non_exhaustive()
     }
-}
-
-/// What the provider keeps of a listed action.
-#[derive(Debug, Clone)]
-struct ActionInfo {
-    version: Option<String>,
-    apps: Vec<AppProp>,
 }
 
 /// Pipedream Connect actions as a codemode tool provider. Its `Debug` output shows no
@@ -406,49 +400,6 @@ impl PipedreamToolProvider {
     }
 }
 
-/// A page of a Pipedream listing.
-#[derive(Deserialize)]
-struct Page {
-    data: Vec<Value>,
-    #[serde(default)]
-    page_info: PageInfo,
-}
-
-#[derive(Deserialize, Default)]
-struct PageInfo {
-    #[serde(default)]
-    total_count: Option<usize>,
-    #[serde(default)]
-    end_cursor: Option<String>,
-}
-
-/// A listed action as a [`ToolSpec`] and what the provider keeps of it.
-fn action_spec(component: &Value) -> Option<(ToolSpec, ActionInfo)> {
-    let key = component.get("key").and_then(Value::as_str)?.to_string();
-    let props = component
-        .get("configurable_props")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let (input_schema, apps) = props_schema(&props);
-    let description = component
-        .get("description")
-        .and_then(Value::as_str)
-        .filter(|d| !d.trim().is_empty())
-        .or_else(|| component.get("name").and_then(Value::as_str))
-        .map(str::to_string);
-    let annotations = component.get("annotations").filter(|a| a.is_object()).cloned();
-    let spec = ToolSpec {
-        name: key,
-        description,
-        input_schema,
-        output_schema: None,
-        annotations,
-    };
-    let version = component.get("version").and_then(Value::as_str).map(str::to_string);
-    Some((spec, ActionInfo { version, apps }))
-}
-
 #[async_trait]
 impl ToolProvider for PipedreamToolProvider {
     async fn list_tools(&self) -> Result<Vec<ToolSpec>, ToolError> {
@@ -514,11 +465,11 @@ impl ToolProvider for PipedreamToolProvider {
     }
 }
 
-fn create(namespace: String, settings: Value) -> ProviderFuture {
+fn create(context: FactoryContext) -> ProviderFuture {
     Box::pin(async move {
-        let config: PipedreamConfig = codemode_rest::provider_settings(&namespace, "Pipedream", settings)?;
-        let provider = PipedreamToolProvider::new(&namespace, config).map_err(|e| ToolError::Unavailable {
-            provider: namespace.clone(),
+        let config: PipedreamConfig = codemode_rest::provider_settings(&context, "Pipedream")?;
+        let provider = PipedreamToolProvider::new(&context.name, config).map_err(|e| ToolError::Unavailable {
+            provider: context.name.clone(),
             message: e.to_string(),
         })?;
         Ok(Arc::new(provider) as Arc<dyn ToolProvider>)
@@ -529,76 +480,10 @@ inventory::submit! {
     ToolProviderFactory {
         name: "pipedream",
         description: "Pipedream Connect actions for your users; needs PIPEDREAM_CLIENT_ID and PIPEDREAM_CLIENT_SECRET",
+        check: accept_settings,
         create,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config() -> PipedreamConfig {
-        PipedreamConfig {
-            project_id: "proj_abc".into(),
-            external_user_id: "u1".into(),
-            apps: vec!["slack".into()],
-            ..PipedreamConfig::default()
-        }
-    }
-
-    fn credentials() -> PipedreamCredentials {
-        PipedreamCredentials {
-            client_id: "id".into(),
-            client_secret: "secret-value-123".into(),
-        }
-    }
-
-    #[test]
-    fn settings_are_checked() {
-        let build = |c: PipedreamConfig| PipedreamToolProvider::with_credentials("x", c, credentials());
-        assert!(build(config()).is_ok());
-        let no_apps = PipedreamConfig {
-            apps: vec![],
-            ..config()
-        };
-        assert!(matches!(build(no_apps), Err(PipedreamError::NothingToServe)));
-        let bad_project = PipedreamConfig {
-            project_id: "abc".into(),
-            ..config()
-        };
-        assert!(build(bad_project).unwrap_err().to_string().contains("proj_"));
-        let bad_env = PipedreamConfig {
-            environment: Some("staging".into()),
-            ..config()
-        };
-        assert!(build(bad_env).unwrap_err().to_string().contains("`staging`"));
-        let no_user = PipedreamConfig {
-            external_user_id: " ".into(),
-            ..config()
-        };
-        assert!(build(no_user).unwrap_err().to_string().contains("external_user_id"));
-    }
-
-    #[test]
-    fn debug_output_has_no_secret() {
-        let provider = PipedreamToolProvider::with_credentials("x", config(), credentials()).unwrap();
-        let text = format!("{provider:?} {:?}", credentials());
-        assert!(!text.contains("secret-value-123"), "{text}");
-    }
-
-    #[test]
-    fn components_become_tools_with_annotations() {
-        let component = json!({
-            "key": "slack-send-message", "name": "Send Message", "version": "0.1.4",
-            "description": "", "annotations": {"readOnlyHint": false, "destructiveHint": false},
-            "configurable_props": [{"name": "slack", "type": "app", "app": "slack"}, {"name": "text", "type": "string"}]
-        });
-        let (spec, info) = action_spec(&component).unwrap();
-        assert_eq!(spec.name, "slack-send-message");
-        assert_eq!(spec.description.as_deref(), Some("Send Message"));
-        assert_eq!(spec.annotations.unwrap()["readOnlyHint"], false);
-        assert_eq!(spec.input_schema["required"], json!(["text"]));
-        assert_eq!(info.version.as_deref(), Some("0.1.4"));
-        assert_eq!(info.apps.len(), 1);
-    }
-}
+mod tests;

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use codemode_core::ToolError;
 use codemode_core::redact::redact;
+use codemode_core::registry::FactoryContext;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
@@ -229,17 +230,11 @@ impl RestClient {
 /// A provider's settings (the keys of its `[tool_providers.NAME]` table; `null` when none)
 /// as its configuration type, or an [`ToolError::Unavailable`] naming `service`.
 pub fn provider_settings<T: serde::de::DeserializeOwned>(
-    namespace: &str,
+    context: &FactoryContext,
     service: &str,
-    settings: Value,
 ) -> Result<T, ToolError> {
-    let settings = if settings.is_null() {
-        Value::Object(serde_json::Map::new())
-    } else {
-        settings
-    };
-    serde_json::from_value(settings).map_err(|e| ToolError::Unavailable {
-        provider: namespace.to_string(),
+    context.parse_settings().map_err(|e| ToolError::Unavailable {
+        provider: context.name.clone(),
         message: format!("invalid {service} settings: {e}"),
     })
 }
@@ -312,9 +307,10 @@ mod tests {
             #[serde(default)]
             toolkits: Vec<String>,
         }
-        let none: Settings = provider_settings("gh", "Composio", Value::Null).unwrap();
+        let none: Settings = provider_settings(&FactoryContext::new("gh", Value::Null), "Composio").unwrap();
         assert!(none.toolkits.is_empty());
-        let err = provider_settings::<Settings>("gh", "Composio", json!({"toolkit": []})).unwrap_err();
+        let typo = FactoryContext::new("gh", json!({"toolkit": []}));
+        let err = provider_settings::<Settings>(&typo, "Composio").unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("tool provider `gh` is unavailable: invalid Composio settings: unknown field `toolkit`"),

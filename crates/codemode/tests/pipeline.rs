@@ -492,7 +492,8 @@ async fn exec_runs_a_program_with_main_and_no_model() {
 async fn repair_with_typescript_7_diagnostics() {
     let tsc_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/npm/node_modules/.bin/tsc");
     assert!(tsc_path.is_file(), "run `cargo xtask npm` first");
-    let checker = codemode::select_checker("tsc", Some(&tsc_path)).unwrap();
+    let checker: Arc<dyn codemode::TypeChecker> =
+        Arc::new(codemode::TscTypeChecker::discover(Some(&tsc_path)).unwrap());
     assert!(checker.name().starts_with("tsc 7."));
     let broken = "const n: number = await tools.chat.list_channels({});\nreturn n;";
     let fixed = "const { channels } = await tools.chat.list_channels({});\nreturn channels.length;";

@@ -4,10 +4,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use codemode_core::config::McpServerConfig;
 use codemode_core::{CodeMode, ResultType, RunOptions};
 use codemode_demo_server::{DemoServer, WorkspaceState, http_router};
 use codemode_env_local::ProcessEnvironment;
+use codemode_mcp::McpServerConfig;
 use codemode_mcp::McpToolProvider;
 use serde_json::json;
 

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use codemode_core::registry::{ProviderFuture, ToolProviderFactory};
+use codemode_core::registry::{FactoryContext, ProviderFuture, ToolProviderFactory, accept_settings};
 use codemode_core::{ToolError, ToolProvider, ToolSpec};
 use codemode_plugin_abi::{ABI_VERSION, ENTRY_SYMBOL, EntryPoint, PluginVTable};
 use serde_json::{Value, json};
@@ -272,8 +272,11 @@ impl ToolProvider for PluginToolProvider {
     }
 }
 
-fn create(namespace: String, settings: Value) -> ProviderFuture {
+/// `path` is relative to the configuration file, like every other path in it.
+fn create(context: FactoryContext) -> ProviderFuture {
     Box::pin(async move {
+        let namespace = context.name.clone();
+        let settings = &context.settings;
         let unavailable = |message: String| ToolError::Unavailable {
             provider: namespace.clone(),
             message,
@@ -290,7 +293,7 @@ fn create(namespace: String, settings: Value) -> ProviderFuture {
             )));
         }
         let config = settings.get("config").cloned().unwrap_or(Value::Null);
-        let path = PathBuf::from(path);
+        let path = context.resolve_path(path);
         let provider = tokio::task::spawn_blocking({
             let namespace = namespace.clone();
             move || PluginToolProvider::load(namespace, path, config)
@@ -306,6 +309,7 @@ inventory::submit! {
     ToolProviderFactory {
         name: "plugin",
         description: "tools from a dynamically loaded plugin (a shared library implementing the codemode plugin ABI)",
+        check: accept_settings,
         create,
     }
 }

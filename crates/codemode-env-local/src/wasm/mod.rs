@@ -34,9 +34,8 @@ mod wasi;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use codemode_core::registry::RunEnvironmentFactory;
+use codemode_core::registry::{FactoryContext, RunEnvironmentFactory};
 use codemode_core::{CodeModeError, ExecutionRequest, RunEnvironment, RunOutcome, ToolBridge};
-use serde_json::Value;
 use tokio::sync::Semaphore;
 use wasmtime::{Engine, InstancePre};
 
@@ -120,10 +119,10 @@ impl RunEnvironment for WasmEnvironment {
     }
 }
 
-fn create_wasm(_config: &Value) -> Result<Arc<dyn RunEnvironment>, CodeModeError> {
+fn create_wasm(_: &FactoryContext) -> Result<Arc<dyn RunEnvironment>, CodeModeError> {
     WasmEnvironment::new()
         .map(|e| Arc::new(e) as Arc<dyn RunEnvironment>)
-        .map_err(|e| CodeModeError::Config(e.to_string()))
+        .map_err(|e| CodeModeError::factory("run environment", "wasm", e))
 }
 
 inventory::submit! {

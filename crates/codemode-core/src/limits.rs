@@ -1,0 +1,325 @@
+//! The run limits, defined once.
+//!
+//! [`run_limits!`] is the only list of limits. From it come the fields, defaults, setters
+//! and validation of [`RunOptions`](crate::RunOptions), the keys of `[run]` in
+//! `codemode.toml` ([`RunSection`](crate::config::RunSection)), the overrides a command line
+//! gives ([`LimitOverrides`], one flag per [`LIMITS`] row) and the table `codemode doctor`
+//! prints. Adding a limit is one entry here.
+
+use std::fmt::Display;
+
+/// One run limit: what the table says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitSpec {
+    /// The key in `RunOptions`, in `[run]` and in reports (`max_tool_calls`).
+    pub name: &'static str,
+    /// The command-line flag without its dashes (`max-tool-calls`).
+    pub flag: &'static str,
+    /// What the value means, in one line.
+    pub doc: &'static str,
+    /// The default, as it is written in the table.
+    pub default: &'static str,
+    /// The kind of value (`N`, `SECS`, `MIB`), for help texts.
+    pub unit: &'static str,
+}
+
+/// A value a limit can hold: parsed from a flag, shown by `doctor`.
+pub trait LimitValue: Sized {
+    /// Parses the text of a command-line flag.
+    fn parse_limit(text: &str) -> Result<Self, String>;
+    /// The value as `doctor` shows it.
+    fn show_limit(&self) -> String;
+}
+
+macro_rules! integer_limit {
+    ($($t:ty),*) => {$(
+        impl LimitValue for $t {
+            fn parse_limit(text: &str) -> Result<Self, String> {
+                text.trim()
+                    .parse()
+                    .map_err(|_| format!("expected a whole number, got `{text}`"))
+            }
+            fn show_limit(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+integer_limit!(u32, u64, usize);
+
+impl LimitValue for f64 {
+    fn parse_limit(text: &str) -> Result<Self, String> {
+        text.trim()
+            .parse()
+            .map_err(|_| format!("expected a number of seconds, got `{text}`"))
+    }
+    fn show_limit(&self) -> String {
+        format!("{self}s")
+    }
+}
+
+impl LimitValue for Option<f64> {
+    fn parse_limit(text: &str) -> Result<Self, String> {
+        f64::parse_limit(text).map(Some)
+    }
+    fn show_limit(&self) -> String {
+        self.map_or_else(|| "unset".to_string(), |v| v.show_limit())
+    }
+}
+
+/// What a setter of [`RunOptions`](crate::RunOptions) accepts for a limit of type `T`: the
+/// value itself, or a plain number for an optional one (`cpu_time_limit(5.0)`).
+pub trait IntoLimit<T> {
+    /// The limit's value.
+    fn into_limit(self) -> T;
+}
+
+impl<T> IntoLimit<T> for T {
+    fn into_limit(self) -> T {
+        self
+    }
+}
+
+impl IntoLimit<Option<f64>> for f64 {
+    fn into_limit(self) -> Option<f64> {
+        Some(self)
+    }
+}
+
+fn positive_seconds(v: &f64) -> Result<(), String> {
+    if v.is_finite() && *v > 0.0 {
+        Ok(())
+    } else {
+        Err(format!("must be a positive number of seconds, got {v}"))
+    }
+}
+
+fn optional_positive_seconds(v: &Option<f64>) -> Result<(), String> {
+    v.as_ref().map_or(Ok(()), positive_seconds)
+}
+
+fn at_least<T: PartialOrd + Display + From<u8>>(min: u8) -> impl Fn(&T) -> Result<(), String> {
+    move |v| {
+        if *v >= T::from(min) {
+            Ok(())
+        } else {
+            Err(format!("must be at least {min}, got {v}"))
+        }
+    }
+}
+
+fn any<T>(_: &T) -> Result<(), String> {
+    Ok(())
+}
+
+macro_rules! run_limits {
+    ($(
+        $(#[doc = $doc:literal])+
+        $name:ident: $ty:ty = $default:expr, flag $flag:literal, unit $unit:literal, check $check:expr;
+    )+) => {
+        /// Every run limit, in the order of the table.
+        pub const LIMITS: &[LimitSpec] = &[$(
+            LimitSpec {
+                name: stringify!($name),
+                flag: $flag,
+                doc: concat!($($doc),+),
+                default: stringify!($default),
+                unit: $unit,
+            },
+        )+];
+
+        /// The query and limits of a run. Times are in seconds, as in the configuration file.
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct RunOptions {
+            /// What the user asked.
+            pub query: String,
+            $(
+                $(#[doc = $doc])+
+                pub $name: $ty,
+            )+
+            /// Where to write every prompt and response (API keys and tokens redacted).
+            pub log_dir: Option<std::path::PathBuf>,
+        }
+
+        impl Default for RunOptions {
+            fn default() -> Self {
+                Self {
+                    query: String::new(),
+                    $($name: $default,)+
+                    log_dir: None,
+                }
+            }
+        }
+
+        impl RunOptions {
+            $(
+                #[doc = concat!("Sets `", stringify!($name), "`.")]
+                pub fn $name(mut self, value: impl IntoLimit<$ty>) -> Self {
+                    self.$name = value.into_limit();
+                    self
+                }
+            )+
+
+            /// Checks that every limit is usable; the message names the limit to fix.
+            pub fn validate(&self) -> Result<(), String> {
+                $(
+                    ($check)(&self.$name).map_err(|m| format!("{} {m}", stringify!($name)))?;
+                )+
+                Ok(())
+            }
+
+            /// Every limit with its value as `doctor` shows it, in the order of [`LIMITS`].
+            pub fn limit_values(&self) -> Vec<(&'static LimitSpec, String)> {
+                let values = [$(self.$name.show_limit()),+];
+                LIMITS.iter().zip(values).collect()
+            }
+        }
+
+        /// Limits to change, each unset by default: the command line's flags.
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct LimitOverrides {
+            $(
+                $(#[doc = $doc])+
+                pub $name: Option<$ty>,
+            )+
+        }
+
+        impl LimitOverrides {
+            /// Sets the limit `name` (a [`LIMITS`] name) from text.
+            pub fn set(&mut self, name: &str, text: &str) -> Result<(), String> {
+                match name {
+                    $(stringify!($name) => {
+                        self.$name = Some(<$ty as LimitValue>::parse_limit(text)?);
+                    })+
+                    other => return Err(format!("no run limit is named `{other}`")),
+                }
+                Ok(())
+            }
+
+            /// Writes the limits set here into `options`.
+            pub fn apply(&self, options: &mut RunOptions) {
+                $(
+                    if let Some(v) = &self.$name {
+                        options.$name = v.clone();
+                    }
+                )+
+            }
+        }
+
+        /// The `[run]` table: environment, checker, prompt logs and the limits. Unset limits
+        /// keep their defaults.
+        #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct RunSection {
+            /// Registered run environment name (`wasm` by default; `node` for a Node.js subprocess).
+            pub environment: Option<String>,
+            /// A registered type checker (`tsc`, `builtin`), or `auto` (default: TypeScript 7
+            /// when found, else the built-in checker).
+            pub type_checker: Option<String>,
+            /// Path of the TypeScript 7 `tsc` (else `CODEMODE_TSC`, `./node_modules/.bin/tsc`, `PATH`).
+            pub tsc_path: Option<std::path::PathBuf>,
+            /// Where to write prompt logs.
+            pub log_dir: Option<std::path::PathBuf>,
+            $(
+                $(#[doc = $doc])+
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $name: Option<$ty>,
+            )+
+        }
+
+        impl RunSection {
+            /// The limits this table sets.
+            pub fn limits(&self) -> LimitOverrides {
+                LimitOverrides { $($name: self.$name.clone(),)+ }
+            }
+
+            /// Applies the limits and the log folder set here to `options`.
+            pub fn apply(&self, options: &mut RunOptions) {
+                self.limits().apply(options);
+                if let Some(v) = &self.log_dir {
+                    options.log_dir = Some(v.clone());
+                }
+            }
+        }
+    };
+}
+
+run_limits! {
+    /// Most tool calls one program may make.
+    max_tool_calls: usize = 100, flag "max-tool-calls", unit "N", check any;
+    /// Wall-clock limit for executing the program, in seconds.
+    total_execution_timeout: f64 = 60.0, flag "timeout", unit "SECS", check positive_seconds;
+    /// Limit for each tool call, in seconds.
+    tool_call_timeout: f64 = 30.0, flag "tool-timeout", unit "SECS", check positive_seconds;
+    /// Seconds of computing the program may use; waiting for tool calls is not charged.
+    /// Unset: the same as `total_execution_timeout`.
+    cpu_time_limit: Option<f64> = None, flag "cpu-time", unit "SECS", check optional_positive_seconds;
+    /// Most repair rounds after failed type checks.
+    max_repairs: u32 = 2, flag "max-repairs", unit "N", check any;
+    /// Tools shown to the tiny model per filter prompt.
+    max_tools_per_prompt: usize = 20, flag "max-tools-per-prompt", unit "N", check at_least(1);
+    /// Filter prompts in flight at once.
+    max_concurrent_threads: usize = 5, flag "max-concurrent-threads", unit "N", check at_least(1);
+    /// Memory cap for the program, in MiB.
+    memory_limit_mb: u64 = 256, flag "memory-limit-mb", unit "MIB", check at_least(16);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_drives_options_overrides_and_validation() {
+        assert_eq!(LIMITS.len(), RunOptions::default().limit_values().len());
+        let mut overrides = LimitOverrides::default();
+        overrides.set("max_repairs", "4").unwrap();
+        overrides.set("cpu_time_limit", "1.5").unwrap();
+        assert!(
+            overrides
+                .set("max_repairs", "four")
+                .unwrap_err()
+                .contains("whole number")
+        );
+        assert!(overrides.set("max_repair", "4").unwrap_err().contains("max_repair"));
+        let mut options = RunOptions::default();
+        overrides.apply(&mut options);
+        assert_eq!((options.max_repairs, options.cpu_time_limit), (4, Some(1.5)));
+        assert_eq!(options.max_tool_calls, 100, "unset overrides keep the value");
+        let shown: Vec<String> = options
+            .limit_values()
+            .iter()
+            .map(|(s, v)| format!("{}={v}", s.name))
+            .collect();
+        assert!(shown.contains(&"cpu_time_limit=1.5s".to_string()), "{shown:?}");
+        assert!(shown.contains(&"max_repairs=4".to_string()), "{shown:?}");
+
+        let bad = RunOptions::default()
+            .max_tools_per_prompt(0usize)
+            .validate()
+            .unwrap_err();
+        assert_eq!(bad, "max_tools_per_prompt must be at least 1, got 0");
+        let bad = RunOptions::default().cpu_time_limit(-1.0).validate().unwrap_err();
+        assert!(bad.starts_with("cpu_time_limit must be a positive"), "{bad}");
+        assert!(RunOptions::default().memory_limit_mb(8u64).validate().is_err());
+        RunOptions::default().validate().unwrap();
+    }
+
+    #[test]
+    fn every_limit_is_documented_in_the_configuration_reference() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
+        let docs = std::fs::read_to_string(path).unwrap();
+        for limit in LIMITS {
+            assert!(
+                docs.contains(limit.name),
+                "docs/configuration.md does not mention `{}`",
+                limit.name
+            );
+            assert!(
+                docs.contains(&format!("--{}", limit.flag)),
+                "docs/configuration.md does not mention the flag `--{}`",
+                limit.flag
+            );
+        }
+    }
+}
