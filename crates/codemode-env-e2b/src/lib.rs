@@ -165,8 +165,7 @@ impl E2bEnvironment {
                 "node `{node}` must be a plain command or path"
             )));
         }
-        let envd = reqwest::Client::builder()
-            .user_agent(concat!("codemode/", env!("CARGO_PKG_VERSION")))
+        let envd = codemode_rest::http_client()
             .build()
             .map_err(|e| E2bError::Setting(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {

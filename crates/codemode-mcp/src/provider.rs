@@ -187,7 +187,10 @@ impl McpToolProvider {
                             .map_err(|e| config_error(format!("header `{k}` value: {e}")))?;
                         headers.insert(name, value);
                     }
-                    let transport = StreamableHttpClientTransport::from_config(http.custom_headers(headers));
+                    let client = codemode_rest::http_client()
+                        .build()
+                        .map_err(|e| config_error(format!("cannot build the HTTP client: {e}")))?;
+                    let transport = StreamableHttpClientTransport::with_client(client, http.custom_headers(headers));
                     handler
                         .serve(transport)
                         .await

@@ -168,9 +168,8 @@ impl OpenAiClientBuilder {
         if self.key_required && api_key.is_none() {
             return Err(OpenAiError::MissingKey { variable });
         }
-        let http = reqwest::Client::builder()
+        let http = codemode_rest::http_client()
             .timeout(self.timeout)
-            .user_agent(concat!("codemode/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| OpenAiError::Http(e.to_string()))?;
         Ok(OpenAiClient {

@@ -1,4 +1,6 @@
-//! HTTP plumbing shared by codemode's cloud tool providers (Composio, Pipedream): one
+//! HTTP plumbing shared by codemode's HTTP clients. [`http_client`] is where every client
+//! starts (TLS setup and user agent in one place). For the cloud tool providers (Composio,
+//! Pipedream): one
 //! [`RestClient`] per provider with a base URL, a request timeout, retries that respect
 //! idempotency, errors a caller can act on, and redaction of the provider's secrets from
 //! every message.
@@ -102,9 +104,8 @@ impl RestClient {
             Some(s) if s.is_finite() && s > 0.0 => Duration::from_secs_f64(s),
             Some(s) => return Err(RestError::Timeout(s)),
         };
-        let http = reqwest::Client::builder()
+        let http = http_client()
             .timeout(timeout)
-            .user_agent(concat!("codemode/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| RestError::Http(e.to_string()))?;
         Ok(Self {
@@ -225,6 +226,18 @@ impl RestClient {
             _ => self.failed(format!("{} answered HTTP {code}: {detail}", self.service)),
         }
     }
+}
+
+/// The builder every HTTP client of codemode starts from: TLS by rustls with the *ring*
+/// provider (installed once for the process, unless the application installed one first)
+/// and codemode's user agent.
+pub fn http_client() -> reqwest::ClientBuilder {
+    static TLS: std::sync::Once = std::sync::Once::new();
+    TLS.call_once(|| {
+        // An error means a provider is installed already, which is all reqwest needs.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder().user_agent(concat!("codemode/", env!("CARGO_PKG_VERSION")))
 }
 
 /// A provider's settings (the keys of its `[tool_providers.NAME]` table; `null` when none)

@@ -7,8 +7,6 @@ use std::sync::{Arc, Mutex};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{ServerCapabilities, ServerConfig};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{Json, ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde::{Deserialize, Serialize};
 
@@ -514,8 +512,12 @@ impl ServerHandler for DemoServer {
 }
 
 /// An axum router serving `server` over streamable HTTP at `/mcp`. Every session shares the
-/// server's workspace.
+/// server's workspace. (Feature `http`, on by default; `codemode demo` needs stdio only.)
+#[cfg(feature = "http")]
 pub fn http_router(server: DemoServer) -> axum::Router {
+    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+    use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+
     let service: StreamableHttpService<DemoServer, LocalSessionManager> = StreamableHttpService::new(
         move || Ok(server.clone()),
         Default::default(),
