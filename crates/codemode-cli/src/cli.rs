@@ -142,10 +142,11 @@ impl FromArgMatches for LimitFlags {
 
 impl Args for LimitFlags {
     fn augment_args(cmd: clap::Command) -> clap::Command {
-        LIMITS.iter().fold(cmd, |cmd, limit| {
-            let default = match limit.default {
-                "None" => String::new(),
-                d => format!(" [default: {}]", d.trim_end_matches(".0")),
+        let defaults = codemode::RunOptions::default().limit_values();
+        defaults.into_iter().fold(cmd, |cmd, (limit, value)| {
+            let default = match value.as_str() {
+                "unset" => String::new(),
+                v => format!(" [default: {v}]"),
             };
             cmd.arg(
                 Arg::new(limit.name)

@@ -147,6 +147,16 @@ pub(crate) fn print_report(report: &RunReport, full: bool) {
             );
         }
     }
+    for (i, attempt) in report.runtime_attempts.iter().enumerate() {
+        outln!(
+            "note: program {} failed at run time ({}: {}) after {} tool calls; the main model wrote a new one (runtime repair {})",
+            i + 1,
+            attempt.result_type,
+            truncate(&attempt.error, 160),
+            attempt.tool_calls.len(),
+            i + 1
+        );
+    }
     if !report.tool_calls.is_empty() {
         outln!("── tool calls ({}) ──", report.tool_calls.len());
         for c in &report.tool_calls {

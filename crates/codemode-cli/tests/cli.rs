@@ -549,3 +549,93 @@ fn a_real_models_floating_main_runs_and_its_failure_is_reported() {
     assert_eq!(calls.first(), Some(&"workspace.list_channels"), "{report:#}");
     assert!(calls.contains(&"workspace.send_message"), "{report:#}");
 }
+
+/// A scripted model (a test double) against the demo server, with the built-in checker.
+fn scripted_workspace(main: &[&str]) -> tempfile::TempDir {
+    let dir = workspace();
+    let exe = env!("CARGO_BIN_EXE_codemode");
+    let script = serde_json::json!({
+        "strategy": ["1. List the channels.\n2. Find the channel asked for and read its messages."],
+        "tiny": ["[\"workspace.list_channels\", \"workspace.list_messages\", \"workspace.send_message\"]"],
+        "main": main,
+    });
+    std::fs::write(dir.path().join("script.json"), script.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        format!(
+            "[mcp_servers.workspace]\ncommand = {exe:?}\nargs = [\"demo-server\"]\n\
+             [llm.main]\nprovider = \"scripted\"\nscript = \"script.json\"\n[run]\ntype_checker = \"builtin\"\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// A model's guess that a channel exists passes every checker (`!`) and fails at run time.
+const GUESSES_A_CHANNEL: &str = "```typescript\nconst { channels } = await tools.workspace.list_channels({});\nconst ops = channels.find((c) => c.name === \"ops\")!;\nconst { messages } = await tools.workspace.list_messages({ channel: ops.name });\nreturn messages.length;\n```";
+
+#[test]
+fn a_runtime_error_after_read_only_calls_goes_back_to_the_model() {
+    let fixed = "```typescript\nconst { channels } = await tools.workspace.list_channels({});\nconst ops = channels.find((c) => c.name === \"ops\");\nif (!ops) return \"no ops channel\";\nconst { messages } = await tools.workspace.list_messages({ channel: ops.name });\nreturn messages.length;\n```";
+    let dir = scripted_workspace(&[GUESSES_A_CHANNEL, fixed]);
+    let out = codemode(
+        dir.path(),
+        &["--json", "--log-dir", "logs", "run", "How many messages are in ops?"],
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    assert_eq!(report["result_type"], "success", "{report:#}");
+    assert_eq!(report["output"], "no ops channel");
+    assert_eq!(report["runtime_repairs"], 1);
+    let attempt = &report["runtime_attempts"][0];
+    assert_eq!(attempt["result_type"], "runtime_error");
+    assert!(attempt["error"].as_str().unwrap().contains("TypeError"), "{attempt:#}");
+    assert_eq!(attempt["error_line"], 3, "{attempt:#}");
+    assert_eq!(attempt["tool_calls"][0]["path"], "workspace.list_channels");
+    assert!(attempt["code"].as_str().unwrap().contains("!;"));
+    // The model saw the error, the failing line and the calls already made.
+    let prompt = std::fs::read_dir(dir.path().join("logs"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().contains("runtime_repair"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .expect("a prompt log of the runtime repair");
+    assert!(prompt.contains("TypeError"), "{prompt}");
+    assert!(
+        prompt.contains("3 | const { messages } = await tools.workspace.list_messages"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("- tools.workspace.list_channels({}) returned"),
+        "{prompt}"
+    );
+}
+
+#[test]
+fn a_runtime_error_after_a_write_is_not_run_again() {
+    let writes_first = "```typescript\nawait tools.workspace.send_message({ channel: \"general\", text: \"hi\" });\nconst { channels } = await tools.workspace.list_channels({});\nconst ops = channels.find((c) => c.name === \"ops\")!;\nreturn ops.topic;\n```";
+    let dir = scripted_workspace(&[writes_first, "```typescript\nreturn 1;\n```"]);
+    let out = codemode(dir.path(), &["--json", "run", "Say hi, then tell me the ops topic"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    assert_eq!(out.status.code(), Some(1), "{report:#}");
+    assert_eq!(report["result_type"], "runtime_error", "{report:#}");
+    assert_eq!(report["runtime_repairs"], 0);
+    let error = report["error"].as_str().unwrap();
+    assert!(
+        error.contains("not repaired") && error.contains("tools.workspace.send_message"),
+        "{error}"
+    );
+    // Allowed explicitly, the program is rewritten and run again.
+    let out = codemode(
+        dir.path(),
+        &[
+            "--json",
+            "--rerun-policy",
+            "always",
+            "run",
+            "Say hi, then tell me the ops topic",
+        ],
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    assert_eq!(report["result_type"], "success", "{report:#}");
+    assert_eq!(report["runtime_repairs"], 1);
+}

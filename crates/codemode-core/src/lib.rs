@@ -41,11 +41,11 @@ pub use environment::{ExecutionLimits, ExecutionRequest, FailureKind, RunEnviron
 pub use error::CodeModeError;
 pub use extract::extract_code;
 pub use filter::{FilterAnswer, parse_filter_answer};
-pub use limits::{LIMITS, LimitOverrides, LimitSpec};
+pub use limits::{LIMITS, LimitOverrides, LimitSpec, RerunPolicy};
 pub use llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, MessageRole, TokenUsage};
 pub use options::RunOptions;
 pub use pipeline::{CheckResult, CodeMode, CodeModeBuilder, RunObserver};
-pub use report::{FilterBatchFailure, ResultType, RunReport, Step, StepTiming};
+pub use report::{FilterBatchFailure, ResultType, RunAttempt, RunReport, Step, StepTiming};
 pub use tool::{StaticToolProvider, ToolError, ToolProvider, ToolSpec};
 
 /// Re-exported so plugin crates register with the same `inventory` version.

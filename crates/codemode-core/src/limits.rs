@@ -67,6 +67,46 @@ impl LimitValue for Option<f64> {
     }
 }
 
+/// When a program that failed at run time may be run again after a runtime repair. Running
+/// it again repeats the tool calls it made before it failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RerunPolicy {
+    /// Only when every call it made was to a tool annotated `readOnlyHint: true` (a tool
+    /// without the annotation counts as not read-only).
+    #[default]
+    ReadOnly,
+    /// Whatever it called.
+    Always,
+    /// Never: a runtime error ends the run.
+    Never,
+}
+
+impl RerunPolicy {
+    /// The name used in `[run]` and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RerunPolicy::ReadOnly => "read_only",
+            RerunPolicy::Always => "always",
+            RerunPolicy::Never => "never",
+        }
+    }
+}
+
+impl LimitValue for RerunPolicy {
+    fn parse_limit(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "read_only" => Ok(RerunPolicy::ReadOnly),
+            "always" => Ok(RerunPolicy::Always),
+            "never" => Ok(RerunPolicy::Never),
+            other => Err(format!("expected read_only, always or never, got `{other}`")),
+        }
+    }
+    fn show_limit(&self) -> String {
+        self.as_str().to_string()
+    }
+}
+
 /// What a setter of [`RunOptions`](crate::RunOptions) accepts for a limit of type `T`: the
 /// value itself, or a plain number for an optional one (`cpu_time_limit(5.0)`).
 pub trait IntoLimit<T> {
@@ -255,8 +295,12 @@ run_limits! {
     /// Seconds of computing the program may use; waiting for tool calls is not charged.
     /// Unset: the same as `total_execution_timeout`.
     cpu_time_limit: Option<f64> = None, flag "cpu-time", unit "SECS", check optional_positive_seconds;
-    /// Most repair rounds after failed type checks.
+    /// Most repair rounds after failed type checks (per program the model writes).
     max_repairs: u32 = 2, flag "max-repairs", unit "N", check any;
+    /// Most times a program that failed at run time goes back to the main model for a new one.
+    max_runtime_repairs: u32 = 1, flag "max-runtime-repairs", unit "N", check any;
+    /// When a program that failed at run time may run again: read_only, always or never.
+    rerun_policy: RerunPolicy = RerunPolicy::ReadOnly, flag "rerun-policy", unit "POLICY", check any;
     /// Tools shown to the tiny model per filter prompt.
     max_tools_per_prompt: usize = 20, flag "max-tools-per-prompt", unit "N", check at_least(1);
     /// Filter prompts in flight at once.

@@ -118,6 +118,25 @@ pub struct FilterBatchFailure {
     pub reason: String,
 }
 
+/// A program that failed at run time and went back to the main model (a runtime repair):
+/// what it was and what it did. The program that ran last is the report itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunAttempt {
+    /// The program.
+    pub code: String,
+    /// How it ended (`runtime_error` or `tool_error`).
+    pub result_type: ResultType,
+    /// Its error.
+    pub error: String,
+    /// The TypeScript line of the error, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_line: Option<u32>,
+    /// Its console output.
+    pub console: Vec<String>,
+    /// The tool calls it made (a new run makes them again).
+    pub tool_calls: Vec<ToolCallRecord>,
+}
+
 /// Everything a run did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
@@ -155,8 +174,14 @@ pub struct RunReport {
     /// Which checker ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checker: Option<String>,
-    /// Number of repair rounds.
+    /// Number of repair rounds after failed type checks.
     pub repairs: u32,
+    /// Number of runtime repairs: programs that failed at run time and were rewritten.
+    #[serde(default)]
+    pub runtime_repairs: u32,
+    /// The programs that failed at run time before the last one, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runtime_attempts: Vec<RunAttempt>,
     /// Token usage per role (`strategy`, `tiny`, `main`).
     pub token_usage: BTreeMap<String, TokenUsage>,
 }
@@ -179,6 +204,8 @@ impl Default for RunReport {
             diagnostics: Vec::new(),
             checker: None,
             repairs: 0,
+            runtime_repairs: 0,
+            runtime_attempts: Vec::new(),
             token_usage: BTreeMap::new(),
         }
     }

@@ -237,11 +237,22 @@ async fn an_answer_cut_off_at_the_token_limit_is_never_checked_as_a_program() {
 async fn runtime_error_points_at_the_typescript_line() {
     let program =
         "type T = { a: number };\nconst t: T = { a: 1 };\n\nif (t.a === 1) {\n  throw new Error('boom');\n}\nreturn t;";
-    let cm = pipeline(Arc::new(scripted(&[program])), Arc::new(FakeChatProvider::default())).await;
+    let llm = Arc::new(scripted(&[program, program]));
+    let cm = pipeline(llm.clone(), Arc::new(FakeChatProvider::default())).await;
     let report = cm.run(RunOptions::new("q")).await.unwrap();
     assert_eq!(report.result_type, ResultType::RuntimeError, "{report:#?}");
     assert_eq!(report.error_line, Some(5), "{report:#?}");
-    assert!(report.error.as_deref().unwrap().starts_with("Error: boom"));
+    let error = report.error.as_deref().unwrap();
+    assert!(error.starts_with("Error: boom"), "{error}");
+    // No tool was called, so the error went back to the model; it sent the same program,
+    // which is not run again.
+    assert!(
+        error.ends_with("the runtime repair returned the same program"),
+        "{error}"
+    );
+    assert_eq!((report.runtime_repairs, report.runtime_attempts.len()), (0, 0));
+    let steps: Vec<String> = llm.requests().into_iter().map(|r| r.step).collect();
+    assert_eq!(steps.last().map(String::as_str), Some("runtime_repair"), "{steps:?}");
 }
 
 #[tokio::test]

@@ -343,7 +343,10 @@ impl DemoServer {
         Self::with_state(Arc::new(Mutex::new(WorkspaceState::seed())))
     }
 
-    #[tool(description = "List all chat channels with their topics")]
+    #[tool(
+        description = "List all chat channels with their topics",
+        annotations(read_only_hint = true)
+    )]
     fn list_channels(&self) -> Json<ChannelList> {
         Json(ChannelList {
             channels: self.with(|s| s.channels.clone()),
@@ -369,7 +372,10 @@ impl DemoServer {
         })
     }
 
-    #[tool(description = "List the messages of a channel, oldest first")]
+    #[tool(
+        description = "List the messages of a channel, oldest first",
+        annotations(read_only_hint = true)
+    )]
     fn list_messages(&self, Parameters(args): Parameters<ListMessagesArgs>) -> Result<Json<MessageList>, String> {
         self.with(|s| {
             if !s.channels.iter().any(|c| c.name == args.channel) {
@@ -405,7 +411,10 @@ impl DemoServer {
         })
     }
 
-    #[tool(description = "List issues, optionally by state and label")]
+    #[tool(
+        description = "List issues, optionally by state and label",
+        annotations(read_only_hint = true)
+    )]
     fn list_issues(&self, Parameters(args): Parameters<ListIssuesArgs>) -> Json<IssueList> {
         let issues = self.with(|s| {
             s.issues
@@ -449,7 +458,10 @@ impl DemoServer {
         self.update_issue(args.issue_id, |issue| issue.state = "closed".into())
     }
 
-    #[tool(description = "List the emails in my inbox, newest first")]
+    #[tool(
+        description = "List the emails in my inbox, newest first",
+        annotations(read_only_hint = true)
+    )]
     fn list_inbox(&self, Parameters(args): Parameters<ListInboxArgs>) -> Json<Inbox> {
         let mut emails: Vec<Email> = self.with(|s| {
             s.emails
@@ -491,7 +503,10 @@ impl DemoServer {
         })
     }
 
-    #[tool(description = "Dump the whole workspace state (for checking results)")]
+    #[tool(
+        description = "Dump the whole workspace state (for checking results)",
+        annotations(read_only_hint = true)
+    )]
     fn get_workspace_state(&self) -> Json<WorkspaceState> {
         Json(self.snapshot())
     }

@@ -92,6 +92,9 @@ pub(super) struct Checked {
     pub repairs: u32,
     /// Its JavaScript, or why the run ends here.
     pub result: Result<Transpiled, StepFailure>,
+    /// The conversation that ends with the answer holding `code` (a runtime repair goes on
+    /// from there).
+    pub conversation: Vec<Message>,
 }
 
 impl Checked {
@@ -130,6 +133,7 @@ pub(super) async fn check_and_repair(
                     diagnostics: warnings,
                     repairs,
                     result: Ok(program),
+                    conversation,
                 };
             }
             Ok(Verdict::Failed { diagnostics }) => diagnostics,
@@ -139,6 +143,7 @@ pub(super) async fn check_and_repair(
                     diagnostics,
                     repairs,
                     result: Err(failure),
+                    conversation,
                 };
             }
         };
@@ -150,6 +155,7 @@ pub(super) async fn check_and_repair(
                 diagnostics,
                 repairs,
                 result: Err(failure),
+                conversation,
             };
         }
         let quoted = quote_diagnostics(&diagnostics, &code);
@@ -165,6 +171,7 @@ pub(super) async fn check_and_repair(
                     diagnostics,
                     repairs,
                     result: Err(e.into()),
+                    conversation,
                 };
             }
         };
@@ -210,7 +217,7 @@ async fn ask_for_a_change(
 }
 
 /// Two programs that differ at most in white space.
-fn same_program(a: &str, b: &str) -> bool {
+pub(super) fn same_program(a: &str, b: &str) -> bool {
     let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     words(a) == words(b)
 }

@@ -1,6 +1,7 @@
 //! `CodeMode`: the six-step pipeline. One module per step, each a function from typed
 //! input to typed output ([`plan`], [`filter`], [`types`], [`implement`], [`check`],
-//! [`execute`]); this module runs them in order and writes the [`RunReport`].
+//! [`execute`]), and [`rerun`], the runtime repair that may follow a failed run; this
+//! module runs them in order and writes the [`RunReport`].
 
 mod builder;
 mod check;
@@ -8,13 +9,14 @@ mod execute;
 mod filter;
 mod implement;
 mod plan;
+mod rerun;
 mod run;
 mod types;
 
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use codemode_typescript::{Diagnostic, Severity, prepare_program};
+use codemode_typescript::{Diagnostic, Severity, Transpiled, prepare_program};
 
 pub use builder::CodeModeBuilder;
 pub use run::RunObserver;
@@ -26,7 +28,7 @@ use crate::catalog::{ProviderFailure, ToolCatalog};
 use crate::checker::{CheckContext, TypeChecker};
 use crate::environment::RunEnvironment;
 use crate::error::CodeModeError;
-use crate::llm::Llm;
+use crate::llm::{Llm, Message};
 use crate::options::RunOptions;
 use crate::promptlog::PromptLog;
 use crate::report::{ResultType, RunReport, Step};
@@ -308,25 +310,106 @@ impl CodeMode {
             options.max_repairs,
         )
         .await;
-        let detail = checked.detail();
-        let Checked {
-            code,
-            diagnostics,
-            repairs,
-            result,
-        } = checked;
-        report.code = Some(code);
-        report.diagnostics = diagnostics;
-        report.repairs = repairs;
-        let program = match result {
-            Ok(program) => program,
-            Err(failure) => return clock.fail(report, failure, detail),
+        let Some(mut checked) = record_check(report, clock, checked) else {
+            return;
         };
-        clock.finish(report, detail);
 
-        let clock = StepClock::start(ctx.observer, Step::Execute);
-        let executed = execute::execute(environment, &program, catalog, options).await;
-        record_execution(report, clock, executed);
+        loop {
+            let clock = StepClock::start(ctx.observer, Step::Execute);
+            let executed = execute::execute(environment, &checked.program, catalog.clone(), options).await;
+            let Some((result_type, error)) = rerun::repairable(&executed) else {
+                return record_execution(report, clock, executed);
+            };
+            if report.runtime_repairs >= options.max_runtime_repairs {
+                return record_execution(report, clock, executed);
+            }
+            if let Some(reason) = rerun::refusal(options.rerun_policy, &executed.tool_calls, &catalog) {
+                record_execution(report, clock, executed);
+                report.error = report.error.take().map(|e| format!("{e}; {reason}"));
+                return;
+            }
+            let error = error.to_string();
+            report
+                .runtime_attempts
+                .push(rerun::attempt(&checked.code, &executed, result_type, &error));
+            clock.finish(report, format!("{}; {result_type}, repairing", executed.detail));
+
+            report.runtime_repairs += 1;
+            let clock = StepClock::start(ctx.observer, Step::Implement);
+            let mut conversation = std::mem::take(&mut checked.conversation);
+            let fixed = rerun::ask_for_fix(
+                ctx,
+                models.main.as_ref(),
+                &mut conversation,
+                &checked.code,
+                &executed,
+                &error,
+            )
+            .await;
+            let fixed = match fixed {
+                Ok(fixed) => fixed,
+                Err(e) => return clock.fail(report, e.into(), ""),
+            };
+            clock.finish(report, format!("runtime repair {}", report.runtime_repairs));
+            if check::same_program(&fixed, &checked.code) {
+                // Running it again would fail the same way: the run ends with that failure.
+                return rerun::end_with_last_attempt(report, "the runtime repair returned the same program");
+            }
+
+            let clock = StepClock::start(ctx.observer, Step::Check);
+            let repairs_before = report.repairs;
+            let again = check::check_and_repair(
+                ctx,
+                models.main.as_ref(),
+                self.checker.as_ref(),
+                &typed,
+                fixed,
+                conversation,
+                options.max_repairs,
+            )
+            .await;
+            checked = match record_check(report, clock, again) {
+                Some(passed) => passed,
+                None => return,
+            };
+            report.repairs += repairs_before;
+        }
+    }
+}
+
+/// A program that passed the check: what the execute step (and a runtime repair) needs.
+struct Passed {
+    code: String,
+    program: Transpiled,
+    conversation: Vec<Message>,
+}
+
+/// Writes the check step into the report; `None` when the run ends there.
+fn record_check(report: &mut RunReport, clock: StepClock<'_>, checked: Checked) -> Option<Passed> {
+    let detail = checked.detail();
+    let Checked {
+        code,
+        diagnostics,
+        repairs,
+        result,
+        conversation,
+    } = checked;
+    report.code = Some(code.clone());
+    report.diagnostics = diagnostics;
+    report.repairs = repairs;
+    match result {
+        Ok(program) => {
+            clock.finish(report, detail);
+            Some(Passed {
+                code,
+                program,
+                conversation,
+            })
+        }
+        Err(failure) => {
+            clock.fail(report, failure, detail);
+            None
+        }
     }
 }
 

@@ -1,0 +1,215 @@
+//! After step 6, **runtime repair**: a program that failed at run time goes back to the main
+//! model with the error, its TypeScript line, the tool calls it made and its console; the new
+//! program is checked (step 5) and run (step 6) again. At most `max_runtime_repairs` times,
+//! and only when `rerun_policy` says running again is safe: a new run repeats the calls.
+
+use super::execute::Executed;
+use super::run::{RunContext, StepFailure};
+use crate::bridge::ToolCallRecord;
+use crate::catalog::ToolCatalog;
+use crate::extract::extract_code;
+use crate::limits::RerunPolicy;
+use crate::llm::{Llm, LlmError, LlmRole, Message};
+use crate::prompts;
+use crate::report::{ResultType, RunAttempt, RunReport};
+
+/// Tool calls and console lines quoted to the model, at most.
+const QUOTED_ITEMS: usize = 20;
+/// Characters of one quoted argument list, result or console line, at most.
+const QUOTED_CHARS: usize = 300;
+
+/// The failure a new program may fix: the program threw, or a tool call it did not handle
+/// failed. Limits (time, memory, calls) and environment failures are not the program's text.
+pub(super) fn repairable(executed: &Executed) -> Option<(ResultType, &str)> {
+    match &executed.result {
+        Err(StepFailure::Ended { result_type, message })
+            if matches!(result_type, ResultType::RuntimeError | ResultType::ToolError) =>
+        {
+            Some((*result_type, message.as_str()))
+        }
+        _ => None,
+    }
+}
+
+/// Why the program may not run again under `policy`, or `None` when it may.
+pub(super) fn refusal(policy: RerunPolicy, calls: &[ToolCallRecord], catalog: &ToolCatalog) -> Option<String> {
+    match policy {
+        RerunPolicy::Always => None,
+        RerunPolicy::Never => Some("not repaired: rerun_policy = never".into()),
+        RerunPolicy::ReadOnly => {
+            let read_only = |path: &str| {
+                catalog
+                    .resolve(path)
+                    .and_then(|e| e.spec.annotations.as_ref())
+                    .and_then(|a| a.get("readOnlyHint"))
+                    .and_then(serde_json::Value::as_bool)
+                    == Some(true)
+            };
+            let writer = calls.iter().find(|c| !read_only(&c.path))?;
+            Some(format!(
+                "not repaired: running it again would repeat its call to tools.{}, which is not annotated \
+                 read-only (rerun_policy = read_only; set it to `always` to allow)",
+                writer.path
+            ))
+        }
+    }
+}
+
+/// The attempt as the report lists it.
+pub(super) fn attempt(code: &str, executed: &Executed, result_type: ResultType, error: &str) -> RunAttempt {
+    RunAttempt {
+        code: code.to_string(),
+        result_type,
+        error: error.to_string(),
+        error_line: executed.error_line,
+        console: executed.console.clone(),
+        tool_calls: executed.tool_calls.clone(),
+    }
+}
+
+/// Ends the run with the attempt listed last, which is not an earlier attempt after all:
+/// its failure, calls and console become the report's, with `note` added to the error.
+pub(super) fn end_with_last_attempt(report: &mut RunReport, note: &str) {
+    let Some(last) = report.runtime_attempts.pop() else {
+        return;
+    };
+    report.runtime_repairs = report.runtime_repairs.saturating_sub(1);
+    report.result_type = last.result_type;
+    report.error = Some(format!("{}; {note}", last.error));
+    report.error_line = last.error_line;
+    report.console = last.console;
+    report.tool_calls = last.tool_calls;
+    report.code = Some(last.code);
+}
+
+/// Asks the main model for a program that does not fail the way `executed` did;
+/// `conversation` ends with the answer that held `code`.
+pub(super) async fn ask_for_fix(
+    ctx: &RunContext<'_>,
+    main: &dyn Llm,
+    conversation: &mut Vec<Message>,
+    code: &str,
+    executed: &Executed,
+    error: &str,
+) -> Result<String, LlmError> {
+    let line = executed
+        .error_line
+        .and_then(|n| code.lines().nth((n as usize).saturating_sub(1)).map(|text| (n, text)))
+        .map_or_else(String::new, |(n, text)| format!("    {n} | {}\n", text.trim_end()));
+    let calls = quote_calls(&executed.tool_calls);
+    let console = quote_lines(&executed.console);
+    conversation.push(Message::user(prompts::render(
+        prompts::RUNTIME_REPAIR_USER,
+        &[
+            ("error", error),
+            ("line", &line),
+            ("call_count", &executed.tool_calls.len().to_string()),
+            ("calls", &calls),
+            ("console", &console),
+        ],
+    )));
+    let answer = ctx
+        .ask_whole(main, LlmRole::Main, "runtime_repair", conversation.clone())
+        .await?;
+    let fixed = extract_code(&answer);
+    conversation.push(Message::assistant(answer));
+    Ok(fixed)
+}
+
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+fn quote_calls(calls: &[ToolCallRecord]) -> String {
+    if calls.is_empty() {
+        return "(none)".into();
+    }
+    let mut out: Vec<String> = calls
+        .iter()
+        .take(QUOTED_ITEMS)
+        .map(|c| {
+            let outcome = match (&c.result, &c.error) {
+                (_, Some(e)) => format!("threw: {}", clip(e)),
+                (Some(v), None) => format!("returned {}", clip(&v.to_string())),
+                (None, None) => "returned nothing".into(),
+            };
+            format!("- tools.{}({}) {outcome}", c.path, clip(&c.arguments.to_string()))
+        })
+        .collect();
+    if calls.len() > QUOTED_ITEMS {
+        out.push(format!("- ... and {} more", calls.len() - QUOTED_ITEMS));
+    }
+    out.join("\n")
+}
+
+fn quote_lines(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return "(none)".into();
+    }
+    let mut out: Vec<String> = lines.iter().take(QUOTED_ITEMS).map(|l| clip(l)).collect();
+    if lines.len() > QUOTED_ITEMS {
+        out.push(format!("... and {} more lines", lines.len() - QUOTED_ITEMS));
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tool::{StaticToolProvider, ToolSpec};
+    use serde_json::json;
+
+    fn call(path: &str) -> ToolCallRecord {
+        ToolCallRecord {
+            path: path.into(),
+            arguments: json!({}),
+            result: Some(json!([])),
+            error: None,
+            started_ms: 0.0,
+            duration_ms: 1.0,
+        }
+    }
+
+    #[test]
+    fn only_read_only_calls_may_be_repeated_by_default() {
+        let spec = |name: &str, read_only: Option<bool>| ToolSpec {
+            annotations: read_only.map(|r| json!({ "readOnlyHint": r })),
+            ..ToolSpec::new(name, "a tool", json!({"type": "object"}))
+        };
+        let tools = vec![
+            spec("list", Some(true)),
+            spec("post", Some(false)),
+            spec("unknown", None),
+        ];
+        let mut catalog = ToolCatalog::new();
+        catalog.add_tools("ws", std::sync::Arc::new(StaticToolProvider::default()), tools);
+        let policy = RerunPolicy::ReadOnly;
+        assert_eq!(refusal(policy, &[], &catalog), None);
+        assert_eq!(refusal(policy, &[call("ws.list"), call("ws.list")], &catalog), None);
+        let post = refusal(policy, &[call("ws.list"), call("ws.post")], &catalog).unwrap();
+        assert!(
+            post.contains("tools.ws.post") && post.contains("rerun_policy"),
+            "{post}"
+        );
+        assert!(
+            refusal(policy, &[call("ws.unknown")], &catalog).is_some(),
+            "no annotation: not read-only"
+        );
+        assert_eq!(refusal(RerunPolicy::Always, &[call("ws.post")], &catalog), None);
+        assert!(refusal(RerunPolicy::Never, &[], &catalog).is_some());
+    }
+
+    #[test]
+    fn calls_and_console_are_quoted_short() {
+        let mut calls: Vec<ToolCallRecord> = (0..25).map(|_| call("ws.list")).collect();
+        calls[0].error = Some("x".repeat(1000));
+        let quoted = quote_calls(&calls);
+        assert!(quoted.starts_with("- tools.ws.list({}) threw: xxx"), "{quoted}");
+        assert!(quoted.contains("... and 5 more"), "{quoted}");
+        assert!(quoted.lines().next().unwrap().len() < QUOTED_CHARS + 60);
+        assert_eq!(quote_lines(&[]), "(none)");
+    }
+}
