@@ -2,14 +2,17 @@
 //!
 //! It reports syntax errors, calls to tool paths that do not exist, and, for object-literal
 //! arguments, unknown properties, missing required properties and literal values of the
-//! wrong type. Codes follow `tsc` (`TS2339`, `TS2353`, `TS2741`, `TS2322`, `TS2554`) so a
-//! model sees the same kind of feedback from either checker.
+//! wrong type; positional arguments; and a tool's object result used as an array (iterated
+//! with `for...of`, or `.map`/`.filter`/... on a `const` that holds it). Codes follow `tsc`
+//! (`TS2339`, `TS2353`, `TS2741`, `TS2322`, `TS2554`, `TS2488`) so a model sees the same kind
+//! of feedback from either checker.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use oxc::allocator::Allocator;
 use oxc::ast::ast::{
-    Argument, ArrayExpressionElement, CallExpression, Expression, ObjectExpression, ObjectPropertyKind,
+    Argument, ArrayExpressionElement, BindingPattern, CallExpression, Expression, ForOfStatement, ObjectExpression,
+    ObjectPropertyKind, StaticMemberExpression, VariableDeclaration, VariableDeclarationKind,
 };
 use oxc::ast_visit::{Visit, walk};
 use oxc::span::GetSpan;
@@ -26,6 +29,8 @@ pub const BUILTIN_CHECKER_NAME: &str = "builtin (oxc)";
 #[derive(Debug, Clone, Default)]
 pub struct BuiltinChecker {
     tools: BTreeMap<String, Value>,
+    /// Output schemas, for the tools that declare one.
+    outputs: BTreeMap<String, Value>,
     namespaces: BTreeSet<String>,
 }
 
@@ -34,6 +39,7 @@ impl BuiltinChecker {
     pub fn new(tools: &[ToolSignature<'_>]) -> Self {
         let mut namespaces = BTreeSet::new();
         let mut map = BTreeMap::new();
+        let mut outputs = BTreeMap::new();
         for t in tools {
             let mut prefix = String::new();
             let segments: Vec<&str> = t.path.split('.').collect();
@@ -45,8 +51,15 @@ impl BuiltinChecker {
                 namespaces.insert(prefix.clone());
             }
             map.insert(t.path.to_string(), t.input_schema.clone());
+            if let Some(output) = t.output_schema {
+                outputs.insert(t.path.to_string(), output.clone());
+            }
         }
-        Self { tools: map, namespaces }
+        Self {
+            tools: map,
+            outputs,
+            namespaces,
+        }
     }
 
     /// All diagnostics for `source` (a program body), in source order.
@@ -62,6 +75,7 @@ impl BuiltinChecker {
             source,
             index: LineIndex::new(source),
             out: Vec::new(),
+            results: HashMap::new(),
         };
         visitor.visit_program(&ret.program);
         diagnostics.extend(visitor.out);
@@ -92,7 +106,14 @@ struct CallVisitor<'c> {
     source: &'c str,
     index: LineIndex,
     out: Vec<Diagnostic>,
+    /// `const` names bound to `await tools.x.y(...)`, with the tool's path.
+    results: HashMap<String, String>,
 }
+
+/// Array methods a model calls on what it takes for a list.
+const ARRAY_METHODS: &[&str] = &[
+    "map", "filter", "forEach", "find", "some", "every", "reduce", "flatMap", "slice", "includes", "indexOf", "join",
+];
 
 /// `tools.a.b` as segments with the byte offset of each segment.
 fn tool_chain(expr: &Expression<'_>) -> Option<Vec<(String, u32)>> {
@@ -183,6 +204,23 @@ impl CallVisitor<'_> {
             return;
         };
         let name = format!("the input of tools.{prefix}");
+        // Positional arguments (seen: `send_message(channel.name, 'text')` from a small
+        // model): a tool takes one object.
+        if let Some(extra) = call.arguments.get(1) {
+            let expected = if required(schema, schema).next().is_some() {
+                "1"
+            } else {
+                "0-1"
+            };
+            self.report(
+                extra.span().start,
+                "TS2554",
+                format!(
+                    "Expected {expected} arguments, but got {}: tools.{prefix} takes one object, {name}.",
+                    call.arguments.len()
+                ),
+            );
+        }
         match call.arguments.first() {
             None => {
                 if required(schema, schema).next().is_some() {
@@ -326,10 +364,121 @@ impl CallVisitor<'_> {
     }
 }
 
+impl CallVisitor<'_> {
+    /// The tool path when `expr` is `await tools.x.y(...)` of a known tool.
+    fn awaited_tool(&self, expr: &Expression<'_>) -> Option<String> {
+        let Expression::AwaitExpression(awaited) = expr.without_parentheses() else {
+            return None;
+        };
+        let Expression::CallExpression(call) = awaited.argument.without_parentheses() else {
+            return None;
+        };
+        let path: Vec<String> = tool_chain(&call.callee)?.into_iter().map(|(s, _)| s).collect();
+        let path = path.join(".");
+        self.checker.tools.contains_key(&path).then_some(path)
+    }
+
+    /// The tool whose result `expr` is: `await tools.x.y(...)` or a `const` holding one.
+    fn result_of(&self, expr: &Expression<'_>) -> Option<String> {
+        match expr.without_parentheses() {
+            Expression::Identifier(id) => self.results.get(id.name.as_str()).cloned(),
+            other => self.awaited_tool(other),
+        }
+    }
+
+    /// The array properties of a tool's declared output, when that output is an object.
+    fn object_result(&self, path: &str) -> Option<Vec<String>> {
+        let schema = self.checker.outputs.get(path)?;
+        let output = deref(schema, schema);
+        if output.get("type").and_then(Value::as_str) != Some("object") {
+            return None;
+        }
+        let lists = output
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| {
+                p.iter()
+                    .filter(|(_, v)| deref(v, schema).get("type").and_then(Value::as_str) == Some("array"))
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(lists)
+    }
+}
+
+impl CallVisitor<'_> {
+    /// True when the tool's declared output has the property `name`.
+    fn declares(&self, path: &str, name: &str) -> bool {
+        self.checker.outputs.get(path).is_some_and(|schema| {
+            deref(schema, schema)
+                .get("properties")
+                .and_then(Value::as_object)
+                .is_some_and(|p| p.contains_key(name))
+        })
+    }
+}
+
+fn where_the_list_is(lists: &[String]) -> String {
+    match lists {
+        [] => String::new(),
+        [one] => format!(" Its list is the property '{one}': `const {{ {one} }} = await ...`."),
+        many => format!(" Its lists are the properties {}.", many.join(", ")),
+    }
+}
+
 impl<'a> Visit<'a> for CallVisitor<'_> {
     fn visit_call_expression(&mut self, it: &CallExpression<'a>) {
         self.check_call(it);
         walk::walk_call_expression(self, it);
+    }
+
+    fn visit_variable_declaration(&mut self, it: &VariableDeclaration<'a>) {
+        if it.kind == VariableDeclarationKind::Const {
+            for d in &it.declarations {
+                if let (BindingPattern::BindingIdentifier(id), Some(init)) = (&d.id, &d.init)
+                    && let Some(path) = self.awaited_tool(init)
+                {
+                    self.results.insert(id.name.to_string(), path);
+                }
+            }
+        }
+        walk::walk_variable_declaration(self, it);
+    }
+
+    fn visit_for_of_statement(&mut self, it: &ForOfStatement<'a>) {
+        if let Some(path) = self.result_of(&it.right)
+            && let Some(lists) = self.object_result(&path)
+        {
+            self.report(
+                it.right.span().start,
+                "TS2488",
+                format!(
+                    "The result of tools.{path} is an object: it must have a '[Symbol.iterator]()' method to be iterated.{}",
+                    where_the_list_is(&lists)
+                ),
+            );
+        }
+        walk::walk_for_of_statement(self, it);
+    }
+
+    fn visit_static_member_expression(&mut self, it: &StaticMemberExpression<'a>) {
+        let method = it.property.name.as_str();
+        if ARRAY_METHODS.contains(&method)
+            && let Some(path) = self.result_of(&it.object)
+            && let Some(lists) = self.object_result(&path)
+            && !self.declares(&path, method)
+        {
+            self.report(
+                it.property.span.start,
+                "TS2339",
+                format!(
+                    "Property '{method}' does not exist on the result of tools.{path}, an object.{}",
+                    where_the_list_is(&lists)
+                ),
+            );
+        }
+        walk::walk_static_member_expression(self, it);
     }
 }
 
@@ -466,10 +615,64 @@ mod tests {
             "TS2353"
         );
         assert_eq!(codes("await tools.chat.send_message();")[0].2, "TS2554");
+        // Positional arguments, as a small model wrote them for the seed query.
+        let positional = codes("const c = { name: 'x' };\nawait tools.chat.send_message(c.name, 'hello');");
+        assert_eq!(positional, vec![(2, 39, "TS2554".to_string())]);
     }
 
     #[test]
     fn syntax_errors() {
         assert_eq!(codes("const x = ;")[0].2, "SYNTAX");
+    }
+
+    /// The program Qwen2.5-Coder-1.5B wrote for the seed query
+    /// (`shared/data/real-model-transcripts/seed-query-run1`), verbatim. TypeScript 7 reports
+    /// TS2488 at 2:23 and TS2554 at 4:58 and 7:54; so must the built-in checker.
+    #[test]
+    fn the_seed_query_run1_program_fails_as_with_tsc() {
+        let object = json!({"type": "object"});
+        let channels = json!({
+            "type": "object",
+            "properties": {"channels": {"type": "array", "items": {"$ref": "#/$defs/Channel"}}},
+            "required": ["channels"],
+            "$defs": {"Channel": {"type": "object", "properties": {"name": {"type": "string"}}}}
+        });
+        let tool = |path| ToolSignature {
+            path,
+            description: None,
+            input_schema: &object,
+            output_schema: None,
+        };
+        let checker = BuiltinChecker::new(&[
+            ToolSignature {
+                output_schema: Some(&channels),
+                ..tool("workspace.list_channels")
+            },
+            tool("workspace.comment_on_issue"),
+            tool("workspace.add_reaction"),
+        ]);
+        let run1 = "const channels = await tools.workspace.list_channels();\nfor (const channel of channels) {\n  if (channel.name.startsWith('test')) {\n    await tools.workspace.comment_on_issue(channel.name, 'This is a test message!');\n  }\n  if (channel.name.startsWith('e')) {\n    await tools.workspace.add_reaction(channel.name, '👍');\n  }\n}\nreturn { success: true };";
+        let found: Vec<(u32, u32, String)> = checker
+            .check(run1)
+            .into_iter()
+            .map(|d| (d.line, d.column, d.code))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (2, 23, "TS2488".to_string()),
+                (4, 58, "TS2554".to_string()),
+                (7, 54, "TS2554".to_string())
+            ]
+        );
+        let message = &checker.check(run1)[0].message;
+        assert!(message.contains("property 'channels'"), "{message}");
+        // `.filter` on the object, as in another real run; destructured, all is well.
+        let filtered = checker
+            .check("const channels = await tools.workspace.list_channels({});\nreturn channels.filter((c) => c);");
+        assert_eq!(filtered[0].code, "TS2339", "{filtered:?}");
+        assert!(checker
+            .check("const { channels } = await tools.workspace.list_channels({});\nfor (const c of channels) {}\nreturn channels.map((c) => c.name);")
+            .is_empty());
     }
 }

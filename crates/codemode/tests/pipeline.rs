@@ -237,7 +237,7 @@ async fn an_answer_cut_off_at_the_token_limit_is_never_checked_as_a_program() {
 async fn runtime_error_points_at_the_typescript_line() {
     let program =
         "type T = { a: number };\nconst t: T = { a: 1 };\n\nif (t.a === 1) {\n  throw new Error('boom');\n}\nreturn t;";
-    let llm = Arc::new(scripted(&[program, program]));
+    let llm = Arc::new(scripted(&[program, program, program]));
     let cm = pipeline(llm.clone(), Arc::new(FakeChatProvider::default())).await;
     let report = cm.run(RunOptions::new("q")).await.unwrap();
     assert_eq!(report.result_type, ResultType::RuntimeError, "{report:#?}");
@@ -245,14 +245,21 @@ async fn runtime_error_points_at_the_typescript_line() {
     let error = report.error.as_deref().unwrap();
     assert!(error.starts_with("Error: boom"), "{error}");
     // No tool was called, so the error went back to the model; it sent the same program,
-    // which is not run again.
+    // was asked once more in a fresh conversation, sent it again, and it was not run again.
     assert!(
         error.ends_with("the runtime repair returned the same program"),
         "{error}"
     );
     assert_eq!((report.runtime_repairs, report.runtime_attempts.len()), (0, 0));
     let steps: Vec<String> = llm.requests().into_iter().map(|r| r.step).collect();
-    assert_eq!(steps.last().map(String::as_str), Some("runtime_repair"), "{steps:?}");
+    assert_eq!(
+        steps[steps.len() - 2..],
+        ["runtime_repair", "runtime_repair"],
+        "{steps:?}"
+    );
+    let again = llm.requests().pop().unwrap();
+    assert_eq!(again.messages.len(), 4, "a fresh conversation: {:#?}", again.messages);
+    assert!(again.messages[3].content.contains("same program again"));
 }
 
 #[tokio::test]

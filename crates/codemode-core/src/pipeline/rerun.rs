@@ -3,6 +3,7 @@
 //! program is checked (step 5) and run (step 6) again. At most `max_runtime_repairs` times,
 //! and only when `rerun_policy` says running again is safe: a new run repeats the calls.
 
+use super::check::same_program;
 use super::execute::Executed;
 use super::run::{RunContext, StepFailure};
 use crate::bridge::ToolCallRecord;
@@ -83,7 +84,9 @@ pub(super) fn end_with_last_attempt(report: &mut RunReport, note: &str) {
 }
 
 /// Asks the main model for a program that does not fail the way `executed` did;
-/// `conversation` ends with the answer that held `code`.
+/// `conversation` ends with the answer that held `code`. An answer that is the failing program
+/// again is asked for once more in a fresh, shorter conversation (seen with a small model);
+/// the same program twice is returned as it is, and the caller does not run it again.
 pub(super) async fn ask_for_fix(
     ctx: &RunContext<'_>,
     main: &dyn Llm,
@@ -96,16 +99,16 @@ pub(super) async fn ask_for_fix(
         .error_line
         .and_then(|n| code.lines().nth((n as usize).saturating_sub(1)).map(|text| (n, text)))
         .map_or_else(String::new, |(n, text)| format!("    {n} | {}\n", text.trim_end()));
-    let calls = quote_calls(&executed.tool_calls);
-    let console = quote_lines(&executed.console);
+    let hints = hints(error, &executed.tool_calls);
     conversation.push(Message::user(prompts::render(
         prompts::RUNTIME_REPAIR_USER,
         &[
             ("error", error),
             ("line", &line),
             ("call_count", &executed.tool_calls.len().to_string()),
-            ("calls", &calls),
-            ("console", &console),
+            ("calls", &quote_calls(&executed.tool_calls)),
+            ("console", &quote_lines(&executed.console)),
+            ("hints", &hints),
         ],
     )));
     let answer = ctx
@@ -113,7 +116,53 @@ pub(super) async fn ask_for_fix(
         .await?;
     let fixed = extract_code(&answer);
     conversation.push(Message::assistant(answer));
+    if !same_program(&fixed, code) {
+        return Ok(fixed);
+    }
+    tracing::info!("the runtime repair returned the same program; asking again in a fresh conversation");
+    let mut fresh: Vec<Message> = conversation.iter().take(2).cloned().collect();
+    fresh.push(Message::assistant(format!("```typescript\n{}\n```", code.trim_end())));
+    fresh.push(Message::user(prompts::render(
+        prompts::RUNTIME_REPAIR_AGAIN_USER,
+        &[("error", error), ("line", &line), ("hints", &hints)],
+    )));
+    let answer = ctx
+        .ask_whole(main, LlmRole::Main, "runtime_repair", fresh.clone())
+        .await?;
+    let fixed = extract_code(&answer);
+    fresh.push(Message::assistant(answer));
+    *conversation = fresh;
     Ok(fixed)
+}
+
+/// Advice for the errors a wrong guess about a tool's result gives: a program that iterates
+/// (or maps) the object a tool returned is told where the list is. Empty when none applies.
+fn hints(error: &str, calls: &[ToolCallRecord]) -> String {
+    if !(error.contains("not iterable") || error.contains("not a function")) {
+        return String::new();
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = String::new();
+    for call in calls {
+        let Some(serde_json::Value::Object(map)) = &call.result else {
+            continue;
+        };
+        if !seen.insert(call.path.as_str()) {
+            continue;
+        }
+        let arguments = match &call.arguments {
+            serde_json::Value::Object(a) if !a.is_empty() => clip(&call.arguments.to_string()),
+            _ => "{}".to_string(),
+        };
+        for key in map.iter().filter(|(_, v)| v.is_array()).map(|(k, _)| k) {
+            out.push_str(&format!(
+                "\ntools.{path}() returns an object, not an array: its list is the property `{key}`. \
+                 Write `const {{ {key} }} = await tools.{path}({arguments});` to get the array.\n",
+                path = call.path
+            ));
+        }
+    }
+    out
 }
 
 fn clip(text: &str) -> String {
@@ -133,16 +182,41 @@ fn quote_calls(calls: &[ToolCallRecord]) -> String {
         .map(|c| {
             let outcome = match (&c.result, &c.error) {
                 (_, Some(e)) => format!("threw: {}", clip(e)),
-                (Some(v), None) => format!("returned {}", clip(&v.to_string())),
+                (Some(v), None) => format!("returned {}: {}", shape(v), clip(&v.to_string())),
                 (None, None) => "returned nothing".into(),
             };
-            format!("- tools.{}({}) {outcome}", c.path, clip(&c.arguments.to_string()))
+            let arguments = match &c.arguments {
+                serde_json::Value::Null => String::new(),
+                a => clip(&a.to_string()),
+            };
+            format!("- tools.{}({arguments}) {outcome}", c.path)
         })
         .collect();
     if calls.len() > QUOTED_ITEMS {
         out.push(format!("- ... and {} more", calls.len() - QUOTED_ITEMS));
     }
     out.join("\n")
+}
+
+/// What a value is, in words a model reads right (seen: a model iterating the object a
+/// tool returned, `{ channels: [...] }`, as if it were the array).
+fn shape(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let kind = |v: &Value| match v {
+        Value::Array(items) => format!("an array of {}", items.len()),
+        Value::Object(_) => "an object".to_string(),
+        Value::String(_) => "a string".to_string(),
+        Value::Number(_) => "a number".to_string(),
+        Value::Bool(_) => "a boolean".to_string(),
+        Value::Null => "null".to_string(),
+    };
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            let keys: Vec<String> = map.iter().map(|(k, v)| format!("`{k}` ({})", kind(v))).collect();
+            format!("an object (not an array) with {}", keys.join(", "))
+        }
+        v => kind(v),
+    }
 }
 
 fn quote_lines(lines: &[String]) -> String {
@@ -203,11 +277,31 @@ mod tests {
     }
 
     #[test]
+    fn a_program_iterating_a_result_object_is_told_where_the_list_is() {
+        let mut list = call("ws.list_channels");
+        list.result = Some(json!({"channels": [{"name": "general"}], "total": 1}));
+        let hint = hints("TypeError: value is not iterable", &[list.clone(), list.clone()]);
+        assert_eq!(
+            hint.trim(),
+            "tools.ws.list_channels() returns an object, not an array: its list is the property `channels`. \
+             Write `const { channels } = await tools.ws.list_channels({});` to get the array."
+        );
+        assert_eq!(hints("TypeError: cannot read property 'x' of undefined", &[list]), "");
+    }
+
+    #[test]
     fn calls_and_console_are_quoted_short() {
         let mut calls: Vec<ToolCallRecord> = (0..25).map(|_| call("ws.list")).collect();
         calls[0].error = Some("x".repeat(1000));
         let quoted = quote_calls(&calls);
         assert!(quoted.starts_with("- tools.ws.list({}) threw: xxx"), "{quoted}");
+        calls[1].arguments = serde_json::Value::Null;
+        calls[1].result = Some(json!({"channels": [1, 2]}));
+        let second = quote_calls(&calls).lines().nth(1).unwrap().to_string();
+        assert_eq!(
+            second,
+            "- tools.ws.list() returned an object (not an array) with `channels` (an array of 2): {\"channels\":[1,2]}"
+        );
         assert!(quoted.contains("... and 5 more"), "{quoted}");
         assert!(quoted.lines().next().unwrap().len() < QUOTED_CHARS + 60);
         assert_eq!(quote_lines(&[]), "(none)");
