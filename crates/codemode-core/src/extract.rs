@@ -25,6 +25,17 @@ pub fn extract_code(answer: &str) -> String {
     answer.trim().to_string()
 }
 
+/// True when a model's answer holds a program: a fenced block, or (without fences) text that
+/// parses as TypeScript. Prose, an apology or a plan in words does not.
+pub fn contains_program(answer: &str) -> bool {
+    let answer = without_reasoning(answer);
+    if !fenced_blocks(&answer).is_empty() {
+        return true;
+    }
+    let text = answer.trim();
+    !text.is_empty() && codemode_typescript::transpile(text).is_ok()
+}
+
 /// `text` without its closed `<think>`/`<thinking>` sections.
 fn without_reasoning(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -104,6 +115,21 @@ mod tests {
         assert_eq!(extract_code(b), "return 3;");
         // An unclosed section is kept: it may be all there is.
         assert_eq!(extract_code("<think>\n```ts\nreturn 4;\n```"), "return 4;");
+    }
+
+    #[test]
+    fn prose_is_not_a_program() {
+        assert!(contains_program("```ts\nreturn 1;\n```"));
+        assert!(contains_program(
+            "const { channels } = await tools.chat.list_channels({});\nreturn channels;"
+        ));
+        assert!(!contains_program(
+            "I'm sorry, but I can't list the channels without more information."
+        ));
+        assert!(!contains_program(
+            "First, list the channels. Then send a message to each one."
+        ));
+        assert!(!contains_program("<think>```ts\nreturn 1;\n```</think>Done."));
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub use checker::{BuiltinTypeChecker, CheckContext, CheckerError, TscTypeChecker
 pub use codemode_typescript::{Diagnostic, Severity};
 pub use environment::{ExecutionLimits, ExecutionRequest, FailureKind, RunEnvironment, RunFailure, RunOutcome};
 pub use error::CodeModeError;
-pub use extract::extract_code;
+pub use extract::{contains_program, extract_code};
 pub use filter::{FilterAnswer, parse_filter_answer};
 pub use limits::{LIMITS, LimitOverrides, LimitSpec, RerunPolicy};
 pub use llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, MessageRole, TokenUsage};

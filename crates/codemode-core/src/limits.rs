@@ -1,8 +1,8 @@
 //! The run limits, defined once.
 //!
-//! [`run_limits!`] is the only list of limits. From it come the fields, defaults, setters
-//! and validation of [`RunOptions`](crate::RunOptions), the keys of `[run]` in
-//! `codemode.toml` ([`RunSection`](crate::config::RunSection)), the overrides a command line
+//! `run_limits!` is the only list of limits. From it come the fields, defaults, setters
+//! and validation of [`RunOptions`], the keys of `[run]` in
+//! `codemode.toml` ([`RunSection`]), the overrides a command line
 //! gives ([`LimitOverrides`], one flag per [`LIMITS`] row) and the table `codemode doctor`
 //! prints. Adding a limit is one entry here.
 
@@ -107,7 +107,7 @@ impl LimitValue for RerunPolicy {
     }
 }
 
-/// What a setter of [`RunOptions`](crate::RunOptions) accepts for a limit of type `T`: the
+/// What a setter of [`RunOptions`] accepts for a limit of type `T`: the
 /// value itself, or a plain number for an optional one (`cpu_time_limit(5.0)`).
 pub trait IntoLimit<T> {
     /// The limit's value.

@@ -11,6 +11,7 @@ pub(crate) const REPAIR_USER: &str = include_str!("../prompts/repair_user.md");
 pub(crate) const REPAIR_AGAIN_USER: &str = include_str!("../prompts/repair_again_user.md");
 pub(crate) const RUNTIME_REPAIR_USER: &str = include_str!("../prompts/runtime_repair_user.md");
 pub(crate) const RUNTIME_REPAIR_AGAIN_USER: &str = include_str!("../prompts/runtime_repair_again_user.md");
+pub(crate) const NO_CODE_USER: &str = include_str!("../prompts/no_code_user.md");
 pub(crate) const TRUNCATED_USER: &str = include_str!("../prompts/truncated_user.md");
 
 /// Fills the `{{name}}` slots of a template. Slots are filled in one pass, so text that

@@ -550,3 +550,28 @@ async fn arguments_are_validated_against_the_schema_before_the_call() {
     assert!(chat.messages.lock().unwrap().is_empty(), "the tool was not called");
     assert!(report.tool_calls[0].error.is_some());
 }
+
+/// An answer with no program (an apology, a plan in words) is asked for once more as one
+/// code block; it does not cost a repair.
+#[tokio::test]
+async fn an_answer_without_code_is_asked_for_again() {
+    let llm = Arc::new(
+        ScriptedLlm::new()
+            .reply(LlmRole::Strategy, "1. list channels")
+            .respond_with(LlmRole::Tiny, select_all)
+            .reply(LlmRole::Main, "I would first list the channels and then count them.")
+            .reply(
+                LlmRole::Main,
+                fenced("const { channels } = await tools.chat.list_channels({});\nreturn channels.length;"),
+            ),
+    );
+    let cm = pipeline(llm.clone(), Arc::new(FakeChatProvider::default())).await;
+    let report = cm.run(RunOptions::new("count the channels")).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.output, json!(5));
+    assert_eq!(report.repairs, 0);
+    let main: Vec<_> = llm.requests().into_iter().filter(|r| r.role == LlmRole::Main).collect();
+    assert_eq!(main.len(), 2);
+    assert_eq!(main[1].step, "implement");
+    assert!(main[1].messages.last().unwrap().content.contains("has no program"));
+}

@@ -9,8 +9,7 @@ use codemode_typescript::{
 use super::run::{RunContext, StepFailure};
 use super::types::Typed;
 use crate::checker::{CheckContext, CheckerError, TypeChecker};
-use crate::extract::extract_code;
-use crate::llm::{Llm, LlmRole, Message};
+use crate::llm::{Llm, Message};
 use crate::prompts;
 use crate::report::ResultType;
 
@@ -191,11 +190,7 @@ async fn ask_for_a_change(
     failing: &str,
     quoted: &str,
 ) -> Result<String, crate::llm::LlmError> {
-    let answer = ctx
-        .ask_whole(main, LlmRole::Main, "repair", conversation.clone())
-        .await?;
-    let code = extract_code(&answer);
-    conversation.push(Message::assistant(answer));
+    let code = ctx.ask_program(main, "repair", conversation).await?;
     if same_program(&code, failing) {
         tracing::info!("the repair returned the same program; asking again in a fresh conversation");
         let mut fresh: Vec<Message> = conversation.iter().take(2).cloned().collect();
@@ -207,9 +202,7 @@ async fn ask_for_a_change(
             prompts::REPAIR_AGAIN_USER,
             &[("diagnostics", quoted)],
         )));
-        let answer = ctx.ask_whole(main, LlmRole::Main, "repair", fresh.clone()).await?;
-        let code = extract_code(&answer);
-        fresh.push(Message::assistant(answer));
+        let code = ctx.ask_program(main, "repair", &mut fresh).await?;
         *conversation = fresh;
         return Ok(code);
     }

@@ -2,8 +2,7 @@
 //! declarations, following the plan.
 
 use super::run::{RunContext, StepFailure};
-use crate::extract::extract_code;
-use crate::llm::{Llm, LlmRole, Message};
+use crate::llm::{Llm, Message};
 use crate::prompts;
 
 /// The program the main model wrote and the conversation it came from (repairs continue it).
@@ -25,10 +24,6 @@ pub(super) async fn implement(
     let system = prompts::render(prompts::IMPLEMENT_SYSTEM, &[("declarations", declarations.trim_end())]);
     let user = prompts::render(prompts::IMPLEMENT_USER, &[("query", query), ("plan", plan)]);
     let mut conversation = vec![Message::system(system), Message::user(user)];
-    let answer = ctx
-        .ask_whole(main, LlmRole::Main, "implement", conversation.clone())
-        .await?;
-    let code = extract_code(&answer);
-    conversation.push(Message::assistant(answer));
+    let code = ctx.ask_program(main, "implement", &mut conversation).await?;
     Ok(Implementation { code, conversation })
 }

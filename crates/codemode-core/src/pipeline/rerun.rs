@@ -8,9 +8,8 @@ use super::execute::Executed;
 use super::run::{RunContext, StepFailure};
 use crate::bridge::ToolCallRecord;
 use crate::catalog::ToolCatalog;
-use crate::extract::extract_code;
 use crate::limits::RerunPolicy;
-use crate::llm::{Llm, LlmError, LlmRole, Message};
+use crate::llm::{Llm, LlmError, Message};
 use crate::prompts;
 use crate::report::{ResultType, RunAttempt, RunReport};
 
@@ -111,11 +110,7 @@ pub(super) async fn ask_for_fix(
             ("hints", &hints),
         ],
     )));
-    let answer = ctx
-        .ask_whole(main, LlmRole::Main, "runtime_repair", conversation.clone())
-        .await?;
-    let fixed = extract_code(&answer);
-    conversation.push(Message::assistant(answer));
+    let fixed = ctx.ask_program(main, "runtime_repair", conversation).await?;
     if !same_program(&fixed, code) {
         return Ok(fixed);
     }
@@ -126,11 +121,7 @@ pub(super) async fn ask_for_fix(
         prompts::RUNTIME_REPAIR_AGAIN_USER,
         &[("error", error), ("line", &line), ("hints", &hints)],
     )));
-    let answer = ctx
-        .ask_whole(main, LlmRole::Main, "runtime_repair", fresh.clone())
-        .await?;
-    let fixed = extract_code(&answer);
-    fresh.push(Message::assistant(answer));
+    let fixed = ctx.ask_program(main, "runtime_repair", &mut fresh).await?;
     *conversation = fresh;
     Ok(fixed)
 }

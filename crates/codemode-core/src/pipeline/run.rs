@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use crate::extract::{contains_program, extract_code};
 use crate::llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, TokenUsage};
 use crate::promptlog::PromptLog;
 use crate::prompts;
@@ -82,6 +83,30 @@ impl<'a> RunContext<'a> {
             )));
         }
         Ok(second.text)
+    }
+
+    /// Asks the main model for a program: the answer is added to `conversation` and its code
+    /// returned. An answer with no program in it (prose, an apology, a plan) is asked for
+    /// once more, as one fenced block, before it counts.
+    pub async fn ask_program(
+        &self,
+        main: &dyn Llm,
+        step: &str,
+        conversation: &mut Vec<Message>,
+    ) -> Result<String, LlmError> {
+        let answer = self.ask_whole(main, LlmRole::Main, step, conversation.clone()).await?;
+        let has_program = contains_program(&answer);
+        conversation.push(Message::assistant(answer));
+        if !has_program {
+            tracing::info!(step, "the answer has no program; asking once more for one code block");
+            conversation.push(Message::user(prompts::NO_CODE_USER));
+            let again = self.ask_whole(main, LlmRole::Main, step, conversation.clone()).await?;
+            conversation.push(Message::assistant(again));
+        }
+        Ok(conversation
+            .last()
+            .map(|m| extract_code(&m.content))
+            .unwrap_or_default())
     }
 
     async fn complete(

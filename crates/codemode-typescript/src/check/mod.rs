@@ -22,6 +22,10 @@ use crate::diagnostic::{Diagnostic, LineIndex};
 use crate::program::{parse, syntax_diagnostics};
 use crate::schema::{ToolSignature, resolve_pointer};
 
+mod results;
+
+use results::{ARRAY_METHODS, where_the_list_is};
+
 /// Name of the checker in reports.
 pub const BUILTIN_CHECKER_NAME: &str = "builtin (oxc)";
 
@@ -109,11 +113,6 @@ struct CallVisitor<'c> {
     /// `const` names bound to `await tools.x.y(...)`, with the tool's path.
     results: HashMap<String, String>,
 }
-
-/// Array methods a model calls on what it takes for a list.
-const ARRAY_METHODS: &[&str] = &[
-    "map", "filter", "forEach", "find", "some", "every", "reduce", "flatMap", "slice", "includes", "indexOf", "join",
-];
 
 /// `tools.a.b` as segments with the byte offset of each segment.
 fn tool_chain(expr: &Expression<'_>) -> Option<Vec<(String, u32)>> {
@@ -364,69 +363,6 @@ impl CallVisitor<'_> {
     }
 }
 
-impl CallVisitor<'_> {
-    /// The tool path when `expr` is `await tools.x.y(...)` of a known tool.
-    fn awaited_tool(&self, expr: &Expression<'_>) -> Option<String> {
-        let Expression::AwaitExpression(awaited) = expr.without_parentheses() else {
-            return None;
-        };
-        let Expression::CallExpression(call) = awaited.argument.without_parentheses() else {
-            return None;
-        };
-        let path: Vec<String> = tool_chain(&call.callee)?.into_iter().map(|(s, _)| s).collect();
-        let path = path.join(".");
-        self.checker.tools.contains_key(&path).then_some(path)
-    }
-
-    /// The tool whose result `expr` is: `await tools.x.y(...)` or a `const` holding one.
-    fn result_of(&self, expr: &Expression<'_>) -> Option<String> {
-        match expr.without_parentheses() {
-            Expression::Identifier(id) => self.results.get(id.name.as_str()).cloned(),
-            other => self.awaited_tool(other),
-        }
-    }
-
-    /// The array properties of a tool's declared output, when that output is an object.
-    fn object_result(&self, path: &str) -> Option<Vec<String>> {
-        let schema = self.checker.outputs.get(path)?;
-        let output = deref(schema, schema);
-        if output.get("type").and_then(Value::as_str) != Some("object") {
-            return None;
-        }
-        let lists = output
-            .get("properties")
-            .and_then(Value::as_object)
-            .map(|p| {
-                p.iter()
-                    .filter(|(_, v)| deref(v, schema).get("type").and_then(Value::as_str) == Some("array"))
-                    .map(|(k, _)| k.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        Some(lists)
-    }
-}
-
-impl CallVisitor<'_> {
-    /// True when the tool's declared output has the property `name`.
-    fn declares(&self, path: &str, name: &str) -> bool {
-        self.checker.outputs.get(path).is_some_and(|schema| {
-            deref(schema, schema)
-                .get("properties")
-                .and_then(Value::as_object)
-                .is_some_and(|p| p.contains_key(name))
-        })
-    }
-}
-
-fn where_the_list_is(lists: &[String]) -> String {
-    match lists {
-        [] => String::new(),
-        [one] => format!(" Its list is the property '{one}': `const {{ {one} }} = await ...`."),
-        many => format!(" Its lists are the properties {}.", many.join(", ")),
-    }
-}
-
 impl<'a> Visit<'a> for CallVisitor<'_> {
     fn visit_call_expression(&mut self, it: &CallExpression<'a>) {
         self.check_call(it);
@@ -543,136 +479,4 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn checker() -> BuiltinChecker {
-        static SCHEMA: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
-        let schema = SCHEMA.get_or_init(|| {
-            json!({
-                "type": "object",
-                "properties": {
-                    "channel": {"type": "string"},
-                    "count": {"type": "integer"},
-                    "mode": {"enum": ["fast", "slow"]},
-                    "meta": {"type": "object", "properties": {"tag": {"type": "string"}}, "additionalProperties": false}
-                },
-                "required": ["channel"]
-            })
-        });
-        BuiltinChecker::new(&[ToolSignature {
-            path: "chat.send_message",
-            description: None,
-            input_schema: schema,
-            output_schema: None,
-        }])
-    }
-
-    fn codes(src: &str) -> Vec<(u32, u32, String)> {
-        checker()
-            .check(src)
-            .into_iter()
-            .map(|d| (d.line, d.column, d.code))
-            .collect()
-    }
-
-    #[test]
-    fn accepts_valid_calls() {
-        assert!(
-            codes("const r = await tools.chat.send_message({ channel: 'x', count: 2, mode: 'fast' });\nreturn r;")
-                .is_empty()
-        );
-        assert!(codes("const c = 'x';\nawait tools.chat.send_message({ channel: c, ...{} });").is_empty());
-    }
-
-    #[test]
-    fn misspelled_tool_and_namespace() {
-        let d = checker().check("await tools.chat.send_mesage({ channel: 'x' });");
-        assert_eq!(d[0].code, "TS2339");
-        assert_eq!((d[0].line, d[0].column), (1, 18));
-        assert!(
-            d[0].message.contains("Did you mean 'send_message'?"),
-            "{}",
-            d[0].message
-        );
-        assert_eq!(codes("await tools.caht.send_message({ channel: 'x' });")[0].2, "TS2339");
-    }
-
-    #[test]
-    fn bad_properties_and_values() {
-        assert_eq!(
-            codes("\nawait tools.chat.send_message({ chanel: 'x' });"),
-            vec![(2, 31, "TS2741".to_string()), (2, 33, "TS2353".to_string()),]
-        );
-        assert_eq!(codes("await tools.chat.send_message({ channel: 1 });")[0].2, "TS2322");
-        assert_eq!(
-            codes("await tools.chat.send_message({ channel: 'x', mode: 'medium' });")[0].2,
-            "TS2322"
-        );
-        assert_eq!(
-            codes("await tools.chat.send_message({ channel: 'x', meta: { tga: 'a' } });")[0].2,
-            "TS2353"
-        );
-        assert_eq!(codes("await tools.chat.send_message();")[0].2, "TS2554");
-        // Positional arguments, as a small model wrote them for the seed query.
-        let positional = codes("const c = { name: 'x' };\nawait tools.chat.send_message(c.name, 'hello');");
-        assert_eq!(positional, vec![(2, 39, "TS2554".to_string())]);
-    }
-
-    #[test]
-    fn syntax_errors() {
-        assert_eq!(codes("const x = ;")[0].2, "SYNTAX");
-    }
-
-    /// The program Qwen2.5-Coder-1.5B wrote for the seed query
-    /// (`shared/data/real-model-transcripts/seed-query-run1`), verbatim. TypeScript 7 reports
-    /// TS2488 at 2:23 and TS2554 at 4:58 and 7:54; so must the built-in checker.
-    #[test]
-    fn the_seed_query_run1_program_fails_as_with_tsc() {
-        let object = json!({"type": "object"});
-        let channels = json!({
-            "type": "object",
-            "properties": {"channels": {"type": "array", "items": {"$ref": "#/$defs/Channel"}}},
-            "required": ["channels"],
-            "$defs": {"Channel": {"type": "object", "properties": {"name": {"type": "string"}}}}
-        });
-        let tool = |path| ToolSignature {
-            path,
-            description: None,
-            input_schema: &object,
-            output_schema: None,
-        };
-        let checker = BuiltinChecker::new(&[
-            ToolSignature {
-                output_schema: Some(&channels),
-                ..tool("workspace.list_channels")
-            },
-            tool("workspace.comment_on_issue"),
-            tool("workspace.add_reaction"),
-        ]);
-        let run1 = "const channels = await tools.workspace.list_channels();\nfor (const channel of channels) {\n  if (channel.name.startsWith('test')) {\n    await tools.workspace.comment_on_issue(channel.name, 'This is a test message!');\n  }\n  if (channel.name.startsWith('e')) {\n    await tools.workspace.add_reaction(channel.name, '👍');\n  }\n}\nreturn { success: true };";
-        let found: Vec<(u32, u32, String)> = checker
-            .check(run1)
-            .into_iter()
-            .map(|d| (d.line, d.column, d.code))
-            .collect();
-        assert_eq!(
-            found,
-            vec![
-                (2, 23, "TS2488".to_string()),
-                (4, 58, "TS2554".to_string()),
-                (7, 54, "TS2554".to_string())
-            ]
-        );
-        let message = &checker.check(run1)[0].message;
-        assert!(message.contains("property 'channels'"), "{message}");
-        // `.filter` on the object, as in another real run; destructured, all is well.
-        let filtered = checker
-            .check("const channels = await tools.workspace.list_channels({});\nreturn channels.filter((c) => c);");
-        assert_eq!(filtered[0].code, "TS2339", "{filtered:?}");
-        assert!(checker
-            .check("const { channels } = await tools.workspace.list_channels({});\nfor (const c of channels) {}\nreturn channels.map((c) => c.name);")
-            .is_empty());
-    }
-}
+mod tests;
