@@ -527,8 +527,7 @@ impl ServerHandler for DemoServer {
 }
 
 /// An axum router serving `server` over streamable HTTP at `/mcp`. Every session shares the
-/// server's workspace. (Feature `http`, on by default; `codemode demo` needs stdio only.)
-#[cfg(feature = "http")]
+/// server's workspace.
 pub fn http_router(server: DemoServer) -> axum::Router {
     use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
     use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};

@@ -2,17 +2,18 @@
 //!
 //! It reports syntax errors, calls to tool paths that do not exist, and, for object-literal
 //! arguments, unknown properties, missing required properties and literal values of the
-//! wrong type; positional arguments; and a tool's object result used as an array (iterated
-//! with `for...of`, or `.map`/`.filter`/... on a `const` that holds it). Codes follow `tsc`
-//! (`TS2339`, `TS2353`, `TS2741`, `TS2322`, `TS2554`, `TS2488`) so a model sees the same kind
-//! of feedback from either checker.
+//! wrong type; positional arguments; a tool's result used as what it is not (`results.rs`:
+//! an object iterated or mapped as a list, a property its declared output lacks,
+//! a Promise used without `await`). Codes follow `tsc` (`TS2339`, `TS2353`, `TS2741`,
+//! `TS2322`, `TS2554`, `TS2488`, `TS2570`, `TS7053`) so a model sees the same kind of
+//! feedback from either checker.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use oxc::allocator::Allocator;
 use oxc::ast::ast::{
-    Argument, ArrayExpressionElement, BindingPattern, CallExpression, Expression, ForOfStatement, ObjectExpression,
-    ObjectPropertyKind, StaticMemberExpression, VariableDeclaration, VariableDeclarationKind,
+    Argument, ArrayExpressionElement, CallExpression, ComputedMemberExpression, Expression, ForOfStatement,
+    ObjectExpression, ObjectPropertyKind, StaticMemberExpression, VariableDeclaration, VariableDeclarationKind,
 };
 use oxc::ast_visit::{Visit, walk};
 use oxc::span::GetSpan;
@@ -23,8 +24,6 @@ use crate::program::{parse, syntax_diagnostics};
 use crate::schema::{ToolSignature, resolve_pointer};
 
 mod results;
-
-use results::{ARRAY_METHODS, where_the_list_is};
 
 /// Name of the checker in reports.
 pub const BUILTIN_CHECKER_NAME: &str = "builtin (oxc)";
@@ -80,6 +79,7 @@ impl BuiltinChecker {
             index: LineIndex::new(source),
             out: Vec::new(),
             results: HashMap::new(),
+            promises: HashMap::new(),
         };
         visitor.visit_program(&ret.program);
         diagnostics.extend(visitor.out);
@@ -112,6 +112,8 @@ struct CallVisitor<'c> {
     out: Vec<Diagnostic>,
     /// `const` names bound to `await tools.x.y(...)`, with the tool's path.
     results: HashMap<String, String>,
+    /// `const` names bound to `tools.x.y(...)` without `await`: a Promise.
+    promises: HashMap<String, String>,
 }
 
 /// `tools.a.b` as segments with the byte offset of each segment.
@@ -372,49 +374,25 @@ impl<'a> Visit<'a> for CallVisitor<'_> {
     fn visit_variable_declaration(&mut self, it: &VariableDeclaration<'a>) {
         if it.kind == VariableDeclarationKind::Const {
             for d in &it.declarations {
-                if let (BindingPattern::BindingIdentifier(id), Some(init)) = (&d.id, &d.init)
-                    && let Some(path) = self.awaited_tool(init)
-                {
-                    self.results.insert(id.name.to_string(), path);
-                }
+                self.bind(d);
             }
         }
         walk::walk_variable_declaration(self, it);
     }
 
     fn visit_for_of_statement(&mut self, it: &ForOfStatement<'a>) {
-        if let Some(path) = self.result_of(&it.right)
-            && let Some(lists) = self.object_result(&path)
-        {
-            self.report(
-                it.right.span().start,
-                "TS2488",
-                format!(
-                    "The result of tools.{path} is an object: it must have a '[Symbol.iterator]()' method to be iterated.{}",
-                    where_the_list_is(&lists)
-                ),
-            );
-        }
+        self.check_iterated(&it.right);
         walk::walk_for_of_statement(self, it);
     }
 
     fn visit_static_member_expression(&mut self, it: &StaticMemberExpression<'a>) {
-        let method = it.property.name.as_str();
-        if ARRAY_METHODS.contains(&method)
-            && let Some(path) = self.result_of(&it.object)
-            && let Some(lists) = self.object_result(&path)
-            && !self.declares(&path, method)
-        {
-            self.report(
-                it.property.span.start,
-                "TS2339",
-                format!(
-                    "Property '{method}' does not exist on the result of tools.{path}, an object.{}",
-                    where_the_list_is(&lists)
-                ),
-            );
-        }
+        self.check_property(&it.object, it.property.name.as_str(), it.property.span.start);
         walk::walk_static_member_expression(self, it);
+    }
+
+    fn visit_computed_member_expression(&mut self, it: &ComputedMemberExpression<'a>) {
+        self.check_index(&it.object);
+        walk::walk_computed_member_expression(self, it);
     }
 }
 

@@ -131,3 +131,78 @@ fn the_seed_query_run1_program_fails_as_with_tsc() {
         .check("const { channels } = await tools.workspace.list_channels({});\nfor (const c of channels) {}\nreturn channels.map((c) => c.name);")
         .is_empty());
 }
+
+/// A checker with the demo server's `list_channels` (its output declared) and `list_inbox`.
+fn workspace_checker() -> BuiltinChecker {
+    static SCHEMAS: std::sync::OnceLock<(Value, Value, Value)> = std::sync::OnceLock::new();
+    let (object, channels, inbox) = SCHEMAS.get_or_init(|| {
+        (
+            json!({"type": "object"}),
+            json!({
+                "type": "object",
+                "properties": {"channels": {"type": "array", "items": {"type": "object"}}},
+                "required": ["channels"]
+            }),
+            json!({
+                "type": "object",
+                "properties": {"emails": {"type": "array"}, "unread": {"type": "integer"}},
+                "additionalProperties": false
+            }),
+        )
+    });
+    let tool = |path, output| ToolSignature {
+        path,
+        description: None,
+        input_schema: object,
+        output_schema: output,
+    };
+    BuiltinChecker::new(&[
+        tool("workspace.list_channels", Some(channels)),
+        tool("workspace.list_inbox", Some(inbox)),
+        tool("workspace.send_email", None),
+    ])
+}
+
+fn workspace_codes(src: &str) -> Vec<(u32, u32, String)> {
+    workspace_checker()
+        .check(src)
+        .into_iter()
+        .map(|d| (d.line, d.column, d.code))
+        .collect()
+}
+
+#[test]
+fn properties_the_declared_output_lacks() {
+    let read = workspace_codes("const r = await tools.workspace.list_channels({});\nreturn r.items;");
+    assert_eq!(read, vec![(2, 10, "TS2339".to_string())]);
+    let destructured =
+        workspace_codes("const { items, channels } = await tools.workspace.list_inbox({});\nreturn items;");
+    assert_eq!(
+        destructured,
+        vec![(1, 9, "TS2339".to_string()), (1, 16, "TS2339".to_string())]
+    );
+    let message =
+        &workspace_checker().check("const r = await tools.workspace.list_inbox({});\nreturn r.total;")[0].message;
+    assert!(message.contains("Its properties: emails, unread."), "{message}");
+    // Declared properties, and outputs nobody declared, are fine.
+    assert!(workspace_codes(
+        "const { emails, unread } = await tools.workspace.list_inbox({});\nconst r = await tools.workspace.send_email({});\nreturn [emails, unread, r.anything];"
+    )
+    .is_empty());
+}
+
+/// A Promise used as its value, as a real model wrote `list_inbox({...})[0].id`.
+#[test]
+fn a_call_without_await_used_as_its_value() {
+    let indexed = workspace_codes("const emails = tools.workspace.list_inbox({});\nreturn emails[0].id;");
+    assert_eq!(indexed, vec![(2, 14, "TS7053".to_string())]);
+    let property = workspace_codes("return tools.workspace.list_channels({}).channels;");
+    assert_eq!(property, vec![(1, 42, "TS2570".to_string())]);
+    let iterated = workspace_codes("for (const c of tools.workspace.list_channels({})) {}\nreturn 1;");
+    assert_eq!(iterated, vec![(1, 17, "TS2488".to_string())]);
+    // What a Promise has, and awaiting it later, are fine.
+    assert!(workspace_codes(
+        "const p = tools.workspace.list_channels({});\np.then((r) => r.channels).catch(() => []);\nconst { channels } = await p;\nreturn channels;"
+    )
+    .is_empty());
+}
