@@ -125,6 +125,70 @@ fn ensure_runtime() -> Result<PathBuf> {
 }
 
 /// `cargo xtask local-model [--model 0.5b|1.5b|both] [--port N] [--threads N] [--prepare-only]`.
+/// What `--model` picked, fetched and checked, with the runtime installed.
+pub struct Prepared {
+    files: Vec<(&'static str, PathBuf)>,
+    runtime: PathBuf,
+}
+
+impl Prepared {
+    /// Fetches and checks the models `which` names (`0.5b`, `1.5b` or `both`).
+    pub fn new(which: &str) -> Result<Self> {
+        let chosen: Vec<&ModelSpec> = MODELS.iter().filter(|m| which == "both" || which == m.key).collect();
+        if chosen.is_empty() {
+            bail!("--model takes 0.5b, 1.5b or both, not `{which}`");
+        }
+        let files = chosen
+            .iter()
+            .map(|m| ensure_model(m).map(|f| (m.name, f)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            files,
+            runtime: ensure_runtime()?,
+        })
+    }
+
+    /// The largest model (strategy and main) and the smallest (tiny).
+    pub fn main_and_tiny(&self) -> (&'static str, &'static str) {
+        (self.files[0].0, self.files.last().map_or(self.files[0].0, |(n, _)| *n))
+    }
+
+    /// The server on `port`, not started.
+    pub fn server(&self, port: u16, threads: u32) -> Command {
+        let mut server = Command::new("node");
+        server.arg(self.runtime.join("server.mjs")).args([
+            "--port",
+            &port.to_string(),
+            "--threads",
+            &threads.to_string(),
+        ]);
+        for (name, file) in &self.files {
+            server.arg("--model").arg(format!("{name}={}", file.display()));
+        }
+        server
+    }
+}
+
+/// Waits until the server on `port` answers `GET /v1/models` (at most `seconds`).
+pub fn wait_until_ready(port: u16, seconds: u64) -> Result<()> {
+    use std::io::{Read, Write};
+    for _ in 0..seconds * 2 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            let request = format!("GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            if stream.write_all(request.as_bytes()).is_ok()
+                && stream.read_to_string(&mut answer).is_ok()
+                && answer.starts_with("HTTP/1.1 200")
+            {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    bail!("the local model server on port {port} did not answer within {seconds} s")
+}
+
 pub fn main(args: impl Iterator<Item = String>) -> Result<()> {
     let (mut which, mut port, mut threads, mut prepare_only) = ("both".to_string(), 8089u16, 2u32, false);
     let mut args = args.peekable();
@@ -138,34 +202,18 @@ pub fn main(args: impl Iterator<Item = String>) -> Result<()> {
             other => bail!("unknown argument `{other}`; see `cargo xtask help`"),
         }
     }
-    let chosen: Vec<&ModelSpec> = MODELS.iter().filter(|m| which == "both" || which == m.key).collect();
-    if chosen.is_empty() {
-        bail!("--model takes 0.5b, 1.5b or both, not `{which}`");
-    }
-    let files = chosen
-        .iter()
-        .map(|m| ensure_model(m).map(|f| (m.name, f)))
-        .collect::<Result<Vec<_>>>()?;
-    let runtime = ensure_runtime()?;
+    let prepared = Prepared::new(&which)?;
     if prepare_only {
-        for (name, file) in &files {
+        for (name, file) in &prepared.files {
             eprintln!("xtask: {name} is ready: {}", file.display());
         }
         return Ok(());
     }
     let url = format!("http://127.0.0.1:{port}/v1");
+    let (main, tiny) = prepared.main_and_tiny();
     eprintln!(
-        "xtask: starting the local model server ({}); stop it with Ctrl-C. Try:\n  cargo codemode demo --llm-base-url {url} --model {} --tiny-model {}",
-        files.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
-        files[0].0,
-        files.last().map_or(files[0].0, |(n, _)| *n),
+        "xtask: starting the local model server ({}); stop it with Ctrl-C. Try:\n  cargo codemode demo --llm-base-url {url} --model {main} --tiny-model {tiny}",
+        prepared.files.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
     );
-    let mut server = Command::new("node");
-    server
-        .arg(runtime.join("server.mjs"))
-        .args(["--port", &port.to_string(), "--threads", &threads.to_string()]);
-    for (name, file) in &files {
-        server.arg("--model").arg(format!("{name}={}", file.display()));
-    }
-    run(&mut server)
+    run(&mut prepared.server(port, threads))
 }

@@ -8,6 +8,8 @@
 //! - `cargo xtask bench`: the benchmarks (release build), as a table of medians and ratios.
 //! - `cargo xtask local-model [--model 0.5b|1.5b|both] [--port N] [--threads N] [--prepare-only]`:
 //!   fetches, verifies and serves a real local model over an OpenAI-compatible API.
+//! - `cargo xtask eval [--local] [ARGS]`: `codemode eval` (see its `--help`); `--local` runs it
+//!   against the local models, started for the eval and stopped after it.
 
 mod local_model;
 
@@ -226,6 +228,55 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `codemode eval` from this workspace; with `--local`, against the local models, whose
+/// server runs for the eval only.
+fn eval(mut args: Vec<String>) -> Result<()> {
+    let local = args
+        .iter()
+        .position(|a| a == "--local")
+        .map(|i| args.remove(i))
+        .is_some();
+    if !args.iter().any(|a| a == "--output" || a.starts_with("--output=")) {
+        args.extend([
+            "--output".into(),
+            root().join("target/eval/latest.json").display().to_string(),
+        ]);
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut eval = Command::new(cargo);
+    eval.args([
+        "run",
+        "--quiet",
+        "-p",
+        "codemode-cli",
+        "--bin",
+        "codemode",
+        "--",
+        "eval",
+    ])
+    .current_dir(root());
+    if !local {
+        return run(eval.args(&args));
+    }
+    const PORT: u16 = 18_089;
+    let prepared = local_model::Prepared::new("both")?;
+    let (main, tiny) = prepared.main_and_tiny();
+    let mut server = prepared
+        .server(PORT, 2)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start the local model server (node)")?;
+    let outcome = local_model::wait_until_ready(PORT, 180).and_then(|()| {
+        run(eval
+            .args(["--llm-base-url", &format!("http://127.0.0.1:{PORT}/v1")])
+            .args(["--model", main, "--tiny-model", tiny])
+            .args(&args))
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    outcome
+}
+
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
@@ -248,9 +299,10 @@ fn main() -> Result<()> {
                 .current_dir(root()))
         }
         Some("local-model") => local_model::main(args),
+        Some("eval") => eval(args.collect()),
         Some("help") | None => {
             println!(
-                "cargo xtask <task>\n\ntasks:\n  test [ARGS]  npm packages for the tests, then cargo test --workspace [ARGS]\n  npm          only the npm packages\n  guest        rebuild the sandbox guest (--check: fail if the committed one is stale)\n  bench        the benchmarks (release), a table of medians and ratios\n  local-model  a local model over an OpenAI-compatible API on loopback\n               [--model 0.5b|1.5b|both] [--port 8089] [--threads 2] [--prepare-only]\n  help         this list"
+                "cargo xtask <task>\n\ntasks:\n  test [ARGS]  npm packages for the tests, then cargo test --workspace [ARGS]\n  npm          only the npm packages\n  guest        rebuild the sandbox guest (--check: fail if the committed one is stale)\n  bench        the benchmarks (release), a table of medians and ratios\n  local-model  a local model over an OpenAI-compatible API on loopback\n               [--model 0.5b|1.5b|both] [--port 8089] [--threads 2] [--prepare-only]\n  eval         `codemode eval` [--local: with the local models, started and stopped here]\n               [ARGS of codemode eval]; results in target/eval/latest.json\n  help         this list"
             );
             Ok(())
         }

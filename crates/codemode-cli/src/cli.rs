@@ -80,22 +80,74 @@ pub enum Command {
     /// Uses live models when OPENROUTER_API_KEY or OPENAI_API_KEY is set, or with
     /// --llm-base-url; otherwise says so and uses a scripted model shipped with the demo.
     Demo {
-        /// An OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio), e.g. http://localhost:11434/v1
-        #[arg(long, value_name = "URL")]
-        llm_base_url: Option<String>,
-        /// Model for the strategy and main roles
-        #[arg(long, value_name = "NAME")]
-        model: Option<String>,
-        /// Model for the tiny (filter) role
-        #[arg(long, value_name = "NAME")]
-        tiny_model: Option<String>,
+        #[command(flatten)]
+        models: ModelFlags,
         /// Use the scripted model even when a key is set
         #[arg(long)]
         offline: bool,
     },
+    /// Measure the pipeline with real models: tasks against the demo MCP server, each judged
+    /// by the workspace it leaves, and the filter's recall on LiveMCPBench
+    ///
+    /// Models: --replay, else --llm-base-url, else [llm.*] of codemode.toml, else
+    /// OPENROUTER_API_KEY / OPENAI_API_KEY. Prints a table and writes a JSON file.
+    Eval(EvalArgs),
     /// Serve the demo MCP server on stdio (used by `codemode demo`)
     #[command(hide = true)]
     DemoServer,
+}
+
+/// Which live models to use.
+#[derive(Debug, Clone, Args)]
+pub struct ModelFlags {
+    /// An OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio), e.g. http://localhost:11434/v1
+    #[arg(long, value_name = "URL")]
+    pub llm_base_url: Option<String>,
+    /// Model for the strategy and main roles
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Model for the strategy role [default: --model]
+    #[arg(long, value_name = "NAME")]
+    pub strategy_model: Option<String>,
+    /// Model for the tiny (filter) role
+    #[arg(long, value_name = "NAME")]
+    pub tiny_model: Option<String>,
+}
+
+impl From<ModelFlags> for crate::demo::LiveModelArgs {
+    fn from(flags: ModelFlags) -> Self {
+        Self {
+            llm_base_url: flags.llm_base_url,
+            model: flags.model,
+            strategy_model: flags.strategy_model,
+            tiny_model: flags.tiny_model,
+        }
+    }
+}
+
+/// Options of `codemode eval`.
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub models: ModelFlags,
+    /// Only these demo tasks (comma-separated ids; `none` for none) [default: all]
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub tasks: Vec<String>,
+    /// Also measure the filter's recall on the first N LiveMCPBench dev tasks (527 tools each)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub recall: usize,
+    /// The LiveMCPBench data (tools.json, tasks_dev.json) [default: $CODEMODE_SHARED_DIR/data/livemcpbench or ../shared/data/livemcpbench]
+    #[arg(long, value_name = "DIR")]
+    pub livemcpbench: Option<PathBuf>,
+    /// Write every model call to this JSON-lines file (replaced), for --replay
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+    /// Answer from a recording made with --record instead of live models (offline, seconds)
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Where to write the results as JSON
+    #[arg(long, value_name = "FILE", default_value = "codemode-eval.json")]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

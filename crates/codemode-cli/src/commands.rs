@@ -27,20 +27,14 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Types { tools } => types(&setup, &tools).await,
         Command::Check { file } => check(&setup, &file, json).await,
         Command::Doctor => doctor(&setup, json).await,
-        Command::Demo {
-            llm_base_url,
-            model,
-            tiny_model,
-            offline,
-        } => {
+        Command::Demo { models, offline } => {
             let args = crate::demo::DemoArgs {
-                llm_base_url,
-                model,
-                tiny_model,
+                models: models.into(),
                 offline,
             };
             crate::demo::run(args, &setup).await
         }
+        Command::Eval(args) => crate::eval::run(args, &setup, json).await,
         Command::DemoServer => crate::demo::serve_demo_server().await,
     }
 }

@@ -20,19 +20,50 @@ pub const SEED_QUERY: &str = "Get all channels, send a message to every channel 
 /// The scripted answers the offline demo ships with.
 const OFFLINE_SCRIPT: &str = include_str!("../demo/script.json");
 
-/// Which models the demo uses.
-pub struct DemoModels {
+/// The model of each role, and where they come from.
+pub struct RoleModels {
     pub description: String,
     pub strategy: Arc<dyn Llm>,
     pub tiny: Arc<dyn Llm>,
     pub main: Arc<dyn Llm>,
 }
 
+impl RoleModels {
+    /// One model in every role.
+    pub fn same(description: String, model: Arc<dyn Llm>) -> Self {
+        Self {
+            description,
+            strategy: model.clone(),
+            tiny: model.clone(),
+            main: model,
+        }
+    }
+
+    /// Each model wrapped so that its calls are appended to `path`.
+    pub fn recorded(self, path: &std::path::Path) -> Result<Self> {
+        let wrap =
+            |m: Arc<dyn Llm>| -> Result<Arc<dyn Llm>> { Ok(Arc::new(codemode::record::RecordingLlm::new(m, path)?)) };
+        Ok(Self {
+            description: self.description,
+            strategy: wrap(self.strategy)?,
+            tiny: wrap(self.tiny)?,
+            main: wrap(self.main)?,
+        })
+    }
+}
+
+/// Which live models to use: a server's URL and the model of each role.
+pub struct LiveModelArgs {
+    pub llm_base_url: Option<String>,
+    /// Strategy and main.
+    pub model: Option<String>,
+    pub strategy_model: Option<String>,
+    pub tiny_model: Option<String>,
+}
+
 /// Options of `codemode demo`.
 pub struct DemoArgs {
-    pub llm_base_url: Option<String>,
-    pub model: Option<String>,
-    pub tiny_model: Option<String>,
+    pub models: LiveModelArgs,
     pub offline: bool,
 }
 
@@ -48,52 +79,77 @@ fn llm(provider: &str, model: &str, base_url: Option<&str>) -> Result<Arc<dyn Ll
     Ok(codemode::registry::create_llm(&context)?)
 }
 
-/// Live models when a key or a local server is given, the shipped script otherwise.
-pub fn pick_models(args: &DemoArgs) -> Result<DemoModels> {
-    let live = |provider: &str, main: &str, tiny: &str, base: Option<&str>, label: String| -> Result<DemoModels> {
+/// Live models from `--llm-base-url`, or from `OPENROUTER_API_KEY` / `OPENAI_API_KEY`;
+/// `None` when none of them is given.
+pub fn live_models(args: &LiveModelArgs) -> Result<Option<RoleModels>> {
+    let live = |provider: &str, main: &str, tiny: &str, base: Option<&str>, label: String| -> Result<RoleModels> {
         let main_model = args.model.clone().unwrap_or_else(|| main.to_string());
+        let strategy_model = args.strategy_model.clone().unwrap_or_else(|| main_model.clone());
         let tiny_model = args.tiny_model.clone().unwrap_or_else(|| tiny.to_string());
-        let main = llm(provider, &main_model, base)?;
-        Ok(DemoModels {
-            description: format!("{label}: strategy and main {main_model}, tiny {tiny_model}"),
-            strategy: main.clone(),
+        let strategy_label = if strategy_model == main_model {
+            format!("strategy and main {main_model}")
+        } else {
+            format!("strategy {strategy_model}, main {main_model}")
+        };
+        Ok(RoleModels {
+            description: format!("{label}: {strategy_label}, tiny {tiny_model}"),
+            strategy: llm(provider, &strategy_model, base)?,
             tiny: llm(provider, &tiny_model, base)?,
-            main,
+            main: llm(provider, &main_model, base)?,
         })
     };
-    if !args.offline {
-        if let Some(url) = &args.llm_base_url {
-            let model = args.model.clone().unwrap_or_else(|| "llama3.2".into());
-            return live(
-                "openai",
-                &model,
-                &model,
-                Some(url),
-                format!("live, OpenAI-compatible server at {url}"),
-            );
-        }
-        if std::env::var_os("OPENROUTER_API_KEY").is_some() {
-            return live(
-                "openrouter",
-                "anthropic/claude-sonnet-4.5",
-                "google/gemini-2.5-flash",
-                None,
-                "live, OpenRouter".into(),
-            );
-        }
-        if std::env::var_os("OPENAI_API_KEY").is_some() {
-            return live("openai", "gpt-5", "gpt-5-mini", None, "live, OpenAI".into());
-        }
+    if let Some(url) = &args.llm_base_url {
+        let model = args.model.clone().unwrap_or_else(|| "llama3.2".into());
+        return live(
+            "openai",
+            &model,
+            &model,
+            Some(url),
+            format!("live, OpenAI-compatible server at {url}"),
+        )
+        .map(Some);
+    }
+    if std::env::var_os("OPENROUTER_API_KEY").is_some() {
+        return live(
+            "openrouter",
+            "anthropic/claude-sonnet-4.5",
+            "google/gemini-2.5-flash",
+            None,
+            "live, OpenRouter".into(),
+        )
+        .map(Some);
+    }
+    if std::env::var_os("OPENAI_API_KEY").is_some() {
+        return live("openai", "gpt-5", "gpt-5-mini", None, "live, OpenAI".into()).map(Some);
+    }
+    Ok(None)
+}
+
+/// Live models when a key or a local server is given, the shipped script otherwise.
+pub fn pick_models(args: &DemoArgs) -> Result<RoleModels> {
+    if !args.offline
+        && let Some(models) = live_models(&args.models)?
+    {
+        return Ok(models);
     }
     let scripted: Arc<dyn Llm> = Arc::new(ScriptedLlm::from_script_json(OFFLINE_SCRIPT)?);
-    Ok(DemoModels {
-        description: "OFFLINE: no OPENROUTER_API_KEY, OPENAI_API_KEY or --llm-base-url, so a scripted model \
+    Ok(RoleModels::same(
+        "OFFLINE: no OPENROUTER_API_KEY, OPENAI_API_KEY or --llm-base-url, so a scripted model \
              (a test double whose answers ship with the demo) stands in for the three LLMs; \
              everything else runs for real"
             .into(),
-        strategy: scripted.clone(),
-        tiny: scripted.clone(),
-        main: scripted,
+        scripted,
+    ))
+}
+
+/// The demo MCP server as a stdio MCP server: this binary's hidden `demo-server` command,
+/// a fresh workspace per start.
+pub fn demo_server_config() -> Result<McpServerConfig> {
+    let exe = std::env::current_exe().context("cannot find the codemode binary to start the demo server")?;
+    Ok(McpServerConfig {
+        command: Some(exe.to_string_lossy().into_owned()),
+        args: vec!["demo-server".into()],
+        ..McpServerConfig::default()
     })
 }
 
@@ -128,13 +184,7 @@ pub async fn run(args: DemoArgs, setup: &Setup) -> Result<Outcome> {
     outln!("query:  {SEED_QUERY}");
     outln!("models: {}\n", models.description);
     let started = Instant::now();
-    let exe = std::env::current_exe().context("cannot find the codemode binary to start the demo server")?;
-    let server = McpServerConfig {
-        command: Some(exe.to_string_lossy().into_owned()),
-        args: vec!["demo-server".into()],
-        ..McpServerConfig::default()
-    };
-    let provider = codemode::mcp::McpToolProvider::connect("workspace", &server).await?;
+    let provider = codemode::mcp::McpToolProvider::connect("workspace", &demo_server_config()?).await?;
     let codemode = CodeMode::builder()
         .strategy_llm(models.strategy)
         .tiny_llm(models.tiny)

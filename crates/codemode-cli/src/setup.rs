@@ -9,7 +9,9 @@ use codemode::config::{CodeModeConfig, load_mcp_servers_json};
 use codemode::registry::{
     FactoryContext, create_environment, create_llm, create_type_checker, find_tool_provider_factory,
 };
-use codemode::{CodeMode, LlmRole, RunEnvironment, RunOptions, ToolCatalog, ToolProvider, TypeChecker};
+use codemode::{CodeMode, Llm, LlmRole, RunEnvironment, RunOptions, ToolCatalog, ToolProvider, TypeChecker};
+
+use crate::demo::RoleModels;
 
 use crate::UsageError;
 use crate::cli::GlobalArgs;
@@ -164,24 +166,16 @@ pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
         builder = builder.tool_provider(name, provider);
     }
     if needs.llms {
-        let fallback = [LlmRole::Main, LlmRole::Strategy, LlmRole::Tiny]
-            .into_iter()
-            .find_map(|role| setup.config.llm_context(role))
-            .ok_or_else(|| {
-                UsageError("no models are configured: add [llm.main] (and optionally [llm.strategy], [llm.tiny]) to codemode.toml; see docs/configuration.md".into())
-            })?;
-        for role in LlmRole::ALL {
-            let context = setup.config.llm_context(role).unwrap_or_else(|| fallback.clone());
-            let mut client = create_llm(&context).map_err(|e| UsageError(format!("[llm.{role}]: {}", chain(&e))))?;
-            if let Some(path) = &setup.record_llm {
-                client = Arc::new(codemode::record::RecordingLlm::new(client, path)?);
-            }
-            builder = match role {
-                LlmRole::Strategy => builder.strategy_llm(client),
-                LlmRole::Tiny => builder.tiny_llm(client),
-                LlmRole::Main => builder.main_llm(client),
-            };
+        let mut models = configured_models(setup)?.ok_or_else(|| {
+            UsageError("no models are configured: add [llm.main] (and optionally [llm.strategy], [llm.tiny]) to codemode.toml; see docs/configuration.md".into())
+        })?;
+        if let Some(path) = &setup.record_llm {
+            models = models.recorded(path)?;
         }
+        builder = builder
+            .strategy_llm(models.strategy)
+            .tiny_llm(models.tiny)
+            .main_llm(models.main);
     }
     if needs.environment {
         builder = builder.environment(environment(setup)?);
@@ -195,6 +189,35 @@ pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
         );
     }
     Ok(codemode)
+}
+
+/// The models of `[llm.strategy]`, `[llm.tiny]` and `[llm.main]`; a role without its own
+/// table uses the first one configured (main, strategy, tiny). `None` when there is none.
+pub fn configured_models(setup: &Setup) -> Result<Option<RoleModels>> {
+    let Some(fallback) = [LlmRole::Main, LlmRole::Strategy, LlmRole::Tiny]
+        .into_iter()
+        .find_map(|role| setup.config.llm_context(role))
+    else {
+        return Ok(None);
+    };
+    let mut described = Vec::new();
+    let mut create = |role: LlmRole| -> Result<Arc<dyn Llm>> {
+        let context = setup.config.llm_context(role).unwrap_or_else(|| fallback.clone());
+        described.push(format!(
+            "{role} {}/{}",
+            context.settings.provider, context.settings.model
+        ));
+        create_llm(&context).map_err(|e| UsageError(format!("[llm.{role}]: {}", chain(&e))).into())
+    };
+    let strategy = create(LlmRole::Strategy)?;
+    let tiny = create(LlmRole::Tiny)?;
+    let main = create(LlmRole::Main)?;
+    Ok(Some(RoleModels {
+        description: format!("configured: {}", described.join(", ")),
+        strategy,
+        tiny,
+        main,
+    }))
 }
 
 /// The run environment `[run] environment` names (`wasm` by default).

@@ -1,5 +1,5 @@
 //! Record and replay: a wrapper that writes every call of any `Llm` to a JSON-lines file,
-//! and an `Llm` that serves a recording back by role and order, so a pipeline can be re-run
+//! and an `Llm` that serves a recording back by role, messages and order, so a pipeline can be re-run
 //! deterministically.
 
 use std::collections::{HashMap, VecDeque};
@@ -97,7 +97,8 @@ impl Llm for RecordingLlm {
     }
 }
 
-/// Serves a recording back: each role gets its recorded answers in order.
+/// Serves a recording back: each request gets the recorded answer to the same messages of
+/// its role, or else the role's next answer in recorded order.
 pub struct ReplayLlm {
     queues: Mutex<HashMap<LlmRole, VecDeque<RecordedCall>>>,
 }
@@ -135,11 +136,13 @@ impl ReplayLlm {
 #[async_trait]
 impl Llm for ReplayLlm {
     async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
-        let next = self
-            .queues
-            .lock()
-            .ok()
-            .and_then(|mut q| q.get_mut(&request.role).and_then(VecDeque::pop_front));
+        // The recorded call with the same messages, else the next one of the role: calls
+        // made concurrently (filter batches) were recorded in the order they finished.
+        let next = self.queues.lock().ok().and_then(|mut q| {
+            let queue = q.get_mut(&request.role)?;
+            let same = queue.iter().position(|call| call.messages == request.messages);
+            queue.remove(same.unwrap_or(0))
+        });
         let call = next.ok_or_else(|| {
             LlmError::Other(format!(
                 "the recording has no more calls for the {} role (step {})",
@@ -227,6 +230,22 @@ mod tests {
         assert_eq!(
             replay.complete(&req(LlmRole::Main, "repair", "x")).await.unwrap().text,
             "answer 2 to m2"
+        );
+        let err = replay.complete(&req(LlmRole::Main, "repair", "x")).await.unwrap_err();
+        assert!(err.to_string().contains("no more calls for the main role"));
+        // Concurrent calls finish out of order: the same messages get their own answer.
+        let replay = ReplayLlm::from_file(&path).unwrap();
+        assert_eq!(
+            replay.complete(&req(LlmRole::Main, "repair", "m2")).await.unwrap().text,
+            "answer 2 to m2"
+        );
+        assert_eq!(
+            replay
+                .complete(&req(LlmRole::Main, "implement", "other"))
+                .await
+                .unwrap()
+                .text,
+            "answer 1 to m1"
         );
         let err = replay.complete(&req(LlmRole::Main, "repair", "x")).await.unwrap_err();
         assert!(err.to_string().contains("no more calls for the main role"));

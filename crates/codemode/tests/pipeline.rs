@@ -61,7 +61,7 @@ async fn success_path_reports_everything() {
     }
     assert!(report.timing_table().contains("execute"));
     // The planner saw namespaces and sample tool names, not schemas.
-    let plan_prompt = llm.requests()[0].messages[1].content.clone();
+    let plan_prompt = llm.requests()[0].messages.last().unwrap().content.clone();
     assert!(
         plan_prompt.contains("- chat (5 tools): add_reaction, fail, list_channels"),
         "{plan_prompt}"

@@ -259,6 +259,65 @@ impl CodeMode {
         Ok(report)
     }
 
+    /// Runs only the first two steps, **plan** and **filter**, for `options.query`: the
+    /// tools a run would type for the main model, without writing or running code. The
+    /// report holds the plan, `selected_tools`, the filter failures, the two timings and
+    /// the token usage; `result_type` is `success`, or `llm_error` when a model failed.
+    ///
+    /// Needs the strategy and tiny models only. What `codemode eval` measures the
+    /// filter's recall with.
+    pub async fn select_tools(&self, options: RunOptions) -> Result<RunReport, CodeModeError> {
+        options.validate().map_err(CodeModeError::Config)?;
+        let strategy = self.strategy.clone().ok_or(CodeModeError::Missing("strategy LLM"))?;
+        let tiny = self.tiny.clone().ok_or(CodeModeError::Missing("tiny LLM"))?;
+        let log = match &options.log_dir {
+            Some(dir) => Some(PromptLog::create(dir, &self.secrets)?),
+            None => None,
+        };
+        let ctx = RunContext::new(log, None);
+        let started = Instant::now();
+        let catalog = self.current_catalog().await;
+        let mut report = RunReport::default();
+        Self::plan_and_filter(&ctx, &mut report, &options, &catalog, strategy.as_ref(), tiny.as_ref()).await;
+        report.token_usage = ctx.usage();
+        report.total_duration_ms = ms(started);
+        Ok(report)
+    }
+
+    /// Steps 1 and 2; `None` when the run ends there (the report says why).
+    async fn plan_and_filter(
+        ctx: &RunContext<'_>,
+        report: &mut RunReport,
+        options: &RunOptions,
+        catalog: &ToolCatalog,
+        strategy: &dyn Llm,
+        tiny: &dyn Llm,
+    ) -> Option<(String, filter::Filtered)> {
+        let clock = StepClock::start(ctx.observer, Step::Plan);
+        let plan = match plan::plan(ctx, strategy, &options.query, catalog).await {
+            Ok(plan) => plan,
+            Err(failure) => {
+                clock.fail(report, failure, "");
+                return None;
+            }
+        };
+        report.pseudocode = Some(plan.clone());
+        clock.finish(report, "");
+
+        let clock = StepClock::start(ctx.observer, Step::Filter);
+        let filtered = match filter::filter(ctx, tiny, options, &plan, catalog).await {
+            Ok(filtered) => filtered,
+            Err(failure) => {
+                clock.fail(report, failure, "");
+                return None;
+            }
+        };
+        report.selected_tools = filtered.selected.iter().cloned().collect();
+        report.filter_failures = filtered.failures.clone();
+        clock.finish(report, filtered.detail(catalog.len()));
+        Some((plan, filtered))
+    }
+
     /// The six steps in order; the report is written here and nowhere else.
     async fn run_steps(
         &self,
@@ -269,22 +328,18 @@ impl CodeMode {
         models: &Models,
         environment: &dyn RunEnvironment,
     ) {
-        let clock = StepClock::start(ctx.observer, Step::Plan);
-        let plan = match plan::plan(ctx, models.strategy.as_ref(), &options.query, &catalog).await {
-            Ok(plan) => plan,
-            Err(failure) => return clock.fail(report, failure, ""),
+        let Some((plan, filtered)) = Self::plan_and_filter(
+            ctx,
+            report,
+            options,
+            &catalog,
+            models.strategy.as_ref(),
+            models.tiny.as_ref(),
+        )
+        .await
+        else {
+            return;
         };
-        report.pseudocode = Some(plan.clone());
-        clock.finish(report, "");
-
-        let clock = StepClock::start(ctx.observer, Step::Filter);
-        let filtered = match filter::filter(ctx, models.tiny.as_ref(), options, &plan, &catalog).await {
-            Ok(filtered) => filtered,
-            Err(failure) => return clock.fail(report, failure, ""),
-        };
-        report.selected_tools = filtered.selected.iter().cloned().collect();
-        report.filter_failures = filtered.failures.clone();
-        clock.finish(report, filtered.detail(catalog.len()));
 
         let clock = StepClock::start(ctx.observer, Step::Types);
         let typed = types::types(&catalog, filtered.selected.iter().map(String::as_str));

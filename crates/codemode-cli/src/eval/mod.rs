@@ -1,0 +1,364 @@
+//! `codemode eval`: the pipeline measured with real models.
+//!
+//! - Demo tasks ([`tasks::TASKS`]): each runs the whole pipeline against a fresh demo MCP
+//!   server (stdio, as `codemode demo` starts it) and is judged by the workspace the run
+//!   leaves behind, read back with the server's `get_workspace_state`.
+//! - LiveMCPBench dev tasks ([`recall`]): plan and filter over the 527-tool catalog, and
+//!   the share of the gold tools the filter kept.
+//!
+//! Per task: result type, compile and runtime repairs, model calls and tokens per role, time
+//! per step. A table on stdout and a JSON file. `--record` keeps every model call so that
+//! `--replay` runs the same eval offline.
+
+mod recall;
+pub mod tasks;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use codemode::mcp::McpToolProvider;
+use codemode::record::ReplayLlm;
+use codemode::{CodeMode, RunEnvironment, RunOptions, RunReport, TokenUsage, ToolProvider, TypeChecker};
+use codemode_demo_server::WorkspaceState;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::cli::EvalArgs;
+use crate::demo::{RoleModels, demo_server_config, live_models};
+use crate::output::{out, outln};
+use crate::setup::{self, Setup};
+use crate::{Outcome, UsageError};
+
+use self::recall::RecallResult;
+use self::tasks::{EvalTask, TASKS};
+
+/// The outcome of one demo task.
+#[derive(Debug, Serialize)]
+pub struct TaskResult {
+    pub id: String,
+    pub kind: String,
+    pub query: String,
+    /// The final state (and answer) is what the task asked for.
+    pub passed: bool,
+    /// What was wrong, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// How the run ended, as the report says.
+    pub result_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub repairs: u32,
+    pub runtime_repairs: u32,
+    pub tool_calls: usize,
+    /// Model calls and tokens per role.
+    pub models: BTreeMap<String, TokenUsage>,
+    /// Milliseconds per step (summed when a step ran more than once).
+    pub step_ms: BTreeMap<String, f64>,
+    pub total_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub output: Value,
+}
+
+/// Everything an eval measured.
+#[derive(Debug, Serialize)]
+pub struct EvalResults {
+    pub models: String,
+    pub checker: String,
+    pub environment: String,
+    pub tasks: Vec<TaskResult>,
+    pub passed: usize,
+    /// Runs that reported `success` but left the wrong state.
+    pub false_successes: usize,
+    pub recall: Vec<RecallResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_recall: Option<f64>,
+    pub total_ms: f64,
+}
+
+/// What the eval builds once and every task shares.
+struct Harness {
+    models: RoleModels,
+    environment: Arc<dyn RunEnvironment>,
+    checker: Arc<dyn TypeChecker>,
+    options: RunOptions,
+}
+
+impl Harness {
+    fn builder(&self) -> codemode::CodeModeBuilder {
+        CodeMode::builder()
+            .strategy_llm(self.models.strategy.clone())
+            .tiny_llm(self.models.tiny.clone())
+            .main_llm(self.models.main.clone())
+            .environment(self.environment.clone())
+            .type_checker(self.checker.clone())
+    }
+}
+
+/// The models of the eval: `--replay`, `--llm-base-url`, `[llm.*]`, or an API key.
+fn pick_models(args: &EvalArgs, setup: &Setup) -> Result<RoleModels> {
+    let models = if let Some(path) = &args.replay {
+        let replay = ReplayLlm::from_file(path).map_err(|e| UsageError(format!("--replay: {e}")))?;
+        RoleModels::same(format!("replay of {}", path.display()), Arc::new(replay))
+    } else if args.models.llm_base_url.is_some() {
+        live_models(&args.models.clone().into())?.context("--llm-base-url gives live models")?
+    } else if let Some(configured) = setup::configured_models(setup)? {
+        configured
+    } else if let Some(live) = live_models(&args.models.clone().into())? {
+        live
+    } else {
+        return Err(UsageError(
+            "codemode eval needs models: --llm-base-url URL (e.g. `cargo xtask local-model`), [llm.*] in codemode.toml, \
+             OPENROUTER_API_KEY or OPENAI_API_KEY, or --replay FILE"
+                .into(),
+        )
+        .into());
+    };
+    match &args.record {
+        Some(path) => {
+            std::fs::write(path, "").map_err(|e| UsageError(format!("--record {}: {e}", path.display())))?;
+            models.recorded(path)
+        }
+        None => Ok(models),
+    }
+}
+
+fn selected_tasks(ids: &[String]) -> Result<Vec<&'static EvalTask>> {
+    if ids.is_empty() {
+        return Ok(TASKS.iter().collect());
+    }
+    if ids.iter().any(|id| id == "none") {
+        return Ok(Vec::new());
+    }
+    ids.iter()
+        .map(|id| {
+            TASKS.iter().find(|t| t.id == id).ok_or_else(|| {
+                let known: Vec<_> = TASKS.iter().map(|t| t.id).collect();
+                UsageError(format!("no eval task `{id}`; the tasks are: {}", known.join(", "))).into()
+            })
+        })
+        .collect()
+}
+
+pub async fn run(args: EvalArgs, setup: &Setup, json: bool) -> Result<Outcome> {
+    let tasks = selected_tasks(&args.tasks)?;
+    let recall_data = match args.recall {
+        0 => None,
+        n => Some(recall::Data::load(args.livemcpbench.as_deref(), n)?),
+    };
+    let harness = Harness {
+        models: pick_models(&args, setup)?,
+        environment: setup::environment(setup)?,
+        checker: setup::type_checker(setup)?,
+        options: setup.options.clone(),
+    };
+    let started = Instant::now();
+    eprintln!(
+        "codemode eval: {} demo tasks, {} LiveMCPBench recall tasks ({} tools); models: {}; checker: {}",
+        tasks.len(),
+        recall_data.as_ref().map_or(0, |d| d.tasks.len()),
+        recall_data.as_ref().map_or(0, |d| d.tools),
+        harness.models.description,
+        harness.checker.name()
+    );
+    let mut results = Vec::new();
+    for (i, task) in tasks.iter().enumerate() {
+        eprint!("[{}/{}] {:<20} ", i + 1, tasks.len(), task.id);
+        let result = run_task(&harness, task).await;
+        eprintln!(
+            "{} ({}, {:.0} s){}",
+            if result.passed { "pass" } else { "FAIL" },
+            result.result_type,
+            result.total_ms / 1000.0,
+            result.why.as_deref().map(|w| format!(": {w}")).unwrap_or_default()
+        );
+        results.push(result);
+    }
+    let recall = match &recall_data {
+        Some(data) => recall::measure(&harness, data).await?,
+        None => Vec::new(),
+    };
+    let eval = EvalResults {
+        models: harness.models.description.clone(),
+        checker: harness.checker.name().to_string(),
+        environment: harness.environment.name().to_string(),
+        passed: results.iter().filter(|r| r.passed).count(),
+        false_successes: results
+            .iter()
+            .filter(|r| !r.passed && r.result_type == "success")
+            .count(),
+        mean_recall: (!recall.is_empty()).then(|| recall.iter().map(|r| r.recall).sum::<f64>() / recall.len() as f64),
+        tasks: results,
+        recall,
+        total_ms: started.elapsed().as_secs_f64() * 1000.0,
+    };
+    write_results(&args.output, &eval)?;
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&eval)?);
+    } else {
+        out!("{}", table(&eval));
+        outln!("results: {}", args.output.display());
+    }
+    Ok(if eval.passed == eval.tasks.len() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+fn write_results(path: &Path, eval: &EvalResults) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(eval)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// One task on a fresh workspace.
+async fn run_task(harness: &Harness, task: &EvalTask) -> TaskResult {
+    let started = Instant::now();
+    let mut result = TaskResult {
+        id: task.id.into(),
+        kind: task.kind.into(),
+        query: task.query.into(),
+        passed: false,
+        why: None,
+        result_type: "harness_error".into(),
+        error: None,
+        repairs: 0,
+        runtime_repairs: 0,
+        tool_calls: 0,
+        models: BTreeMap::new(),
+        step_ms: BTreeMap::new(),
+        total_ms: 0.0,
+        code: None,
+        output: Value::Null,
+    };
+    match run_on_fresh_workspace(harness, task.query).await {
+        Ok((report, state)) => {
+            record_report(&mut result, &report);
+            if let Err(why) = (task.check)(&state, &report.output) {
+                result.why = Some(why);
+            } else {
+                result.passed = true;
+            }
+        }
+        Err(e) => {
+            result.why = Some(format!("the eval could not run the task: {}", setup::chain(e.as_ref())));
+        }
+    }
+    result.total_ms = started.elapsed().as_secs_f64() * 1000.0;
+    result
+}
+
+async fn run_on_fresh_workspace(harness: &Harness, query: &str) -> Result<(RunReport, WorkspaceState)> {
+    let provider = Arc::new(McpToolProvider::connect("workspace", &demo_server_config()?).await?);
+    let codemode = harness
+        .builder()
+        .tool_provider("workspace", provider.clone())
+        .build()
+        .await?;
+    let report = codemode
+        .run(RunOptions {
+            query: query.into(),
+            ..harness.options.clone()
+        })
+        .await?;
+    let state = provider
+        .call_tool("get_workspace_state", json!({}))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the demo workspace back: {e}"))?;
+    let state: WorkspaceState = serde_json::from_value(state).context("the demo workspace's state")?;
+    Ok((report, state))
+}
+
+fn record_report(result: &mut TaskResult, report: &RunReport) {
+    result.result_type = report.result_type.to_string();
+    result.error = report.error.clone();
+    result.repairs = report.repairs;
+    result.runtime_repairs = report.runtime_repairs;
+    result.tool_calls = report.tool_calls.len();
+    result.models = report.token_usage.clone();
+    for timing in &report.timings {
+        *result.step_ms.entry(timing.step.to_string()).or_default() += timing.duration_ms;
+    }
+    result.code = report.code.clone();
+    result.output = report.output.clone();
+}
+
+/// Model calls and tokens of a role, `calls/prompt+completion`.
+fn usage(models: &BTreeMap<String, TokenUsage>, role: &str) -> String {
+    models.get(role).map_or("-".into(), |u| {
+        format!("{}/{}+{}", u.calls, u.prompt_tokens, u.completion_tokens)
+    })
+}
+
+/// The summary table.
+fn table(eval: &EvalResults) -> String {
+    use std::fmt::Write as _;
+    let mut t = String::new();
+    let _ = writeln!(t, "models: {}; checker: {}", eval.models, eval.checker);
+    if !eval.tasks.is_empty() {
+        let _ = writeln!(
+            t,
+            "\n{:<18} {:<11} {:<5} {:<14} {:>4} {:>5}  {:<16} {:<16} {:<16} {:>6}",
+            "task", "kind", "state", "result", "fix", "calls", "strategy", "tiny", "main", "s"
+        );
+        let _ = writeln!(t, "{}", "-".repeat(124));
+        for r in &eval.tasks {
+            let _ = writeln!(
+                t,
+                "{:<18} {:<11} {:<5} {:<14} {:>4} {:>5}  {:<16} {:<16} {:<16} {:>6.1}",
+                r.id,
+                r.kind,
+                if r.passed { "pass" } else { "FAIL" },
+                r.result_type,
+                format!("{}+{}", r.repairs, r.runtime_repairs),
+                r.tool_calls,
+                usage(&r.models, "strategy"),
+                usage(&r.models, "tiny"),
+                usage(&r.models, "main"),
+                r.total_ms / 1000.0
+            );
+        }
+        let _ = writeln!(
+            t,
+            "\n{} of {} demo tasks passed ({:.0} %); {} said success but left the wrong state",
+            eval.passed,
+            eval.tasks.len(),
+            100.0 * eval.passed as f64 / eval.tasks.len() as f64,
+            eval.false_successes
+        );
+        for r in eval.tasks.iter().filter(|r| !r.passed) {
+            let _ = writeln!(
+                t,
+                "  {}: {}{}",
+                r.id,
+                r.why.as_deref().unwrap_or("-"),
+                r.error
+                    .as_deref()
+                    .map(|e| format!(" [{}]", e.lines().next().unwrap_or_default()))
+                    .unwrap_or_default()
+            );
+        }
+        let _ = writeln!(
+            t,
+            "columns: fix = compile+runtime repairs; strategy/tiny/main = model calls/prompt+completion tokens; s = seconds"
+        );
+    }
+    if !eval.recall.is_empty() {
+        t.push_str(&recall::table(&eval.recall));
+    }
+    let _ = writeln!(t, "total: {:.1} min", eval.total_ms / 60_000.0);
+    t
+}
+
+impl Harness {
+    /// A pipeline over a static catalog (no callable tools), for the filter.
+    async fn over_catalog(&self, catalog: codemode::ToolCatalog) -> Result<CodeMode> {
+        Ok(self.builder().catalog(catalog).build().await?)
+    }
+}

@@ -1,0 +1,189 @@
+//! `codemode eval`, run as a user would run it. A scripted model (a test double) answers;
+//! the demo MCP server, the checks of the final workspace, recording and replay are real.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn codemode(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_codemode"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CODEMODE_CONFIG")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENROUTER_API_KEY")
+        .output()
+        .expect("the codemode binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Two tasks: the first program posts to the wrong channel and returns normally (a run
+/// that says `success`), the second answers the question right.
+fn scripted(dir: &Path) {
+    let script = json!({
+        "strategy": ["1. Send the message with `workspace.send_message`.", "1. List the open issues.\n2. Return how many."],
+        "tiny": ["[\"workspace.send_message\"]", "[\"workspace.list_issues\"]"],
+        "main": [
+            "```typescript\nawait tools.workspace.send_message({ channel: \"random\", text: \"Deploy finished\" });\nreturn \"sent\";\n```",
+            "```typescript\nconst { issues } = await tools.workspace.list_issues({ state: \"open\" });\nreturn issues.length;\n```",
+        ],
+    });
+    std::fs::write(dir.join("script.json"), script.to_string()).unwrap();
+    std::fs::write(
+        dir.join("codemode.toml"),
+        "[llm.main]\nprovider = \"scripted\"\nscript = \"script.json\"\n[run]\ntype_checker = \"builtin\"\n",
+    )
+    .unwrap();
+}
+
+fn results(dir: &Path, file: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap()
+}
+
+#[test]
+fn a_task_is_judged_by_the_workspace_not_by_the_runs_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    scripted(dir.path());
+    let out = codemode(
+        dir.path(),
+        &[
+            "eval",
+            "--tasks",
+            "post-general,count-open-issues",
+            "--record",
+            "calls.jsonl",
+            "--output",
+            "out/eval.json",
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains("1 of 2 demo tasks passed (50 %); 1 said success but left the wrong state"),
+        "{stdout}"
+    );
+    let eval = results(dir.path(), "out/eval.json");
+    let [wrong, right] = [&eval["tasks"][0], &eval["tasks"][1]];
+    assert_eq!(wrong["id"], "post-general");
+    assert_eq!(wrong["result_type"], "success");
+    assert_eq!(wrong["passed"], false);
+    assert!(wrong["why"].as_str().unwrap().contains("#general"), "{wrong:#}");
+    assert_eq!(right["passed"], true, "{right:#}");
+    assert_eq!(right["output"], 2);
+    assert_eq!(right["models"]["main"]["calls"], 1);
+    assert!(right["step_ms"]["execute"].as_f64().unwrap() > 0.0);
+    assert_eq!(eval["false_successes"], 1);
+
+    // The recording replays offline, without the configuration's models, to the same results.
+    std::fs::remove_file(dir.path().join("codemode.toml")).unwrap();
+    let out = codemode(
+        dir.path(),
+        &[
+            "eval",
+            "--tasks",
+            "post-general,count-open-issues",
+            "--replay",
+            "calls.jsonl",
+            "--output",
+            "replayed.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let replayed = results(dir.path(), "replayed.json");
+    for (a, b) in eval["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(replayed["tasks"].as_array().unwrap())
+    {
+        assert_eq!(a["passed"], b["passed"]);
+        assert_eq!(a["code"], b["code"]);
+        assert_eq!(a["why"], b["why"]);
+    }
+}
+
+#[test]
+fn eval_without_models_or_with_an_unknown_task_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = codemode(dir.path(), &["eval", "--tasks", "post-general"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("codemode eval needs models"),
+        "{}",
+        text(&out.stderr)
+    );
+    scripted(dir.path());
+    let out = codemode(dir.path(), &["eval", "--tasks", "no-such-task"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("post-general"), "{}", text(&out.stderr));
+}
+
+/// The filter's recall over the real LiveMCPBench catalog (527 tools). The scripted tiny
+/// model keeps nothing; the plan names one of the first task's two gold tools by path, and
+/// the filter always keeps what the plan names.
+#[test]
+fn recall_counts_the_gold_tools_the_filter_kept() {
+    let Some(data) = livemcpbench() else {
+        eprintln!("skipped: the LiveMCPBench data is not here (set CODEMODE_SHARED_DIR)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let script = json!({
+        "strategy": ["1. Find the painting with `met_museum.search_museum_objects`.\n2. Return what it says."],
+        "tiny": ["[]"],
+    });
+    std::fs::write(dir.path().join("script.json"), script.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        "[llm.main]\nprovider = \"scripted\"\nscript = \"script.json\"\n",
+    )
+    .unwrap();
+    let out = codemode(
+        dir.path(),
+        &[
+            "eval",
+            "--tasks",
+            "none",
+            "--recall",
+            "1",
+            "--livemcpbench",
+            data.to_str().unwrap(),
+            "--output",
+            "recall.json",
+        ],
+    );
+    assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    let eval = results(dir.path(), "recall.json");
+    let r = &eval["recall"][0];
+    assert_eq!(r["catalog"], 527, "{r:#}");
+    assert_eq!(
+        r["gold"],
+        json!(["search-museum-objects", "get-museum-object"]),
+        "{r:#}"
+    );
+    assert_eq!(r["found"], json!(["search-museum-objects"]), "{r:#}");
+    assert_eq!(r["recall"], 0.5, "{r:#}");
+    assert_eq!(r["selected"], 1, "{r:#}");
+    assert!(
+        r["model_calls"].as_u64().unwrap() >= 28,
+        "a plan and 27 filter batches: {r:#}"
+    );
+    assert!(
+        text(&out.stdout).contains("mean recall 0.50 over 1 tasks"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+fn livemcpbench() -> Option<std::path::PathBuf> {
+    let mut candidates: Vec<std::path::PathBuf> = std::env::var_os("CODEMODE_SHARED_DIR")
+        .map(|d| std::path::PathBuf::from(d).join("data/livemcpbench"))
+        .into_iter()
+        .collect();
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/livemcpbench"));
+    candidates.into_iter().find(|d| d.join("tools.json").is_file())
+}
