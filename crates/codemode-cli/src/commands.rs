@@ -70,10 +70,10 @@ async fn run(setup: &Setup, query: String, json: bool) -> Result<Outcome> {
         Needs {
             llms: true,
             environment: true,
+            checker: true,
         },
     )
     .await?;
-    setup::warn_if_builtin_checker(setup, &codemode);
     if codemode.catalog().is_empty() {
         eprintln!(
             "warning: no tools are configured; add [mcp_servers.NAME] or [tool_providers.NAME] to codemode.toml or pass --mcp-config/--catalog"
@@ -97,10 +97,10 @@ async fn exec(setup: &Setup, file: &Path, json: bool) -> Result<Outcome> {
         Needs {
             llms: false,
             environment: true,
+            checker: true,
         },
     )
     .await?;
-    setup::warn_if_builtin_checker(setup, &codemode);
     let report = codemode.execute_program(&program, &setup.options).await?;
     if json {
         print_json(&report)?;
@@ -200,6 +200,7 @@ async fn catalog(setup: &Setup) -> Result<std::sync::Arc<ToolCatalog>> {
         Needs {
             llms: false,
             environment: false,
+            checker: false,
         },
     )
     .await?;
@@ -293,10 +294,10 @@ async fn check(setup: &Setup, file: &Path, json: bool) -> Result<Outcome> {
         Needs {
             llms: false,
             environment: false,
+            checker: true,
         },
     )
     .await?;
-    setup::warn_if_builtin_checker(setup, &codemode);
     let result = codemode.check_program(&program).await?;
     if json {
         print_json(&json!({"checker": result.checker, "diagnostics": result.diagnostics}))?;
@@ -421,9 +422,13 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
     let checker_kind = setup.config.run.type_checker.as_deref().unwrap_or("auto");
     push(
         "checker",
-        match codemode::registry::create_type_checker(&setup.config.type_checker_context(checker_kind)) {
-            Ok(c) => format!("{} (type_checker = \"{checker_kind}\")", c.name()),
-            Err(e) => setup::chain(&e),
+        match setup::chosen_type_checker(setup) {
+            Ok((c, None)) => format!("{} (type_checker = \"{checker_kind}\")", c.name()),
+            Ok((c, Some(reason))) => format!(
+                "{} (type_checker = \"{checker_kind}\"): WARNING, the weaker built-in checker runs because TypeScript 7 cannot: {reason}",
+                c.name()
+            ),
+            Err(e) => format!("{e:#}"),
         },
     );
     push(

@@ -204,7 +204,6 @@ pub async fn run(args: DemoArgs, setup: &Setup) -> Result<Outcome> {
         codemode.checker_name(),
         codemode.environment_name().unwrap_or("none")
     );
-    setup::warn_if_builtin_checker(setup, &codemode);
     let report = codemode
         .run_observed(
             RunOptions {

@@ -35,6 +35,8 @@ pub struct Setup {
 pub struct Needs {
     pub llms: bool,
     pub environment: bool,
+    /// Listing tools and printing types need no checker (and no TypeScript install).
+    pub checker: bool,
 }
 
 pub fn load(global: &GlobalArgs) -> Result<Setup> {
@@ -180,7 +182,9 @@ pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
     if needs.environment {
         builder = builder.environment(environment(setup)?);
     }
-    builder = builder.type_checker(type_checker(setup)?);
+    if needs.checker {
+        builder = builder.type_checker(type_checker(setup)?);
+    }
     let codemode = builder.build().await?;
     for failure in codemode.provider_failures() {
         eprintln!(
@@ -227,11 +231,42 @@ pub fn environment(setup: &Setup) -> Result<Arc<dyn RunEnvironment>> {
         .map_err(|e| UsageError(format!("[run] environment: {}", chain(&e))).into())
 }
 
-/// The type checker `[run] type_checker` asks for (`auto`: TypeScript 7 when found).
+/// The type checker `[run] type_checker` asks for (`auto`: TypeScript 7 when found or
+/// installed, else the built-in checker, said loudly on stderr).
 pub fn type_checker(setup: &Setup) -> Result<Arc<dyn TypeChecker>> {
+    let (checker, builtin_because) = chosen_type_checker(setup)?;
+    if let Some(reason) = builtin_because {
+        eprintln!(
+            "warning: the built-in checker runs, not TypeScript 7 ({reason}). It catches fewer of the mistakes \
+             models make (wrong argument shapes, iterating a non-iterable, missing properties). Install it with \
+             `npm install -g typescript@7` or set [run] tsc_path / CODEMODE_TSC; `codemode doctor` says what was found."
+        );
+    }
+    Ok(checker)
+}
+
+/// The checker, and for `auto` without a usable TypeScript 7, why the built-in one runs.
+pub fn chosen_type_checker(setup: &Setup) -> Result<(Arc<dyn TypeChecker>, Option<String>)> {
     let kind = setup.config.run.type_checker.as_deref().unwrap_or("auto");
-    create_type_checker(&setup.config.type_checker_context(kind))
-        .map_err(|e| UsageError(format!("[run] type_checker: {}", chain(&e))).into())
+    let create = |name: &str| {
+        let context = FactoryContext {
+            name: name.into(),
+            ..setup.config.type_checker_context(kind)
+        };
+        create_type_checker(&context)
+    };
+    if kind != "auto" {
+        let checker = create(kind).map_err(|e| UsageError(format!("[run] type_checker: {}", chain(&e))))?;
+        return Ok((checker, None));
+    }
+    match create("tsc") {
+        Ok(checker) => Ok((checker, None)),
+        Err(e) => {
+            let builtin = create_type_checker(&setup.config.type_checker_context("builtin"))
+                .map_err(|e| UsageError(format!("[run] type_checker: {}", chain(&e))))?;
+            Ok((builtin, Some(chain(&e))))
+        }
+    }
 }
 
 /// An error with its sources, `outer: cause: cause's cause`.
@@ -244,18 +279,4 @@ pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = e.source();
     }
     text
-}
-
-/// Says on stderr when `auto` fell back to the weaker built-in checker, and how to get
-/// TypeScript 7 (nothing when the built-in checker was asked for). For the commands that
-/// check programs.
-pub fn warn_if_builtin_checker(setup: &Setup, codemode: &CodeMode) {
-    let kind = setup.config.run.type_checker.as_deref().unwrap_or("auto");
-    if kind == "auto" && codemode.checker_name().starts_with("builtin") {
-        eprintln!(
-            "warning: TypeScript 7 was not found, so the built-in checker runs: it catches fewer of the mistakes \
-             models make (wrong argument shapes, iterating a non-iterable, missing properties). Install it with \
-             `npm install -g typescript@7` or set [run] tsc_path / CODEMODE_TSC; `codemode doctor` says what was found."
-        );
-    }
 }

@@ -11,6 +11,8 @@ fn codemode(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(dir)
         .env_remove("CODEMODE_CONFIG")
+        // No TypeScript install on first use: each test says which checker it wants.
+        .env("CODEMODE_TSC_INSTALL", "0")
         .env_remove("OPENAI_API_KEY")
         .env_remove("OPENROUTER_API_KEY")
         .output()

@@ -106,9 +106,31 @@ fn create_builtin(_: &FactoryContext) -> Result<Arc<dyn TypeChecker>, CodeModeEr
 }
 
 /// `[type_checkers.tsc] path` (or `[run] tsc_path`), relative to the configuration file.
+/// When no path is configured and no TypeScript 7 is found, the pinned release is installed
+/// into codemode's cache with npm, once, unless `[type_checkers.tsc] install = false` or
+/// `CODEMODE_TSC_INSTALL=0` says not to.
 fn create_tsc(context: &FactoryContext) -> Result<Arc<dyn TypeChecker>, CodeModeError> {
+    use codemode_typescript::{TscError, install};
     let path = context.str_setting("path").map(|p| context.resolve_path(p));
-    TscTypeChecker::discover(path.as_deref())
+    let found = match TscTypeChecker::discover(path.as_deref()) {
+        Err(TscError::NotFound { .. })
+            if path.is_none()
+                && install::install_allowed_by_env()
+                && context.settings.get("install").and_then(serde_json::Value::as_bool) != Some(false) =>
+        {
+            tracing::warn!(
+                "TypeScript 7 was not found: installing typescript@{} into {} once with npm (turn this off with {}=0 or [type_checkers.tsc] install = false)",
+                install::PINNED_TYPESCRIPT,
+                install::install_dir().unwrap_or_default().display(),
+                install::INSTALL_ENV
+            );
+            install::install_pinned()
+                .and_then(|tsc| codemode_typescript::TscChecker::from_path(&tsc))
+                .map(TscTypeChecker::new)
+        }
+        other => other,
+    };
+    found
         .map(|t| Arc::new(t) as Arc<dyn TypeChecker>)
         .map_err(|e| CodeModeError::factory("type checker", "tsc", e))
 }

@@ -19,6 +19,7 @@
 mod check;
 mod diagnostic;
 pub mod ident;
+pub mod install;
 mod lsp;
 mod program;
 mod schema;

@@ -62,6 +62,14 @@ pub enum TscError {
         /// What it reported.
         version: String,
     },
+    /// Installing the pinned release into codemode's cache failed.
+    #[error("cannot install TypeScript {} into {dir}: {message}", crate::install::PINNED_TYPESCRIPT)]
+    Install {
+        /// Where it was to go.
+        dir: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// Running it failed.
     #[error("running {path} failed: {message}")]
     Run {
@@ -94,6 +102,7 @@ impl TscChecker {
         if let Some(path) = std::env::var_os("PATH") {
             candidates.extend(std::env::split_paths(&path).map(|d| d.join("tsc")));
         }
+        candidates.extend(crate::install::installed_tsc());
         let mut last_error = None;
         for c in candidates.iter().filter(|c| c.is_file()) {
             match Self::from_path(c) {
@@ -102,7 +111,7 @@ impl TscChecker {
             }
         }
         Err(last_error.unwrap_or_else(|| TscError::NotFound {
-            looked: "config, CODEMODE_TSC, ./node_modules/.bin/tsc, PATH".into(),
+            looked: "config, CODEMODE_TSC, ./node_modules/.bin/tsc, PATH, codemode's cache".into(),
         }))
     }
 
