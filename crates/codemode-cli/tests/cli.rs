@@ -711,12 +711,21 @@ fn without_npm_the_builtin_checker_runs_and_says_why() {
     let out = run(&["--catalog", "catalog.json", "check", "p.ts"], "1");
     let stderr = text(&out.stderr);
     assert!(stderr.contains("npm is not installed"), "{stderr}");
-    assert!(stderr.contains("warning: the built-in checker runs, not TypeScript 7"), "{stderr}");
+    assert!(
+        stderr.contains("warning: the built-in checker runs, not TypeScript 7"),
+        "{stderr}"
+    );
     assert!(stderr.contains("(checker: builtin"), "{stderr}");
     let doctor = text(&run(&["doctor"], "1").stdout);
     let line = doctor.lines().find(|l| l.starts_with("checker ")).unwrap_or_default();
-    assert!(line.contains("WARNING") && line.contains("npm is not installed"), "{doctor}");
+    assert!(
+        line.contains("WARNING") && line.contains("npm is not installed"),
+        "{doctor}"
+    );
     let off = run(&["--catalog", "catalog.json", "check", "p.ts"], "0");
     let stderr = text(&off.stderr);
-    assert!(!stderr.contains("installing") && stderr.contains("TypeScript 7 was not found"), "{stderr}");
+    assert!(
+        !stderr.contains("installing") && stderr.contains("TypeScript 7 was not found"),
+        "{stderr}"
+    );
 }

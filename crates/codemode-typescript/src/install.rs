@@ -59,7 +59,14 @@ pub fn install_pinned() -> Result<PathBuf, TscError> {
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|e| failed(e.to_string()))?;
     let output = Command::new(if cfg!(windows) { "npm.cmd" } else { "npm" })
-        .args(["install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error", "--prefix"])
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+            "--loglevel=error",
+            "--prefix",
+        ])
         .arg(&staging)
         .arg(format!("typescript@{PINNED_TYPESCRIPT}"))
         .output();
@@ -92,7 +99,8 @@ mod tests {
     /// The pinned release is the one the tests install (tests/npm/package.json).
     #[test]
     fn the_pin_matches_the_tests_package() {
-        let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/npm/package.json")).unwrap();
+        let manifest =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/npm/package.json")).unwrap();
         assert!(
             manifest.contains(&format!("\"typescript\": \"{PINNED_TYPESCRIPT}\"")),
             "{manifest}"

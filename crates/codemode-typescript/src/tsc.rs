@@ -63,7 +63,10 @@ pub enum TscError {
         version: String,
     },
     /// Installing the pinned release into codemode's cache failed.
-    #[error("cannot install TypeScript {} into {dir}: {message}", crate::install::PINNED_TYPESCRIPT)]
+    #[error(
+        "cannot install TypeScript {} into {dir}: {message}",
+        crate::install::PINNED_TYPESCRIPT
+    )]
     Install {
         /// Where it was to go.
         dir: PathBuf,

@@ -5,7 +5,7 @@
 //! wrong type; positional arguments; a tool's result used as what it is not (`results.rs`:
 //! an object iterated or mapped as a list, a property its declared output lacks,
 //! a Promise used without `await`). Codes follow `tsc` (`TS2339`, `TS2353`, `TS2741`,
-//! `TS2322`, `TS2554`, `TS2488`, `TS2570`, `TS7053`) so a model sees the same kind of
+//! `TS2322`, `TS2345`, `TS2554`, `TS2488`, `TS2820`, `TS7053`) so a model sees the same kind of
 //! feedback from either checker.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -221,6 +221,8 @@ impl CallVisitor<'_> {
                     call.arguments.len()
                 ),
             );
+            // As tsc: a call with the wrong number of arguments gets that one error.
+            return;
         }
         match call.arguments.first() {
             None => {
@@ -247,13 +249,42 @@ impl CallVisitor<'_> {
         }
         let schema = deref(schema, root);
         let Value::Object(map) = schema else { return };
+        let Some(kind) = literal_kind(expr) else { return };
+        // `oneOf` of `const`s is an enum (schemars writes documented enum variants so).
+        let consts: Option<Vec<Value>> = map
+            .get("oneOf")
+            .or_else(|| map.get("anyOf"))
+            .and_then(Value::as_array)
+            .and_then(|branches| branches.iter().map(|b| deref(b, root).get("const").cloned()).collect());
+        if let Some(values) = consts {
+            if let Expression::StringLiteral(lit) = expr {
+                self.check_enum(lit, &values, name);
+            }
+            return;
+        }
+        // `anyOf: [X, {type: null}]` (an optional field from schemars or pydantic): null
+        // is fine, anything else is checked against X.
+        if let Some(Value::Array(branches)) = map.get("anyOf").or_else(|| map.get("oneOf"))
+            && map.len() <= 3
+        {
+            let is_null = |b: &Value| deref(b, root).get("type").and_then(Value::as_str) == Some("null");
+            let others: Vec<&Value> = branches.iter().filter(|b| !is_null(b)).collect();
+            if kind == "null" && others.len() < branches.len() {
+                return;
+            }
+            if let [only] = others.as_slice()
+                && others.len() < branches.len()
+            {
+                return self.check_value(expr, only, root, name, depth + 1);
+            }
+            return;
+        }
         if ["anyOf", "oneOf", "allOf", "not", "if"]
             .iter()
             .any(|k| map.contains_key(*k))
         {
             return;
         }
-        let Some(kind) = literal_kind(expr) else { return };
         let mut types: Vec<&str> = match map.get("type") {
             Some(Value::String(t)) => vec![t.as_str()],
             Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
@@ -264,26 +295,24 @@ impl CallVisitor<'_> {
         }
         if !types.is_empty() && !types.iter().any(|t| accepts(t, kind)) {
             let expected = types.iter().map(|t| ts_name(t)).collect::<Vec<_>>().join(" | ");
-            self.report(
-                expr.span().start,
-                "TS2322",
-                format!("Type '{kind}' is not assignable to type '{expected}' in {name}."),
-            );
+            if depth == 0 {
+                // The whole argument (seen: `close_issue(1)`): tsc's code for an argument.
+                self.report(
+                    expr.span().start,
+                    "TS2345",
+                    format!("Argument of type '{kind}' is not assignable to parameter of type '{expected}': {name}."),
+                );
+            } else {
+                self.report(
+                    expr.span().start,
+                    "TS2322",
+                    format!("Type '{kind}' is not assignable to type '{expected}' in {name}."),
+                );
+            }
             return;
         }
-        if let (Expression::StringLiteral(s), Some(values)) = (expr, map.get("enum").and_then(Value::as_array))
-            && values.iter().all(Value::is_string)
-            && !values.iter().any(|v| v.as_str() == Some(s.value.as_str()))
-        {
-            let allowed = values.iter().map(Value::to_string).collect::<Vec<_>>().join(" | ");
-            self.report(
-                s.span.start,
-                "TS2322",
-                format!(
-                    "Type '\"{}\"' is not assignable to type '{allowed}' in {name}.",
-                    s.value
-                ),
-            );
+        if let (Expression::StringLiteral(s), Some(values)) = (expr, map.get("enum").and_then(Value::as_array)) {
+            self.check_enum(s, values, name);
             return;
         }
         match expr {
@@ -303,6 +332,26 @@ impl CallVisitor<'_> {
             Expression::ParenthesizedExpression(p) => self.check_value(&p.expression, schema, root, name, depth),
             _ => {}
         }
+    }
+
+    /// A string literal against an enum of strings.
+    fn check_enum(&mut self, s: &oxc::ast::ast::StringLiteral<'_>, values: &[Value], name: &str) {
+        if !values.iter().all(Value::is_string) || values.iter().any(|v| v.as_str() == Some(s.value.as_str())) {
+            return;
+        }
+        let allowed = values.iter().map(Value::to_string).collect::<Vec<_>>().join(" | ");
+        let names: Vec<String> = values.iter().filter_map(Value::as_str).map(str::to_string).collect();
+        let hint = suggest(s.value.as_str(), &names);
+        // tsc says TS2820 when it can suggest a near value, TS2322 otherwise.
+        let code = if hint.is_empty() { "TS2322" } else { "TS2820" };
+        self.report(
+            s.span.start,
+            code,
+            format!(
+                "Type '\"{}\"' is not assignable to type '{allowed}' in {name}.{hint}",
+                s.value
+            ),
+        );
     }
 
     fn check_object(

@@ -109,6 +109,24 @@ impl CallVisitor<'_> {
                 }
             }
             BindingPattern::ObjectPattern(pattern) => {
+                if let Some(path) = self.promise_of(init) {
+                    // `const { emails } = tools.x.list_inbox({})`: destructuring the Promise.
+                    for property in &pattern.properties {
+                        if let PropertyKey::StaticIdentifier(key) = &property.key
+                            && !PROMISE_METHODS.contains(&key.name.as_str())
+                        {
+                            self.report(
+                                key.span.start,
+                                "TS2339",
+                                format!(
+                                    "Property '{}' does not exist on type 'Promise' (the call of tools.{path}, not awaited). Did you forget to use 'await'?",
+                                    key.name
+                                ),
+                            );
+                        }
+                    }
+                    return;
+                }
                 let Some(path) = self.result_of(init) else { return };
                 let Some(output) = self.object_output(&path).filter(|o| o.closed) else {
                     return;
@@ -164,9 +182,10 @@ impl CallVisitor<'_> {
     pub(super) fn check_property(&mut self, value: &Expression<'_>, name: &str, at: u32) {
         if let Some(path) = self.promise_of(value) {
             if !PROMISE_METHODS.contains(&name) {
+                // TypeScript 7 says TS2339 here (TS2570 only in some older contexts).
                 self.report(
                     at,
-                    "TS2570",
+                    "TS2339",
                     format!(
                         "Property '{name}' does not exist on type 'Promise' (the call of tools.{path}, not awaited). Did you forget to use 'await'?"
                     ),

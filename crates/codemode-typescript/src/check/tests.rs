@@ -197,7 +197,7 @@ fn a_call_without_await_used_as_its_value() {
     let indexed = workspace_codes("const emails = tools.workspace.list_inbox({});\nreturn emails[0].id;");
     assert_eq!(indexed, vec![(2, 14, "TS7053".to_string())]);
     let property = workspace_codes("return tools.workspace.list_channels({}).channels;");
-    assert_eq!(property, vec![(1, 42, "TS2570".to_string())]);
+    assert_eq!(property, vec![(1, 42, "TS2339".to_string())]);
     let iterated = workspace_codes("for (const c of tools.workspace.list_channels({})) {}\nreturn 1;");
     assert_eq!(iterated, vec![(1, 17, "TS2488".to_string())]);
     // What a Promise has, and awaiting it later, are fine.

@@ -1,0 +1,3 @@
+// reading .length of the output object
+const inbox = await tools.workspace.list_inbox({});
+return inbox.length;

@@ -1,0 +1,3 @@
+// calling .map on the output object
+const channels = await tools.workspace.list_channels({});
+return channels.map((c) => c.name);

@@ -1,0 +1,3 @@
+// a tool called without its namespace
+const { channels } = await tools.list_channels({});
+return channels.length;

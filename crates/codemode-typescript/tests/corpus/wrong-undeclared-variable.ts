@@ -1,0 +1,4 @@
+// a variable that was never declared
+const { issues } = await tools.workspace.list_issues({ state: "open" });
+console.log(issues.length);
+return result;
