@@ -124,7 +124,6 @@ fn ensure_runtime() -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// `cargo xtask local-model [--model 0.5b|1.5b|both] [--port N] [--threads N] [--prepare-only]`.
 /// What `--model` picked, fetched and checked, with the runtime installed.
 pub struct Prepared {
     files: Vec<(&'static str, PathBuf)>,
@@ -189,6 +188,7 @@ pub fn wait_until_ready(port: u16, seconds: u64) -> Result<()> {
     bail!("the local model server on port {port} did not answer within {seconds} s")
 }
 
+/// `cargo xtask local-model [--model 0.5b|1.5b|both] [--port N] [--threads N] [--prepare-only]`.
 pub fn main(args: impl Iterator<Item = String>) -> Result<()> {
     let (mut which, mut port, mut threads, mut prepare_only) = ("both".to_string(), 8089u16, 2u32, false);
     let mut args = args.peekable();

@@ -189,3 +189,61 @@ fn livemcpbench() -> Option<std::path::PathBuf> {
     candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/livemcpbench"));
     candidates.into_iter().find(|d| d.join("tools.json").is_file())
 }
+
+/// A real eval, recorded: Qwen2.5-Coder 1.5B (strategy, main) and 0.5B (tiny) on the 18
+/// demo tasks with TypeScript 7 (`cargo xtask eval --local --record ...`). Replayed offline,
+/// every task ends as it did live. When a change to the pipeline or its prompts makes the
+/// models answer differently, this fails: record the eval again and update docs/status.md.
+#[test]
+fn a_recorded_real_model_eval_replays_to_the_same_results() {
+    let tsc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/npm/node_modules/.bin/tsc");
+    if !tsc.is_file() {
+        eprintln!("skipped: TypeScript 7 is not installed in tests/npm (cargo xtask npm)");
+        return;
+    }
+    let recorded = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(recorded.join("eval-qwen2.5-coder.json")).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        format!(
+            "[run]\ntype_checker = \"tsc\"\ntsc_path = {:?}\n",
+            tsc.display().to_string()
+        ),
+    )
+    .unwrap();
+    let recording = recorded.join("eval-qwen2.5-coder.jsonl");
+    let out = codemode(
+        dir.path(),
+        &[
+            "eval",
+            "--replay",
+            recording.to_str().unwrap(),
+            "--output",
+            "replayed.json",
+        ],
+    );
+    let replayed = results(dir.path(), "replayed.json");
+    let summary = |eval: &Value| -> Vec<(String, bool, String)> {
+        eval["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["id"].as_str().unwrap().to_string(),
+                    t["passed"].as_bool().unwrap(),
+                    t["result_type"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        summary(&replayed),
+        summary(&expected),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}

@@ -15,8 +15,8 @@ use serde_json::Value;
 
 /// What the built-in checker reached when the corpus was written: programs it rejects and
 /// tsc diagnostics it reproduces. Raise them when it gets better; never lower them.
-const BUILTIN_REJECTS_AT_LEAST: usize = 29;
-const BUILTIN_REPRODUCES_AT_LEAST: usize = 31;
+const BUILTIN_REJECTS_AT_LEAST: usize = 31;
+const BUILTIN_REPRODUCES_AT_LEAST: usize = 33;
 
 struct Program {
     name: String,

@@ -24,6 +24,7 @@ use crate::program::{parse, syntax_diagnostics};
 use crate::schema::{ToolSignature, resolve_pointer};
 
 mod results;
+mod scope;
 
 /// Name of the checker in reports.
 pub const BUILTIN_CHECKER_NAME: &str = "builtin (oxc)";
@@ -83,6 +84,7 @@ impl BuiltinChecker {
         };
         visitor.visit_program(&ret.program);
         diagnostics.extend(visitor.out);
+        diagnostics.extend(scope::check_names(&ret.program, source, &LineIndex::new(source)));
         diagnostics.sort_by_key(|d| (d.line, d.column));
         diagnostics.dedup();
         diagnostics

@@ -206,3 +206,32 @@ fn a_call_without_await_used_as_its_value() {
     )
     .is_empty());
 }
+
+/// Names nobody declared, and assignments to a `const`, as tsc reports them; `typeof` of a
+/// missing global and the sandbox's globals are fine.
+#[test]
+fn undeclared_names_and_const_assignments() {
+    let codes = |p: &str| -> Vec<(u32, String)> {
+        BuiltinChecker::new(&[])
+            .check(p)
+            .into_iter()
+            .map(|d| (d.line, d.code))
+            .collect()
+    };
+    assert_eq!(codes("const a = 1;\nreturn reslt;"), vec![(2, "TS2304".to_string())]);
+    assert_eq!(
+        codes("const n = 0;\nn = 2;\nreturn n;"),
+        vec![(2, "TS2588".to_string())]
+    );
+    assert_eq!(codes("let n = 0;\nn += 2;\nreturn n;"), vec![]);
+    assert_eq!(
+        codes(
+            "const t = setTimeout(() => {}, 1);\nclearTimeout(t);\nconsole.log(JSON.stringify({ p: typeof process }));\nreturn Math.max(1, Number.parseInt('2'));"
+        ),
+        vec![]
+    );
+    assert_eq!(
+        codes("function f(x: number) { return x; }\nreturn f(arguments.length);"),
+        vec![]
+    );
+}
