@@ -214,10 +214,19 @@ fn a_recorded_real_model_eval_replays_to_the_same_results() {
     )
     .unwrap();
     let recording = recorded.join("eval-qwen2.5-coder.jsonl");
+    let ids: Vec<&str> = expected["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    let ids = ids.join(",");
     let out = codemode(
         dir.path(),
         &[
             "eval",
+            "--tasks",
+            &ids,
             "--replay",
             recording.to_str().unwrap(),
             "--output",

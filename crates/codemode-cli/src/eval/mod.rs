@@ -65,11 +65,11 @@ pub struct TaskResult {
 
 /// Everything an eval measured.
 #[derive(Debug, Serialize)]
-pub struct EvalResults {
+pub struct EvalResults<'r> {
     pub models: String,
     pub checker: String,
     pub environment: String,
-    pub tasks: Vec<TaskResult>,
+    pub tasks: Vec<&'r TaskResult>,
     pub passed: usize,
     /// Runs that reported `success` but left the wrong state.
     pub false_successes: usize,
@@ -176,25 +176,17 @@ pub async fn run(args: EvalArgs, setup: &Setup, json: bool) -> Result<Outcome> {
             result.why.as_deref().map(|w| format!(": {w}")).unwrap_or_default()
         );
         results.push(result);
+        // An eval stopped half-way (a slow model, Ctrl-C) keeps what it measured.
+        write_results(
+            &args.output,
+            &summarize(&harness, results.iter().collect(), Vec::new(), started),
+        )?;
     }
     let recall = match &recall_data {
         Some(data) => recall::measure(&harness, data).await?,
         None => Vec::new(),
     };
-    let eval = EvalResults {
-        models: harness.models.description.clone(),
-        checker: harness.checker.name().to_string(),
-        environment: harness.environment.name().to_string(),
-        passed: results.iter().filter(|r| r.passed).count(),
-        false_successes: results
-            .iter()
-            .filter(|r| !r.passed && r.result_type == "success")
-            .count(),
-        mean_recall: (!recall.is_empty()).then(|| recall.iter().map(|r| r.recall).sum::<f64>() / recall.len() as f64),
-        tasks: results,
-        recall,
-        total_ms: started.elapsed().as_secs_f64() * 1000.0,
-    };
+    let eval = summarize(&harness, results.iter().collect(), recall, started);
     write_results(&args.output, &eval)?;
     if json {
         outln!("{}", serde_json::to_string_pretty(&eval)?);
@@ -209,7 +201,26 @@ pub async fn run(args: EvalArgs, setup: &Setup, json: bool) -> Result<Outcome> {
     })
 }
 
-fn write_results(path: &Path, eval: &EvalResults) -> Result<()> {
+fn summarize<'r>(
+    harness: &Harness,
+    tasks: Vec<&'r TaskResult>,
+    recall: Vec<RecallResult>,
+    started: Instant,
+) -> EvalResults<'r> {
+    EvalResults {
+        models: harness.models.description.clone(),
+        checker: harness.checker.name().to_string(),
+        environment: harness.environment.name().to_string(),
+        passed: tasks.iter().filter(|r| r.passed).count(),
+        false_successes: tasks.iter().filter(|r| !r.passed && r.result_type == "success").count(),
+        mean_recall: (!recall.is_empty()).then(|| recall.iter().map(|r| r.recall).sum::<f64>() / recall.len() as f64),
+        tasks,
+        recall,
+        total_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }
+}
+
+fn write_results(path: &Path, eval: &EvalResults<'_>) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -297,7 +308,7 @@ fn usage(models: &BTreeMap<String, TokenUsage>, role: &str) -> String {
 }
 
 /// The summary table.
-fn table(eval: &EvalResults) -> String {
+fn table(eval: &EvalResults<'_>) -> String {
     use std::fmt::Write as _;
     let mut t = String::new();
     let _ = writeln!(t, "models: {}; checker: {}", eval.models, eval.checker);
