@@ -1,9 +1,7 @@
 // A small OpenAI-compatible server over node-llama-cpp (prebuilt llama.cpp), for
 // `cargo xtask local-model`: GET /v1/models and POST /v1/chat/completions, one request at a
 // time, the chat template from the GGUF's metadata, and the evaluated prompt prefix reused
-// across requests to the same model. Each model keeps a few contexts, one per system
-// prompt seen last (plan, implement, filter...), so a plan request between two programs does
-// not throw away the programs' long shared prefix (rules, worked example).
+// across requests to the same model (repairs and filter batches share long prefixes).
 //
 //   node server.mjs --port 8089 --threads 2 --model NAME=PATH [--model NAME=PATH ...]
 //
@@ -34,29 +32,9 @@ const llama = await getLlama({ gpu: false, build: 'never', progressLogs: false, 
 const models = new Map();
 for (const { name, path } of args.models) {
   const model = await llama.loadModel({ modelPath: path });
-  models.set(name, { model, slots: [] });
-}
-
-// How many contexts (each with its own evaluated prefix) a model keeps.
-const SLOTS = 3;
-
-// The chat whose context last saw the same system prompt; else a new context while there
-// are fewer than SLOTS, else the least recently used one.
-async function chatFor(entry, chatHistory) {
-  const key = chatHistory[0]?.type === 'system' ? chatHistory[0].text : '';
-  let at = entry.slots.findIndex((slot) => slot.key === key);
-  let slot;
-  if (at >= 0) {
-    [slot] = entry.slots.splice(at, 1);
-  } else if (entry.slots.length < SLOTS) {
-    const context = await entry.model.createContext({ contextSize: args.contextSize, threads: args.threads });
-    slot = { key, chat: new LlamaChat({ contextSequence: context.getSequence() }) };
-  } else {
-    slot = entry.slots.shift();
-    slot.key = key;
-  }
-  entry.slots.push(slot);
-  return slot.chat;
+  const context = await model.createContext({ contextSize: args.contextSize, threads: args.threads });
+  const chat = new LlamaChat({ contextSequence: context.getSequence() });
+  models.set(name, { model, chat });
 }
 
 // OpenAI messages to node-llama-cpp's chat history (the answer to write is not in it).
@@ -84,8 +62,7 @@ async function complete(body) {
   const started = Date.now();
   const chatHistory = history(body.messages ?? []);
   const stop = body.stop === undefined ? [] : [].concat(body.stop);
-  const chat = await chatFor(entry, chatHistory);
-  const result = await chat.generateResponse(chatHistory, {
+  const result = await entry.chat.generateResponse(chatHistory, {
     maxTokens: body.max_tokens ?? body.max_completion_tokens ?? 1024,
     temperature: body.temperature ?? 0,
     seed: body.seed ?? 0,
