@@ -70,10 +70,7 @@ async fn success_path_reports_everything() {
     // The implementer saw the declarations of the selected tools.
     let implement = llm.requests().into_iter().find(|r| r.step == "implement").unwrap();
     assert!(
-        implement
-            .messages
-            .last()
-            .unwrap()
+        implement.messages[0]
             .content
             .contains("send_message(input: ChatSendMessageInput): Promise<ChatSendMessageOutput>;")
     );
