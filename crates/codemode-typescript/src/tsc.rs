@@ -96,10 +96,20 @@ pub struct TscChecker {
 }
 
 impl TscChecker {
-    /// Finds `tsc`: `configured`, then `CODEMODE_TSC`, then `./node_modules/.bin/tsc`, then
-    /// `PATH`. A Node wrapper script is resolved to the native binary next to it.
+    /// Finds `tsc`. A `configured` path is the only one tried (a wrong path is an error, not
+    /// a reason to pick some other compiler); without one: `CODEMODE_TSC`, then
+    /// `./node_modules/.bin/tsc`, then `PATH`, then codemode's cache. A Node wrapper script
+    /// is resolved to the native binary next to it.
     pub fn discover(configured: Option<&Path>) -> Result<Self, TscError> {
-        let mut candidates: Vec<PathBuf> = configured.map(Path::to_path_buf).into_iter().collect();
+        if let Some(path) = configured {
+            if !path.is_file() {
+                return Err(TscError::NotFound {
+                    looked: format!("the configured path {}", path.display()),
+                });
+            }
+            return Self::from_path(path);
+        }
+        let mut candidates: Vec<PathBuf> = Vec::new();
         candidates.extend(std::env::var_os("CODEMODE_TSC").map(PathBuf::from));
         candidates.push(PathBuf::from("node_modules/.bin/tsc"));
         if let Some(path) = std::env::var_os("PATH") {
@@ -114,7 +124,7 @@ impl TscChecker {
             }
         }
         Err(last_error.unwrap_or_else(|| TscError::NotFound {
-            looked: "config, CODEMODE_TSC, ./node_modules/.bin/tsc, PATH, codemode's cache".into(),
+            looked: "CODEMODE_TSC, ./node_modules/.bin/tsc, PATH, codemode's cache".into(),
         }))
     }
 
