@@ -5,20 +5,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn codemode(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_codemode"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CODEMODE_CONFIG")
-        // No TypeScript install on first use: each test says which checker it wants.
-        .env("CODEMODE_TSC_INSTALL", "0")
-        .output()
-        .expect("the codemode binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{codemode, command, text};
 
 const CATALOG: &str = r#"{
   "chat": {"tools": [
@@ -313,7 +301,7 @@ async fn run_against_a_fake_openai_compatible_server_then_replay_it() {
     std::fs::write(dir.path().join("codemode.toml"), toml).unwrap();
     let cwd = dir.path().to_path_buf();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_codemode"))
+        command(&cwd)
             .args([
                 "--json",
                 "--record-llm",
@@ -323,7 +311,6 @@ async fn run_against_a_fake_openai_compatible_server_then_replay_it() {
                 "run",
                 "What is 2 + 3?",
             ])
-            .current_dir(&cwd)
             .env("FAKE_OPENAI_KEY", "sk-fake-cli-test-key-0123456789")
             .output()
             .unwrap()
@@ -375,13 +362,7 @@ async fn run_against_a_fake_openai_compatible_server_then_replay_it() {
 
 /// `codemode demo` in `dir`, with no API keys in its environment.
 fn offline_demo(dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_codemode"))
-        .arg("demo")
-        .current_dir(dir)
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENROUTER_API_KEY")
-        .output()
-        .expect("the codemode binary runs")
+    command(dir).arg("demo").output().expect("the codemode binary runs")
 }
 
 #[test]
@@ -471,8 +452,8 @@ async fn composio_tool_providers_from_codemode_toml() {
     )
     .unwrap();
     let run = |args: &[&str], key: Option<&str>| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_codemode"));
-        cmd.args(args).current_dir(dir.path()).env_remove("CODEMODE_CONFIG");
+        let mut cmd = command(dir.path());
+        cmd.args(args);
         match key {
             Some(k) => cmd.env("CLI_TEST_COMPOSIO_KEY", k),
             None => cmd.env_remove("CLI_TEST_COMPOSIO_KEY"),
@@ -550,6 +531,30 @@ fn a_real_models_floating_main_runs_and_its_failure_is_reported() {
         .collect();
     assert_eq!(calls.first(), Some(&"workspace.list_channels"), "{report:#}");
     assert!(calls.contains(&"workspace.send_message"), "{report:#}");
+}
+
+/// `exclude_tools` keeps tools out of the catalog, the declarations and the bridge.
+#[test]
+fn excluded_tools_are_not_listed_typed_or_callable() {
+    let dir = workspace();
+    let exe = env!("CARGO_BIN_EXE_codemode");
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        format!(
+            "[run]\ntype_checker = \"builtin\"\n\n[mcp_servers.workspace]\ncommand = {exe:?}\nargs = [\"demo-server\"]\nexclude_tools = [\"reset_*\", \"get_workspace_state\"]\n"
+        ),
+    )
+    .unwrap();
+    let listed = text(&codemode(dir.path(), &["tools", "list"]).stdout);
+    assert!(listed.contains("workspace.list_channels"), "{listed}");
+    assert!(
+        !listed.contains("reset_workspace") && !listed.contains("get_workspace_state"),
+        "{listed}"
+    );
+    std::fs::write(dir.path().join("p.ts"), "await tools.workspace.reset_workspace({});\n").unwrap();
+    let check = codemode(dir.path(), &["check", "p.ts"]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(text(&check.stdout).contains("TS2339"), "{}", text(&check.stdout));
 }
 
 /// A scripted model (a test double) against the demo server, with the built-in checker.
@@ -716,6 +721,15 @@ fn without_npm_the_builtin_checker_runs_and_says_why() {
         "{stderr}"
     );
     assert!(stderr.contains("(checker: builtin"), "{stderr}");
+    // The JSON report says it too, for whoever reads only the report.
+    let out = run(&["--json", "--catalog", "catalog.json", "exec", "p.ts"], "1");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    let warning = report["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.contains("the built-in checker runs") && warning.contains("npm is not installed"),
+        "{report:#}"
+    );
+    assert_eq!(report["checker"], "builtin (oxc)", "{report:#}");
     let doctor = text(&run(&["doctor"], "1").stdout);
     let line = doctor.lines().find(|l| l.starts_with("checker ")).unwrap_or_default();
     assert!(

@@ -2,26 +2,11 @@
 //! the demo MCP server, the checks of the final workspace, recording and replay are real.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
-fn codemode(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_codemode"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("CODEMODE_CONFIG")
-        // No TypeScript install on first use: each test says which checker it wants.
-        .env("CODEMODE_TSC_INSTALL", "0")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("OPENROUTER_API_KEY")
-        .output()
-        .expect("the codemode binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{codemode, livemcpbench, text};
 
 /// Two tasks: the first program posts to the wrong channel and returns normally (a run
 /// that says `success`), the second answers the question right.
@@ -179,15 +164,6 @@ fn recall_counts_the_gold_tools_the_filter_kept() {
         "{}",
         text(&out.stdout)
     );
-}
-
-fn livemcpbench() -> Option<std::path::PathBuf> {
-    let mut candidates: Vec<std::path::PathBuf> = std::env::var_os("CODEMODE_SHARED_DIR")
-        .map(|d| std::path::PathBuf::from(d).join("data/livemcpbench"))
-        .into_iter()
-        .collect();
-    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/livemcpbench"));
-    candidates.into_iter().find(|d| d.join("tools.json").is_file())
 }
 
 /// A real eval, recorded: Qwen2.5-Coder 1.5B (strategy, main) and 0.5B (tiny) on the 18

@@ -1,0 +1,46 @@
+//! Helpers shared by the CLI's integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The `codemode` binary to run in `dir` as a user would, kept apart from this machine:
+/// no config or API keys from the environment, no TypeScript install on first use (each
+/// test says which checker it wants), and a cache of its own, so a TypeScript that an
+/// earlier run installed into the user's cache is not picked up.
+pub fn command(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_codemode"));
+    command
+        .current_dir(dir)
+        .env_remove("CODEMODE_CONFIG")
+        .env_remove("CODEMODE_TSC")
+        .env("CODEMODE_TSC_INSTALL", "0")
+        .env(
+            "CODEMODE_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("codemode-cache"),
+        )
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENROUTER_API_KEY");
+    command
+}
+
+/// Runs [`command`] with `args`.
+pub fn codemode(dir: &Path, args: &[&str]) -> Output {
+    command(dir).args(args).output().expect("the codemode binary runs")
+}
+
+/// Output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The LiveMCPBench data folder (`tools.json`, `tasks_dev.json`): under
+/// `$CODEMODE_SHARED_DIR`, else `shared/` next to the project.
+pub fn livemcpbench() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("CODEMODE_SHARED_DIR")
+        .map(|d| PathBuf::from(d).join("data/livemcpbench"))
+        .into_iter()
+        .collect();
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/livemcpbench"));
+    candidates.into_iter().find(|d| d.join("tools.json").is_file())
+}
