@@ -143,7 +143,7 @@ pub fn pick_models(args: &DemoArgs) -> Result<RoleModels> {
 }
 
 /// The demo MCP server as a stdio MCP server: this binary's hidden `demo-server` command,
-/// a fresh workspace per start.
+/// a fresh workspace per start. All of its tools, the test harness's among them.
 pub fn demo_server_config() -> Result<McpServerConfig> {
     let exe = std::env::current_exe().context("cannot find the codemode binary to start the demo server")?;
     Ok(McpServerConfig {
@@ -151,6 +151,13 @@ pub fn demo_server_config() -> Result<McpServerConfig> {
         args: vec!["demo-server".into()],
         ..McpServerConfig::default()
     })
+}
+
+/// The demo server's tools for tests and evaluations, not for a model: reading the whole
+/// state back and resetting it (seen in the eval: a model ended its program with
+/// `reset_workspace()`, undoing its own work, and the run reported success).
+pub fn demo_harness_tools() -> Vec<String> {
+    vec!["get_workspace_state".into(), "reset_workspace".into()]
 }
 
 struct Progress;
@@ -184,16 +191,18 @@ pub async fn run(args: DemoArgs, setup: &Setup) -> Result<Outcome> {
     outln!("query:  {SEED_QUERY}");
     outln!("models: {}\n", models.description);
     let started = Instant::now();
-    let provider = codemode::mcp::McpToolProvider::connect("workspace", &demo_server_config()?).await?;
-    let codemode = CodeMode::builder()
+    let config = McpServerConfig {
+        exclude_tools: demo_harness_tools(),
+        ..demo_server_config()?
+    };
+    let provider = codemode::mcp::McpToolProvider::connect("workspace", &config).await?;
+    let builder = CodeMode::builder()
         .strategy_llm(models.strategy)
         .tiny_llm(models.tiny)
         .main_llm(models.main)
         .tool_provider("workspace", Arc::new(provider))
-        .environment(setup::environment(setup)?)
-        .type_checker(setup::type_checker(setup)?)
-        .build()
-        .await?;
+        .environment(setup::environment(setup)?);
+    let codemode = setup::type_checker(setup)?.apply(builder).build().await?;
     outln!(
         "started the demo MCP server (stdio): {} tools in namespace `workspace` ({:.0} ms)\n",
         codemode.catalog().len(),

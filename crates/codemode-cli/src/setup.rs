@@ -183,7 +183,7 @@ pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
         builder = builder.environment(environment(setup)?);
     }
     if needs.checker {
-        builder = builder.type_checker(type_checker(setup)?);
+        builder = type_checker(setup)?.apply(builder);
     }
     let codemode = builder.build().await?;
     for failure in codemode.provider_failures() {
@@ -233,16 +233,40 @@ pub fn environment(setup: &Setup) -> Result<Arc<dyn RunEnvironment>> {
 
 /// The type checker `[run] type_checker` asks for (`auto`: TypeScript 7 when found or
 /// installed, else the built-in checker, said loudly on stderr).
-pub fn type_checker(setup: &Setup) -> Result<Arc<dyn TypeChecker>> {
+pub fn type_checker(setup: &Setup) -> Result<CheckerChoice> {
     let (checker, builtin_because) = chosen_type_checker(setup)?;
-    if let Some(reason) = builtin_because {
-        eprintln!(
-            "warning: the built-in checker runs, not TypeScript 7 ({reason}). It catches fewer of the mistakes \
+    let warning = builtin_because.map(|reason| {
+        format!(
+            "the built-in checker runs, not TypeScript 7 ({reason}). It catches fewer of the mistakes \
              models make (wrong argument shapes, iterating a non-iterable, missing properties). Install it with \
              `npm install -g typescript@7` or set [run] tsc_path / CODEMODE_TSC; `codemode doctor` says what was found."
-        );
+        )
+    });
+    if let Some(warning) = &warning {
+        eprintln!("warning: {warning}");
     }
-    Ok(checker)
+    Ok(CheckerChoice { checker, warning })
+}
+
+/// The type checker a command uses, and the warning its reports carry when it is the
+/// built-in one standing in for TypeScript 7.
+#[derive(Clone)]
+pub struct CheckerChoice {
+    /// The checker.
+    pub checker: Arc<dyn TypeChecker>,
+    /// Why the weaker built-in checker runs, when `auto` found no TypeScript 7.
+    pub warning: Option<String>,
+}
+
+impl CheckerChoice {
+    /// `builder` with this checker, and with the warning for its reports.
+    pub fn apply(&self, builder: codemode::CodeModeBuilder) -> codemode::CodeModeBuilder {
+        let builder = builder.type_checker(self.checker.clone());
+        match &self.warning {
+            Some(warning) => builder.warning(warning.clone()),
+            None => builder,
+        }
+    }
 }
 
 /// The checker, and for `auto` without a usable TypeScript 7, why the built-in one runs.

@@ -32,6 +32,7 @@ mod report;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tool;
+mod tool_filter;
 
 pub use bridge::{BridgeError, CatalogBridge, ToolBridge, ToolCallRecord};
 pub use catalog::{CatalogEntry, NamespaceSummary, ProviderFailure, ToolCatalog};
@@ -47,6 +48,7 @@ pub use options::RunOptions;
 pub use pipeline::{CheckResult, CodeMode, CodeModeBuilder, RunObserver};
 pub use report::{FilterBatchFailure, ResultType, RunAttempt, RunReport, Step, StepTiming};
 pub use tool::{StaticToolProvider, ToolError, ToolProvider, ToolSpec};
+pub use tool_filter::{FilteredToolProvider, ToolFilter};
 
 /// Re-exported so plugin crates register with the same `inventory` version.
 pub use inventory;

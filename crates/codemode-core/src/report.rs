@@ -184,6 +184,11 @@ pub struct RunReport {
     pub runtime_attempts: Vec<RunAttempt>,
     /// Token usage per role (`strategy`, `tiny`, `main`).
     pub token_usage: BTreeMap<String, TokenUsage>,
+    /// What the reader should know about the set-up of this run, e.g. that the weaker
+    /// built-in checker ran because TypeScript 7 could not (see
+    /// [`CodeModeBuilder::warning`](crate::CodeModeBuilder::warning)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Default for RunReport {
@@ -207,6 +212,7 @@ impl Default for RunReport {
             runtime_repairs: 0,
             runtime_attempts: Vec::new(),
             token_usage: BTreeMap::new(),
+            warnings: Vec::new(),
         }
     }
 }

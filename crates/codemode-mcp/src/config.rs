@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use codemode_core::CodeModeError;
 use codemode_core::registry::FactoryContext;
+use codemode_core::{CodeModeError, ToolFilter};
 use serde::{Deserialize, Serialize};
 
 /// One MCP server: a command to start (stdio) or a URL (streamable HTTP).
@@ -35,6 +35,14 @@ pub struct McpServerConfig {
     /// Transport hint from Claude Desktop / Cursor files (`stdio`, `http`, `sse`); informative.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub transport: Option<String>,
+    /// Only these of the server's tools are offered (names; `*` matches any run of
+    /// characters, as in `get_*`). Empty: all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include_tools: Vec<String>,
+    /// These of the server's tools are never offered or called, e.g. admin or test tools a
+    /// model should not see (same patterns as `include_tools`; applied after it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_tools: Vec<String>,
 }
 
 impl McpServerConfig {
@@ -49,6 +57,11 @@ impl McpServerConfig {
                 "MCP server `{name}` needs `command` (stdio) or `url` (HTTP)"
             ))),
         }
+    }
+
+    /// Which of the server's tools are offered: `include_tools` and `exclude_tools`.
+    pub fn tool_filter(&self) -> ToolFilter {
+        ToolFilter::new(self.include_tools.clone(), self.exclude_tools.clone())
     }
 
     /// The server the context describes, checked, with `cwd` resolved against the

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use codemode_core::{ToolError, ToolProvider, ToolSpec};
+use codemode_core::{ToolError, ToolFilter, ToolProvider, ToolSpec};
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::{MaybeSendFuture, NotificationContext, RoleClient, RunningService};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -121,6 +121,8 @@ impl StderrTail {
 /// server's process.
 pub struct McpToolProvider {
     server: String,
+    /// Which of the server's tools are offered (`include_tools`, `exclude_tools`).
+    filter: ToolFilter,
     client: RunningService<RoleClient, Handler>,
     changed: Arc<AtomicBool>,
     stderr: StderrTail,
@@ -209,6 +211,7 @@ impl McpToolProvider {
         })??;
         Ok(Self {
             server: server.to_string(),
+            filter: config.tool_filter(),
             client,
             changed,
             stderr,
@@ -245,6 +248,7 @@ impl ToolProvider for McpToolProvider {
             .map_err(|e| self.unavailable(format!("tools/list failed: {e}")))?;
         tools
             .into_iter()
+            .filter(|tool| self.filter.offers(&tool.name))
             .map(|tool| {
                 let value = serde_json::to_value(&tool).map_err(|e| self.unavailable(e.to_string()))?;
                 serde_json::from_value::<ToolSpec>(value)
@@ -254,6 +258,12 @@ impl ToolProvider for McpToolProvider {
     }
 
     async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, ToolError> {
+        if !self.filter.offers(name) {
+            return Err(ToolError::NotCallable(format!(
+                "`{name}` of MCP server `{}` is not offered (include_tools / exclude_tools)",
+                self.server
+            )));
+        }
         let arguments = match arguments {
             Value::Object(map) => Some(map),
             Value::Null => None,

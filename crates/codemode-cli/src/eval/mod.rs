@@ -21,13 +21,15 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use codemode::mcp::McpToolProvider;
 use codemode::record::ReplayLlm;
-use codemode::{CodeMode, RunEnvironment, RunOptions, RunReport, TokenUsage, ToolProvider, TypeChecker};
+use codemode::{
+    CodeMode, FilteredToolProvider, RunEnvironment, RunOptions, RunReport, TokenUsage, ToolFilter, ToolProvider,
+};
 use codemode_demo_server::WorkspaceState;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cli::EvalArgs;
-use crate::demo::{RoleModels, demo_server_config, live_models};
+use crate::demo::{RoleModels, demo_harness_tools, demo_server_config, live_models};
 use crate::output::{out, outln};
 use crate::setup::{self, Setup};
 use crate::{Outcome, UsageError};
@@ -83,18 +85,18 @@ pub struct EvalResults<'r> {
 struct Harness {
     models: RoleModels,
     environment: Arc<dyn RunEnvironment>,
-    checker: Arc<dyn TypeChecker>,
+    checker: setup::CheckerChoice,
     options: RunOptions,
 }
 
 impl Harness {
     fn builder(&self) -> codemode::CodeModeBuilder {
-        CodeMode::builder()
+        let builder = CodeMode::builder()
             .strategy_llm(self.models.strategy.clone())
             .tiny_llm(self.models.tiny.clone())
             .main_llm(self.models.main.clone())
-            .environment(self.environment.clone())
-            .type_checker(self.checker.clone())
+            .environment(self.environment.clone());
+        self.checker.apply(builder)
     }
 }
 
@@ -162,7 +164,7 @@ pub async fn run(args: EvalArgs, setup: &Setup, json: bool) -> Result<Outcome> {
         recall_data.as_ref().map_or(0, |d| d.tasks.len()),
         recall_data.as_ref().map_or(0, |d| d.tools),
         harness.models.description,
-        harness.checker.name()
+        harness.checker.checker.name()
     );
     let mut results = Vec::new();
     for (i, task) in tasks.iter().enumerate() {
@@ -209,7 +211,7 @@ fn summarize<'r>(
 ) -> EvalResults<'r> {
     EvalResults {
         models: harness.models.description.clone(),
-        checker: harness.checker.name().to_string(),
+        checker: harness.checker.checker.name().to_string(),
         environment: harness.environment.name().to_string(),
         passed: tasks.iter().filter(|r| r.passed).count(),
         false_successes: tasks.iter().filter(|r| !r.passed && r.result_type == "success").count(),
@@ -267,9 +269,11 @@ async fn run_task(harness: &Harness, task: &EvalTask) -> TaskResult {
 
 async fn run_on_fresh_workspace(harness: &Harness, query: &str) -> Result<(RunReport, WorkspaceState)> {
     let provider = Arc::new(McpToolProvider::connect("workspace", &demo_server_config()?).await?);
+    // The model sees the workspace tools; the eval alone reads the state back.
+    let offered = FilteredToolProvider::new(provider.clone(), ToolFilter::new(Vec::new(), demo_harness_tools()));
     let codemode = harness
         .builder()
-        .tool_provider("workspace", provider.clone())
+        .tool_provider("workspace", Arc::new(offered))
         .build()
         .await?;
     let report = codemode

@@ -21,6 +21,7 @@ pub struct CodeModeBuilder {
     environment: Option<Arc<dyn RunEnvironment>>,
     checker: Option<Arc<dyn TypeChecker>>,
     secrets: Vec<String>,
+    warnings: Vec<String>,
 }
 
 impl CodeModeBuilder {
@@ -77,6 +78,14 @@ impl CodeModeBuilder {
         self
     }
 
+    /// A warning about the set-up, copied into every [`RunReport`](crate::RunReport)'s
+    /// `warnings`: what a reader of the report should know, e.g. that the built-in checker
+    /// runs because TypeScript 7 is missing.
+    pub fn warning(mut self, text: impl Into<String>) -> Self {
+        self.warnings.push(text.into());
+        self
+    }
+
     /// Lists the tools of every provider and builds the pipeline. Providers that fail are
     /// left out and reported by [`CodeMode::provider_failures`].
     pub async fn build(self) -> Result<CodeMode, CodeModeError> {
@@ -94,6 +103,7 @@ impl CodeModeBuilder {
             checker: self.checker.unwrap_or_else(|| Arc::new(BuiltinTypeChecker)),
             provider_failures,
             secrets: self.secrets,
+            warnings: self.warnings,
         })
     }
 }

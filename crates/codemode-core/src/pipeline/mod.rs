@@ -69,6 +69,7 @@ pub struct CodeMode {
     checker: Arc<dyn TypeChecker>,
     provider_failures: Vec<ProviderFailure>,
     secrets: Vec<String>,
+    warnings: Vec<String>,
 }
 
 /// Diagnostics of a program and the checker that produced them.
@@ -187,7 +188,7 @@ impl CodeMode {
             selected_tools: catalog.tool_paths(),
             code: Some(code.to_string()),
             checker: Some(self.checker.name().to_string()),
-            ..RunReport::default()
+            ..self.new_report()
         };
         let clock = StepClock::start(None, Step::Check);
         let signatures = catalog.signatures();
@@ -243,20 +244,41 @@ impl CodeMode {
             .environment
             .clone()
             .ok_or(CodeModeError::Missing("run environment"))?;
+        let (ctx, started, mut report) = self.start(&options, observer)?;
+        let catalog = self.current_catalog().await;
+        self.run_steps(&ctx, &mut report, &options, catalog, &models, environment.as_ref())
+            .await;
+        Self::finish(&ctx, started, &mut report);
+        tracing::info!(result = %report.result_type, ms = report.total_duration_ms, "run finished");
+        Ok(report)
+    }
+
+    /// A report carrying the set-up's warnings.
+    fn new_report(&self) -> RunReport {
+        RunReport {
+            warnings: self.warnings.clone(),
+            ..RunReport::default()
+        }
+    }
+
+    /// What every model-driven run starts with: its context (prompt log, observer), its
+    /// clock and an empty report.
+    fn start<'o>(
+        &self,
+        options: &RunOptions,
+        observer: Observer<'o>,
+    ) -> Result<(RunContext<'o>, Instant, RunReport), CodeModeError> {
         let log = match &options.log_dir {
             Some(dir) => Some(PromptLog::create(dir, &self.secrets)?),
             None => None,
         };
-        let ctx = RunContext::new(log, observer);
-        let started = Instant::now();
-        let catalog = self.current_catalog().await;
-        let mut report = RunReport::default();
-        self.run_steps(&ctx, &mut report, &options, catalog, &models, environment.as_ref())
-            .await;
+        Ok((RunContext::new(log, observer), Instant::now(), self.new_report()))
+    }
+
+    /// Token usage and total time into the report.
+    fn finish(ctx: &RunContext<'_>, started: Instant, report: &mut RunReport) {
         report.token_usage = ctx.usage();
         report.total_duration_ms = ms(started);
-        tracing::info!(result = %report.result_type, ms = report.total_duration_ms, "run finished");
-        Ok(report)
     }
 
     /// Runs only the first two steps, **plan** and **filter**, for `options.query`: the
@@ -270,17 +292,10 @@ impl CodeMode {
         options.validate().map_err(CodeModeError::Config)?;
         let strategy = self.strategy.clone().ok_or(CodeModeError::Missing("strategy LLM"))?;
         let tiny = self.tiny.clone().ok_or(CodeModeError::Missing("tiny LLM"))?;
-        let log = match &options.log_dir {
-            Some(dir) => Some(PromptLog::create(dir, &self.secrets)?),
-            None => None,
-        };
-        let ctx = RunContext::new(log, None);
-        let started = Instant::now();
+        let (ctx, started, mut report) = self.start(&options, None)?;
         let catalog = self.current_catalog().await;
-        let mut report = RunReport::default();
         Self::plan_and_filter(&ctx, &mut report, &options, &catalog, strategy.as_ref(), tiny.as_ref()).await;
-        report.token_usage = ctx.usage();
-        report.total_duration_ms = ms(started);
+        Self::finish(&ctx, started, &mut report);
         Ok(report)
     }
 
