@@ -2,7 +2,9 @@
 //! an async function. Top-level `await` and `return` are allowed; a program that declares
 //! `main()` without calling it gets `return await main();` appended (after the last line,
 //! so line numbers do not move), and so does a program that is nothing but one function
-//! declaration, whatever its name.
+//! declaration, whatever its name. Top-level `declare` statements (models paste the
+//! declarations they were given back into their program) are blanked out: they do nothing
+//! at run time, and the checker already has the real declarations.
 
 use oxc::allocator::Allocator;
 use oxc::ast::ast::{Expression, Program, Statement};
@@ -20,6 +22,9 @@ pub struct PreparedProgram {
     /// True when `return await main();` (or the call of the program's one function) was
     /// appended.
     pub calls_main: bool,
+    /// How many top-level `declare` statements were blanked out (replaced by spaces, line
+    /// breaks kept, so the lines of everything else stay where they were).
+    pub stripped_declarations: usize,
 }
 
 /// Parses `source` as a program body (TypeScript, module, `return` allowed at the top).
@@ -97,22 +102,17 @@ fn shape_violation(stmt: &Statement<'_>) -> Option<(&'static str, String)> {
                 .into(),
         ));
     }
-    let (declared, names): (bool, Vec<&str>) = match stmt {
-        Statement::VariableDeclaration(v) => (
-            v.declare,
-            v.declarations
-                .iter()
-                .filter_map(|d| d.id.get_identifier_name().map(|n| n.as_str()))
-                .collect(),
-        ),
-        Statement::FunctionDeclaration(f) => (f.declare, f.id.iter().map(|id| id.name.as_str()).collect()),
-        Statement::ClassDeclaration(c) => (c.declare, c.id.iter().map(|id| id.name.as_str()).collect()),
-        Statement::TSNamespaceDeclaration(m) => (m.declare, Vec::new()),
-        Statement::TSExternalModuleDeclaration(m) => (m.declare, Vec::new()),
-        Statement::TSGlobalDeclaration(m) => (m.declare, Vec::new()),
-        Statement::TSEnumDeclaration(e) => (e.declare, Vec::new()),
-        _ => (false, Vec::new()),
+    let names: Vec<&str> = match stmt {
+        Statement::VariableDeclaration(v) => v
+            .declarations
+            .iter()
+            .filter_map(|d| d.id.get_identifier_name().map(|n| n.as_str()))
+            .collect(),
+        Statement::FunctionDeclaration(f) => f.id.iter().map(|id| id.name.as_str()).collect(),
+        Statement::ClassDeclaration(c) => c.id.iter().map(|id| id.name.as_str()).collect(),
+        _ => Vec::new(),
     };
+    let declared = is_declare(stmt);
     if let Some(name) = names.iter().find(|n| PROVIDED.contains(n)) {
         return Some((
             "TS2451",
@@ -140,14 +140,14 @@ fn span_start(stmt: &Statement<'_>) -> usize {
 
 /// Applies the program shape rules to `source`.
 pub fn prepare_program(source: &str) -> PreparedProgram {
+    let (mut text, stripped_declarations) = strip_declare_statements(source);
     let allocator = Allocator::default();
-    let ret = parse(&allocator, source);
+    let ret = parse(&allocator, &text);
     let entry = if ret.panicked {
         None
     } else {
         uncalled_entry(&ret.program)
     };
-    let mut text = source.to_string();
     if let Some(name) = &entry {
         if !text.ends_with('\n') {
             text.push('\n');
@@ -157,6 +157,52 @@ pub fn prepare_program(source: &str) -> PreparedProgram {
     PreparedProgram {
         text,
         calls_main: entry.is_some(),
+        stripped_declarations,
+    }
+}
+
+/// `source` with its top-level `declare` statements blanked out, and how many there were.
+/// A `declare` that names `tools` or `console` is blanked too: it is the pasted declaration
+/// of what the sandbox provides, not a mock (a mock has a value, and is refused).
+fn strip_declare_statements(source: &str) -> (String, usize) {
+    use oxc::span::GetSpan;
+    let allocator = Allocator::default();
+    let ret = parse(&allocator, source);
+    if ret.panicked {
+        return (source.to_string(), 0);
+    }
+    let spans: Vec<(usize, usize)> = ret
+        .program
+        .body
+        .iter()
+        .filter(|stmt| is_declare(stmt))
+        .map(|stmt| (stmt.span().start as usize, stmt.span().end as usize))
+        .collect();
+    if spans.is_empty() {
+        return (source.to_string(), 0);
+    }
+    let mut text = String::with_capacity(source.len());
+    let mut at = 0;
+    for &(start, end) in &spans {
+        text.push_str(&source[at..start]);
+        text.extend(source[start..end].chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
+        at = end;
+    }
+    text.push_str(&source[at..]);
+    (text, spans.len())
+}
+
+/// A top-level `declare ...` statement (ambient: no value at run time).
+fn is_declare(stmt: &Statement<'_>) -> bool {
+    match stmt {
+        Statement::VariableDeclaration(v) => v.declare,
+        Statement::FunctionDeclaration(f) => f.declare,
+        Statement::ClassDeclaration(c) => c.declare,
+        Statement::TSNamespaceDeclaration(m) => m.declare,
+        Statement::TSExternalModuleDeclaration(m) => m.declare,
+        Statement::TSGlobalDeclaration(m) => m.declare,
+        Statement::TSEnumDeclaration(e) => e.declare,
+        _ => false,
     }
 }
 
@@ -248,6 +294,35 @@ mod tests {
         ] {
             assert_eq!(shape_diagnostics(program), [], "{program}");
         }
+    }
+
+    #[test]
+    fn pasted_declarations_are_blanked_out_and_lines_stay() {
+        // Seen from Qwen2.5-Coder-1.5B on repair: the given declarations pasted back above
+        // the program, then TS2451 on every repair.
+        let source = "declare const tools: {\n  chat: { send(input: { text: string }): Promise<void> };\n};\n\
+                      interface SendInput { text: string }\n\
+                      declare function helper(): void;\n\
+                      await tools.chat.send({ text: 'hi' });\n";
+        let p = prepare_program(source);
+        assert_eq!(p.stripped_declarations, 2);
+        assert_eq!(p.text.lines().count(), source.lines().count());
+        assert_eq!(p.text.lines().nth(5), Some("await tools.chat.send({ text: 'hi' });"));
+        assert!(
+            p.text
+                .lines()
+                .nth(3)
+                .is_some_and(|l| l.starts_with("interface SendInput"))
+        );
+        assert!(!p.text.contains("declare"), "{}", p.text);
+        assert_eq!(shape_diagnostics(&p.text), []);
+        // A mock with a value is still refused after preparation.
+        let mock = prepare_program("const tools = { chat: {} };\nreturn 1;");
+        assert_eq!(mock.stripped_declarations, 0);
+        assert_eq!(shape_diagnostics(&mock.text)[0].code, "TS2451");
+        // Only declarations left, one of them a function: that function is the entry.
+        let p = prepare_program("declare const tools: {};\nasync function go() {\n  return 1;\n}");
+        assert!(p.calls_main, "{}", p.text);
     }
 
     #[test]

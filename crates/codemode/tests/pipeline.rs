@@ -513,7 +513,9 @@ async fn repair_with_typescript_7_diagnostics() {
     let checker: Arc<dyn codemode::TypeChecker> =
         Arc::new(codemode::TscTypeChecker::discover(Some(&tsc_path)).unwrap());
     assert!(checker.name().starts_with("tsc 7."));
-    let broken = "const n: number = await tools.chat.list_channels({});\nreturn n;";
+    // The object used as its list (seen from Qwen2.5-Coder-1.5B): tsc says only that `map`
+    // does not exist on the type, the built-in checker's hint says where the list is.
+    let broken = "const result = await tools.chat.list_channels({});\nreturn result.map((c) => c).length;";
     let fixed = "const { channels } = await tools.chat.list_channels({});\nreturn channels.length;";
     let llm = Arc::new(scripted(&[broken, fixed]));
     let cm = CodeMode::builder()
@@ -531,7 +533,12 @@ async fn repair_with_typescript_7_diagnostics() {
     assert!(report.checker.as_deref().unwrap().starts_with("tsc 7."));
     let repair = llm.requests().into_iter().find(|r| r.step == "repair").unwrap();
     let feedback = &repair.messages.last().unwrap().content;
-    assert!(feedback.contains("program.ts:1:7: TS2322"), "{feedback}");
+    assert!(feedback.contains("program.ts:2:15: TS2339"), "{feedback}");
+    assert!(
+        feedback.contains("    hint: Property 'map' does not exist on the result of tools.chat.list_channels")
+            && feedback.contains("Its list is the property 'channels'"),
+        "{feedback}"
+    );
 }
 
 #[tokio::test]

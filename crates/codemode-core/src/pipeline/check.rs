@@ -157,7 +157,8 @@ pub(super) async fn check_and_repair(
                 conversation,
             };
         }
-        let quoted = quote_diagnostics(&diagnostics, &code);
+        let hints = builtin_hints(checker, &code, context).await;
+        let quoted = quote_diagnostics(&diagnostics, &hints, &code);
         conversation.push(Message::user(prompts::render(
             prompts::REPAIR_USER,
             &[("checker", checker.name()), ("diagnostics", &quoted)],
@@ -215,14 +216,40 @@ pub(super) fn same_program(a: &str, b: &str) -> bool {
     words(a) == words(b)
 }
 
-/// Each diagnostic as `program.ts:L:C: CODE message`, followed by the line it points at.
-fn quote_diagnostics(diagnostics: &[Diagnostic], code: &str) -> String {
+/// What the built-in checker says about `code` when another checker ran. Its messages
+/// name the tool and the properties its result has ("Its list is the property 'emails'"),
+/// where tsc says only that a property does not exist on a long type: a small model given
+/// tsc's words alone sent the same program back four times (eval, issue 13).
+async fn builtin_hints(checker: &dyn TypeChecker, code: &str, context: CheckContext<'_>) -> Vec<Diagnostic> {
+    if checker.name() == codemode_typescript::BUILTIN_CHECKER_NAME {
+        return Vec::new();
+    }
+    let prepared = prepare_program(code);
+    crate::checker::BuiltinTypeChecker
+        .check(&prepared.text, context)
+        .await
+        .unwrap_or_default()
+}
+
+/// Each diagnostic as `program.ts:L:C: CODE message`, followed by the line it points at
+/// and, when the built-in checker explains the same error on that line in other words, its
+/// explanation as a hint.
+fn quote_diagnostics(diagnostics: &[Diagnostic], hints: &[Diagnostic], code: &str) -> String {
     let lines: Vec<&str> = code.lines().collect();
+    let mut used = vec![false; hints.len()];
     let mut out = Vec::new();
     for d in diagnostics {
         out.push(d.render("program.ts"));
         if let Some(text) = (d.line as usize).checked_sub(1).and_then(|i| lines.get(i)) {
             out.push(format!("    {} | {}", d.line, text.trim_end()));
+        }
+        let hint = hints
+            .iter()
+            .enumerate()
+            .find(|(i, h)| !used[*i] && h.line == d.line && h.code == d.code && h.message != d.message);
+        if let Some((i, h)) = hint {
+            used[i] = true;
+            out.push(format!("    hint: {}", h.message));
         }
     }
     out.join("\n")

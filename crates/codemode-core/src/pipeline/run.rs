@@ -73,7 +73,7 @@ impl<'a> RunContext<'a> {
             return Ok(first.text);
         }
         tracing::info!(%role, step, "the answer was cut off at the token limit; asking for a shorter one");
-        messages.push(Message::assistant(first.text));
+        messages.push(Message::assistant(opening_of(&first.text)));
         messages.push(Message::user(prompts::TRUNCATED_USER));
         let second = self.complete(llm, role, step, messages, None).await?;
         if second.truncated {
@@ -222,4 +222,41 @@ impl<'a> StepClock<'a> {
 /// Milliseconds since `since`.
 pub(super) fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
+}
+
+/// How many lines of a cut-off answer the model sees again when asked for a shorter one.
+const CUT_OFF_LINES_KEPT: usize = 12;
+
+/// The opening lines of an answer cut off at the token limit. The whole of it would prime
+/// the model to write the same again: the cut-off answers seen were the declarations pasted
+/// back (1,024 tokens of them) and a list repeating itself.
+fn opening_of(answer: &str) -> String {
+    let lines: Vec<&str> = answer.lines().collect();
+    if lines.len() <= CUT_OFF_LINES_KEPT {
+        return answer.to_string();
+    }
+    format!(
+        "{}\n[... {} more lines, cut off at the token limit]",
+        lines[..CUT_OFF_LINES_KEPT].join("\n"),
+        lines.len() - CUT_OFF_LINES_KEPT
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_off_answer_is_shown_again_by_its_opening_only() {
+        let short = "```typescript\nconst a = 1;";
+        assert_eq!(opening_of(short), short);
+        let long: Vec<String> = (0..40).map(|i| format!("type T{i} = {{ n: number }};")).collect();
+        let shown = opening_of(&long.join("\n"));
+        assert_eq!(shown.lines().count(), CUT_OFF_LINES_KEPT + 1);
+        assert!(shown.starts_with("type T0 = "), "{shown}");
+        assert!(
+            shown.ends_with("[... 28 more lines, cut off at the token limit]"),
+            "{shown}"
+        );
+    }
 }
