@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::Harness;
 use crate::UsageError;
+use crate::commands::truncate;
 
 /// One dev task: the question and the names of the tools it needs.
 pub struct RecallTask {
@@ -132,7 +133,7 @@ pub async fn measure(harness: &Harness, data: &Data) -> Result<Vec<RecallResult>
             "[recall {}/{}] {:<40} ",
             i + 1,
             data.tasks.len(),
-            short(&task.question, 40)
+            truncate(&task.question, 39)
         );
         let started = Instant::now();
         let report = codemode
@@ -180,15 +181,6 @@ pub async fn measure(harness: &Harness, data: &Data) -> Result<Vec<RecallResult>
     Ok(results)
 }
 
-fn short(text: &str, max: usize) -> String {
-    let mut s: String = text.chars().take(max).collect();
-    if text.chars().count() > max {
-        s.pop();
-        s.push('…');
-    }
-    s
-}
-
 /// The recall table.
 pub fn table(results: &[RecallResult]) -> String {
     use std::fmt::Write as _;
@@ -208,7 +200,7 @@ pub fn table(results: &[RecallResult]) -> String {
         let _ = writeln!(
             t,
             "{:<44} {:>6.2} {:>8} {:>6} {:>7.1}",
-            short(&r.question, 44),
+            truncate(&r.question, 43),
             r.recall,
             r.selected,
             r.model_calls,

@@ -94,6 +94,11 @@ pub(super) fn check_names(program: &Program<'_>, source: &str, index: &LineIndex
     let scoping = semantic.scoping();
     let nodes = semantic.nodes();
     let mut out = Vec::new();
+    let mut report = |node_id, code: &str, message: String| {
+        let span = nodes.get_node(node_id).kind().span();
+        let (line, column) = index.position(source, span.start as usize);
+        out.push(Diagnostic::error(line, column, code, message));
+    };
     for (name, references) in scoping.root_unresolved_references() {
         if GLOBALS.contains(&name.as_str()) {
             continue;
@@ -108,14 +113,7 @@ pub(super) fn check_names(program: &Program<'_>, source: &str, index: &LineIndex
             if reference.is_type() || in_typeof {
                 continue;
             }
-            let span = nodes.get_node(reference.node_id()).kind().span();
-            let (line, column) = index.position(source, span.start as usize);
-            out.push(Diagnostic::error(
-                line,
-                column,
-                "TS2304",
-                format!("Cannot find name '{name}'."),
-            ));
+            report(reference.node_id(), "TS2304", format!("Cannot find name '{name}'."));
         }
     }
     for symbol in scoping.symbol_ids() {
@@ -123,17 +121,14 @@ pub(super) fn check_names(program: &Program<'_>, source: &str, index: &LineIndex
             continue;
         }
         for reference in scoping.get_resolved_references(symbol).filter(|r| r.is_write()) {
-            let span = nodes.get_node(reference.node_id()).kind().span();
-            let (line, column) = index.position(source, span.start as usize);
-            out.push(Diagnostic::error(
-                line,
-                column,
+            report(
+                reference.node_id(),
                 "TS2588",
                 format!(
                     "Cannot assign to '{}' because it is a constant.",
                     scoping.symbol_name(symbol)
                 ),
-            ));
+            );
         }
     }
     out
