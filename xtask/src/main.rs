@@ -18,11 +18,22 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+/// The checkout `cargo xtask` runs in: the nearest folder above the current one that has
+/// `xtask/Cargo.toml`, else the one this binary was built from. (A build cache shared by two
+/// checkouts can hand one of them the other's xtask binary, whose built-in path is the
+/// other checkout's.)
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+    let here = std::env::current_dir().ok();
+    here.iter()
+        .flat_map(|dir| dir.ancestors())
+        .find(|dir| dir.join("xtask/Cargo.toml").is_file() && dir.join("Cargo.toml").is_file())
         .map(Path::to_path_buf)
-        .unwrap_or_default()
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        })
 }
 
 fn run(cmd: &mut Command) -> Result<()> {
