@@ -2,11 +2,19 @@
 
 pub(crate) const PLAN_SYSTEM: &str = include_str!("../prompts/plan_system.md");
 pub(crate) const PLAN_USER: &str = include_str!("../prompts/plan_user.md");
+/// A request and its plan, sent as an earlier turn of the conversation: a small model copies
+/// an example written into the instructions (seen: "Return the number of open issues"
+/// planned as the example's "close the issues labelled duplicate").
+pub(crate) const PLAN_EXAMPLE_USER: &str = include_str!("../prompts/plan_example_user.md");
+pub(crate) const PLAN_EXAMPLE_ASSISTANT: &str = include_str!("../prompts/plan_example_assistant.md");
 pub(crate) const FILTER_SYSTEM: &str = include_str!("../prompts/filter_system.md");
 pub(crate) const FILTER_USER: &str = include_str!("../prompts/filter_user.md");
 pub(crate) const FILTER_RETRY: &str = include_str!("../prompts/filter_retry.md");
 pub(crate) const IMPLEMENT_SYSTEM: &str = include_str!("../prompts/implement_system.md");
 pub(crate) const IMPLEMENT_USER: &str = include_str!("../prompts/implement_user.md");
+/// A worked request and program, sent as an earlier turn for the same reason as the plan's.
+pub(crate) const IMPLEMENT_EXAMPLE_USER: &str = include_str!("../prompts/implement_example_user.md");
+pub(crate) const IMPLEMENT_EXAMPLE_ASSISTANT: &str = include_str!("../prompts/implement_example_assistant.md");
 pub(crate) const REPAIR_USER: &str = include_str!("../prompts/repair_user.md");
 pub(crate) const REPAIR_AGAIN_USER: &str = include_str!("../prompts/repair_again_user.md");
 pub(crate) const RUNTIME_REPAIR_USER: &str = include_str!("../prompts/runtime_repair_user.md");

@@ -70,7 +70,10 @@ async fn success_path_reports_everything() {
     // The implementer saw the declarations of the selected tools.
     let implement = llm.requests().into_iter().find(|r| r.step == "implement").unwrap();
     assert!(
-        implement.messages[0]
+        implement
+            .messages
+            .last()
+            .unwrap()
             .content
             .contains("send_message(input: ChatSendMessageInput): Promise<ChatSendMessageOutput>;")
     );
@@ -137,9 +140,10 @@ async fn a_repair_that_sends_the_same_program_back_is_asked_again_afresh() {
         .filter(|r| r.step == "repair")
         .nth(1)
         .expect("a second repair request");
-    // A fresh conversation: system, request, the failing program, the errors quoted.
-    assert_eq!(again.messages.len(), 4, "{:#?}", again.messages);
-    let feedback = &again.messages[3].content;
+    // A fresh conversation: system, the worked example (a request and its program), the
+    // request, the failing program, the errors quoted.
+    assert_eq!(again.messages.len(), 6, "{:#?}", again.messages);
+    let feedback = &again.messages[5].content;
     assert!(feedback.contains("the same program again"), "{feedback}");
     assert!(feedback.contains("TS2339"), "{feedback}");
     assert!(
@@ -258,8 +262,8 @@ async fn runtime_error_points_at_the_typescript_line() {
         "{steps:?}"
     );
     let again = llm.requests().pop().unwrap();
-    assert_eq!(again.messages.len(), 4, "a fresh conversation: {:#?}", again.messages);
-    assert!(again.messages[3].content.contains("same program again"));
+    assert_eq!(again.messages.len(), 6, "a fresh conversation: {:#?}", again.messages);
+    assert!(again.messages[5].content.contains("same program again"));
 }
 
 #[tokio::test]
@@ -536,7 +540,9 @@ async fn repair_with_typescript_7_diagnostics() {
     assert!(feedback.contains("program.ts:2:15: TS2339"), "{feedback}");
     assert!(
         feedback.contains("    hint: Property 'map' does not exist on the result of tools.chat.list_channels")
-            && feedback.contains("Its list is the property 'channels'"),
+            && feedback.contains(
+                "Its list is the property 'channels': declare `result` as `const { channels: result } = await tools.chat.list_channels(...)`."
+            ),
         "{feedback}"
     );
 }

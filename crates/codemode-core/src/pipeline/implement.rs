@@ -13,6 +13,10 @@ pub(super) struct Implementation {
     pub conversation: Vec<Message>,
 }
 
+/// How many messages open the main model's conversation (the rules, the worked example and
+/// the request): a fresh conversation for a repair starts with these.
+pub(super) const OPENING_MESSAGES: usize = 4;
+
 /// Asks the main model for a program.
 pub(super) async fn implement(
     ctx: &RunContext<'_>,
@@ -21,9 +25,21 @@ pub(super) async fn implement(
     plan: &str,
     declarations: &str,
 ) -> Result<Implementation, StepFailure> {
-    let system = prompts::render(prompts::IMPLEMENT_SYSTEM, &[("declarations", declarations.trim_end())]);
-    let user = prompts::render(prompts::IMPLEMENT_USER, &[("query", query), ("plan", plan)]);
-    let mut conversation = vec![Message::system(system), Message::user(user)];
+    let user = prompts::render(
+        prompts::IMPLEMENT_USER,
+        &[
+            ("declarations", declarations.trim_end()),
+            ("query", query),
+            ("plan", plan),
+        ],
+    );
+    let mut conversation = vec![
+        Message::system(prompts::IMPLEMENT_SYSTEM),
+        Message::user(prompts::IMPLEMENT_EXAMPLE_USER),
+        Message::assistant(prompts::IMPLEMENT_EXAMPLE_ASSISTANT),
+        Message::user(user),
+    ];
+    debug_assert_eq!(conversation.len(), OPENING_MESSAGES);
     let code = ctx.ask_program(main, "implement", &mut conversation).await?;
     Ok(Implementation { code, conversation })
 }

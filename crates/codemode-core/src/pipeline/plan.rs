@@ -57,7 +57,12 @@ pub(super) async fn plan(
             llm,
             LlmRole::Strategy,
             "plan",
-            vec![Message::system(prompts::PLAN_SYSTEM), Message::user(user)],
+            vec![
+                Message::system(prompts::PLAN_SYSTEM),
+                Message::user(prompts::PLAN_EXAMPLE_USER),
+                Message::assistant(prompts::PLAN_EXAMPLE_ASSISTANT),
+                Message::user(user),
+            ],
         )
         .await?;
     Ok(answer.trim().to_string())

@@ -115,7 +115,11 @@ pub(super) async fn ask_for_fix(
         return Ok(fixed);
     }
     tracing::info!("the runtime repair returned the same program; asking again in a fresh conversation");
-    let mut fresh: Vec<Message> = conversation.iter().take(2).cloned().collect();
+    let mut fresh: Vec<Message> = conversation
+        .iter()
+        .take(super::implement::OPENING_MESSAGES)
+        .cloned()
+        .collect();
     fresh.push(Message::assistant(format!("```typescript\n{}\n```", code.trim_end())));
     fresh.push(Message::user(prompts::render(
         prompts::RUNTIME_REPAIR_AGAIN_USER,
