@@ -1,7 +1,13 @@
 // A small OpenAI-compatible server over node-llama-cpp (prebuilt llama.cpp), for
 // `cargo xtask local-model`: GET /v1/models and POST /v1/chat/completions, one request at a
 // time, the chat template from the GGUF's metadata, and the evaluated prompt prefix reused
-// across requests to the same model (repairs and filter batches share long prefixes).
+// across requests to the same model. Each model keeps a few contexts, one per system
+// prompt seen last (plan, implement, filter...), so a plan request between two programs does
+// not throw away the programs' long shared prefix (rules, worked example).
+//
+// Sampling: temperature 0 unless asked, no repeat penalty unless asked: a request may set
+// `repeat_penalty` (Ollama's default is 1.1), `repeat_last_n` (64), `frequency_penalty` and
+// `presence_penalty`, as llama.cpp's server takes them.
 //
 //   node server.mjs --port 8089 --threads 2 --model NAME=PATH [--model NAME=PATH ...]
 //
@@ -32,9 +38,29 @@ const llama = await getLlama({ gpu: false, build: 'never', progressLogs: false, 
 const models = new Map();
 for (const { name, path } of args.models) {
   const model = await llama.loadModel({ modelPath: path });
-  const context = await model.createContext({ contextSize: args.contextSize, threads: args.threads });
-  const chat = new LlamaChat({ contextSequence: context.getSequence() });
-  models.set(name, { model, chat });
+  models.set(name, { model, slots: [] });
+}
+
+// How many contexts (each with its own evaluated prefix) a model keeps.
+const SLOTS = 3;
+
+// The chat whose context last saw the same system prompt; else a new context while there
+// are fewer than SLOTS, else the least recently used one.
+async function chatFor(entry, chatHistory) {
+  const key = chatHistory[0]?.type === 'system' ? chatHistory[0].text : '';
+  let at = entry.slots.findIndex((slot) => slot.key === key);
+  let slot;
+  if (at >= 0) {
+    [slot] = entry.slots.splice(at, 1);
+  } else if (entry.slots.length < SLOTS) {
+    const context = await entry.model.createContext({ contextSize: args.contextSize, threads: args.threads });
+    slot = { key, chat: new LlamaChat({ contextSequence: context.getSequence() }) };
+  } else {
+    slot = entry.slots.shift();
+    slot.key = key;
+  }
+  entry.slots.push(slot);
+  return slot.chat;
 }
 
 // OpenAI messages to node-llama-cpp's chat history (the answer to write is not in it).
@@ -45,6 +71,14 @@ function history(messages) {
     if (m.role === 'assistant') return { type: 'model', response: [text] };
     return { type: 'user', text };
   });
+}
+
+function repeatPenalty(body) {
+  const penalty = body.repeat_penalty ?? 1;
+  const frequencyPenalty = body.frequency_penalty ?? 0;
+  const presencePenalty = body.presence_penalty ?? 0;
+  if (penalty === 1 && frequencyPenalty === 0 && presencePenalty === 0) return false;
+  return { penalty, lastTokens: body.repeat_last_n ?? 64, frequencyPenalty, presencePenalty, penalizeNewLine: false };
 }
 
 let queue = Promise.resolve();
@@ -62,11 +96,13 @@ async function complete(body) {
   const started = Date.now();
   const chatHistory = history(body.messages ?? []);
   const stop = body.stop === undefined ? [] : [].concat(body.stop);
-  const result = await entry.chat.generateResponse(chatHistory, {
+  const chat = await chatFor(entry, chatHistory);
+  const result = await chat.generateResponse(chatHistory, {
     maxTokens: body.max_tokens ?? body.max_completion_tokens ?? 1024,
     temperature: body.temperature ?? 0,
     seed: body.seed ?? 0,
     customStopTriggers: stop.length > 0 ? stop : undefined,
+    repeatPenalty: repeatPenalty(body),
   });
   const promptTokens = chatHistory.reduce((n, item) => n + entry.model.tokenize(item.text ?? item.response.join('')).length, 0);
   const completionTokens = entry.model.tokenize(result.response).length;

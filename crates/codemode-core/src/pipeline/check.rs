@@ -157,7 +157,9 @@ pub(super) async fn check_and_repair(
                 conversation,
             };
         }
-        let hints = builtin_hints(checker, &code, context).await;
+        let mut hints = builtin_hints(checker, &code, context).await;
+        hints.extend(object_for_value_hints(&diagnostics, &typed.declarations));
+        hints.extend(unknown_result_hints(&diagnostics));
         let quoted = quote_diagnostics(&diagnostics, &hints, &code);
         conversation.push(Message::user(prompts::render(
             prompts::REPAIR_USER,
@@ -194,7 +196,11 @@ async fn ask_for_a_change(
     let code = ctx.ask_program(main, "repair", conversation).await?;
     if same_program(&code, failing) {
         tracing::info!("the repair returned the same program; asking again in a fresh conversation");
-        let mut fresh: Vec<Message> = conversation.iter().take(2).cloned().collect();
+        let mut fresh: Vec<Message> = conversation
+            .iter()
+            .take(super::implement::OPENING_MESSAGES)
+            .cloned()
+            .collect();
         fresh.push(Message::assistant(format!(
             "```typescript\n{}\n```",
             failing.trim_end()
@@ -231,6 +237,69 @@ async fn builtin_hints(checker: &dyn TypeChecker, code: &str, context: CheckCont
         .unwrap_or_default()
 }
 
+/// For tsc's "Type 'X' is not assignable to type 'string'" where `X` is an object type of
+/// the declarations: which properties `X` has, so the model passes one of them (seen: the
+/// 1.5B model passed `{ channel }`, a whole channel, where the channel's name was wanted, and
+/// did not understand tsc's words through two repairs).
+fn object_for_value_hints(diagnostics: &[Diagnostic], declarations: &str) -> Vec<Diagnostic> {
+    diagnostics
+        .iter()
+        .filter(|d| d.code == "TS2322" || d.code == "TS2345")
+        .filter_map(|d| {
+            let rest = d.message.strip_prefix("Type '")?;
+            let (name, rest) = rest.split_once('\'')?;
+            let wanted = rest.strip_prefix(" is not assignable to type '")?.split_once('\'')?.0;
+            if !matches!(wanted, "string" | "number" | "boolean") {
+                return None;
+            }
+            let properties = object_properties(declarations, name)?;
+            let mut hint = d.clone();
+            hint.message = format!(
+                "'{name}' is an object with the properties {}; pass one of them (e.g. `.{}`), not the whole object.",
+                properties.join(", "),
+                properties[0]
+            );
+            Some(hint)
+        })
+        .collect()
+}
+
+/// For tsc's "Property 'x' does not exist on type 'unknown'": the tool declares no output,
+/// so nothing can be read from its result (seen: `const { id } = await
+/// tools.workspace.send_email(...)`, sent back unchanged on repair).
+fn unknown_result_hints(diagnostics: &[Diagnostic]) -> Vec<Diagnostic> {
+    diagnostics
+        .iter()
+        .filter(|d| d.code == "TS2339" && d.message.ends_with("does not exist on type 'unknown'."))
+        .map(|d| {
+            let mut hint = d.clone();
+            hint.message = "The value is `unknown`: the tool declares no output type, so read nothing from its result \
+                            (no destructuring, no properties); await the call and return something else."
+                .into();
+            hint
+        })
+        .collect()
+}
+
+/// The property names of `type NAME = { ... };` in generated declarations.
+fn object_properties(declarations: &str, name: &str) -> Option<Vec<String>> {
+    let opening = format!("type {name} = {{");
+    let mut lines = declarations.lines().skip_while(|l| l.trim_start() != opening);
+    lines.next()?;
+    let properties: Vec<String> = lines
+        .take_while(|l| l.trim_start() != "};")
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| {
+            let (key, _) = l.trim().split_once(':')?;
+            let key = key.trim_end_matches('?');
+            key.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+                .then(|| key.to_string())
+        })
+        .collect();
+    (!properties.is_empty()).then_some(properties)
+}
+
 /// Each diagnostic as `program.ts:L:C: CODE message`, followed by the line it points at
 /// and, when the built-in checker explains the same error on that line in other words, its
 /// explanation as a hint.
@@ -253,4 +322,50 @@ fn quote_diagnostics(diagnostics: &[Diagnostic], hints: &[Diagnostic], code: &st
         }
     }
     out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DECLARATIONS: &str = "type WorkspaceListChannelsOutputChannel = {\n  /** Channel name, e.g. `general`. */\n  name: string;\n  /** What it is about. */\n  topic?: string;\n};\ntype Other = {\n  id: number;\n};\n";
+
+    #[test]
+    fn an_object_passed_for_a_string_gets_its_properties_named() {
+        let tsc = Diagnostic::error(
+            7,
+            40,
+            "TS2322",
+            "Type 'WorkspaceListChannelsOutputChannel' is not assignable to type 'string'.",
+        );
+        let hints = object_for_value_hints(std::slice::from_ref(&tsc), DECLARATIONS);
+        assert_eq!(hints.len(), 1);
+        assert_eq!(
+            hints[0].message,
+            "'WorkspaceListChannelsOutputChannel' is an object with the properties name, topic; pass one of them (e.g. `.name`), not the whole object."
+        );
+        let quoted = quote_diagnostics(&[tsc], &hints, "\n\n\n\n\n\n  await tools.w.send({ channel });\n");
+        assert!(quoted.ends_with("\n    hint: 'WorkspaceListChannelsOutputChannel' is an object with the properties name, topic; pass one of them (e.g. `.name`), not the whole object."), "{quoted}");
+        let unknown = Diagnostic::error(1, 9, "TS2339", "Property 'id' does not exist on type 'unknown'.");
+        let hints = unknown_result_hints(std::slice::from_ref(&unknown));
+        assert!(hints[0].message.starts_with("The value is `unknown`"), "{hints:?}");
+        assert!(
+            unknown_result_hints(&[Diagnostic::error(
+                1,
+                1,
+                "TS2339",
+                "Property 'id' does not exist on type 'Other'."
+            )])
+            .is_empty()
+        );
+        // Not for other messages, unknown types, or object targets.
+        for message in [
+            "Type 'Nope' is not assignable to type 'string'.",
+            "Type 'Other' is not assignable to type 'Thing'.",
+            "Property 'x' does not exist on type 'Other'.",
+        ] {
+            let d = Diagnostic::error(1, 1, "TS2322", message);
+            assert!(object_for_value_hints(&[d], DECLARATIONS).is_empty(), "{message}");
+        }
+    }
 }

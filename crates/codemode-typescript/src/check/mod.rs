@@ -386,7 +386,10 @@ impl CallVisitor<'_> {
                         Some(prop_schema) => self.check_value(&p.value, prop_schema, root, name, depth + 1),
                         None if closed => {
                             let known: Vec<String> = props.keys().cloned().collect();
-                            let hint = suggest(&key, &known);
+                            let hint = match suggest(&key, &known) {
+                                none if none.is_empty() => format!(" Its properties: {}.", known.join(", ")),
+                                some => some,
+                            };
                             self.report(
                                 p.key.span().start,
                                 "TS2353",

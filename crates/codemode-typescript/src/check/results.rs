@@ -10,9 +10,10 @@ use serde_json::Value;
 
 use super::{CallVisitor, deref, tool_chain};
 
-/// Array methods a model calls on what it takes for a list.
+/// Array methods (and `length`) a model uses on what it takes for a list.
 const ARRAY_METHODS: &[&str] = &[
     "map", "filter", "forEach", "find", "some", "every", "reduce", "flatMap", "slice", "includes", "indexOf", "join",
+    "length",
 ];
 
 /// What a Promise has: using these on one is right.
@@ -171,7 +172,7 @@ impl CallVisitor<'_> {
                 "TS2488",
                 format!(
                     "The result of tools.{path} is an object: it must have a '[Symbol.iterator]()' method to be iterated.{}",
-                    where_the_list_is(&output.lists)
+                    where_the_list_is(&output.lists, value, &path)
                 ),
             );
         }
@@ -206,7 +207,7 @@ impl CallVisitor<'_> {
                 "TS2339",
                 format!(
                     "Property '{name}' does not exist on the result of tools.{path}, an object.{}",
-                    where_the_list_is(&output.lists)
+                    where_the_list_is(&output.lists, value, &path)
                 ),
             );
         } else if output.closed {
@@ -236,10 +237,23 @@ impl CallVisitor<'_> {
     }
 }
 
-fn where_the_list_is(lists: &[String]) -> String {
-    match lists {
-        [] => String::new(),
-        [one] => format!(" Its list is the property '{one}': `const {{ {one} }} = await ...`."),
-        many => format!(" Its lists are the properties {}.", many.join(", ")),
+/// Where the list in a tool's object result is, as the line to write: a small model copies a
+/// whole line (`const { emails: inbox } = await tools.workspace.list_inbox(...)`) where it
+/// did not act on "its list is the property 'emails'" (seen through four repairs).
+fn where_the_list_is(lists: &[String], value: &Expression<'_>, path: &str) -> String {
+    let variable = match value {
+        Expression::Identifier(id) => Some(id.name.as_str()),
+        _ => None,
+    };
+    match (lists, variable) {
+        ([], _) => String::new(),
+        ([one], Some(v)) if v == one => format!(
+            " Its list is the property '{one}': declare `{v}` as `const {{ {one} }} = await tools.{path}(...)`."
+        ),
+        ([one], Some(v)) => format!(
+            " Its list is the property '{one}': declare `{v}` as `const {{ {one}: {v} }} = await tools.{path}(...)`."
+        ),
+        ([one], None) => format!(" Its list is the property '{one}': `const {{ {one} }} = await tools.{path}(...)`."),
+        (many, _) => format!(" Its lists are the properties {}.", many.join(", ")),
     }
 }
