@@ -140,13 +140,17 @@ fn span_start(stmt: &Statement<'_>) -> usize {
 
 /// Applies the program shape rules to `source`.
 pub fn prepare_program(source: &str) -> PreparedProgram {
-    let (mut text, stripped_declarations) = strip_declare_statements(source);
     let allocator = Allocator::default();
-    let ret = parse(&allocator, &text);
-    let entry = if ret.panicked {
-        None
+    let ret = parse(&allocator, source);
+    let declares = declare_spans(&ret);
+    // The one parse serves unless `declare` statements were blanked out.
+    let (mut text, entry) = if declares.is_empty() {
+        (source.to_string(), uncalled_entry_of(&ret))
     } else {
-        uncalled_entry(&ret.program)
+        let text = blank_out(source, &declares);
+        let allocator = Allocator::default();
+        let entry = uncalled_entry_of(&parse(&allocator, &text));
+        (text, entry)
     };
     if let Some(name) = &entry {
         if !text.ends_with('\n') {
@@ -157,39 +161,45 @@ pub fn prepare_program(source: &str) -> PreparedProgram {
     PreparedProgram {
         text,
         calls_main: entry.is_some(),
-        stripped_declarations,
+        stripped_declarations: declares.len(),
     }
 }
 
-/// `source` with its top-level `declare` statements blanked out, and how many there were.
-/// A `declare` that names `tools` or `console` is blanked too: it is the pasted declaration
-/// of what the sandbox provides, not a mock (a mock has a value, and is refused).
-fn strip_declare_statements(source: &str) -> (String, usize) {
-    use oxc::span::GetSpan;
-    let allocator = Allocator::default();
-    let ret = parse(&allocator, source);
+fn uncalled_entry_of(ret: &ParserReturn<'_>) -> Option<String> {
     if ret.panicked {
-        return (source.to_string(), 0);
+        None
+    } else {
+        uncalled_entry(&ret.program)
     }
-    let spans: Vec<(usize, usize)> = ret
-        .program
+}
+
+/// The byte ranges of the top-level `declare` statements. A `declare` that names `tools` or
+/// `console` is among them: it is the pasted declaration of what the sandbox provides, not
+/// a mock (a mock has a value, and is refused).
+fn declare_spans(ret: &ParserReturn<'_>) -> Vec<(usize, usize)> {
+    use oxc::span::GetSpan;
+    if ret.panicked {
+        return Vec::new();
+    }
+    ret.program
         .body
         .iter()
         .filter(|stmt| is_declare(stmt))
         .map(|stmt| (stmt.span().start as usize, stmt.span().end as usize))
-        .collect();
-    if spans.is_empty() {
-        return (source.to_string(), 0);
-    }
+        .collect()
+}
+
+/// `source` with the `spans` replaced by spaces, line breaks kept.
+fn blank_out(source: &str, spans: &[(usize, usize)]) -> String {
     let mut text = String::with_capacity(source.len());
     let mut at = 0;
-    for &(start, end) in &spans {
+    for &(start, end) in spans {
         text.push_str(&source[at..start]);
         text.extend(source[start..end].chars().map(|c| if c == '\n' { '\n' } else { ' ' }));
         at = end;
     }
     text.push_str(&source[at..]);
-    (text, spans.len())
+    text
 }
 
 /// A top-level `declare ...` statement (ambient: no value at run time).

@@ -196,11 +196,7 @@ async fn ask_for_a_change(
     let code = ctx.ask_program(main, "repair", conversation).await?;
     if same_program(&code, failing) {
         tracing::info!("the repair returned the same program; asking again in a fresh conversation");
-        let mut fresh: Vec<Message> = conversation
-            .iter()
-            .take(super::implement::OPENING_MESSAGES)
-            .cloned()
-            .collect();
+        let mut fresh = super::implement::opening(conversation);
         fresh.push(Message::assistant(format!(
             "```typescript\n{}\n```",
             failing.trim_end()

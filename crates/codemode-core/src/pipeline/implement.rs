@@ -17,6 +17,12 @@ pub(super) struct Implementation {
 /// the request): a fresh conversation for a repair starts with these.
 pub(super) const OPENING_MESSAGES: usize = 4;
 
+/// The opening of `conversation` (rules, worked example, request): where a fresh
+/// conversation starts when a repair sent the same program back.
+pub(super) fn opening(conversation: &[Message]) -> Vec<Message> {
+    conversation.iter().take(OPENING_MESSAGES).cloned().collect()
+}
+
 /// Asks the main model for a program.
 pub(super) async fn implement(
     ctx: &RunContext<'_>,

@@ -115,11 +115,7 @@ pub(super) async fn ask_for_fix(
         return Ok(fixed);
     }
     tracing::info!("the runtime repair returned the same program; asking again in a fresh conversation");
-    let mut fresh: Vec<Message> = conversation
-        .iter()
-        .take(super::implement::OPENING_MESSAGES)
-        .cloned()
-        .collect();
+    let mut fresh = super::implement::opening(conversation);
     fresh.push(Message::assistant(format!("```typescript\n{}\n```", code.trim_end())));
     fresh.push(Message::user(prompts::render(
         prompts::RUNTIME_REPAIR_AGAIN_USER,
