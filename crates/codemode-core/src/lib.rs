@@ -29,6 +29,7 @@ pub mod record;
 pub mod redact;
 pub mod registry;
 mod report;
+pub mod search;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tool;
@@ -46,6 +47,7 @@ pub use limits::{LIMITS, LimitOverrides, LimitSpec, RerunPolicy};
 pub use llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, MessageRole, TokenUsage};
 pub use options::RunOptions;
 pub use pipeline::{CheckResult, CodeMode, CodeModeBuilder, RunObserver};
+pub use search::{SearchHit, ToolIndex};
 pub use report::{FilterBatchFailure, ResultType, RunAttempt, RunReport, Step, StepTiming};
 pub use tool::{StaticToolProvider, ToolError, ToolProvider, ToolSpec};
 pub use tool_filter::{FilteredToolProvider, ToolFilter};
