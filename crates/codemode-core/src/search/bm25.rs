@@ -230,7 +230,6 @@ mod tests {
 
     use serde_json::json;
 
-    use super::*;
     use crate::catalog::ToolCatalog;
     use crate::tool::{StaticToolProvider, ToolSpec};
 
