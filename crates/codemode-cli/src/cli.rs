@@ -163,6 +163,14 @@ pub enum ToolsCommand {
         /// The tool path (namespace.tool), or a unique tool name
         path: String,
     },
+    /// Rank the tools for a text with the search index the filter uses, best first
+    Search {
+        /// What to look for: a request, a plan, keywords
+        text: String,
+        /// How many tools to show
+        #[arg(long, short = 'n', default_value_t = 10, value_name = "N")]
+        limit: usize,
+    },
 }
 
 /// The run limits as flags: one global flag per row of [`codemode::LIMITS`], so a limit added

@@ -24,6 +24,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Exec { file } => exec(&setup, &file, json).await,
         Command::Tools(ToolsCommand::List { namespace }) => tools_list(&setup, namespace.as_deref(), json).await,
         Command::Tools(ToolsCommand::Show { path }) => tools_show(&setup, &path, json).await,
+        Command::Tools(ToolsCommand::Search { text, limit }) => tools_search(&setup, &text, limit, json).await,
         Command::Types { tools } => types(&setup, &tools).await,
         Command::Check { file } => check(&setup, &file, json).await,
         Command::Doctor => doctor(&setup, json).await,
@@ -231,6 +232,36 @@ async fn tools_list(setup: &Setup, namespace: Option<&str>, json: bool) -> Resul
     for e in entries {
         let desc = e.spec.description.as_deref().unwrap_or("").lines().next().unwrap_or("");
         outln!("{:<width$}  {}", e.path, truncate(desc, 100));
+    }
+    Ok(Outcome::Success)
+}
+
+async fn tools_search(setup: &Setup, text: &str, limit: usize, json: bool) -> Result<Outcome> {
+    let catalog = catalog(setup).await?;
+    let hits = catalog.search(text, limit);
+    if json {
+        let list: Vec<_> = hits
+            .iter()
+            .filter_map(|h| catalog.tool(&h.path).map(|e| (h, e)))
+            .map(|(h, e)| json!({"path": h.path, "score": h.score, "name": e.spec.name, "description": e.spec.description}))
+            .collect();
+        print_json(&list)?;
+        return Ok(Outcome::Success);
+    }
+    if hits.is_empty() {
+        eprintln!(
+            "none of the {} tools shares a word with `{text}` (stop words such as `the` and `get` do not count)",
+            catalog.len()
+        );
+    }
+    let width = hits.iter().map(|h| h.path.len()).max().unwrap_or(0);
+    for h in &hits {
+        let desc = catalog
+            .tool(&h.path)
+            .and_then(|e| e.spec.description.as_deref())
+            .and_then(|d| d.lines().next())
+            .unwrap_or("");
+        outln!("{:>6.2}  {:<width$}  {}", h.score, h.path, truncate(desc, 90));
     }
     Ok(Outcome::Success)
 }

@@ -92,6 +92,50 @@ fn tools_and_types() {
 }
 
 #[test]
+fn tools_search_ranks_by_the_filter_index() {
+    let dir = workspace();
+    let out = codemode(
+        dir.path(),
+        &[
+            "--catalog",
+            "catalog.json",
+            "tools",
+            "search",
+            "post a message to a channel",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(first.contains("chat.send_message"), "{stdout}");
+    let out = codemode(
+        dir.path(),
+        &[
+            "--catalog",
+            "catalog.json",
+            "--json",
+            "tools",
+            "search",
+            "channels",
+            "--limit",
+            "1",
+        ],
+    );
+    let hits: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(hits.as_array().map(Vec::len), Some(1), "{hits}");
+    assert!(hits[0]["score"].as_f64().unwrap() > 0.0);
+    assert!(hits[0]["path"].as_str().unwrap().starts_with("chat."));
+    let out = codemode(dir.path(), &["--catalog", "catalog.json", "tools", "search", "zebra"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).is_empty());
+    assert!(
+        text(&out.stderr).contains("shares a word with `zebra`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn exec_runs_programs_and_reports_json() {
     let dir = workspace();
     std::fs::write(

@@ -32,6 +32,7 @@ mod report;
 pub mod search;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tokens;
 mod tool;
 mod tool_filter;
 
@@ -43,12 +44,12 @@ pub use environment::{ExecutionLimits, ExecutionRequest, FailureKind, RunEnviron
 pub use error::CodeModeError;
 pub use extract::{contains_program, extract_code};
 pub use filter::{FilterAnswer, parse_filter_answer};
-pub use limits::{LIMITS, LimitOverrides, LimitSpec, RerunPolicy};
+pub use limits::{FilterMode, LIMITS, LimitOverrides, LimitSpec, RerunPolicy};
 pub use llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, MessageRole, TokenUsage};
 pub use options::RunOptions;
 pub use pipeline::{CheckResult, CodeMode, CodeModeBuilder, RunObserver};
-pub use search::{SearchHit, ToolIndex};
 pub use report::{FilterBatchFailure, ResultType, RunAttempt, RunReport, Step, StepTiming};
+pub use search::{SearchHit, ToolIndex};
 pub use tool::{StaticToolProvider, ToolError, ToolProvider, ToolSpec};
 pub use tool_filter::{FilteredToolProvider, ToolFilter};
 

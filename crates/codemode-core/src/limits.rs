@@ -107,6 +107,60 @@ impl LimitValue for RerunPolicy {
     }
 }
 
+/// How the filter step picks the tools a request needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterMode {
+    /// The tiny model sees every tool of the catalog, in batches of `max_tools_per_prompt`.
+    Llm,
+    /// No model: the catalog's search index keeps the best `retrieval_candidates` tools for
+    /// the request and the plan.
+    Retrieval,
+    /// The search index keeps the best `retrieval_candidates` tools, and the tiny model picks
+    /// among those in batches. A catalog of at most `retrieval_candidates` tools goes to the
+    /// tiny model whole, as in `llm`.
+    #[default]
+    Hybrid,
+}
+
+impl FilterMode {
+    /// The name used in `[run]` and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FilterMode::Llm => "llm",
+            FilterMode::Retrieval => "retrieval",
+            FilterMode::Hybrid => "hybrid",
+        }
+    }
+}
+
+impl LimitValue for FilterMode {
+    fn parse_limit(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "llm" => Ok(FilterMode::Llm),
+            "retrieval" => Ok(FilterMode::Retrieval),
+            "hybrid" => Ok(FilterMode::Hybrid),
+            other => Err(format!("expected llm, retrieval or hybrid, got `{other}`")),
+        }
+    }
+    fn show_limit(&self) -> String {
+        self.as_str().to_string()
+    }
+}
+
+impl LimitValue for bool {
+    fn parse_limit(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "true" | "yes" | "on" => Ok(true),
+            "false" | "no" | "off" => Ok(false),
+            other => Err(format!("expected true or false, got `{other}`")),
+        }
+    }
+    fn show_limit(&self) -> String {
+        self.to_string()
+    }
+}
+
 /// What a setter of [`RunOptions`] accepts for a limit of type `T`: the
 /// value itself, or a plain number for an optional one (`cpu_time_limit(5.0)`).
 pub trait IntoLimit<T> {
@@ -303,6 +357,14 @@ run_limits! {
     rerun_policy: RerunPolicy = RerunPolicy::ReadOnly, flag "rerun-policy", unit "POLICY", check any;
     /// Tools shown to the tiny model per filter prompt.
     max_tools_per_prompt: usize = 20, flag "max-tools-per-prompt", unit "N", check at_least(1);
+    /// How the filter picks tools: llm (the tiny model sees every tool), retrieval (the
+    /// search index alone, no model) or hybrid (the index keeps `retrieval_candidates`, the
+    /// tiny model picks among them).
+    filter_mode: FilterMode = FilterMode::Hybrid, flag "filter-mode", unit "MODE", check any;
+    /// Tools the search index keeps for the tiny model (hybrid) or as the selection (retrieval).
+    retrieval_candidates: usize = 80, flag "retrieval-candidates", unit "N", check at_least(1);
+    /// Whether filter prompts show tool descriptions; false lists names and parameters only.
+    include_descriptions_in_filter: bool = true, flag "include-descriptions-in-filter", unit "BOOL", check any;
     /// Filter prompts in flight at once.
     max_concurrent_threads: usize = 5, flag "max-concurrent-threads", unit "N", check at_least(1);
     /// Memory cap for the program, in MiB.

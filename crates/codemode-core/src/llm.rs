@@ -118,6 +118,14 @@ pub struct TokenUsage {
     pub completion_tokens: u64,
     /// Number of completions.
     pub calls: u64,
+    /// Completions whose tokens were counted here (the `o200k_base` encoding) because the
+    /// model reported none; the other counts are the model's own.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub counted_calls: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl TokenUsage {
@@ -126,6 +134,7 @@ impl TokenUsage {
         self.prompt_tokens += other.prompt_tokens;
         self.completion_tokens += other.completion_tokens;
         self.calls += other.calls;
+        self.counted_calls += other.counted_calls;
     }
 }
 

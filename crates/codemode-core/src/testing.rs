@@ -13,7 +13,7 @@ use async_trait::async_trait;
 
 use crate::config::LlmConfig;
 use crate::error::CodeModeError;
-use crate::llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, TokenUsage};
+use crate::llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole};
 use crate::registry::{FactoryContext, LlmFactory};
 
 type Responder = Arc<dyn Fn(&LlmRequest) -> Result<String, LlmError> + Send + Sync>;
@@ -140,18 +140,9 @@ impl Llm for ScriptedLlm {
         let answer = self.next_answer(request);
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         let text = answer?;
-        // Rough token counts (4 characters a token) so reports show plausible usage.
-        let prompt_chars: usize = request.messages.iter().map(|m| m.content.len()).sum();
-        let usage = TokenUsage {
-            prompt_tokens: prompt_chars.div_ceil(4) as u64,
-            completion_tokens: text.len().div_ceil(4) as u64,
-            calls: 1,
-        };
-        Ok(LlmResponse {
-            text,
-            usage,
-            truncated: false,
-        })
+        // No token counts, as from a server that reports none: the pipeline counts them
+        // with the o200k_base encoding.
+        Ok(LlmResponse::text(text))
     }
 }
 

@@ -467,6 +467,8 @@ fn parse_completion(text: &str) -> Result<LlmResponse, LlmError> {
             .and_then(Value::as_u64)
             .unwrap_or(0),
         calls: 1,
+        // Zero counts are filled in by the pipeline's own count.
+        counted_calls: 0,
     };
     Ok(LlmResponse {
         text: content.to_string(),

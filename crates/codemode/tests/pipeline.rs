@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use codemode::testing::ScriptedLlm;
 use codemode::{
-    CodeMode, LlmRole, ResultType, RunOptions, StaticToolProvider, Step, ToolCatalog, ToolProvider, ToolSpec,
+    CodeMode, FilterMode, LlmRole, ResultType, RunOptions, StaticToolProvider, Step, ToolCatalog, ToolProvider,
+    ToolSpec,
 };
 use serde_json::json;
 use support::{FakeChatProvider, fenced, pipeline, scripted, select_all, without_models};
@@ -362,7 +363,12 @@ async fn filter_over_1000_tools_respects_the_concurrency_cap_and_sees_each_tool_
         .await
         .unwrap();
     let report = cm
-        .run(RunOptions::new("q").max_concurrent_threads(5).max_tools_per_prompt(20))
+        .run(
+            RunOptions::new("q")
+                .filter_mode(FilterMode::Llm)
+                .max_concurrent_threads(5)
+                .max_tools_per_prompt(20),
+        )
         .await
         .unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
@@ -400,6 +406,113 @@ async fn filter_over_1000_tools_respects_the_concurrency_cap_and_sees_each_tool_
             .unwrap()
             .detail
             .contains("10 of 1000 tools, 50 batches")
+    );
+}
+
+/// 1,000 tools in 10 namespaces; `ns3.tool_042` and `ns7.tool_042` are about invoices.
+fn thousand_tools() -> ToolCatalog {
+    let mut catalog = ToolCatalog::new();
+    for ns in 0..10 {
+        let tools: Vec<ToolSpec> = (0..100)
+            .map(|i| {
+                let topic = if i == 42 && (ns == 3 || ns == 7) {
+                    "invoices"
+                } else {
+                    "weather"
+                };
+                ToolSpec::new(
+                    format!("tool_{i:03}"),
+                    format!("Reads {topic} records, number {i} of namespace {ns}"),
+                    json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+                )
+            })
+            .collect();
+        let provider: Arc<dyn ToolProvider> = Arc::new(StaticToolProvider::new(tools.clone()));
+        catalog.add_tools(&format!("ns{ns}"), provider, tools);
+    }
+    catalog
+}
+
+#[tokio::test]
+async fn hybrid_filter_asks_the_tiny_model_about_the_search_candidates_only() {
+    let llm = Arc::new(
+        ScriptedLlm::new()
+            .reply(LlmRole::Strategy, "1. Read the invoices.")
+            .respond_with(LlmRole::Tiny, select_all)
+            .reply(LlmRole::Main, fenced("return 1;")),
+    );
+    let cm = CodeMode::builder()
+        .llm(llm.clone())
+        .catalog(thousand_tools())
+        .environment(codemode::default_environment().unwrap())
+        .build()
+        .await
+        .unwrap();
+    let report = cm
+        .run(RunOptions::new("sum the invoices").retrieval_candidates(30))
+        .await
+        .unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    let filters: Vec<_> = llm.requests().into_iter().filter(|r| r.step == "filter").collect();
+    assert_eq!(filters.len(), 2, "30 candidates in batches of 20");
+    // The two invoice tools rank first, so they are among the candidates.
+    assert!(report.selected_tools.contains(&"ns3.tool_042".to_string()));
+    assert!(report.selected_tools.contains(&"ns7.tool_042".to_string()));
+    assert_eq!(report.selected_tools.len(), 30);
+    let detail = &report.timing(Step::Filter).unwrap().detail;
+    assert_eq!(detail, "30 of 1000 tools, 30 candidates by search, 2 batches");
+
+    // Without descriptions the listing shows names and parameters only.
+    let llm = Arc::new(
+        ScriptedLlm::new()
+            .reply(LlmRole::Strategy, "plan")
+            .respond_with(LlmRole::Tiny, select_all)
+            .reply(LlmRole::Main, fenced("return 1;")),
+    );
+    let cm = CodeMode::builder()
+        .llm(llm.clone())
+        .catalog(thousand_tools())
+        .environment(codemode::default_environment().unwrap())
+        .build()
+        .await
+        .unwrap();
+    let report = cm
+        .run(
+            RunOptions::new("sum the invoices")
+                .retrieval_candidates(5)
+                .include_descriptions_in_filter(false),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    let filter = llm.requests().into_iter().find(|r| r.step == "filter").unwrap();
+    let listing = &filter.messages[1].content;
+    assert!(listing.contains("ns3.tool_042(city)\n"), "{listing}");
+    assert!(!listing.contains("Reads invoices"), "{listing}");
+}
+
+#[tokio::test]
+async fn retrieval_filter_needs_no_tiny_model() {
+    // Strategy and main models only: the filter runs on search alone.
+    let strategy = Arc::new(ScriptedLlm::new().reply(LlmRole::Strategy, "1. Read the invoices."));
+    let main = Arc::new(ScriptedLlm::new().reply(LlmRole::Main, fenced("return 1;")));
+    let cm = CodeMode::builder()
+        .strategy_llm(strategy)
+        .main_llm(main)
+        .catalog(thousand_tools())
+        .environment(codemode::default_environment().unwrap())
+        .build()
+        .await
+        .unwrap();
+    let options = RunOptions::new("sum the invoices").retrieval_candidates(2);
+    let err = cm.run(options.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("retrieval"), "{err}");
+    let report = cm.run(options.filter_mode(FilterMode::Retrieval)).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.selected_tools, ["ns3.tool_042", "ns7.tool_042"]);
+    assert_eq!(
+        report.timing(Step::Filter).unwrap().detail,
+        "2 of 1000 tools, 2 candidates by search, 0 batches"
     );
 }
 

@@ -9,6 +9,7 @@ use futures::StreamExt;
 use super::run::{RunContext, StepFailure};
 use crate::catalog::{CatalogEntry, ToolCatalog};
 use crate::filter::{FilterAnswer, parse_filter_answer};
+use crate::limits::FilterMode;
 use crate::llm::{Llm, LlmError, LlmRole, Message};
 use crate::options::RunOptions;
 use crate::prompts;
@@ -25,22 +26,57 @@ const FILTER_TOKENS_PER_TOOL: u32 = 12;
 pub(super) struct Filtered {
     /// The chosen tool paths.
     pub selected: BTreeSet<String>,
-    /// How many batches the catalog was asked in.
+    /// How many tools the search index kept for the model; `None` when it was not asked
+    /// (the whole catalog went to the tiny model).
+    pub candidates: Option<usize>,
+    /// How many batches the tiny model was asked in.
     pub batches: usize,
     /// Batches that failed (their tools are in `selected`).
     pub failures: Vec<FilterBatchFailure>,
 }
 
 impl Filtered {
-    /// The step's detail for the report: `3 of 40 tools, 2 batches`.
+    /// The step's detail for the report: `3 of 40 tools, 2 batches`, with the search's
+    /// candidates when it ran: `4 of 10000 tools, 80 candidates by search, 4 batches`.
     pub fn detail(&self, catalog_size: usize) -> String {
+        let searched = self
+            .candidates
+            .map(|n| format!(", {n} candidate{} by search", if n == 1 { "" } else { "s" }))
+            .unwrap_or_default();
         format!(
-            "{} of {catalog_size} tools, {} batch{}",
+            "{} of {catalog_size} tools{searched}, {} batch{}",
             self.selected.len(),
             self.batches,
             if self.batches == 1 { "" } else { "es" }
         )
     }
+}
+
+/// The tools the tiny model is asked about: all of them, or the search's best
+/// `retrieval_candidates` for the request and the plan, in catalog order (so a batch's
+/// contents do not depend on scores).
+fn candidates<'c>(
+    options: &RunOptions,
+    plan: &str,
+    catalog: &'c ToolCatalog,
+) -> (Vec<&'c CatalogEntry>, Option<usize>) {
+    let search = match options.filter_mode {
+        FilterMode::Llm => false,
+        FilterMode::Hybrid => catalog.len() > options.retrieval_candidates,
+        FilterMode::Retrieval => true,
+    };
+    if !search {
+        return (catalog.entries().collect(), None);
+    }
+    let text = format!("{}\n{plan}", options.query);
+    let hits: BTreeSet<String> = catalog
+        .search(&text, options.retrieval_candidates)
+        .into_iter()
+        .map(|h| h.path)
+        .collect();
+    let kept: Vec<&CatalogEntry> = hits.iter().filter_map(|p| catalog.tool(p)).collect();
+    let n = kept.len();
+    (kept, Some(n))
 }
 
 /// Asks the tiny model about every batch, at most `max_concurrent_threads` at a time, and
@@ -51,27 +87,41 @@ impl Filtered {
 /// tool only costs prompt space, and the type check still guards the code. Failed
 /// batches are listed in the report. If every batch fails because the model errors, the
 /// run ends with `llm_error`.
+///
+/// In `retrieval` mode (or without a tiny model) the search's candidates are the selection.
 pub(super) async fn filter(
     ctx: &RunContext<'_>,
-    tiny: &dyn Llm,
+    tiny: Option<&dyn Llm>,
     options: &RunOptions,
     plan: &str,
     catalog: &ToolCatalog,
 ) -> Result<Filtered, StepFailure> {
-    let entries: Vec<&CatalogEntry> = catalog.entries().collect();
+    let all: Vec<&CatalogEntry> = catalog.entries().collect();
+    let (entries, candidates) = candidates(options, plan, catalog);
+    let mut filtered = Filtered {
+        selected: BTreeSet::new(),
+        candidates,
+        batches: 0,
+        failures: Vec::new(),
+    };
+    let tiny = match tiny {
+        Some(tiny) if options.filter_mode != FilterMode::Retrieval => tiny,
+        _ => {
+            filtered.selected = entries.iter().map(|e| e.path.clone()).collect();
+            filtered.selected.extend(named_in(plan, &all));
+            return Ok(filtered);
+        }
+    };
     let batches: Vec<&[&CatalogEntry]> = entries.chunks(options.max_tools_per_prompt).collect();
     let count = batches.len();
+    filtered.batches = count;
+    let describe = options.include_descriptions_in_filter;
     let mut results: Vec<(usize, BatchResult)> = futures::stream::iter(batches.iter().enumerate())
-        .map(|(i, batch)| async move { (i, filter_batch(ctx, tiny, &options.query, plan, batch).await) })
+        .map(|(i, batch)| async move { (i, filter_batch(ctx, tiny, &options.query, plan, batch, describe).await) })
         .buffer_unordered(options.max_concurrent_threads)
         .collect()
         .await;
     results.sort_by_key(|(i, _)| *i);
-    let mut filtered = Filtered {
-        selected: BTreeSet::new(),
-        batches: count,
-        failures: Vec::new(),
-    };
     let mut llm_errors = 0;
     let mut last_error = None;
     for (i, result) in results {
@@ -102,7 +152,7 @@ pub(super) async fn filter(
     {
         return Err(e.into());
     }
-    filtered.selected.extend(named_in(plan, &entries));
+    filtered.selected.extend(named_in(plan, &all));
     Ok(filtered)
 }
 
@@ -135,21 +185,25 @@ enum BatchResult {
     },
 }
 
-/// One line per tool: `N. path(arg, ...): description`.
-fn listing(batch: &[&CatalogEntry]) -> String {
+/// One line per tool: `N. path(arg, ...): description`, or `N. path(arg, ...)` without
+/// descriptions.
+fn listing(batch: &[&CatalogEntry], describe: bool) -> String {
     let mut listing = String::new();
     for (i, e) in batch.iter().enumerate() {
-        let desc: String = e
-            .spec
-            .description
-            .as_deref()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .chars()
-            .take(FILTER_DESCRIPTION_CHARS)
-            .collect();
+        let desc: String = if !describe {
+            String::new()
+        } else {
+            e.spec
+                .description
+                .as_deref()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .chars()
+                .take(FILTER_DESCRIPTION_CHARS)
+                .collect()
+        };
         let args: Vec<&str> = e
             .spec
             .input_schema
@@ -157,7 +211,12 @@ fn listing(batch: &[&CatalogEntry]) -> String {
             .and_then(|p| p.as_object())
             .map(|p| p.keys().map(String::as_str).collect())
             .unwrap_or_default();
-        let _ = writeln!(listing, "{}. {}({}): {desc}", i + 1, e.path, args.join(", "));
+        let _ = write!(listing, "{}. {}({})", i + 1, e.path, args.join(", "));
+        let _ = if desc.is_empty() {
+            writeln!(listing)
+        } else {
+            writeln!(listing, ": {desc}")
+        };
     }
     listing
 }
@@ -168,9 +227,10 @@ async fn filter_batch(
     query: &str,
     plan: &str,
     batch: &[&CatalogEntry],
+    describe: bool,
 ) -> BatchResult {
     let paths: Vec<String> = batch.iter().map(|e| e.path.clone()).collect();
-    let listing = listing(batch);
+    let listing = listing(batch, describe);
     let user = prompts::render(
         prompts::FILTER_USER,
         &[("query", query), ("plan", plan), ("tools", listing.trim_end())],

@@ -28,6 +28,7 @@ use crate::catalog::{ProviderFailure, ToolCatalog};
 use crate::checker::{CheckContext, TypeChecker};
 use crate::environment::RunEnvironment;
 use crate::error::CodeModeError;
+use crate::limits::FilterMode;
 use crate::llm::{Llm, Message};
 use crate::options::RunOptions;
 use crate::promptlog::PromptLog;
@@ -91,7 +92,8 @@ impl CheckResult {
 /// The three models of a run.
 struct Models {
     strategy: Arc<dyn Llm>,
-    tiny: Arc<dyn Llm>,
+    /// `None` only in `retrieval` filter mode, which needs no tiny model.
+    tiny: Option<Arc<dyn Llm>>,
     main: Arc<dyn Llm>,
 }
 
@@ -237,7 +239,7 @@ impl CodeMode {
         options.validate().map_err(CodeModeError::Config)?;
         let models = Models {
             strategy: self.strategy.clone().ok_or(CodeModeError::Missing("strategy LLM"))?,
-            tiny: self.tiny.clone().ok_or(CodeModeError::Missing("tiny LLM"))?,
+            tiny: self.tiny_for(&options)?,
             main: self.main.clone().ok_or(CodeModeError::Missing("main LLM"))?,
         };
         let environment = self
@@ -291,12 +293,31 @@ impl CodeMode {
     pub async fn select_tools(&self, options: RunOptions) -> Result<RunReport, CodeModeError> {
         options.validate().map_err(CodeModeError::Config)?;
         let strategy = self.strategy.clone().ok_or(CodeModeError::Missing("strategy LLM"))?;
-        let tiny = self.tiny.clone().ok_or(CodeModeError::Missing("tiny LLM"))?;
+        let tiny = self.tiny_for(&options)?;
         let (ctx, started, mut report) = self.start(&options, None)?;
         let catalog = self.current_catalog().await;
-        Self::plan_and_filter(&ctx, &mut report, &options, &catalog, strategy.as_ref(), tiny.as_ref()).await;
+        Self::plan_and_filter(
+            &ctx,
+            &mut report,
+            &options,
+            &catalog,
+            strategy.as_ref(),
+            tiny.as_deref(),
+        )
+        .await;
         Self::finish(&ctx, started, &mut report);
         Ok(report)
+    }
+
+    /// The tiny model; required unless the filter runs on search alone.
+    fn tiny_for(&self, options: &RunOptions) -> Result<Option<Arc<dyn Llm>>, CodeModeError> {
+        match (&self.tiny, options.filter_mode) {
+            (Some(tiny), _) => Ok(Some(tiny.clone())),
+            (None, FilterMode::Retrieval) => Ok(None),
+            (None, _) => Err(CodeModeError::Missing(
+                "tiny LLM (the filter needs one unless filter_mode is \"retrieval\")",
+            )),
+        }
     }
 
     /// Steps 1 and 2; `None` when the run ends there (the report says why).
@@ -306,7 +327,7 @@ impl CodeMode {
         options: &RunOptions,
         catalog: &ToolCatalog,
         strategy: &dyn Llm,
-        tiny: &dyn Llm,
+        tiny: Option<&dyn Llm>,
     ) -> Option<(String, filter::Filtered)> {
         let clock = StepClock::start(ctx.observer, Step::Plan);
         let plan = match plan::plan(ctx, strategy, &options.query, catalog).await {
@@ -349,7 +370,7 @@ impl CodeMode {
             options,
             &catalog,
             models.strategy.as_ref(),
-            models.tiny.as_ref(),
+            models.tiny.as_deref(),
         )
         .await
         else {

@@ -11,6 +11,7 @@ use crate::llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, Token
 use crate::promptlog::PromptLog;
 use crate::prompts;
 use crate::report::{ResultType, RunReport, Step, StepTiming};
+use crate::tokens;
 
 /// Per-run state shared by the steps.
 pub(super) struct RunContext<'a> {
@@ -130,7 +131,13 @@ impl<'a> RunContext<'a> {
                 Err(e) => log.write(&request, Err(&e.to_string())),
             }
         }
-        let response = result?;
+        let mut response = result?;
+        if response.usage.prompt_tokens == 0 && response.usage.completion_tokens == 0 {
+            response.usage.prompt_tokens = tokens::count_prompt_tokens(&request.messages);
+            response.usage.completion_tokens = tokens::count_tokens(&response.text);
+            response.usage.calls = response.usage.calls.max(1);
+            response.usage.counted_calls = response.usage.calls;
+        }
         if let Ok(mut usage) = self.usage.lock() {
             usage.entry(role.as_str().to_string()).or_default().add(response.usage);
         }
