@@ -14,6 +14,8 @@ use codemode::typescript::{BuiltinChecker, ToolSignature, TscChecker, generate_d
 use codemode::{CodeMode, RunOptions, ToolError, ToolProvider, ToolSpec};
 use serde_json::{Value, json};
 
+mod retrieval;
+
 struct Row {
     name: String,
     median: Duration,
@@ -471,10 +473,35 @@ async fn main() -> Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("note: a debug build; run `cargo xtask bench` for release numbers");
     }
+    // `--only typescript|environments|mcp|retrieval|filter` runs one group.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str);
+    let wanted = |group: &str| only.is_none_or(|o| o == group);
+    if let Some(o) = only
+        && !["typescript", "environments", "mcp", "retrieval", "filter"].contains(&o)
+    {
+        anyhow::bail!("--only takes typescript, environments, mcp, retrieval or filter, not `{o}`");
+    }
     let mut rows = Vec::new();
-    typescript_benches(&mut rows)?;
-    environment_benches(&mut rows).await?;
-    mcp_benches(&mut rows).await?;
+    if wanted("typescript") {
+        typescript_benches(&mut rows)?;
+    }
+    if wanted("environments") {
+        environment_benches(&mut rows).await?;
+    }
+    if wanted("mcp") {
+        mcp_benches(&mut rows).await?;
+    }
+    if wanted("retrieval") {
+        retrieval::index_benches(&mut rows)?;
+    }
+    if wanted("filter") {
+        retrieval::filter_benches(&mut rows).await?;
+    }
     print(&rows);
     Ok(())
 }

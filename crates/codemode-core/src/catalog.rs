@@ -141,10 +141,15 @@ impl ToolCatalog {
     pub fn add_tools(&mut self, namespace: &str, provider: Arc<dyn ToolProvider>, tools: Vec<ToolSpec>) {
         self.index = IndexCell::default();
         let ns = sanitize_identifier(namespace);
+        // Only this namespace's paths: a range of the sorted map, so adding many namespaces
+        // stays linear (a scan of every path per namespace took minutes at 100,000 tools).
+        let prefix = format!("{ns}.");
         let mut taken: BTreeSet<String> = self
             .entries
-            .keys()
-            .filter_map(|p| p.strip_prefix(&format!("{ns}.")).map(str::to_string))
+            .range(prefix.clone()..)
+            .map(|(p, _)| p)
+            .take_while(|p| p.starts_with(&prefix))
+            .map(|p| p[prefix.len()..].to_string())
             .collect();
         for spec in tools {
             let base = sanitize_identifier(&spec.name);

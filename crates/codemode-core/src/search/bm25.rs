@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::text::terms_into;
+use super::text::{for_each_word, stem};
 use super::{SearchHit, ToolIndex};
 use crate::catalog::CatalogEntry;
 
@@ -50,98 +50,124 @@ pub struct Bm25Index {
     idf: Vec<f32>,
 }
 
-/// The terms of one tool, field by field.
-struct ToolTerms {
-    fields: [Vec<String>; FIELDS],
+/// Words to term ids while an index is built: each distinct word is stemmed once.
+struct Vocabulary<'i> {
+    index: &'i mut Bm25Index,
+    words: HashMap<String, u32>,
 }
 
-impl ToolTerms {
-    fn of(entry: &CatalogEntry) -> Self {
-        let mut fields: [Vec<String>; FIELDS] = Default::default();
+impl Vocabulary<'_> {
+    /// Appends the term ids of `text`'s words to `out`.
+    fn add(&mut self, text: &str, out: &mut Vec<u32>) {
+        for_each_word(text, |word| {
+            let id = match self.words.get(word) {
+                Some(&id) => id,
+                None => {
+                    let term = stem(word);
+                    let id = match self.index.terms.get(&term) {
+                        Some(&id) => id,
+                        None => {
+                            let id = self.index.postings.len() as u32;
+                            self.index.terms.insert(term, id);
+                            self.index.postings.push(Vec::new());
+                            id
+                        }
+                    };
+                    self.words.insert(word.to_string(), id);
+                    id
+                }
+            };
+            out.push(id);
+        });
+    }
+
+    /// The term ids of one tool, field by field (in the order of [`FIELD_WEIGHTS`]).
+    fn tool(&mut self, entry: &CatalogEntry) -> [Vec<u32>; FIELDS] {
+        let mut fields: [Vec<u32>; FIELDS] = Default::default();
         let segment = entry.path.rsplit('.').next().unwrap_or(&entry.path);
-        terms_into(segment, &mut fields[Field::Name as usize]);
+        let name = &mut fields[Field::Name as usize];
+        self.add(segment, name);
         if entry.spec.name != segment {
-            // A real name that differs from its identifier (`get-tickets`) splits the same way;
-            // only its extra words are added.
+            // A real name that differs from its identifier (`get-tickets`) adds only the
+            // words the identifier lacks.
             let mut real = Vec::new();
-            terms_into(&entry.spec.name, &mut real);
-            let name = &mut fields[Field::Name as usize];
-            for t in real {
-                if !name.contains(&t) {
-                    name.push(t);
+            self.add(&entry.spec.name, &mut real);
+            for id in real {
+                if !name.contains(&id) {
+                    name.push(id);
                 }
             }
         }
-        terms_into(&entry.namespace, &mut fields[Field::Namespace as usize]);
+        self.add(&entry.namespace, &mut fields[Field::Namespace as usize]);
         if let Some(d) = &entry.spec.description {
-            terms_into(d, &mut fields[Field::Description as usize]);
+            self.add(d, &mut fields[Field::Description as usize]);
         }
         let (mut names, mut descriptions) = (Vec::new(), Vec::new());
-        schema_terms(&entry.spec.input_schema, SCHEMA_DEPTH, &mut names, &mut descriptions);
+        self.schema(&entry.spec.input_schema, SCHEMA_DEPTH, &mut names, &mut descriptions);
         fields[Field::ParameterNames as usize] = names;
         fields[Field::ParameterDescriptions as usize] = descriptions;
-        Self { fields }
+        fields
     }
-}
 
-/// Parameter names and descriptions of `schema`'s properties, `depth` levels down.
-fn schema_terms(schema: &Value, depth: usize, names: &mut Vec<String>, descriptions: &mut Vec<String>) {
-    if depth == 0 {
-        return;
-    }
-    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-        for (name, prop) in props {
-            terms_into(name, names);
-            if let Some(d) = prop.get("description").and_then(Value::as_str) {
-                terms_into(d, descriptions);
-            }
-            schema_terms(prop, depth - 1, names, descriptions);
+    /// Parameter names and descriptions of `schema`'s properties, `depth` levels down.
+    fn schema(&mut self, schema: &Value, depth: usize, names: &mut Vec<u32>, descriptions: &mut Vec<u32>) {
+        if depth == 0 {
+            return;
         }
-    }
-    if let Some(items) = schema.get("items") {
-        schema_terms(items, depth - 1, names, descriptions);
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for (name, prop) in props {
+                self.add(name, names);
+                if let Some(d) = prop.get("description").and_then(Value::as_str) {
+                    self.add(d, descriptions);
+                }
+                self.schema(prop, depth - 1, names, descriptions);
+            }
+        }
+        if let Some(items) = schema.get("items") {
+            self.schema(items, depth - 1, names, descriptions);
+        }
     }
 }
 
 impl Bm25Index {
     /// Indexes `entries`.
     pub fn build<'a>(entries: impl IntoIterator<Item = &'a CatalogEntry>) -> Self {
-        let tools: Vec<(String, ToolTerms)> = entries
-            .into_iter()
-            .map(|e| (e.path.clone(), ToolTerms::of(e)))
-            .collect();
+        let mut index = Bm25Index::default();
+        let mut tools: Vec<[Vec<u32>; FIELDS]> = Vec::new();
+        {
+            let mut vocabulary = Vocabulary {
+                index: &mut index,
+                words: HashMap::new(),
+            };
+            let mut paths = Vec::new();
+            for entry in entries {
+                tools.push(vocabulary.tool(entry));
+                paths.push(entry.path.clone());
+            }
+            vocabulary.index.paths = paths;
+        }
         let n = tools.len();
         let mut average = [0f32; FIELDS];
-        for (_, t) in &tools {
-            for (f, terms) in t.fields.iter().enumerate() {
-                average[f] += terms.len() as f32;
+        for fields in &tools {
+            for (f, ids) in fields.iter().enumerate() {
+                average[f] += ids.len() as f32;
             }
         }
         for a in &mut average {
             *a = (*a / n.max(1) as f32).max(1.0);
         }
-        let mut index = Bm25Index {
-            paths: Vec::with_capacity(n),
-            ..Default::default()
-        };
         let mut counts: HashMap<u32, f32> = HashMap::new();
-        for (doc, (path, t)) in tools.into_iter().enumerate() {
+        for (doc, fields) in tools.into_iter().enumerate() {
             counts.clear();
-            for (f, terms) in t.fields.iter().enumerate() {
-                let norm = 1.0 - B + B * terms.len() as f32 / average[f];
-                for term in terms {
-                    let next = index.terms.len() as u32;
-                    let id = *index.terms.entry(term.clone()).or_insert(next);
-                    if id == next {
-                        index.postings.push(Vec::new());
-                    }
+            for (f, ids) in fields.iter().enumerate() {
+                let norm = 1.0 - B + B * ids.len() as f32 / average[f];
+                for &id in ids {
                     *counts.entry(id).or_default() += FIELD_WEIGHTS[f] / norm;
                 }
             }
             for (&id, &tf) in &counts {
                 index.postings[id as usize].push((doc as u32, tf));
             }
-            index.paths.push(path);
         }
         index.idf = index
             .postings
@@ -269,9 +295,7 @@ mod tests {
     #[test]
     fn the_name_outranks_the_description_and_stems_match() {
         let catalog = catalog();
-        let paths = |text: &str| -> Vec<String> {
-            catalog.search(text, 10).into_iter().map(|h| h.path).collect()
-        };
+        let paths = |text: &str| -> Vec<String> { catalog.search(text, 10).into_iter().map(|h| h.path).collect() };
         // `route` is in one name and one description: the name wins.
         assert_eq!(paths("route"), ["maps.get_route_directions", "files.read_file"]);
         // `writing files` stems to `write`, `file`.

@@ -27,61 +27,69 @@ fn is_cjk(c: char) -> bool {
         | 0x3400..=0x4DBF    // CJK Extension A
         | 0x4E00..=0x9FFF    // CJK Unified Ideographs
         | 0xAC00..=0xD7AF    // Hangul syllables
-        | 0xF900..=0xFAFF)   // CJK Compatibility Ideographs
+        | 0xF900..=0xFAFF) // CJK Compatibility Ideographs
 }
 
-/// Appends the search terms of `text` to `out`.
-///
-/// `getStationCode`, `get_station_code`, `get-station-code` and "get station codes" all give
-/// `station`, `code` (`get` is a stop word); `HTMLParser` gives `html`, `parser`.
-pub(crate) fn terms_into(text: &str, out: &mut Vec<String>) {
+/// Calls `f` with each word of `text`, lower case, stop words and one-letter words left out
+/// (digits stay): `getStationCode`, `get_station_code` and "get station code" all give
+/// `station`, `code`; `HTMLParser` gives `html`, `parser`. A run of CJK characters gives
+/// its overlapping pairs (a lone character, itself). Words are not stemmed: see [`stem`].
+pub(crate) fn for_each_word(text: &str, mut f: impl FnMut(&str)) {
     let mut word = String::new();
     let mut prev: Option<char> = None;
-    let chars: Vec<char> = text.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
         if is_cjk(c) {
-            push_word(&mut word, out);
-            if let Some(&next) = chars.get(i + 1).filter(|n| is_cjk(**n)) {
-                out.push([c, next].iter().collect());
-            } else if !prev.is_some_and(is_cjk) {
-                out.push(c.to_string());
+            emit(&mut word, &mut f);
+            match next.filter(|n| is_cjk(*n)) {
+                Some(n) => {
+                    let pair: String = [c, n].iter().collect();
+                    f(&pair);
+                }
+                None if !prev.is_some_and(is_cjk) => f(c.encode_utf8(&mut [0; 4])),
+                None => {}
             }
         } else if c.is_alphanumeric() {
             let boundary = prev.is_some_and(|p| {
                 // camelCase, and the last capital of an acronym before a lower-case letter.
                 (p.is_lowercase() && c.is_uppercase())
-                    || (p.is_uppercase()
-                        && c.is_uppercase()
-                        && chars.get(i + 1).is_some_and(|n| n.is_lowercase()))
+                    || (p.is_uppercase() && c.is_uppercase() && next.is_some_and(char::is_lowercase))
             });
             if boundary {
-                push_word(&mut word, out);
+                emit(&mut word, &mut f);
             }
             word.extend(c.to_lowercase());
         } else {
-            push_word(&mut word, out);
+            emit(&mut word, &mut f);
         }
         prev = Some(c);
     }
-    push_word(&mut word, out);
+    emit(&mut word, &mut f);
 }
 
-/// The search terms of `text`.
-pub(crate) fn terms(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    terms_into(text, &mut out);
-    out
-}
-
-fn push_word(word: &mut String, out: &mut Vec<String>) {
+fn emit(word: &mut String, f: &mut impl FnMut(&str)) {
     if word.is_empty() {
         return;
     }
-    let keep = word.chars().count() > 1 || word.chars().all(|c| c.is_ascii_digit());
-    if keep && !stopwords().contains(word.as_str()) {
-        out.push(stemmer().stem(word).into_owned());
+    let mut chars = word.chars();
+    let long = chars.next().is_some() && chars.next().is_some();
+    if (long || word.chars().all(|c| c.is_ascii_digit())) && !stopwords().contains(word.as_str()) {
+        f(word);
     }
     word.clear();
+}
+
+/// The English stem of a word from [`for_each_word`] (`searching` → `search`).
+pub(crate) fn stem(word: &str) -> String {
+    stemmer().stem(word).into_owned()
+}
+
+/// The stemmed search terms of `text`, in order, repeats kept.
+pub(crate) fn terms(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for_each_word(text, |w| out.push(stem(w)));
+    out
 }
 
 #[cfg(test)]
