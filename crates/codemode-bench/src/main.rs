@@ -497,7 +497,7 @@ async fn main() -> Result<()> {
         mcp_benches(&mut rows).await?;
     }
     if wanted("retrieval") {
-        retrieval::index_benches(&mut rows)?;
+        retrieval::index_benches(&mut rows).await?;
     }
     if wanted("filter") {
         retrieval::filter_benches(&mut rows).await?;

@@ -211,7 +211,7 @@ async fn code_mode_tokens(catalog: &ToolCatalog, task: &Task) -> Result<u64> {
 }
 
 /// Recall on the dev tasks, and the index's build and query times by catalog size.
-pub fn index_benches(rows: &mut Vec<Row>) -> Result<()> {
+pub async fn index_benches(rows: &mut Vec<Row>) -> Result<()> {
     let data = load()?;
     let base = catalog(&data, 527)?;
 
@@ -223,6 +223,37 @@ pub fn index_benches(rows: &mut Vec<Row>) -> Result<()> {
             name: format!("retrieval recall, {what} ({} tasks)", data.tasks.len()),
             median: Duration::ZERO,
             note: recall_note(r),
+        });
+    }
+
+    // The filter's own candidates (retrieval mode: a quarter for the question alone, the
+    // rest for the question and the plan), with the steps as the plan.
+    for k in [20, 80] {
+        let mut sum = 0.0;
+        for task in &data.tasks {
+            let llm = Arc::new(ScriptedLlm::new().reply(LlmRole::Strategy, task.steps.clone()));
+            let cm = CodeMode::builder()
+                .strategy_llm(llm)
+                .catalog(base.clone())
+                .build()
+                .await?;
+            let options = RunOptions::new(task.question.clone())
+                .filter_mode(FilterMode::Retrieval)
+                .retrieval_candidates(k);
+            let report = cm.select_tools(options).await?;
+            let kept: BTreeSet<&str> = report
+                .selected_tools
+                .iter()
+                .filter_map(|p| base.tool(p))
+                .map(|e| e.spec.name.as_str())
+                .collect();
+            let found = task.gold.iter().filter(|g| kept.contains(g.as_str())).count();
+            sum += found as f64 / task.gold.len().max(1) as f64;
+        }
+        rows.push(Row {
+            name: format!("filter candidates, retrieval mode, {k} tools (steps as the plan)"),
+            median: Duration::ZERO,
+            note: format!("recall {:.2}", sum / data.tasks.len().max(1) as f64),
         });
     }
 
