@@ -109,6 +109,12 @@ fn catalog(data: &Data, size: usize) -> Result<ToolCatalog> {
     Ok(ToolCatalog::from_static_json(&Value::Object(out).to_string())?)
 }
 
+/// The share of `task`'s gold tools among `kept` (real tool names).
+fn task_recall(task: &Task, kept: &BTreeSet<&str>) -> f64 {
+    let found = task.gold.iter().filter(|g| kept.contains(g.as_str())).count();
+    found as f64 / task.gold.len().max(1) as f64
+}
+
 /// Mean recall@k over the tasks: the share of each task's gold tools (by real name) among
 /// the first k hits.
 fn recall(catalog: &ToolCatalog, data: &Data, text: impl Fn(&Task) -> String) -> [f64; 5] {
@@ -122,8 +128,7 @@ fn recall(catalog: &ToolCatalog, data: &Data, text: impl Fn(&Task) -> String) ->
             .collect();
         for (i, k) in RECALL_AT.iter().enumerate() {
             let top: BTreeSet<&str> = names.iter().take(*k).copied().collect();
-            let found = task.gold.iter().filter(|g| top.contains(g.as_str())).count();
-            sums[i] += found as f64 / task.gold.len().max(1) as f64;
+            sums[i] += task_recall(task, &top);
         }
     }
     sums.map(|s| s / data.tasks.len().max(1) as f64)
@@ -247,8 +252,7 @@ pub async fn index_benches(rows: &mut Vec<Row>) -> Result<()> {
                 .filter_map(|p| base.tool(p))
                 .map(|e| e.spec.name.as_str())
                 .collect();
-            let found = task.gold.iter().filter(|g| kept.contains(g.as_str())).count();
-            sum += found as f64 / task.gold.len().max(1) as f64;
+            sum += task_recall(task, &kept);
         }
         rows.push(Row {
             name: format!("filter candidates, retrieval mode, {k} tools (steps as the plan)"),
@@ -261,13 +265,12 @@ pub async fn index_benches(rows: &mut Vec<Row>) -> Result<()> {
     for size in SIZES {
         let catalog = catalog(&data, size)?;
         let mut builds = Vec::new();
+        let mut index = codemode::search::Bm25Index::default();
         for _ in 0..3 {
             let started = Instant::now();
-            let index = codemode::search::Bm25Index::build(catalog.entries());
+            index = codemode::search::Bm25Index::build(catalog.entries());
             builds.push(started.elapsed());
-            std::hint::black_box(index.len());
         }
-        let index = catalog.search_index();
         let mut queries = Vec::new();
         for task in &data.tasks {
             let text = format!("{}\n{}", task.question, task.steps);
@@ -299,6 +302,7 @@ pub async fn filter_benches(rows: &mut Vec<Row>) -> Result<()> {
     // The filter step by mode, one task, a tiny model answering in 100 ms.
     let task = &data.tasks[0];
     for size in SIZES {
+        let sized = catalog(&data, size)?;
         for mode in [FilterMode::Llm, FilterMode::Hybrid] {
             if mode == FilterMode::Llm && size > LLM_MODE_MAX {
                 rows.push(Row {
@@ -308,7 +312,7 @@ pub async fn filter_benches(rows: &mut Vec<Row>) -> Result<()> {
                 });
                 continue;
             }
-            let (calls, tokens, elapsed, selected) = filter_run(catalog(&data, size)?, task, mode).await?;
+            let (calls, tokens, elapsed, selected) = filter_run(sized.clone(), task, mode).await?;
             rows.push(Row {
                 name: format!("filter, {size} tools, {}", mode.as_str()),
                 median: elapsed,

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use codemode::typescript::generate_declarations;
-use codemode::{RunReport, Severity, ToolCatalog};
+use codemode::{CatalogEntry, RunReport, Severity, ToolCatalog};
 use serde_json::json;
 
 use crate::cli::{Cli, Command, ToolsCommand};
@@ -230,10 +230,19 @@ async fn tools_list(setup: &Setup, namespace: Option<&str>, json: bool) -> Resul
     }
     let width = entries.iter().map(|e| e.path.len()).max().unwrap_or(0);
     for e in entries {
-        let desc = e.spec.description.as_deref().unwrap_or("").lines().next().unwrap_or("");
-        outln!("{:<width$}  {}", e.path, truncate(desc, 100));
+        outln!("{:<width$}  {}", e.path, truncate(first_line(e), 100));
     }
     Ok(Outcome::Success)
+}
+
+/// The first line of a tool's description, for one-line listings.
+fn first_line(entry: &CatalogEntry) -> &str {
+    entry
+        .spec
+        .description
+        .as_deref()
+        .and_then(|d| d.lines().next())
+        .unwrap_or("")
 }
 
 async fn tools_search(setup: &Setup, text: &str, limit: usize, json: bool) -> Result<Outcome> {
@@ -256,11 +265,7 @@ async fn tools_search(setup: &Setup, text: &str, limit: usize, json: bool) -> Re
     }
     let width = hits.iter().map(|h| h.path.len()).max().unwrap_or(0);
     for h in &hits {
-        let desc = catalog
-            .tool(&h.path)
-            .and_then(|e| e.spec.description.as_deref())
-            .and_then(|d| d.lines().next())
-            .unwrap_or("");
+        let desc = catalog.tool(&h.path).map_or("", first_line);
         outln!("{:>6.2}  {:<width$}  {}", h.score, h.path, truncate(desc, 90));
     }
     Ok(Outcome::Success)

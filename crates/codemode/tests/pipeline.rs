@@ -433,11 +433,12 @@ fn thousand_tools() -> ToolCatalog {
     catalog
 }
 
-#[tokio::test]
-async fn hybrid_filter_asks_the_tiny_model_about_the_search_candidates_only() {
+/// A pipeline over [`thousand_tools`]: the strategy model answers `plan`, the tiny model
+/// selects every tool it is shown, the main model returns 1.
+async fn over_thousand_tools(plan: &str) -> (Arc<ScriptedLlm>, CodeMode) {
     let llm = Arc::new(
         ScriptedLlm::new()
-            .reply(LlmRole::Strategy, "1. Read the invoices.")
+            .reply(LlmRole::Strategy, plan)
             .respond_with(LlmRole::Tiny, select_all)
             .reply(LlmRole::Main, fenced("return 1;")),
     );
@@ -448,6 +449,12 @@ async fn hybrid_filter_asks_the_tiny_model_about_the_search_candidates_only() {
         .build()
         .await
         .unwrap();
+    (llm, cm)
+}
+
+#[tokio::test]
+async fn hybrid_filter_asks_the_tiny_model_about_the_search_candidates_only() {
+    let (llm, cm) = over_thousand_tools("1. Read the invoices.").await;
     let report = cm
         .run(RunOptions::new("sum the invoices").retrieval_candidates(30))
         .await
@@ -463,19 +470,7 @@ async fn hybrid_filter_asks_the_tiny_model_about_the_search_candidates_only() {
     assert_eq!(detail, "30 of 1000 tools, 30 candidates by search, 2 batches");
 
     // Without descriptions the listing shows names and parameters only.
-    let llm = Arc::new(
-        ScriptedLlm::new()
-            .reply(LlmRole::Strategy, "plan")
-            .respond_with(LlmRole::Tiny, select_all)
-            .reply(LlmRole::Main, fenced("return 1;")),
-    );
-    let cm = CodeMode::builder()
-        .llm(llm.clone())
-        .catalog(thousand_tools())
-        .environment(codemode::default_environment().unwrap())
-        .build()
-        .await
-        .unwrap();
+    let (llm, cm) = over_thousand_tools("plan").await;
     let report = cm
         .run(
             RunOptions::new("sum the invoices")
