@@ -12,6 +12,7 @@
 //! [`registry`]).
 
 mod bridge;
+pub mod budget;
 mod catalog;
 mod checker;
 pub mod config;

@@ -130,8 +130,15 @@ pub(super) async fn filter(
     let count = batches.len();
     filtered.batches = count;
     let describe = options.include_descriptions_in_filter;
-    let mut results: Vec<(usize, BatchResult)> = futures::stream::iter(batches.iter().enumerate())
+    // The futures are made before they go into the stream: a closure inside the stream
+    // would make the run's future lose `Send` (rust-lang/rust#102211), and `codemode serve`
+    // spawns runs.
+    let pending: Vec<_> = batches
+        .iter()
+        .enumerate()
         .map(|(i, batch)| async move { (i, filter_batch(ctx, tiny, &options.query, plan, batch, describe).await) })
+        .collect();
+    let mut results: Vec<(usize, BatchResult)> = futures::stream::iter(pending)
         .buffer_unordered(options.max_concurrent_threads)
         .collect()
         .await;

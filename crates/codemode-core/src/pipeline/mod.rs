@@ -127,14 +127,28 @@ impl CodeMode {
         failures
     }
 
+    /// Lists the tools again when a provider reported that its tools changed (an MCP
+    /// server's `notifications/tools/list_changed`); true when it did.
+    pub async fn refresh_if_changed(&self) -> bool {
+        if !self.providers.iter().any(|(_, p)| p.tools_changed()) {
+            return false;
+        }
+        tracing::info!("a tool provider's tools changed; refreshing the catalog");
+        self.refresh_catalog().await;
+        true
+    }
+
     /// The catalog for a new run: listed again first when a provider reported that its
     /// tools changed.
     async fn current_catalog(&self) -> Arc<ToolCatalog> {
-        if self.providers.iter().any(|(_, p)| p.tools_changed()) {
-            tracing::info!("a tool provider's tools changed; refreshing the catalog");
-            self.refresh_catalog().await;
-        }
+        self.refresh_if_changed().await;
         self.catalog()
+    }
+
+    /// True when the main models a run needs are there (strategy and main; the tiny one
+    /// depends on the filter mode), so [`Self::run`] can be offered.
+    pub fn has_models(&self) -> bool {
+        self.strategy.is_some() && self.main.is_some()
     }
 
     /// Replaces the catalog; runs already under way keep the one they started with.
@@ -517,4 +531,16 @@ fn record_execution(report: &mut RunReport, clock: StepClock<'_>, executed: Exec
         }
         Err(failure) => clock.fail(report, failure, executed.detail),
     }
+}
+
+/// `codemode serve` spawns runs onto a multi-threaded runtime, so their futures must stay
+/// `Send`; this fails to compile when a change makes one lose it.
+#[allow(dead_code)]
+fn run_futures_are_send(code_mode: &CodeMode, options: RunOptions) {
+    fn send<T: Send>(_: &T) {}
+    send(&code_mode.run(options.clone()));
+    send(&code_mode.select_tools(options.clone()));
+    send(&code_mode.execute_program("return 1;", &options));
+    send(&code_mode.check_program("return 1;"));
+    send(&code_mode.refresh_if_changed());
 }
