@@ -92,6 +92,13 @@ pub enum Command {
     /// Models: --replay, else --llm-base-url, else [llm.*] of codemode.toml, else
     /// OPENROUTER_API_KEY / OPENAI_API_KEY. Prints a table and writes a JSON file.
     Eval(EvalArgs),
+    /// Serve code mode as an MCP server in front of the configured tools: search_tools,
+    /// describe_tools, execute_code, and run_task when models are configured
+    ///
+    /// MCP over stdio by default (what Claude Desktop and Cursor start); --http serves
+    /// streamable HTTP at http://ADDR/mcp. Logs go to stderr. docs/serve.md has the client
+    /// snippets.
+    Serve(ServeArgs),
     /// Serve the demo MCP server on stdio (used by `codemode demo`)
     #[command(hide = true)]
     DemoServer,
@@ -148,6 +155,24 @@ pub struct EvalArgs {
     /// Where to write the results as JSON
     #[arg(long, value_name = "FILE", default_value = "codemode-eval.json")]
     pub output: PathBuf,
+}
+
+/// Options of `codemode serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Serve streamable HTTP on this address (e.g. 127.0.0.1:8931) instead of stdio
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// Require `Authorization: Bearer <token>`, the token read from this environment
+    /// variable (required when --http binds beyond loopback)
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// Also accept this Host header (besides localhost, 127.0.0.1, ::1), e.g. the machine's name
+    #[arg(long, value_name = "HOST")]
+    pub allowed_host: Vec<String>,
+    /// About how many tokens of value, console and tool calls an answer carries; longer ones are cut
+    #[arg(long, value_name = "N", default_value_t = codemode::serve::DEFAULT_MAX_RESULT_TOKENS)]
+    pub max_result_tokens: usize,
 }
 
 #[derive(Debug, Subcommand)]

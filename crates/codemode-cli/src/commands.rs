@@ -36,6 +36,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
             crate::demo::run(args, &setup).await
         }
         Command::Eval(args) => crate::eval::run(args, &setup, json).await,
+        Command::Serve(args) => crate::serve::run(args, &setup).await,
         Command::DemoServer => crate::demo::serve_demo_server().await,
     }
 }

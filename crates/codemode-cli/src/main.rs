@@ -5,6 +5,7 @@ mod commands;
 mod demo;
 mod eval;
 mod output;
+mod serve;
 mod setup;
 
 use std::process::ExitCode;

@@ -27,7 +27,7 @@ fn help_for_every_subcommand() {
     let out = codemode(dir.path(), &["--help"]);
     assert!(out.status.success());
     let help = text(&out.stdout);
-    for cmd in ["run", "exec", "tools", "types", "check", "doctor"] {
+    for cmd in ["run", "exec", "tools", "types", "check", "doctor", "serve"] {
         assert!(help.contains(cmd), "{cmd} in --help");
         let sub = codemode(dir.path(), &[cmd, "--help"]);
         assert!(sub.status.success(), "{cmd} --help");

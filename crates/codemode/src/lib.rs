@@ -70,6 +70,10 @@ pub use codemode_pipedream as pipedream;
 #[cfg(feature = "e2b")]
 pub use codemode_env_e2b as env_e2b;
 
+/// Code mode as an MCP server.
+#[cfg(feature = "serve")]
+pub use codemode_serve as serve;
+
 /// Dynamically loaded plugins.
 #[cfg(feature = "plugins")]
 pub use codemode_plugin_host as plugin_host;
@@ -93,6 +97,7 @@ pub fn linked_plugins() -> Vec<&'static str> {
         (cfg!(feature = "pipedream"), "codemode-pipedream"),
         (cfg!(feature = "e2b"), "codemode-env-e2b"),
         (cfg!(feature = "plugins"), "codemode-plugin-host"),
+        (cfg!(feature = "serve"), "codemode-serve"),
     ]
     .into_iter()
     .filter_map(|(linked, name)| linked.then_some(name))
