@@ -35,6 +35,23 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
     out
 }
 
+/// [`redact`] applied to every string (and object key) inside a JSON value.
+pub fn redact_json(value: &mut serde_json::Value, secrets: &[String]) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => *s = redact(s, secrets),
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_json(v, secrets)),
+        Value::Object(map) => {
+            let fields = std::mem::take(map);
+            for (key, mut v) in fields {
+                redact_json(&mut v, secrets);
+                map.insert(redact(&key, secrets), v);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 fn token_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=' | '+' | '/')
 }
@@ -93,5 +110,17 @@ mod tests {
         assert!(!r.contains("0123456789abcdef"), "{r}");
         assert!(r.contains("Bearer [REDACTED]"), "{r}");
         assert!(r.contains("task-sk-no"), "{r}");
+    }
+
+    #[test]
+    fn redacts_inside_json() {
+        let secrets = vec!["super-secret-value-123".to_string()];
+        let mut value = serde_json::json!({
+            "error": "upstream said: token super-secret-value-123 rejected",
+            "calls": [{"args": {"super-secret-value-123": 1, "n": 2}}],
+        });
+        redact_json(&mut value, &secrets);
+        assert!(!value.to_string().contains("super-secret"), "{value}");
+        assert_eq!(value["calls"][0]["args"]["n"], 2);
     }
 }

@@ -116,6 +116,8 @@ pub struct CodeModeServer {
     options: Arc<ServeOptions>,
     /// Connected clients, told when the catalog changes.
     peers: Arc<Mutex<Vec<Peer<RoleServer>>>>,
+    /// Values of secret-looking environment variables, redacted from every answer.
+    secrets: Arc<Vec<String>>,
 }
 
 /// Arguments of `search_tools`.
@@ -156,6 +158,7 @@ impl CodeModeServer {
             codemode,
             options: Arc::new(options),
             peers: Arc::default(),
+            secrets: Arc::new(codemode_core::redact::secret_values_from_env()),
         }
     }
 
@@ -361,11 +364,12 @@ impl ServerHandler for CodeModeServer {
                 ));
             }
         };
-        Ok(result.into())
+        Ok(redacted(result, &self.secrets).into())
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
         if let Ok(mut peers) = self.peers.lock() {
+            peers.retain(|p| !p.is_transport_closed());
             peers.push(context.peer);
         }
     }
@@ -387,6 +391,21 @@ pub async fn serve_stdio(server: CodeModeServer) -> Result<(), ServeError> {
 /// The arguments as `T`, or the invalid-params error that says what is wrong.
 fn parse<T: serde::de::DeserializeOwned>(arguments: serde_json::Value) -> Result<T, ErrorData> {
     serde_json::from_value(arguments).map_err(|e| ErrorData::invalid_params(format!("invalid arguments: {e}"), None))
+}
+
+/// `result` with secrets replaced by `[REDACTED]` in its text and structured content: an
+/// upstream error or a program's console may echo a key the server holds.
+fn redacted(mut result: CallToolResult, secrets: &[String]) -> CallToolResult {
+    use codemode_core::redact::{redact, redact_json};
+    for block in &mut result.content {
+        if let ContentBlock::Text(text) = block {
+            text.text = redact(&text.text, secrets);
+        }
+    }
+    if let Some(value) = &mut result.structured_content {
+        redact_json(value, secrets);
+    }
+    result
 }
 
 fn text_result(text: String) -> CallToolResult {

@@ -29,7 +29,23 @@ async fn demo_server() -> (McpServerConfig, Arc<Mutex<WorkspaceState>>) {
 }
 
 /// `codemode serve` over HTTP in front of `providers`; its URL.
+/// A key the server's environment holds, which no answer may carry.
+const UPSTREAM_KEY: &str = "upstream-key-0123456789";
+
+/// Sets the variables the tests read, once, before any server reads the environment.
+fn test_environment() {
+    static SET: std::sync::Once = std::sync::Once::new();
+    // SAFETY of set_var: it runs once, before any test of this binary starts a server or
+    // a client (the only readers of the environment here).
+    SET.call_once(|| unsafe {
+        std::env::set_var("CODEMODE_TEST_SERVE_TOKEN", "s3cret-token");
+        std::env::set_var("CODEMODE_TEST_WRONG_TOKEN", "wrong-token");
+        std::env::set_var("CODEMODE_TEST_UPSTREAM_API_KEY", UPSTREAM_KEY);
+    });
+}
+
 async fn serve(providers: Vec<(&str, Arc<dyn ToolProvider>)>, options: ServeOptions, http: HttpOptions) -> String {
+    test_environment();
     let mut builder = CodeMode::builder().environment(Arc::new(WasmEnvironment::new().unwrap()));
     for (name, provider) in providers {
         builder = builder.tool_provider(name, provider);
@@ -87,7 +103,11 @@ async fn search_then_describe_then_execute_changes_the_workspace() {
         .await
         .unwrap();
     let declarations = declarations.as_str().unwrap();
-    assert!(declarations.contains("send_message(input: WorkspaceSendMessageInput)"), "{declarations}");
+    assert!(
+        declarations.contains("send_message(input: WorkspaceSendMessageInput): Promise<WorkspaceSendMessageOutput>"),
+        "{declarations}"
+    );
+    assert!(declarations.contains("type WorkspaceSendMessageOutput = {"), "output types too: {declarations}");
     assert!(declarations.contains("list_channels("), "{declarations}");
     assert!(!declarations.contains("close_issue"), "only the tools asked for: {declarations}");
 
@@ -217,11 +237,6 @@ async fn a_cancelled_call_stops_its_program() {
 
 #[tokio::test]
 async fn a_bearer_token_keeps_out_clients_without_it() {
-    // SAFETY of set_var: this test binary reads these variables only here.
-    unsafe {
-        std::env::set_var("CODEMODE_TEST_SERVE_TOKEN", "s3cret-token");
-        std::env::set_var("CODEMODE_TEST_WRONG_TOKEN", "wrong-token");
-    }
     let http = HttpOptions {
         bearer_token: Some("s3cret-token".into()),
         ..HttpOptions::default()
@@ -241,6 +256,21 @@ async fn a_bearer_token_keeps_out_clients_without_it() {
     assert_eq!(raw.headers()["www-authenticate"], "Bearer");
     let with = agent(&url, Some("CODEMODE_TEST_SERVE_TOKEN")).await.unwrap();
     assert_eq!(with.list_tools().await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_secret_the_server_holds_never_reaches_the_client() {
+    let (agent, _) = workspace_serve(ServeOptions::default()).await;
+    // Built at run time, as an upstream error or a tool's output would carry it.
+    let program = r#"
+const key = ["upstream", "key", "0123456789"].join("-");
+console.log(`the key is ${key}`);
+throw new Error(`rejected ${key}`);
+"#;
+    let answer = agent.call_tool("execute_code", json!({"code": program})).await.unwrap_err().to_string();
+    assert!(answer.contains("rejected"), "{answer}");
+    assert!(!answer.contains(UPSTREAM_KEY), "{answer}");
+    assert!(answer.contains("[REDACTED]"), "{answer}");
 }
 
 #[tokio::test]
