@@ -21,7 +21,9 @@ pub async fn run(args: ServeArgs, setup: &Setup) -> Result<Outcome> {
         ),
         None => None,
     };
-    let has_models = LlmRole::ALL.into_iter().any(|role| setup.config.llm_context(role).is_some());
+    let has_models = LlmRole::ALL
+        .into_iter()
+        .any(|role| setup.config.llm_context(role).is_some());
     let codemode = setup::build(
         setup,
         Needs {
@@ -45,7 +47,10 @@ pub async fn run(args: ServeArgs, setup: &Setup) -> Result<Outcome> {
         "search_tools, describe_tools, execute_code (run_task needs [llm.*] models)"
     };
     let Some(addr) = args.http else {
-        eprintln!("codemode serve: {} tools; MCP over stdio; tools: {offered}", catalog.len());
+        eprintln!(
+            "codemode serve: {} tools; MCP over stdio; tools: {offered}",
+            catalog.len()
+        );
         codemode::serve::serve_stdio(server).await?;
         return Ok(Outcome::Success);
     };

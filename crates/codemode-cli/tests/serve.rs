@@ -32,7 +32,10 @@ async fn search_describe_execute(agent: &McpToolProvider) {
         .call_tool("search_tools", json!({"query": "open a new issue", "limit": 2}))
         .await
         .unwrap();
-    assert!(found.as_str().unwrap().contains("tools.workspace.create_issue("), "{found}");
+    assert!(
+        found.as_str().unwrap().contains("tools.workspace.create_issue("),
+        "{found}"
+    );
     let declared = agent
         .call_tool("describe_tools", json!({"paths": ["workspace.create_issue"]}))
         .await
@@ -49,7 +52,11 @@ async fn an_mcp_client_starts_serve_over_stdio_and_runs_a_program() {
     let dir = demo_config();
     let config = McpServerConfig {
         command: Some(env!("CARGO_BIN_EXE_codemode").into()),
-        args: vec!["serve".into(), "--config".into(), dir.path().join("codemode.toml").display().to_string()],
+        args: vec![
+            "serve".into(),
+            "--config".into(),
+            dir.path().join("codemode.toml").display().to_string(),
+        ],
         env: [("CODEMODE_TSC_INSTALL".to_string(), "0".to_string())].into(),
         ..McpServerConfig::default()
     };
@@ -100,7 +107,14 @@ fn serving_beyond_loopback_without_a_token_is_a_usage_error() {
     let out = codemode(dir.path(), &["serve", "--http", "0.0.0.0:0"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--token-env"), "{}", text(&out.stderr));
-    let out = codemode(dir.path(), &["serve", "--http", "127.0.0.1:0", "--token-env", "CODEMODE_NO_SUCH_VAR"]);
+    let out = codemode(
+        dir.path(),
+        &["serve", "--http", "127.0.0.1:0", "--token-env", "CODEMODE_NO_SUCH_VAR"],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("CODEMODE_NO_SUCH_VAR"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("CODEMODE_NO_SUCH_VAR"),
+        "{}",
+        text(&out.stderr)
+    );
 }

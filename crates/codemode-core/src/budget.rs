@@ -114,7 +114,10 @@ fn shorten(value: &Value, max_chars: usize, max_items: usize) -> Value {
                 .map(|(k, v)| (k.clone(), shorten(v, max_chars, max_items)))
                 .collect();
             if map.len() > max_items {
-                out.insert("…".into(), Value::String(format!("[{} more keys cut]", map.len() - max_items)));
+                out.insert(
+                    "…".into(),
+                    Value::String(format!("[{} more keys cut]", map.len() - max_items)),
+                );
             }
             Value::Object(out)
         }

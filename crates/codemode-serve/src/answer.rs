@@ -146,7 +146,9 @@ mod tests {
 
     #[test]
     fn a_large_value_is_cut_and_the_answer_says_so() {
-        let rows: Vec<Value> = (0..20_000).map(|i| json!({"id": i, "title": "an issue title"})).collect();
+        let rows: Vec<Value> = (0..20_000)
+            .map(|i| json!({"id": i, "title": "an issue title"}))
+            .collect();
         let report = RunReport {
             result_type: ResultType::Success,
             output: Value::Array(rows),

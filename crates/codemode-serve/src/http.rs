@@ -37,7 +37,10 @@ pub fn router(server: CodeModeServer, options: &HttpOptions) -> axum::Router {
         StreamableHttpService::new(move || Ok(server.clone()), Arc::default(), config);
     let router = axum::Router::new().nest_service("/mcp", service);
     match &options.bearer_token {
-        Some(token) => router.layer(axum::middleware::from_fn_with_state(Arc::new(token.clone()), require_token)),
+        Some(token) => router.layer(axum::middleware::from_fn_with_state(
+            Arc::new(token.clone()),
+            require_token,
+        )),
         None => router,
     }
 }

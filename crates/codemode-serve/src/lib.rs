@@ -166,16 +166,29 @@ impl CodeModeServer {
     pub fn tools(&self) -> Vec<Tool> {
         let catalog = self.codemode.catalog();
         let run = &self.options.run;
-        let read_only = ToolAnnotations::new().read_only(true).destructive(false).open_world(false);
+        let read_only = ToolAnnotations::new()
+            .read_only(true)
+            .destructive(false)
+            .open_world(false);
         let mut tools = vec![
             Tool::new(
                 "search_tools",
-                fill(SEARCH_TOOLS, &[("tools", catalog.len().to_string()), ("namespaces", namespace_list(&catalog))]),
+                fill(
+                    SEARCH_TOOLS,
+                    &[
+                        ("tools", catalog.len().to_string()),
+                        ("namespaces", namespace_list(&catalog)),
+                    ],
+                ),
                 schema_for_type::<SearchToolsInput>(),
             )
             .with_annotations(read_only.clone()),
-            Tool::new("describe_tools", DESCRIBE_TOOLS, schema_for_type::<DescribeToolsInput>())
-                .with_annotations(read_only),
+            Tool::new(
+                "describe_tools",
+                DESCRIBE_TOOLS,
+                schema_for_type::<DescribeToolsInput>(),
+            )
+            .with_annotations(read_only),
             Tool::new(
                 "execute_code",
                 fill(
@@ -327,11 +340,19 @@ impl ServerHandler for CodeModeServer {
     fn get_info(&self) -> ServerConfig {
         let catalog = self.codemode.catalog();
         let namespaces = catalog.namespace_summaries(0).len();
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().enable_tool_list_changed().build())
-            .with_instructions(fill(
-                INSTRUCTIONS,
-                &[("tools", catalog.len().to_string()), ("namespaces", namespaces.to_string())],
-            ))
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_instructions(fill(
+            INSTRUCTIONS,
+            &[
+                ("tools", catalog.len().to_string()),
+                ("namespaces", namespaces.to_string()),
+            ],
+        ))
     }
 
     async fn list_tools(
@@ -418,9 +439,9 @@ fn error_result(text: String) -> CallToolResult {
 
 /// `template` with each `{name}` replaced by its value.
 fn fill(template: &str, values: &[(&str, String)]) -> String {
-    values
-        .iter()
-        .fold(template.trim().to_string(), |text, (name, value)| text.replace(&format!("{{{name}}}"), value))
+    values.iter().fold(template.trim().to_string(), |text, (name, value)| {
+        text.replace(&format!("{{{name}}}"), value)
+    })
 }
 
 /// `12.5` as `12.5`, `60.0` as `60`.

@@ -81,7 +81,12 @@ fn brief_type(schema: &Value) -> String {
     };
     match schema.get("type") {
         Some(Value::String(t)) => named(t),
-        Some(Value::Array(types)) => types.iter().filter_map(Value::as_str).map(named).collect::<Vec<_>>().join(" | "),
+        Some(Value::Array(types)) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .map(named)
+            .collect::<Vec<_>>()
+            .join(" | "),
         _ => "unknown".to_string(),
     }
 }
@@ -119,8 +124,9 @@ mod tests {
 
     #[test]
     fn many_properties_are_counted_not_listed() {
-        let properties: serde_json::Map<String, Value> =
-            (0..12).map(|i| (format!("p{i:02}"), json!({"type": "string"}))).collect();
+        let properties: serde_json::Map<String, Value> = (0..12)
+            .map(|i| (format!("p{i:02}"), json!({"type": "string"})))
+            .collect();
         let text = brief_input(&json!({"type": "object", "properties": properties}));
         assert!(text.ends_with("/* 4 more */ }"), "{text}");
     }

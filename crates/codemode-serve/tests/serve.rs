@@ -70,7 +70,12 @@ async fn agent(url: &str, token_env: Option<&str>) -> Result<McpToolProvider, co
 async fn workspace_serve(options: ServeOptions) -> (McpToolProvider, Arc<Mutex<WorkspaceState>>) {
     let (config, state) = demo_server().await;
     let workspace = McpToolProvider::connect("workspace", &config).await.unwrap();
-    let url = serve(vec![("workspace", Arc::new(workspace))], options, HttpOptions::default()).await;
+    let url = serve(
+        vec![("workspace", Arc::new(workspace))],
+        options,
+        HttpOptions::default(),
+    )
+    .await;
     (agent(&url, None).await.unwrap(), state)
 }
 
@@ -79,27 +84,53 @@ async fn the_agent_sees_three_tools_that_teach_the_program_shape() {
     let (agent, _) = workspace_serve(ServeOptions::default()).await;
     let tools = agent.list_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["search_tools", "describe_tools", "execute_code"], "no models: no run_task");
+    assert_eq!(
+        names,
+        ["search_tools", "describe_tools", "execute_code"],
+        "no models: no run_task"
+    );
     let execute = tools.iter().find(|t| t.name == "execute_code").unwrap();
     let description = execute.description.as_deref().unwrap();
-    for taught in ["top-level `await`", "Promise.all", "`return`", "100 tool calls", "6000 tokens"] {
+    for taught in [
+        "top-level `await`",
+        "Promise.all",
+        "`return`",
+        "100 tool calls",
+        "6000 tokens",
+    ] {
         assert!(description.contains(taught), "missing {taught}: {description}");
     }
     let search = tools.iter().find(|t| t.name == "search_tools").unwrap();
-    assert!(search.description.as_deref().unwrap().contains("workspace (13)"), "{search:?}");
+    assert!(
+        search.description.as_deref().unwrap().contains("workspace (13)"),
+        "{search:?}"
+    );
 }
 
 #[tokio::test]
 async fn search_then_describe_then_execute_changes_the_workspace() {
     let (agent, state) = workspace_serve(ServeOptions::default()).await;
     let found = agent
-        .call_tool("search_tools", json!({"query": "post a chat message to a channel", "limit": 3}))
+        .call_tool(
+            "search_tools",
+            json!({"query": "post a chat message to a channel", "limit": 3}),
+        )
         .await
         .unwrap();
     let found = found.as_str().unwrap();
-    assert!(found.lines().next().unwrap().starts_with("tools.workspace.send_message({ channel: string; text: string })"), "{found}");
+    assert!(
+        found
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with("tools.workspace.send_message({ channel: string; text: string })"),
+        "{found}"
+    );
     let declarations = agent
-        .call_tool("describe_tools", json!({"paths": ["workspace.send_message", "tools.workspace.list_channels"]}))
+        .call_tool(
+            "describe_tools",
+            json!({"paths": ["workspace.send_message", "tools.workspace.list_channels"]}),
+        )
         .await
         .unwrap();
     let declarations = declarations.as_str().unwrap();
@@ -107,9 +138,15 @@ async fn search_then_describe_then_execute_changes_the_workspace() {
         declarations.contains("send_message(input: WorkspaceSendMessageInput): Promise<WorkspaceSendMessageOutput>"),
         "{declarations}"
     );
-    assert!(declarations.contains("type WorkspaceSendMessageOutput = {"), "output types too: {declarations}");
+    assert!(
+        declarations.contains("type WorkspaceSendMessageOutput = {"),
+        "output types too: {declarations}"
+    );
     assert!(declarations.contains("list_channels("), "{declarations}");
-    assert!(!declarations.contains("close_issue"), "only the tools asked for: {declarations}");
+    assert!(
+        !declarations.contains("close_issue"),
+        "only the tools asked for: {declarations}"
+    );
 
     let program = r#"
 const { channels } = await tools.workspace.list_channels({});
@@ -157,7 +194,10 @@ async fn a_program_that_does_not_type_check_comes_back_as_a_tool_error_at_its_li
         .await
         .unwrap_err()
         .to_string();
-    assert!(unknown.contains("no tool `workspace.send_mesage`") && unknown.contains("workspace.send_message"), "{unknown}");
+    assert!(
+        unknown.contains("no tool `workspace.send_mesage`") && unknown.contains("workspace.send_message"),
+        "{unknown}"
+    );
 }
 
 #[tokio::test]
@@ -166,11 +206,17 @@ async fn a_runtime_error_and_a_limit_are_tool_errors_with_the_result_type() {
     options.run.max_tool_calls = 2;
     let (agent, _) = workspace_serve(options).await;
     let thrown = agent
-        .call_tool("execute_code", json!({"code": "const x: any = undefined;\nreturn x.name;"}))
+        .call_tool(
+            "execute_code",
+            json!({"code": "const x: any = undefined;\nreturn x.name;"}),
+        )
         .await
         .unwrap_err()
         .to_string();
-    assert!(thrown.contains("runtime_error") && thrown.contains("\"error_line\":2"), "{thrown}");
+    assert!(
+        thrown.contains("runtime_error") && thrown.contains("\"error_line\":2"),
+        "{thrown}"
+    );
     let limited = agent
         .call_tool(
             "execute_code",
@@ -192,9 +238,15 @@ async fn large_values_are_cut_to_the_budget_and_say_so() {
     let program = "return Array.from({ length: 5000 }, (_, i) => ({ id: i, text: 'row ' + i }));";
     let answer = agent.call_tool("execute_code", json!({"code": program})).await.unwrap();
     let rows = answer["value"].as_array().unwrap();
-    assert!(rows.len() < 5000 && rows[0] == json!({"id": 0, "text": "row 0"}), "{answer}");
+    assert!(
+        rows.len() < 5000 && rows[0] == json!({"id": 0, "text": "row 0"}),
+        "{answer}"
+    );
     assert!(rows.last().unwrap().as_str().unwrap().contains("more items cut"));
-    assert!(answer["cut"]["value"].as_str().unwrap().contains("budget 700"), "{answer}");
+    assert!(
+        answer["cut"]["value"].as_str().unwrap().contains("budget 700"),
+        "{answer}"
+    );
     assert!(codemode_core::tokens::count_tokens(&answer.to_string()) < 1_200);
 }
 
@@ -216,7 +268,13 @@ async fn many_calls_at_once_each_run_in_their_own_sandbox() {
     for (i, answer) in answers.iter().enumerate() {
         assert_eq!(answer["value"], json!({"i": i, "mine": 1}), "{answer}");
     }
-    let sent = state.lock().unwrap().messages.iter().filter(|m| m.text.starts_with("call ")).count();
+    let sent = state
+        .lock()
+        .unwrap()
+        .messages
+        .iter()
+        .filter(|m| m.text.starts_with("call "))
+        .count();
     assert_eq!(sent, 12);
 }
 
@@ -224,7 +282,15 @@ async fn many_calls_at_once_each_run_in_their_own_sandbox() {
 async fn a_cancelled_call_stops_its_program() {
     let (agent, state) = workspace_serve(ServeOptions::default()).await;
     let program = "for (let i = 0; ; i++) {\n  await tools.workspace.send_message({ channel: 'general', text: 'tick ' + i });\n  await new Promise((r) => setTimeout(r, 20));\n}";
-    let ticks = || state.lock().unwrap().messages.iter().filter(|m| m.text.starts_with("tick ")).count();
+    let ticks = || {
+        state
+            .lock()
+            .unwrap()
+            .messages
+            .iter()
+            .filter(|m| m.text.starts_with("tick "))
+            .count()
+    };
     // Dropping the call sends `notifications/cancelled` (the client's cancellation).
     let call = agent.call_tool("execute_code", json!({"code": program}));
     assert!(tokio::time::timeout(Duration::from_millis(1500), call).await.is_err());
@@ -267,7 +333,11 @@ const key = ["upstream", "key", "0123456789"].join("-");
 console.log(`the key is ${key}`);
 throw new Error(`rejected ${key}`);
 "#;
-    let answer = agent.call_tool("execute_code", json!({"code": program})).await.unwrap_err().to_string();
+    let answer = agent
+        .call_tool("execute_code", json!({"code": program}))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(answer.contains("rejected"), "{answer}");
     assert!(!answer.contains(UPSTREAM_KEY), "{answer}");
     assert!(answer.contains("[REDACTED]"), "{answer}");
@@ -312,7 +382,10 @@ impl ToolProvider for ChangingProvider {
 }
 
 async fn search(agent: &McpToolProvider, query: &str) -> String {
-    let found = agent.call_tool("search_tools", json!({ "query": query })).await.unwrap();
+    let found = agent
+        .call_tool("search_tools", json!({ "query": query }))
+        .await
+        .unwrap();
     found.as_str().unwrap().to_string()
 }
 
@@ -336,15 +409,24 @@ async fn an_upstream_tool_list_change_refreshes_the_catalog_and_tells_the_client
     upstream.changed.store(true, Ordering::SeqCst);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !agent.tools_changed() {
-        assert!(tokio::time::Instant::now() < deadline, "no notifications/tools/list_changed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no notifications/tools/list_changed"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(search(&agent, "second tool").await.contains("tools.up.second_tool"));
     let tools = agent.list_tools().await.unwrap();
     let search_tool = tools.iter().find(|t| t.name == "search_tools").unwrap();
-    assert!(search_tool.description.as_deref().unwrap().contains("3 tools"), "{search_tool:?}");
+    assert!(
+        search_tool.description.as_deref().unwrap().contains("3 tools"),
+        "{search_tool:?}"
+    );
     let ran = agent
-        .call_tool("execute_code", json!({"code": "return await tools.up.second_tool({});"}))
+        .call_tool(
+            "execute_code",
+            json!({"code": "return await tools.up.second_tool({});"}),
+        )
         .await
         .unwrap();
     assert_eq!(ran["value"], json!({"called": "second_tool"}));
