@@ -64,15 +64,26 @@ async fn an_mcp_client_starts_serve_over_stdio_and_runs_a_program() {
     search_describe_execute(&agent).await;
 }
 
+/// A `codemode serve` process, killed and reaped when dropped (also when a test panics).
+struct ServeProcess(std::process::Child);
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `codemode serve --http 127.0.0.1:0` in `dir` and reads its URL from the banner.
-fn serve_http(dir: &Path) -> (std::process::Child, String) {
-    let mut child = command(dir)
+fn serve_http(dir: &Path) -> (ServeProcess, String) {
+    let child = command(dir)
         .args(["serve", "--http", "127.0.0.1:0"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut child = ServeProcess(child);
+    let stderr = BufReader::new(child.0.stderr.take().unwrap());
     for line in stderr.lines() {
         let line = line.unwrap();
         if let Some(at) = line.find("http://") {
@@ -86,7 +97,7 @@ fn serve_http(dir: &Path) -> (std::process::Child, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_over_http_answers_on_loopback() {
     let dir = demo_config();
-    let (mut child, url) = serve_http(dir.path());
+    let (_serve, url) = serve_http(dir.path());
     let agent = McpToolProvider::connect(
         "codemode",
         &McpServerConfig {
@@ -97,8 +108,6 @@ async fn serve_over_http_answers_on_loopback() {
     .await
     .unwrap();
     search_describe_execute(&agent).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 #[test]
