@@ -15,6 +15,7 @@ use codemode::{CodeMode, RunOptions, ToolError, ToolProvider, ToolSpec};
 use serde_json::{Value, json};
 
 mod retrieval;
+mod serve;
 
 struct Row {
     name: String,
@@ -388,13 +389,18 @@ async fn first_run() -> Result<()> {
     Ok(())
 }
 
-async fn mcp_benches(rows: &mut Vec<Row>) -> Result<()> {
+/// The demo workspace server: this binary again, with `--serve-demo`, over stdio.
+fn demo_server() -> Result<McpServerConfig> {
     let exe = std::env::current_exe()?;
-    let config = McpServerConfig {
+    Ok(McpServerConfig {
         command: Some(exe.to_string_lossy().into_owned()),
         args: vec!["--serve-demo".into()],
         ..McpServerConfig::default()
-    };
+    })
+}
+
+async fn mcp_benches(rows: &mut Vec<Row>) -> Result<()> {
+    let config = demo_server()?;
     let direct = McpToolProvider::connect("workspace", &config).await?;
     let n = 1000;
     let started = Instant::now();
@@ -473,7 +479,7 @@ async fn main() -> Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("note: a debug build; run `cargo xtask bench` for release numbers");
     }
-    // `--only typescript|environments|mcp|retrieval|filter` runs one group.
+    // `--only typescript|environments|mcp|serve|retrieval|filter` runs one group.
     let args: Vec<String> = std::env::args().skip(1).collect();
     let only = args
         .iter()
@@ -482,9 +488,9 @@ async fn main() -> Result<()> {
         .map(String::as_str);
     let wanted = |group: &str| only.is_none_or(|o| o == group);
     if let Some(o) = only
-        && !["typescript", "environments", "mcp", "retrieval", "filter"].contains(&o)
+        && !["typescript", "environments", "mcp", "serve", "retrieval", "filter"].contains(&o)
     {
-        anyhow::bail!("--only takes typescript, environments, mcp, retrieval or filter, not `{o}`");
+        anyhow::bail!("--only takes typescript, environments, mcp, serve, retrieval or filter, not `{o}`");
     }
     let mut rows = Vec::new();
     if wanted("typescript") {
@@ -495,6 +501,9 @@ async fn main() -> Result<()> {
     }
     if wanted("mcp") {
         mcp_benches(&mut rows).await?;
+    }
+    if wanted("serve") {
+        serve::serve_benches(&mut rows, &demo_server()?).await?;
     }
     if wanted("retrieval") {
         retrieval::index_benches(&mut rows).await?;

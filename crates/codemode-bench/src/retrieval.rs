@@ -33,12 +33,12 @@ struct Task {
 }
 
 /// The LiveMCPBench servers as `{namespace: {"tools": [...]}}` and the dev tasks.
-struct Data {
+pub(crate) struct Data {
     servers: Map<String, Value>,
     tasks: Vec<Task>,
 }
 
-fn load() -> Result<Data> {
+pub(crate) fn load() -> Result<Data> {
     let tools_path = shared_tools()?;
     let dir = tools_path.parent().context("tools.json has a folder")?;
     let tools: Value = serde_json::from_str(&std::fs::read_to_string(&tools_path)?)?;
@@ -80,7 +80,7 @@ fn load() -> Result<Data> {
 
 /// The catalog of `size` tools: the LiveMCPBench servers, then renamed copies of them
 /// (`server_copy2`, ...), the last copy cut to fit.
-fn catalog(data: &Data, size: usize) -> Result<ToolCatalog> {
+pub(crate) fn catalog(data: &Data, size: usize) -> Result<ToolCatalog> {
     let mut out = Map::new();
     let mut count = 0;
     let mut copy = 1;
@@ -182,14 +182,24 @@ async fn filter_run(catalog: ToolCatalog, task: &Task, mode: FilterMode) -> Resu
 
 /// The tokens of every tool definition in OpenAI's function-calling format: what a direct
 /// tool-calling agent sends with every turn.
-fn direct_definition_tokens(catalog: &ToolCatalog) -> u64 {
-    let tools: Vec<Value> = catalog
-        .entries()
-        .map(|e| {
+pub(crate) fn direct_definition_tokens(catalog: &ToolCatalog) -> u64 {
+    function_definition_tokens(catalog.entries().map(|e| {
+        (
+            e.path.replace('.', "__"),
+            json!(e.spec.description),
+            e.spec.input_schema.clone(),
+        )
+    }))
+}
+
+/// The tokens of `(name, description, parameters)` as OpenAI function definitions.
+pub(crate) fn function_definition_tokens(tools: impl Iterator<Item = (String, Value, Value)>) -> u64 {
+    let tools: Vec<Value> = tools
+        .map(|(name, description, parameters)| {
             json!({"type": "function", "function": {
-                "name": e.path.replace('.', "__"),
-                "description": e.spec.description,
-                "parameters": e.spec.input_schema,
+                "name": name,
+                "description": description,
+                "parameters": parameters,
             }})
         })
         .collect();
