@@ -127,3 +127,31 @@ fn serving_beyond_loopback_without_a_token_is_a_usage_error() {
         text(&out.stderr)
     );
 }
+
+/// The Claude Desktop and Cursor snippets of docs/serve.md, as written, with the `codemode`
+/// command and the config path pointed at this build and a demo configuration.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_snippets_in_the_docs_start_serve() {
+    let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/serve.md")).unwrap();
+    let snippets: Vec<&str> = docs
+        .split("```json\n")
+        .skip(1)
+        .filter_map(|block| block.split_once("```").map(|(json, _)| json))
+        .filter(|json| json.contains("\"mcpServers\""))
+        .collect();
+    assert_eq!(snippets.len(), 2, "docs/serve.md: the Claude Desktop and Cursor blocks");
+    let dir = demo_config();
+    for snippet in snippets {
+        let mut file: serde_json::Value = serde_json::from_str(snippet).unwrap();
+        let entry = &mut file["mcpServers"]["codemode"];
+        assert_eq!(entry["command"], "codemode", "{entry}");
+        entry["command"] = json!(env!("CARGO_BIN_EXE_codemode"));
+        let args = entry["args"].as_array_mut().unwrap();
+        let at = args.iter().position(|a| a == "/path/to/codemode.toml").unwrap();
+        args[at] = json!(dir.path().join("codemode.toml"));
+        entry["env"] = json!({"CODEMODE_TSC_INSTALL": "0"});
+        let config: McpServerConfig = serde_json::from_value(entry.clone()).unwrap();
+        let agent = McpToolProvider::connect("codemode", &config).await.unwrap();
+        search_describe_execute(&agent).await;
+    }
+}
