@@ -431,3 +431,54 @@ async fn an_upstream_tool_list_change_refreshes_the_catalog_and_tells_the_client
         .unwrap();
     assert_eq!(ran["value"], json!({"called": "second_tool"}));
 }
+
+/// With models configured, `run_task` is listed and runs the whole pipeline: a scripted
+/// model (test double) plans, picks the tool and writes the program; the sandbox runs it
+/// against the demo server.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_task_runs_the_pipeline_with_the_configured_models() {
+    use codemode_core::LlmRole;
+    use codemode_core::testing::ScriptedLlm;
+    test_environment();
+    let (config, state) = demo_server().await;
+    let workspace = McpToolProvider::connect("workspace", &config).await.unwrap();
+    let llm = Arc::new(
+        ScriptedLlm::new()
+            .reply(LlmRole::Strategy, "1. post the greeting to #general")
+            .reply(LlmRole::Tiny, r#"["workspace.send_message"]"#)
+            .reply(
+                LlmRole::Main,
+                "```ts\nconst sent = await tools.workspace.send_message({ channel: \"general\", text: \"hello from run_task\" });\nreturn \"posted\";\n```",
+            ),
+    );
+    let codemode = CodeMode::builder()
+        .environment(Arc::new(WasmEnvironment::new().unwrap()))
+        .tool_provider("workspace", Arc::new(workspace))
+        .llm(llm)
+        .build()
+        .await
+        .unwrap();
+    let server = CodeModeServer::new(Arc::new(codemode), ServeOptions::default());
+    let http = HttpOptions::default();
+    let listener = codemode_serve::http::bind("127.0.0.1:0", &http).await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { codemode_serve::http::serve(server, listener, &http, std::future::pending()).await });
+    let agent = agent(&url, None).await.unwrap();
+    let names: Vec<String> = agent.list_tools().await.unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["search_tools", "describe_tools", "execute_code", "run_task"]);
+    let answer = agent
+        .call_tool("run_task", json!({"task": "say hello in #general"}))
+        .await
+        .unwrap();
+    assert_eq!(answer["result_type"], "success", "{answer}");
+    assert_eq!(answer["value"], "posted", "{answer}");
+    assert_eq!(answer["selected_tools"], json!(["workspace.send_message"]), "{answer}");
+    assert!(answer["code"].as_str().unwrap().contains("send_message"), "{answer}");
+    let posted = state
+        .lock()
+        .unwrap()
+        .messages
+        .iter()
+        .any(|m| m.text == "hello from run_task");
+    assert!(posted, "the message reached the demo workspace");
+}
