@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use codemode::mcp::{McpServerConfig, McpToolProvider};
 use codemode::serve::http::HttpOptions;
 use codemode::serve::{CodeModeServer, ServeOptions};
-use codemode::{CodeMode, ResultType, RunOptions, ToolProvider};
+use codemode::{CodeMode, ResultType, ToolProvider};
 use serde_json::json;
 
 use crate::Row;
@@ -118,10 +118,7 @@ pub async fn serve_benches(rows: &mut Vec<Row>, demo: &McpServerConfig) -> Resul
             .build()
             .await?,
     );
-    let options = ServeOptions {
-        run: RunOptions::default(),
-        ..ServeOptions::default()
-    };
+    let options = ServeOptions::default();
     let server = CodeModeServer::new(codemode.clone(), options.clone());
     let http = HttpOptions::default();
     let listener = codemode::serve::http::bind("127.0.0.1:0", &http).await?;

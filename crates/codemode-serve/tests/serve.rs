@@ -28,7 +28,6 @@ async fn demo_server() -> (McpServerConfig, Arc<Mutex<WorkspaceState>>) {
     (config, shared)
 }
 
-/// `codemode serve` over HTTP in front of `providers`; its URL.
 /// A key the server's environment holds, which no answer may carry.
 const UPSTREAM_KEY: &str = "upstream-key-0123456789";
 
@@ -44,13 +43,20 @@ fn test_environment() {
     });
 }
 
+/// `codemode serve` over HTTP in front of `providers` (the wasm sandbox, no models); its URL.
 async fn serve(providers: Vec<(&str, Arc<dyn ToolProvider>)>, options: ServeOptions, http: HttpOptions) -> String {
     test_environment();
     let mut builder = CodeMode::builder().environment(Arc::new(WasmEnvironment::new().unwrap()));
     for (name, provider) in providers {
         builder = builder.tool_provider(name, provider);
     }
-    let server = CodeModeServer::new(Arc::new(builder.build().await.unwrap()), options);
+    serve_codemode(builder.build().await.unwrap(), options, http).await
+}
+
+/// `codemode serve` over HTTP in front of `codemode`; its URL.
+async fn serve_codemode(codemode: CodeMode, options: ServeOptions, http: HttpOptions) -> String {
+    test_environment();
+    let server = CodeModeServer::new(Arc::new(codemode), options);
     let listener = codemode_serve::http::bind("127.0.0.1:0", &http).await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
     tokio::spawn(async move { codemode_serve::http::serve(server, listener, &http, std::future::pending()).await });
@@ -458,11 +464,7 @@ async fn run_task_runs_the_pipeline_with_the_configured_models() {
         .build()
         .await
         .unwrap();
-    let server = CodeModeServer::new(Arc::new(codemode), ServeOptions::default());
-    let http = HttpOptions::default();
-    let listener = codemode_serve::http::bind("127.0.0.1:0", &http).await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    tokio::spawn(async move { codemode_serve::http::serve(server, listener, &http, std::future::pending()).await });
+    let url = serve_codemode(codemode, ServeOptions::default(), HttpOptions::default()).await;
     let agent = agent(&url, None).await.unwrap();
     let names: Vec<String> = agent.list_tools().await.unwrap().into_iter().map(|t| t.name).collect();
     assert_eq!(names, ["search_tools", "describe_tools", "execute_code", "run_task"]);
