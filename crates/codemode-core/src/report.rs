@@ -171,6 +171,12 @@ pub struct RunReport {
     pub code: Option<String>,
     /// Diagnostics of the final check.
     pub diagnostics: Vec<Diagnostic>,
+    /// Explanations of failed diagnostics, each at the line and code of the one it
+    /// explains (the built-in checker's words when tsc ran: which properties a result has,
+    /// which tools a namespace has); filled when a program without a model's repair failed
+    /// its check (`execute_program`), for whoever fixes it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<Diagnostic>,
     /// Which checker ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checker: Option<String>,
@@ -207,6 +213,7 @@ impl Default for RunReport {
             filter_failures: Vec::new(),
             code: None,
             diagnostics: Vec::new(),
+            hints: Vec::new(),
             checker: None,
             repairs: 0,
             runtime_repairs: 0,

@@ -6,6 +6,8 @@ use codemode_core::{ResultType, RunReport, Severity};
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::{Map, Value, json};
 
+/// The answer to a program that did not type-check; `{checker}`, `{diagnostics}`.
+const COMPILE_ERROR: &str = include_str!("descriptions/compile_error.md");
 /// Diagnostics listed in a compile-error answer; the count of the rest follows.
 const DIAGNOSTICS_LISTED: usize = 30;
 
@@ -43,10 +45,12 @@ fn finish(fields: Map<String, Value>, report: &RunReport) -> CallToolResult {
 /// A program that did not type-check: the diagnostics, one per line, as the agent's editor
 /// would show them.
 fn compile_error(report: &RunReport) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(format!(
-        "The program did not type-check (checker: {}); nothing ran. Fix these and call execute_code again:\n{}",
-        report.checker.as_deref().unwrap_or("-"),
-        diagnostics(report)
+    CallToolResult::error(vec![ContentBlock::text(crate::fill(
+        COMPILE_ERROR,
+        &[
+            ("checker", report.checker.as_deref().unwrap_or("-").to_string()),
+            ("diagnostics", diagnostics(report)),
+        ],
     ))])
 }
 
@@ -56,7 +60,18 @@ fn diagnostics(report: &RunReport) -> String {
     let mut lines: Vec<String> = sorted
         .iter()
         .take(DIAGNOSTICS_LISTED)
-        .map(|d| d.render("program.ts"))
+        .map(|d| {
+            // The built-in checker's explanation of a tsc error (e.g. which namespaces and
+            // tools exist), as the pipeline's repairs quote it.
+            let hint = report
+                .hints
+                .iter()
+                .find(|h| h.line == d.line && h.code == d.code && h.message != d.message);
+            match hint {
+                Some(h) => format!("{}\n    hint: {}", d.render("program.ts"), h.message),
+                None => d.render("program.ts"),
+            }
+        })
         .collect();
     if sorted.len() > DIAGNOSTICS_LISTED {
         lines.push(format!("… and {} more", sorted.len() - DIAGNOSTICS_LISTED));
@@ -135,6 +150,12 @@ mod tests {
                 message: "Property 'send_mesage' does not exist".into(),
                 severity: Severity::Error,
             }],
+            hints: vec![Diagnostic::error(
+                3,
+                7,
+                "TS2339",
+                "`chat` has no tool `send_mesage`; its tools: send_message",
+            )],
             ..RunReport::default()
         };
         let answer = program_answer(&report, 1_000);
@@ -142,6 +163,10 @@ mod tests {
         let text = text(&answer);
         assert!(text.contains("program.ts:3:7: TS2339 Property 'send_mesage'"), "{text}");
         assert!(text.contains("nothing ran"), "{text}");
+        assert!(
+            text.contains("does not exist\n    hint: `chat` has no tool `send_mesage`; its tools: send_message"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -157,9 +157,7 @@ pub(super) async fn check_and_repair(
                 conversation,
             };
         }
-        let mut hints = builtin_hints(checker, &code, context).await;
-        hints.extend(object_for_value_hints(&diagnostics, &typed.declarations));
-        hints.extend(unknown_result_hints(&diagnostics));
+        let hints = repair_hints(checker, &code, context, &diagnostics).await;
         let quoted = quote_diagnostics(&diagnostics, &hints, &code);
         conversation.push(Message::user(prompts::render(
             prompts::REPAIR_USER,
@@ -216,6 +214,20 @@ async fn ask_for_a_change(
 pub(super) fn same_program(a: &str, b: &str) -> bool {
     let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     words(a) == words(b)
+}
+
+/// What explains `diagnostics` of `code` to whoever fixes it: the built-in checker's words,
+/// the properties of an object passed for a plain value, an unknown result.
+pub(super) async fn repair_hints(
+    checker: &dyn TypeChecker,
+    code: &str,
+    context: CheckContext<'_>,
+    diagnostics: &[Diagnostic],
+) -> Vec<Diagnostic> {
+    let mut hints = builtin_hints(checker, code, context).await;
+    hints.extend(object_for_value_hints(diagnostics, context.declarations));
+    hints.extend(unknown_result_hints(diagnostics));
+    hints
 }
 
 /// What the built-in checker says about `code` when another checker ran. Its messages

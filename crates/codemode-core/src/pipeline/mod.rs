@@ -231,6 +231,7 @@ impl CodeMode {
             }
             Ok(Verdict::Failed { diagnostics }) => {
                 let failure = check::compile_failure(&diagnostics);
+                report.hints = check::repair_hints(self.checker.as_ref(), code, context, &diagnostics).await;
                 report.diagnostics = diagnostics;
                 clock.fail(&mut report, failure, "");
             }
