@@ -11,10 +11,10 @@ const COMPILE_ERROR: &str = include_str!("descriptions/compile_error.md");
 /// Diagnostics listed in a compile-error answer; the count of the rest follows.
 const DIAGNOSTICS_LISTED: usize = 30;
 
-/// The answer to `execute_code`.
-pub(crate) fn program_answer(report: &RunReport, max_tokens: usize) -> CallToolResult {
+/// The answer to `execute_code`; `namespaces` lists the catalog's, for a compile error.
+pub(crate) fn program_answer(report: &RunReport, max_tokens: usize, namespaces: &str) -> CallToolResult {
     if report.result_type == ResultType::CompileError {
-        return compile_error(report);
+        return compile_error(report, namespaces);
     }
     finish(run_fields(report, max_tokens), report)
 }
@@ -44,12 +44,13 @@ fn finish(fields: Map<String, Value>, report: &RunReport) -> CallToolResult {
 
 /// A program that did not type-check: the diagnostics, one per line, as the agent's editor
 /// would show them.
-fn compile_error(report: &RunReport) -> CallToolResult {
+fn compile_error(report: &RunReport, namespaces: &str) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(crate::fill(
         COMPILE_ERROR,
         &[
             ("checker", report.checker.as_deref().unwrap_or("-").to_string()),
             ("diagnostics", diagnostics(report)),
+            ("namespaces", namespaces.to_string()),
         ],
     ))])
 }
@@ -158,7 +159,7 @@ mod tests {
             )],
             ..RunReport::default()
         };
-        let answer = program_answer(&report, 1_000);
+        let answer = program_answer(&report, 1_000, "chat (1)");
         assert_eq!(answer.is_error, Some(true));
         let text = text(&answer);
         assert!(text.contains("program.ts:3:7: TS2339 Property 'send_mesage'"), "{text}");
@@ -167,6 +168,7 @@ mod tests {
             text.contains("does not exist\n    hint: `chat` has no tool `send_mesage`; its tools: send_message"),
             "{text}"
         );
+        assert!(text.contains("The namespaces are: chat (1)."), "{text}");
     }
 
     #[test]
@@ -187,7 +189,7 @@ mod tests {
             }],
             ..RunReport::default()
         };
-        let answer = program_answer(&report, 2_000);
+        let answer = program_answer(&report, 2_000, "chat (1)");
         assert_eq!(answer.is_error, Some(false));
         let value = answer.structured_content.unwrap();
         assert!(value["value"].as_array().unwrap().len() < 20_000);
@@ -204,7 +206,7 @@ mod tests {
             error_line: Some(4),
             ..RunReport::default()
         };
-        let answer = program_answer(&report, 1_000);
+        let answer = program_answer(&report, 1_000, "chat (1)");
         assert_eq!(answer.is_error, Some(true));
         let value = answer.structured_content.unwrap();
         assert_eq!(value["result_type"], "runtime_error");

@@ -316,7 +316,11 @@ impl CodeModeServer {
             () = context.ct.cancelled() => return error_result("cancelled by the client; the run was stopped".into()),
         };
         match report {
-            Ok(report) => answer::program_answer(&report, self.options.max_result_tokens),
+            Ok(report) => answer::program_answer(
+                &report,
+                self.options.max_result_tokens,
+                &namespace_list(&self.codemode.catalog()),
+            ),
             Err(e) => error_result(e.to_string()),
         }
     }
