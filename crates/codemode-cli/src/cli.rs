@@ -152,6 +152,10 @@ pub struct EvalArgs {
     /// Answer from a recording made with --record instead of live models (offline, seconds)
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
+    /// The main model as an agent in front of `codemode serve` (search_tools, describe_tools,
+    /// execute_code, one call per turn) instead of the six-step pipeline
+    #[arg(long)]
+    pub agent: bool,
     /// Where to write the results as JSON
     #[arg(long, value_name = "FILE", default_value = "codemode-eval.json")]
     pub output: PathBuf,

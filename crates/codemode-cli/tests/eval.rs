@@ -93,6 +93,69 @@ fn a_task_is_judged_by_the_workspace_not_by_the_runs_verdict() {
     }
 }
 
+/// `--agent`: the main model drives `codemode serve`'s tools, one call per turn. The scripted
+/// model (a test double) searches, sends a program with a type error, fixes it after the
+/// diagnostics come back, and answers; serve, its checker and the demo server are real.
+#[test]
+fn the_agent_eval_drives_codemode_serve_and_is_judged_by_the_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let call = |name: &str, arguments: Value| {
+        format!(
+            "<tool_call>\n{}\n</tool_call>",
+            json!({ "name": name, "arguments": arguments })
+        )
+    };
+    let script = json!({
+        "main": [
+            call("search_tools", json!({ "query": "send a chat message" })),
+            // Raw newlines inside the JSON string, as small models write programs.
+            "<tool_call>\n{\"name\": \"execute_code\", \"arguments\": {\"code\": \"await tools.workspace.send_message({ channel: 'general', text: 'Deploy finished' });\nreturn 'posted';\"}}\n</tool_call>",
+            "The message is posted.",
+            call("describe_tools", json!({ "paths": ["workspace.list_issues"] })),
+            call("execute_code", json!({ "code": "const { issues } = await tools.workspace.list_issue({ state: 'open' });\nreturn issues.length;" })),
+            // The same failing call again is answered without running it.
+            call("execute_code", json!({ "code": "const { issues } = await tools.workspace.list_issue({ state: 'open' });\nreturn issues.length;" })),
+            call("execute_code", json!({ "code": "const { issues } = await tools.workspace.list_issues({ state: 'open' });\nreturn issues.length;" })),
+            "There are 2 open issues.",
+        ],
+    });
+    std::fs::write(dir.path().join("script.json"), script.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        "[llm.main]\nprovider = \"scripted\"\nscript = \"script.json\"\n[run]\ntype_checker = \"builtin\"\n",
+    )
+    .unwrap();
+    let out = codemode(
+        dir.path(),
+        &[
+            "eval",
+            "--agent",
+            "--tasks",
+            "post-general,count-open-issues",
+            "--output",
+            "agent.json",
+        ],
+    );
+    let eval = results(dir.path(), "agent.json");
+    assert_eq!(out.status.code(), Some(0), "{eval:#}\n{}", text(&out.stderr));
+    let [post, count] = [&eval["tasks"][0], &eval["tasks"][1]];
+    assert_eq!(post["result_type"], "answered", "{post:#}");
+    assert_eq!(post["output"]["calls"], json!(["search_tools", "execute_code"]));
+    assert_eq!(post["repairs"], 0);
+    assert_eq!(count["passed"], true, "{count:#}");
+    assert_eq!(count["output"]["answer"], "There are 2 open issues.");
+    assert_eq!(
+        count["repairs"], 2,
+        "the program calling `list_issue` fails its check, then is sent again: {count:#}"
+    );
+    assert_eq!(count["models"]["main"]["calls"], 5);
+    assert!(
+        count["models"]["main"]["prompt_tokens"].as_u64().unwrap() > 500,
+        "{count:#}"
+    );
+    assert!(count["code"].as_str().unwrap().contains("issues.length"));
+}
+
 #[test]
 fn eval_without_models_or_with_an_unknown_task_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();

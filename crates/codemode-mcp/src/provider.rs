@@ -218,6 +218,14 @@ impl McpToolProvider {
         })
     }
 
+    /// Closes the connection and waits until it is closed: a stdio server's input ends, an
+    /// HTTP session is deleted. (Dropping the provider closes it too, in the background.)
+    pub async fn close(self) {
+        if let Err(e) = self.client.cancel().await {
+            tracing::debug!(server = %self.server, error = %e, "closing the MCP connection");
+        }
+    }
+
     /// The server's name (its namespace).
     pub fn server(&self) -> &str {
         &self.server

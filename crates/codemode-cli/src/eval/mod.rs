@@ -10,6 +10,7 @@
 //! per step. A table on stdout and a JSON file. `--record` keeps every model call so that
 //! `--replay` runs the same eval offline.
 
+mod agent;
 mod recall;
 pub mod tasks;
 
@@ -21,6 +22,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use codemode::mcp::McpToolProvider;
 use codemode::record::ReplayLlm;
+use codemode::serve::ServeOptions;
 use codemode::{
     CodeMode, FilteredToolProvider, RunEnvironment, RunOptions, RunReport, TokenUsage, ToolFilter, ToolProvider,
 };
@@ -87,6 +89,8 @@ struct Harness {
     environment: Arc<dyn RunEnvironment>,
     checker: setup::CheckerChoice,
     options: RunOptions,
+    /// `--agent`: the main model drives `codemode serve` instead of the pipeline running.
+    agent: bool,
 }
 
 impl Harness {
@@ -156,6 +160,7 @@ pub async fn run(args: EvalArgs, setup: &Setup, json: bool) -> Result<Outcome> {
         environment: setup::environment(setup)?,
         checker: setup::type_checker(setup)?,
         options: setup.options.clone(),
+        agent: args.agent,
     };
     let started = Instant::now();
     eprintln!(
@@ -214,7 +219,10 @@ fn summarize<'r>(
         checker: harness.checker.checker.name().to_string(),
         environment: harness.environment.name().to_string(),
         passed: tasks.iter().filter(|r| r.passed).count(),
-        false_successes: tasks.iter().filter(|r| !r.passed && r.result_type == "success").count(),
+        false_successes: tasks
+            .iter()
+            .filter(|r| !r.passed && matches!(r.result_type.as_str(), "success" | "answered"))
+            .count(),
         mean_recall: (!recall.is_empty()).then(|| recall.iter().map(|r| r.recall).sum::<f64>() / recall.len() as f64),
         tasks,
         recall,
@@ -250,10 +258,18 @@ async fn run_task(harness: &Harness, task: &EvalTask) -> TaskResult {
         code: None,
         output: Value::Null,
     };
-    match run_on_fresh_workspace(harness, task.query).await {
-        Ok((report, state)) => {
-            record_report(&mut result, &report);
-            if let Err(why) = (task.check)(&state, &report.output) {
+    let ran = if harness.agent {
+        agent_on_fresh_workspace(harness, task.query)
+            .await
+            .map(|(run, state)| (record_agent(&mut result, run), state))
+    } else {
+        run_on_fresh_workspace(harness, task.query)
+            .await
+            .map(|(report, state)| (record_report(&mut result, &report), state))
+    };
+    match ran {
+        Ok((output, state)) => {
+            if let Err(why) = (task.check)(&state, &output) {
                 result.why = Some(why);
             } else {
                 result.passed = true;
@@ -267,30 +283,52 @@ async fn run_task(harness: &Harness, task: &EvalTask) -> TaskResult {
     result
 }
 
-async fn run_on_fresh_workspace(harness: &Harness, query: &str) -> Result<(RunReport, WorkspaceState)> {
+/// A fresh demo server, and a pipeline over it without the harness tools: the model sees the
+/// workspace tools, the eval alone reads the state back.
+async fn fresh_workspace(harness: &Harness) -> Result<(Arc<McpToolProvider>, CodeMode)> {
     let provider = Arc::new(McpToolProvider::connect("workspace", &demo_server_config()?).await?);
-    // The model sees the workspace tools; the eval alone reads the state back.
     let offered = FilteredToolProvider::new(provider.clone(), ToolFilter::new(Vec::new(), demo_harness_tools()));
     let codemode = harness
         .builder()
         .tool_provider("workspace", Arc::new(offered))
         .build()
         .await?;
+    Ok((provider, codemode))
+}
+
+async fn run_on_fresh_workspace(harness: &Harness, query: &str) -> Result<(RunReport, WorkspaceState)> {
+    let (provider, codemode) = fresh_workspace(harness).await?;
     let report = codemode
         .run(RunOptions {
             query: query.into(),
             ..harness.options.clone()
         })
         .await?;
+    Ok((report, workspace_state(&provider).await?))
+}
+
+async fn agent_on_fresh_workspace(harness: &Harness, query: &str) -> Result<(agent::AgentRun, WorkspaceState)> {
+    let (provider, codemode) = fresh_workspace(harness).await?;
+    let options = ServeOptions {
+        run: harness.options.clone(),
+        ..ServeOptions::default()
+    };
+    let run = agent::run(codemode, options, harness.models.main.as_ref(), query).await?;
+    Ok((run, workspace_state(&provider).await?))
+}
+
+async fn workspace_state(provider: &McpToolProvider) -> Result<WorkspaceState> {
     let state = provider
         .call_tool("get_workspace_state", json!({}))
         .await
         .map_err(|e| anyhow::anyhow!("cannot read the demo workspace back: {e}"))?;
     let state: WorkspaceState = serde_json::from_value(state).context("the demo workspace's state")?;
-    Ok((report, state))
+    Ok(state)
 }
 
-fn record_report(result: &mut TaskResult, report: &RunReport) {
+/// Fills `result` from the pipeline's report; the program's value is what a question is
+/// judged by.
+fn record_report(result: &mut TaskResult, report: &RunReport) -> Value {
     result.result_type = report.result_type.to_string();
     result.error = report.error.clone();
     result.repairs = report.repairs;
@@ -302,6 +340,20 @@ fn record_report(result: &mut TaskResult, report: &RunReport) {
     }
     result.code = report.code.clone();
     result.output = report.output.clone();
+    report.output.clone()
+}
+
+/// Fills `result` from an agent run: its serve calls as tool calls, failed programs as
+/// repairs; its final answer is what a question is judged by.
+fn record_agent(result: &mut TaskResult, run: agent::AgentRun) -> Value {
+    result.result_type = run.result_type.to_string();
+    result.error = run.error;
+    result.repairs = run.failed_programs;
+    result.tool_calls = run.calls.len();
+    result.models = BTreeMap::from([("main".to_string(), run.usage)]);
+    result.code = run.last_program;
+    result.output = json!({ "answer": run.answer, "calls": run.calls });
+    run.answer
 }
 
 /// Model calls and tokens of a role, `calls/prompt+completion`.
