@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use tiktoken_rs::CoreBPE;
 
-use crate::llm::Message;
+use crate::llm::{Message, TokenUsage};
 
 /// Tokens a chat format adds around each message (role and separators), as OpenAI counts them.
 const TOKENS_PER_MESSAGE: u64 = 3;
@@ -43,6 +43,17 @@ pub fn count_prompt_tokens(messages: &[Message]) -> u64 {
         .map(|m| count_tokens(&m.content) + TOKENS_PER_MESSAGE)
         .sum::<u64>()
         + TOKENS_PER_REPLY
+}
+
+/// `usage` of one model call, counted here (o200k) when the model reported none: the
+/// prompt `messages` and the `answer` text; the call is marked as counted.
+pub fn count_unreported(usage: &mut TokenUsage, messages: &[Message], answer: &str) {
+    if usage.prompt_tokens == 0 && usage.completion_tokens == 0 {
+        usage.prompt_tokens = count_prompt_tokens(messages);
+        usage.completion_tokens = count_tokens(answer);
+        usage.calls = usage.calls.max(1);
+        usage.counted_calls = usage.calls;
+    }
 }
 
 #[cfg(test)]

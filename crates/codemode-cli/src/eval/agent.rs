@@ -110,14 +110,9 @@ async fn drive(client: &McpToolProvider, model: &dyn Llm, query: &str) -> Result
                 return Ok(run);
             }
         };
+        // The pipeline's rule: a model that reports no usage is counted (o200k).
         let mut usage = response.usage;
-        if usage.prompt_tokens == 0 && usage.completion_tokens == 0 {
-            // The pipeline's rule: a model that reports no usage is counted (o200k).
-            usage.prompt_tokens = codemode::tokens::count_prompt_tokens(&request.messages);
-            usage.completion_tokens = codemode::tokens::count_tokens(&response.text);
-            usage.calls = usage.calls.max(1);
-            usage.counted_calls = usage.calls;
-        }
+        codemode::tokens::count_unreported(&mut usage, &request.messages, &response.text);
         run.usage.add(usage);
         messages.push(Message::assistant(response.text.clone()));
         let reply = match parse_turn(&response.text) {

@@ -132,12 +132,7 @@ impl<'a> RunContext<'a> {
             }
         }
         let mut response = result?;
-        if response.usage.prompt_tokens == 0 && response.usage.completion_tokens == 0 {
-            response.usage.prompt_tokens = tokens::count_prompt_tokens(&request.messages);
-            response.usage.completion_tokens = tokens::count_tokens(&response.text);
-            response.usage.calls = response.usage.calls.max(1);
-            response.usage.counted_calls = response.usage.calls;
-        }
+        tokens::count_unreported(&mut response.usage, &request.messages, &response.text);
         if let Ok(mut usage) = self.usage.lock() {
             usage.entry(role.as_str().to_string()).or_default().add(response.usage);
         }
