@@ -27,7 +27,9 @@
 
 mod config;
 mod content;
+mod listing;
 mod provider;
+mod stdio;
 
 use std::sync::Arc;
 
@@ -37,7 +39,7 @@ use codemode_core::{ToolError, ToolProvider};
 
 pub use config::McpServerConfig;
 pub use content::result_to_value;
-pub use provider::{McpError, McpToolProvider};
+pub use provider::{GARBAGE_GRACE, MAX_RESTARTS, McpError, McpToolProvider};
 
 fn check(context: &FactoryContext) -> Result<(), CodeModeError> {
     McpServerConfig::from_context(context).map(drop)

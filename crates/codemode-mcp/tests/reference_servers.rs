@@ -216,8 +216,15 @@ async fn a_command_that_does_not_exist_names_the_server() {
     assert!(cm.catalog().tool("everything.echo").is_some());
 }
 
+fn unavailable_message(err: &ToolError) -> &str {
+    match err {
+        ToolError::Unavailable { message, .. } => message,
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
 #[tokio::test]
-async fn a_server_that_exits_after_the_first_call() {
+async fn a_server_that_exits_is_started_again_by_the_next_call() {
     let provider = McpToolProvider::connect("fragile", &fixture("exit-after-first-call", None))
         .await
         .unwrap();
@@ -226,19 +233,177 @@ async fn a_server_that_exits_after_the_first_call() {
         json!({"call": 1})
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let err = provider.call_tool("work", json!({"n": 2})).await.unwrap_err();
-    let ToolError::Unavailable {
-        provider: name,
-        message,
-    } = &err
-    else {
-        panic!("unexpected {err:?}")
-    };
-    assert_eq!(name, "fragile");
-    assert!(
-        message.contains("exiting after the first call"),
-        "the stderr tail is shown: {message}"
+    assert!(provider.tools_changed(), "a server that is gone asks for a relist");
+    // The next call starts a new process: its call counter starts over.
+    assert_eq!(
+        provider.call_tool("work", json!({"n": 2})).await.unwrap(),
+        json!({"call": 1})
     );
+}
+
+#[tokio::test]
+async fn a_server_that_exited_is_started_again_by_the_next_run() {
+    let provider: Arc<dyn ToolProvider> = Arc::new(
+        McpToolProvider::connect("fragile", &fixture("exit-after-first-call", None))
+            .await
+            .unwrap(),
+    );
+    let cm = CodeMode::builder()
+        .tool_provider("fragile", provider)
+        .environment(Arc::new(ProcessEnvironment::node().unwrap()))
+        .build()
+        .await
+        .unwrap();
+    let program = "return await tools.fragile.work({ n: 1 });";
+    let first = cm.execute_program(program, &RunOptions::default()).await.unwrap();
+    assert_eq!(first.output, json!({"call": 1}), "{first:#?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The run lists the tools again first (the server is gone), which restarts it.
+    let second = cm.execute_program(program, &RunOptions::default()).await.unwrap();
+    assert_eq!(second.result_type, ResultType::Success, "{second:#?}");
+    assert_eq!(second.output, json!({"call": 1}));
+}
+
+/// A free loopback port (bound, read, released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The everything server over streamable HTTP on `port`, once it accepts connections.
+async fn everything_over_http(port: u16) -> tokio::process::Child {
+    let child = tokio::process::Command::new(npm_server("mcp-server-everything"))
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the everything server did not listen on port {port}");
+}
+
+#[tokio::test]
+async fn an_http_server_that_went_away_is_connected_anew_when_it_is_back() {
+    let port = free_port();
+    let mut server = everything_over_http(port).await;
+    let config = McpServerConfig {
+        url: Some(format!("http://127.0.0.1:{port}/mcp")),
+        ..McpServerConfig::default()
+    };
+    let provider = McpToolProvider::connect("remote", &config).await.unwrap();
+    let echo = |text: &str| json!({"message": text});
+    assert_eq!(
+        provider.call_tool("echo", echo("one")).await.unwrap(),
+        json!("Echo: one")
+    );
+    // The server goes away: a call fails with an error that names it.
+    server.kill().await.unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(20), provider.call_tool("echo", echo("two")))
+        .await
+        .expect("a call to a server that is gone fails at once")
+        .unwrap_err();
+    eprintln!("while down: {err}");
+    assert!(
+        matches!(&err, ToolError::Unavailable { provider, .. } if provider == "remote"),
+        "{err:?}"
+    );
+    // It comes back without the old session: the next calls reach it again.
+    let _server = everything_over_http(port).await;
+    let mut last = None;
+    for _ in 0..3 {
+        let call = tokio::time::timeout(Duration::from_secs(20), provider.call_tool("echo", echo("three")));
+        match call.await.expect("a call to a server that is back does not hang") {
+            Ok(value) => {
+                last = Some(value);
+                break;
+            }
+            Err(e) => {
+                eprintln!("not yet: {e}");
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    }
+    assert_eq!(last, Some(json!("Echo: three")));
+    // (A restart between two calls, with no failed call in between, is renewed by rmcp on the
+    // server's 404; this server answers 400 without an id instead, so that case is tested
+    // against the demo server: examples/demo-server/tests/seed_query.rs.)
+}
+
+#[tokio::test]
+async fn a_crash_during_a_call_names_the_exit_status_and_stderr_and_restarts_are_bounded() {
+    let provider = McpToolProvider::connect("crashy", &fixture("exit-during-call", None))
+        .await
+        .unwrap();
+    let err = provider.call_tool("work", json!({})).await.unwrap_err();
+    let message = unavailable_message(&err);
+    assert!(
+        message.contains("it exited (exit status: 3) during tools/call work")
+            && message.contains("fixture: crashed while working"),
+        "{message}"
+    );
+    // Each next call restarts it (and it crashes again), MAX_RESTARTS times in a row...
+    for _ in 0..codemode_mcp::MAX_RESTARTS {
+        let err = provider.call_tool("work", json!({})).await.unwrap_err();
+        assert!(unavailable_message(&err).contains("exit status: 3"), "{err}");
+    }
+    // ...then it gives up, at once, saying why.
+    let started = Instant::now();
+    let err = provider.call_tool("work", json!({})).await.unwrap_err();
+    let message = unavailable_message(&err);
+    assert!(
+        message.contains("exited (exit status: 3)") && message.contains("gave up after 3 restarts in a row"),
+        "{message}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2), "giving up does not wait");
+}
+
+#[tokio::test]
+async fn a_server_that_exits_at_start_names_its_status_and_stderr() {
+    let err = McpToolProvider::connect("broken", &fixture("exit-at-start", None))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("MCP server `broken` failed to start")
+            && err.contains("exit status: 2")
+            && err.contains("fixture: cannot open the database"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_tool_without_input_schema_keeps_its_server_and_takes_any_object() {
+    let provider: Arc<dyn ToolProvider> = Arc::new(
+        McpToolProvider::connect("loose", &fixture("no-input-schema", None))
+            .await
+            .unwrap(),
+    );
+    let cm = CodeMode::builder()
+        .tool_provider("loose", provider)
+        .environment(Arc::new(ProcessEnvironment::node().unwrap()))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(cm.catalog().tool_paths(), vec!["loose.schemaless", "loose.work"]);
+    let report = cm
+        .execute_program(
+            "return [await tools.loose.schemaless({ anything: 1 }), await tools.loose.work({ n: 2 })];",
+            &RunOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.output, json!([{"call": 1}, {"call": 2}]));
 }
 
 #[tokio::test]
@@ -282,16 +447,36 @@ async fn a_call_that_times_out_sends_cancellation() {
 }
 
 #[tokio::test]
-async fn a_server_that_prints_garbage_on_stdout() {
-    match McpToolProvider::connect("noisy", &fixture("garbage", None)).await {
-        // Tolerated: non-protocol lines are skipped and the tools work.
-        Ok(provider) => {
-            assert_eq!(provider.list_tools().await.unwrap()[0].name, "work");
-            assert_eq!(provider.call_tool("work", json!({})).await.unwrap(), json!({"call": 1}));
-        }
-        // Or refused with an error that names the server.
-        Err(e) => assert!(e.to_string().contains("`noisy`"), "{e}"),
-    }
+async fn garbage_on_stdout_fails_the_call_in_flight_at_once() {
+    let provider = McpToolProvider::connect("confused", &fixture("garbage-instead-of-answer", None))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let err = tokio::time::timeout(Duration::from_secs(10), provider.call_tool("work", json!({})))
+        .await
+        .expect("the call does not wait for a timeout")
+        .unwrap_err();
+    let message = unavailable_message(&err);
+    assert!(
+        message.contains("not JSON-RPC") && message.contains("Traceback (most recent call last): not an answer"),
+        "{message}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "failed at once: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn noise_on_stdout_around_answers_is_tolerated() {
+    // Lines that are not JSON-RPC before the handshake and before each answer: the answers
+    // still arrive within the grace period, so the calls succeed.
+    let provider = McpToolProvider::connect("noisy", &fixture("garbage", None))
+        .await
+        .unwrap();
+    assert_eq!(provider.list_tools().await.unwrap()[0].name, "work");
+    assert_eq!(provider.call_tool("work", json!({})).await.unwrap(), json!({"call": 1}));
 }
 
 #[tokio::test]
