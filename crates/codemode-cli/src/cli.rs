@@ -34,6 +34,10 @@ pub struct GlobalArgs {
     /// Print the report or listing as JSON
     #[arg(long, global = true)]
     pub json: bool,
+    /// Cut the printed report's long values (returned value, tool arguments and results,
+    /// console) to about this many tokens in all, saying what was cut; 0 prints them whole
+    #[arg(long, global = true, value_name = "TOKENS", default_value_t = 4000)]
+    pub report_tokens: usize,
     #[command(flatten)]
     pub limits: LimitFlags,
     /// Write every prompt and response here (keys and tokens redacted)

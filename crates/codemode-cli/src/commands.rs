@@ -83,7 +83,7 @@ async fn run(setup: &Setup, query: String, json: bool) -> Result<Outcome> {
     }
     let mut options = setup.options.clone();
     options.query = query;
-    let report = codemode.run(options).await?;
+    let report = codemode.run(options).await?.fitted(setup.report_tokens);
     if json {
         print_json(&report)?;
     } else {
@@ -103,7 +103,10 @@ async fn exec(setup: &Setup, file: &Path, json: bool) -> Result<Outcome> {
         },
     )
     .await?;
-    let report = codemode.execute_program(&program, &setup.options).await?;
+    let report = codemode
+        .execute_program(&program, &setup.options)
+        .await?
+        .fitted(setup.report_tokens);
     if json {
         print_json(&report)?;
     } else {
@@ -173,6 +176,9 @@ pub(crate) fn print_report(report: &RunReport, full: bool) {
     }
     if !report.console.is_empty() {
         outln!("── console ──\n{}\n", report.console.join("\n"));
+    }
+    for cut in &report.cuts {
+        outln!("note: {cut} (--report-tokens)");
     }
     match &report.error {
         Some(e) => outln!("── {} ──\n{e}\n", report.result_type),

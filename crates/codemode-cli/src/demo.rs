@@ -230,7 +230,7 @@ pub async fn run(args: DemoArgs, setup: &Setup) -> Result<Outcome> {
             code.trim_end()
         );
     }
-    crate::commands::print_report(&report, false);
+    crate::commands::print_report(&report.fitted(setup.report_tokens), false);
     out!("{}", report.timing_table());
     Ok(if report.is_success() {
         Outcome::Success

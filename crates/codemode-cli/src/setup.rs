@@ -28,6 +28,8 @@ pub struct Setup {
     /// the file it came from.
     pub mcp_servers: BTreeMap<String, FactoryContext>,
     pub record_llm: Option<PathBuf>,
+    /// Budget of the printed report (`--report-tokens`); 0: whole.
+    pub report_tokens: usize,
 }
 
 /// What a command needs built.
@@ -95,6 +97,7 @@ pub fn load(global: &GlobalArgs) -> Result<Setup> {
         options,
         mcp_servers,
         record_llm: global.record_llm.clone(),
+        report_tokens: global.report_tokens,
     })
 }
 

@@ -179,6 +179,42 @@ fn exec_runs_programs_and_reports_json() {
 }
 
 #[test]
+fn a_large_returned_value_is_cut_in_the_printed_report_and_the_program_sees_it_whole() {
+    let dir = workspace();
+    std::fs::write(
+        dir.path().join("big.ts"),
+        "const rows = Array.from({ length: 20000 }, (_, i) => ({ id: i, title: `row ${i}` }));\n\
+         console.log(`built ${rows.length}`);\n\
+         return { count: rows.length, rows };\n",
+    )
+    .unwrap();
+    let out = codemode(dir.path(), &["--json", "exec", "big.ts"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.len() < 40_000, "printed {} bytes", out.stdout.len());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["output"]["count"], 20000, "the program saw every row");
+    let rows = report["output"]["rows"].as_array().unwrap();
+    assert!(rows.len() < 20000 && rows.last().unwrap().as_str().unwrap().contains("more items cut"));
+    assert!(
+        report["cuts"][0].as_str().unwrap().starts_with("output: cut from"),
+        "{}",
+        report["cuts"]
+    );
+    // The human report says it too.
+    let out = codemode(dir.path(), &["exec", "big.ts"]);
+    assert!(
+        text(&out.stdout).contains("note: output: cut from"),
+        "{}",
+        text(&out.stdout)
+    );
+    // --report-tokens 0 prints everything.
+    let out = codemode(dir.path(), &["--report-tokens", "0", "--json", "exec", "big.ts"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["output"]["rows"].as_array().unwrap().len(), 20000);
+    assert!(report.get("cuts").is_none());
+}
+
+#[test]
 fn doctor_reports_environments_limits_and_the_checker() {
     let dir = workspace();
     let out = codemode(dir.path(), &["--cpu-time", "2", "doctor"]);

@@ -17,7 +17,13 @@
 
 use serde_json::{Map, Value};
 
+use crate::bridge::ToolCallRecord;
+use crate::report::RunReport;
 use crate::tokens::count_tokens;
+
+/// The least budget one tool call's arguments or result get in a fitted report, however
+/// many calls share it.
+const MIN_CALL_TOKENS: usize = 24;
 
 /// How far each step of shortening goes: the longest string kept (characters) and the most
 /// array items or object keys kept. Tried in order until the value fits.
@@ -86,6 +92,98 @@ pub fn fit_json(value: &Value, max_tokens: usize) -> Fitted {
     }
 }
 
+impl RunReport {
+    /// This report with its long values cut to about `max_tokens` in all, for printing or
+    /// for a model to read: the returned value gets half, the tool calls' arguments and
+    /// results 30 % (shared between the calls, at least 24 tokens each), the console 20 %.
+    /// Each cut keeps the value's structure (see [`fit_json`]) and is said in
+    /// [`RunReport::cuts`]. `max_tokens == 0` keeps everything. The program itself always
+    /// saw the whole values.
+    ///
+    /// ```
+    /// use codemode_core::RunReport;
+    /// use serde_json::json;
+    ///
+    /// let rows: Vec<_> = (0..10_000).map(|i| json!({"id": i})).collect();
+    /// let report = RunReport { output: json!({"rows": rows}), ..RunReport::default() };
+    /// let printed = report.fitted(2_000);
+    /// assert!(printed.output["rows"].as_array().unwrap().len() < 10_000);
+    /// assert!(printed.cuts[0].starts_with("output: cut from"));
+    /// assert_eq!(report.output["rows"].as_array().unwrap().len(), 10_000);
+    /// ```
+    pub fn fitted(&self, max_tokens: usize) -> RunReport {
+        let mut fitted = self.clone();
+        if max_tokens == 0 {
+            return fitted;
+        }
+        let mut cuts = Vec::new();
+        let mut fit = |what: &str, value: &mut Value, budget: usize| {
+            let f = fit_json(value, budget.max(1));
+            if let Some(cut) = f.cut {
+                cuts.push(format!("{what}: {cut}"));
+                *value = f.value;
+            }
+        };
+        fit("output", &mut fitted.output, max_tokens / 2);
+        fit_calls("tool_calls", &mut fitted.tool_calls, max_tokens * 3 / 10, &mut fit);
+        fit_console("console", &mut fitted.console, max_tokens / 5, &mut fit);
+        for (i, attempt) in fitted.runtime_attempts.iter_mut().enumerate() {
+            fit_calls(
+                &format!("runtime_attempts[{i}].tool_calls"),
+                &mut attempt.tool_calls,
+                max_tokens * 3 / 10,
+                &mut fit,
+            );
+            fit_console(
+                &format!("runtime_attempts[{i}].console"),
+                &mut attempt.console,
+                max_tokens / 5,
+                &mut fit,
+            );
+        }
+        fitted.cuts.extend(cuts);
+        fitted
+    }
+}
+
+/// Each call's arguments and result cut to an equal share of `budget`.
+fn fit_calls(what: &str, calls: &mut [ToolCallRecord], budget: usize, fit: &mut impl FnMut(&str, &mut Value, usize)) {
+    if calls.is_empty() {
+        return;
+    }
+    let share = (budget / (2 * calls.len())).max(MIN_CALL_TOKENS);
+    for (i, call) in calls.iter_mut().enumerate() {
+        fit(
+            &format!("{what}[{i}] ({}) arguments", call.path),
+            &mut call.arguments,
+            share,
+        );
+        if let Some(result) = &mut call.result {
+            fit(&format!("{what}[{i}] ({}) result", call.path), result, share);
+        }
+    }
+}
+
+/// Console lines cut to `budget` together.
+fn fit_console(what: &str, lines: &mut Vec<String>, budget: usize, fit: &mut impl FnMut(&str, &mut Value, usize)) {
+    if lines.is_empty() {
+        return;
+    }
+    let mut value = Value::from(std::mem::take(lines));
+    fit(what, &mut value, budget);
+    *lines = match value {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .collect(),
+        Value::String(s) => vec![s],
+        other => vec![other.to_string()],
+    };
+}
+
 /// `value` with strings of at most `max_chars` characters and arrays and objects of at most
 /// `max_items` entries, each cut marked.
 fn shorten(value: &Value, max_chars: usize, max_items: usize) -> Value {
@@ -132,6 +230,59 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn call(path: &str, arguments: Value, result: Value) -> ToolCallRecord {
+        ToolCallRecord {
+            path: path.into(),
+            arguments,
+            result: Some(result),
+            error: None,
+            started_ms: 0.0,
+            duration_ms: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_fitted_report_cuts_each_long_value_and_says_so() {
+        let big: Vec<Value> = (0..3_000)
+            .map(|i| json!({"id": i, "text": "lorem ipsum dolor"}))
+            .collect();
+        let report = RunReport {
+            output: json!({"items": big.clone(), "total": 3000}),
+            tool_calls: vec![
+                call("ws.list", json!({}), json!({"items": big.clone()})),
+                call("ws.get", json!({"id": 1}), json!({"id": 1})),
+                call("ws.send", json!({"body": "x".repeat(20_000)}), json!({"ok": true})),
+            ],
+            console: (0..2_000).map(|i| format!("line {i}")).collect(),
+            ..RunReport::default()
+        };
+        let fitted = report.fitted(4_000);
+        let tokens = |v: &Value| count_tokens(&v.to_string()) as usize;
+        assert!(tokens(&fitted.output) <= 2_000);
+        assert_eq!(fitted.output["total"], 3000, "structure is kept");
+        assert!(tokens(fitted.tool_calls[0].result.as_ref().unwrap()) <= 200);
+        assert_eq!(fitted.tool_calls[1], report.tool_calls[1], "a short call is whole");
+        assert!(
+            fitted.tool_calls[2].arguments["body"]
+                .as_str()
+                .unwrap()
+                .contains("chars cut")
+        );
+        assert!(tokens(&json!(fitted.console)) <= 800);
+        assert!(fitted.console.last().unwrap().contains("more items cut"));
+        let said: Vec<&str> = fitted.cuts.iter().map(|c| c.split(':').next().unwrap()).collect();
+        assert_eq!(
+            said,
+            [
+                "output",
+                "tool_calls[0] (ws.list) result",
+                "tool_calls[2] (ws.send) arguments",
+                "console"
+            ]
+        );
+        assert!(report.cuts.is_empty() && report.fitted(0) == report);
+    }
 
     #[test]
     fn a_value_under_budget_is_whole() {

@@ -195,6 +195,11 @@ pub struct RunReport {
     /// [`CodeModeBuilder::warning`](crate::CodeModeBuilder::warning)).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What was cut to fit a budget when the report was made for printing
+    /// ([`RunReport::fitted`]), one sentence per value, e.g. `output: cut from 52000 to 1900
+    /// tokens ...`. Empty in the report a run returns, whose values are whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cuts: Vec<String>,
 }
 
 impl Default for RunReport {
@@ -220,6 +225,7 @@ impl Default for RunReport {
             runtime_attempts: Vec::new(),
             token_usage: BTreeMap::new(),
             warnings: Vec::new(),
+            cuts: Vec::new(),
         }
     }
 }

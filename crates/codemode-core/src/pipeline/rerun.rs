@@ -17,6 +17,8 @@ use crate::report::{ResultType, RunAttempt, RunReport};
 const QUOTED_ITEMS: usize = 20;
 /// Characters of one quoted argument list, result or console line, at most.
 const QUOTED_CHARS: usize = 300;
+/// Tokens of a quoted argument list or result that is longer than [`QUOTED_CHARS`].
+const QUOTED_TOKENS: usize = 90;
 
 /// The failure a new program may fix: the program threw, or a tool call it did not handle
 /// failed. Limits (time, memory, calls) and environment failures are not the program's text.
@@ -156,6 +158,16 @@ fn hints(error: &str, calls: &[ToolCallRecord]) -> String {
     out
 }
 
+/// A JSON value as quoted to the model: whole when short, else cut to about
+/// [`QUOTED_TOKENS`] with its structure kept and the cuts marked in it.
+fn quote_value(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() <= QUOTED_CHARS {
+        return text;
+    }
+    crate::budget::fit_json(value, QUOTED_TOKENS).value.to_string()
+}
+
 fn clip(text: &str) -> String {
     match text.char_indices().nth(QUOTED_CHARS) {
         Some((cut, _)) => format!("{}...", &text[..cut]),
@@ -173,12 +185,12 @@ fn quote_calls(calls: &[ToolCallRecord]) -> String {
         .map(|c| {
             let outcome = match (&c.result, &c.error) {
                 (_, Some(e)) => format!("threw: {}", clip(e)),
-                (Some(v), None) => format!("returned {}: {}", shape(v), clip(&v.to_string())),
+                (Some(v), None) => format!("returned {}: {}", shape(v), quote_value(v)),
                 (None, None) => "returned nothing".into(),
             };
             let arguments = match &c.arguments {
                 serde_json::Value::Null => String::new(),
-                a => clip(&a.to_string()),
+                a => quote_value(a),
             };
             format!("- tools.{}({arguments}) {outcome}", c.path)
         })
@@ -294,6 +306,26 @@ mod tests {
             "- tools.ws.list() returned an object (not an array) with `channels` (an array of 2): {\"channels\":[1,2]}"
         );
         assert!(quoted.contains("... and 5 more"), "{quoted}");
+        // A long result keeps its structure, cut where it says.
+        let rows: Vec<_> = (0..500)
+            .map(|i| json!({"id": i, "name": format!("channel {i}")}))
+            .collect();
+        calls[2].result = Some(json!({"channels": rows, "total": 500}));
+        let third = quote_calls(&calls).lines().nth(2).unwrap().to_string();
+        let quoted_json = third.split_once(": ").unwrap().1;
+        let value: serde_json::Value = serde_json::from_str(quoted_json).unwrap();
+        assert_eq!(value["total"], 500);
+        assert!(
+            value["channels"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .contains("more items cut")
+        );
+        assert!(third.len() < 600, "{third}");
         assert!(quoted.lines().next().unwrap().len() < QUOTED_CHARS + 60);
         assert_eq!(quote_lines(&[]), "(none)");
     }
