@@ -38,6 +38,9 @@ pub struct GlobalArgs {
     /// console) to about this many tokens in all, saying what was cut; 0 prints them whole
     #[arg(long, global = true, value_name = "TOKENS", default_value_t = 4000)]
     pub report_tokens: usize,
+    /// Approve every tool call that needs approval (see --approval) without asking
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
     #[command(flatten)]
     pub limits: LimitFlags,
     /// Write every prompt and response here (keys and tokens redacted)

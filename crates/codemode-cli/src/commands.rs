@@ -73,6 +73,7 @@ async fn run(setup: &Setup, query: String, json: bool) -> Result<Outcome> {
             llms: true,
             environment: true,
             checker: true,
+            ask: true,
         },
     )
     .await?;
@@ -100,6 +101,7 @@ async fn exec(setup: &Setup, file: &Path, json: bool) -> Result<Outcome> {
             llms: false,
             environment: true,
             checker: true,
+            ask: true,
         },
     )
     .await?;
@@ -177,6 +179,15 @@ pub(crate) fn print_report(report: &RunReport, full: bool) {
     if !report.console.is_empty() {
         outln!("── console ──\n{}\n", report.console.join("\n"));
     }
+    for a in &report.approvals {
+        outln!(
+            "approval: tools.{} {} by {} ({})",
+            a.path,
+            if a.approved { "approved" } else { "denied" },
+            a.by,
+            a.reason
+        );
+    }
     for cut in &report.cuts {
         outln!("note: {cut} (--report-tokens)");
     }
@@ -210,6 +221,7 @@ async fn catalog(setup: &Setup) -> Result<std::sync::Arc<ToolCatalog>> {
             llms: false,
             environment: false,
             checker: false,
+            ask: false,
         },
     )
     .await?;
@@ -339,6 +351,7 @@ async fn check(setup: &Setup, file: &Path, json: bool) -> Result<Outcome> {
             llms: false,
             environment: false,
             checker: true,
+            ask: false,
         },
     )
     .await?;

@@ -1,5 +1,6 @@
 //! `codemode`: MCP Code Mode from the command line.
 
+mod approve;
 mod cli;
 mod commands;
 mod demo;

@@ -30,6 +30,8 @@ pub async fn run(args: ServeArgs, setup: &Setup) -> Result<Outcome> {
             llms: has_models,
             environment: true,
             checker: true,
+            // stdin carries MCP (stdio) or nobody is at a terminal (HTTP).
+            ask: false,
         },
     )
     .await?;

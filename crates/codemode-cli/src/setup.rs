@@ -30,6 +30,27 @@ pub struct Setup {
     pub record_llm: Option<PathBuf>,
     /// Budget of the printed report (`--report-tokens`); 0: whole.
     pub report_tokens: usize,
+    /// `--yes`: approve every tool call that needs approval.
+    pub yes: bool,
+}
+
+/// Who decides on tool calls that need approval: `--yes` approves them; on a terminal
+/// (when `ask`) the user is asked; otherwise they are denied with a message saying how to
+/// allow them.
+pub fn approver(setup: &Setup, ask: bool) -> std::sync::Arc<dyn codemode::Approver> {
+    use std::io::IsTerminal;
+    if setup.yes {
+        return std::sync::Arc::new(codemode::ApproveAll);
+    }
+    if ask && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        return std::sync::Arc::new(crate::approve::TerminalApprover);
+    }
+    let how = if ask {
+        "pass --yes, or --approval never (or [run] approval = \"never\"), or run on a terminal to be asked"
+    } else {
+        "start it with --yes, or --approval never (or [run] approval = \"never\")"
+    };
+    std::sync::Arc::new(codemode::DenyAll::new(how))
 }
 
 /// What a command needs built.
@@ -39,6 +60,9 @@ pub struct Needs {
     pub environment: bool,
     /// Listing tools and printing types need no checker (and no TypeScript install).
     pub checker: bool,
+    /// Whether a tool call that needs approval may be asked about on the terminal (when
+    /// stdin and stderr are one); `serve` may not, its stdin is MCP.
+    pub ask: bool,
 }
 
 pub fn load(global: &GlobalArgs) -> Result<Setup> {
@@ -98,6 +122,7 @@ pub fn load(global: &GlobalArgs) -> Result<Setup> {
         mcp_servers,
         record_llm: global.record_llm.clone(),
         report_tokens: global.report_tokens,
+        yes: global.yes,
     })
 }
 
@@ -188,6 +213,7 @@ pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
     if needs.checker {
         builder = type_checker(setup)?.apply(builder);
     }
+    builder = builder.approver(approver(setup, needs.ask));
     let codemode = builder.build().await?;
     for failure in codemode.provider_failures() {
         eprintln!(

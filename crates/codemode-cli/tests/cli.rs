@@ -215,6 +215,64 @@ fn a_large_returned_value_is_cut_in_the_printed_report_and_the_program_sees_it_w
 }
 
 #[test]
+fn a_destructive_tool_call_needs_approval_and_a_denial_can_be_caught() {
+    let dir = workspace();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../codemode-mcp/tests/fixtures/misbehaving_server.mjs");
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        format!(
+            "[mcp_servers.fx]\ncommand = \"node\"\nargs = [{:?}]\nenv = {{ FIXTURE_MODE = \"destructive\" }}\n",
+            fixture.to_string_lossy()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("p.ts"),
+        "const out: unknown[] = [];\n\
+         try { out.push(await tools.fx.wipe({})); } catch (e) { out.push(String(e)); }\n\
+         out.push(await tools.fx.peek({}));\n\
+         out.push(await tools.fx.work({ n: 1 }));\n\
+         return out;\n",
+    )
+    .unwrap();
+    // Nobody to ask (stdin is not a terminal): the destructive call is denied, the program
+    // catches it and goes on; the other tools need no approval.
+    let out = codemode(dir.path(), &["--json", "exec", "p.ts"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let denial = report["output"][0].as_str().unwrap();
+    assert!(
+        denial.contains("tools.fx.wipe was denied")
+            && denial.contains("annotated destructiveHint: true")
+            && denial.contains("pass --yes"),
+        "{denial}"
+    );
+    assert_eq!(report["output"][1], serde_json::json!({"call": 1}), "{report}");
+    assert_eq!(report["approvals"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["approvals"][0]["path"], "fx.wipe");
+    assert_eq!(report["approvals"][0]["approved"], false);
+    // --yes approves it; the decision is in the report.
+    let out = codemode(dir.path(), &["--yes", "--json", "exec", "p.ts"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["output"][0], serde_json::json!({"call": 1}), "{report}");
+    assert_eq!(report["approvals"][0]["approved"], true);
+    assert_eq!(report["approvals"][0]["by"], "approve-all");
+    // --approval never asks nobody; --approval all asks for every call (all denied here).
+    let out = codemode(dir.path(), &["--approval", "never", "--json", "exec", "p.ts"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["output"][0], serde_json::json!({"call": 1}));
+    assert!(report.get("approvals").is_none(), "{report}");
+    let out = codemode(dir.path(), &["--approval", "all", "exec", "p.ts"]);
+    assert_eq!(out.status.code(), Some(1), "peek is denied too and not caught");
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("approval: tools.fx.wipe denied by no-approver")
+            && stdout.contains("approval: tools.fx.peek denied"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn doctor_reports_environments_limits_and_the_checker() {
     let dir = workspace();
     let out = codemode(dir.path(), &["--cpu-time", "2", "doctor"]);

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::approval::{ApprovalGate, ApprovalRecord};
 use crate::catalog::ToolCatalog;
 use crate::tool::ToolError;
 
@@ -31,6 +32,9 @@ pub enum BridgeError {
     /// The tool reported an error.
     #[error("tools.{0} failed: {1}")]
     Failed(String, String),
+    /// The call needed approval and was denied; the tool was not called.
+    #[error("tools.{0} was denied: {1}")]
+    Denied(String, String),
 }
 
 impl BridgeError {
@@ -79,6 +83,7 @@ pub struct CatalogBridge {
     calls: AtomicUsize,
     records: Mutex<Vec<ToolCallRecord>>,
     epoch: Instant,
+    approval: Option<Arc<ApprovalGate>>,
 }
 
 impl CatalogBridge {
@@ -93,7 +98,19 @@ impl CatalogBridge {
             calls: AtomicUsize::new(0),
             records: Mutex::new(Vec::new()),
             epoch: Instant::now(),
+            approval: None,
         }
+    }
+
+    /// The same bridge, asking `gate` before each call that needs approval.
+    pub fn with_approval(mut self, gate: Arc<ApprovalGate>) -> Self {
+        self.approval = Some(gate);
+        self
+    }
+
+    /// The approval decisions made so far.
+    pub fn approvals(&self) -> Vec<ApprovalRecord> {
+        self.approval.as_ref().map(|g| g.records()).unwrap_or_default()
     }
 
     /// The calls made so far, in the order they finished.
@@ -126,8 +143,16 @@ impl ToolBridge for CatalogBridge {
         let outcome = if n > self.max_calls {
             Err(BridgeError::LimitExceeded(self.max_calls, path.to_string()))
         } else if let Some(entry) = self.catalog.tool(path) {
-            if let Err(problems) = entry.validate_arguments(&arguments) {
+            let valid = entry.validate_arguments(&arguments);
+            // Asked only about calls that would run (valid arguments).
+            let denied = match (&self.approval, &valid) {
+                (Some(gate), Ok(())) => gate.check(entry, &arguments).await.err(),
+                _ => None,
+            };
+            if let Err(problems) = valid {
                 Err(BridgeError::InvalidArguments(path.to_string(), problems))
+            } else if let Some(reason) = denied {
+                Err(BridgeError::Denied(path.to_string(), reason))
             } else {
                 let call = entry.provider().call_tool(&entry.spec.name, arguments.clone());
                 match tokio::time::timeout(self.tool_timeout, call).await {

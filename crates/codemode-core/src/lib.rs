@@ -11,6 +11,7 @@
 //! [`TypeChecker`]. Plugin crates implement them and register factories by name (see
 //! [`registry`]).
 
+pub mod approval;
 mod bridge;
 pub mod budget;
 mod catalog;
@@ -37,6 +38,7 @@ pub mod tokens;
 mod tool;
 mod tool_filter;
 
+pub use approval::{ApprovalDecision, ApprovalRecord, ApprovalRequest, ApproveAll, Approver, DenyAll};
 pub use bridge::{BridgeError, CatalogBridge, ToolBridge, ToolCallRecord};
 pub use catalog::{CatalogEntry, NamespaceSummary, ProviderFailure, ToolCatalog};
 pub use checker::{BuiltinTypeChecker, CheckContext, CheckerError, TscTypeChecker, TypeChecker};
@@ -45,7 +47,7 @@ pub use environment::{ExecutionLimits, ExecutionRequest, FailureKind, RunEnviron
 pub use error::CodeModeError;
 pub use extract::{contains_program, extract_code};
 pub use filter::{FilterAnswer, parse_filter_answer};
-pub use limits::{FilterMode, LIMITS, LimitOverrides, LimitSpec, RerunPolicy};
+pub use limits::{ApprovalPolicy, FilterMode, LIMITS, LimitOverrides, LimitSpec, RerunPolicy};
 pub use llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, MessageRole, TokenUsage};
 pub use options::RunOptions;
 pub use pipeline::{CheckResult, CodeMode, CodeModeBuilder, RunObserver};

@@ -107,6 +107,44 @@ impl LimitValue for RerunPolicy {
     }
 }
 
+/// Which tool calls need a decision before they run (see [`crate::approval`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalPolicy {
+    /// No call needs approval.
+    Never,
+    /// Calls of tools annotated `destructiveHint: true` (and not `readOnlyHint: true`).
+    #[default]
+    Destructive,
+    /// Every call.
+    All,
+}
+
+impl ApprovalPolicy {
+    /// The name used in `[run]` and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalPolicy::Never => "never",
+            ApprovalPolicy::Destructive => "destructive",
+            ApprovalPolicy::All => "all",
+        }
+    }
+}
+
+impl LimitValue for ApprovalPolicy {
+    fn parse_limit(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "never" => Ok(ApprovalPolicy::Never),
+            "destructive" => Ok(ApprovalPolicy::Destructive),
+            "all" => Ok(ApprovalPolicy::All),
+            other => Err(format!("expected never, destructive or all, got `{other}`")),
+        }
+    }
+    fn show_limit(&self) -> String {
+        self.as_str().to_string()
+    }
+}
+
 /// How the filter step picks the tools a request needs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -355,6 +393,9 @@ run_limits! {
     max_runtime_repairs: u32 = 1, flag "max-runtime-repairs", unit "N", check any;
     /// When a program that failed at run time may run again: read_only, always or never.
     rerun_policy: RerunPolicy = RerunPolicy::ReadOnly, flag "rerun-policy", unit "POLICY", check any;
+    /// Which tool calls need approval before they run: never, destructive (tools annotated
+    /// `destructiveHint: true`) or all.
+    approval: ApprovalPolicy = ApprovalPolicy::Destructive, flag "approval", unit "POLICY", check any;
     /// Tools shown to the tiny model per filter prompt.
     max_tools_per_prompt: usize = 20, flag "max-tools-per-prompt", unit "N", check at_least(1);
     /// How the filter picks tools: llm (the tiny model sees every tool), retrieval (the

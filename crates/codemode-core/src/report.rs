@@ -200,6 +200,10 @@ pub struct RunReport {
     /// tokens ...`. Empty in the report a run returns, whose values are whole.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cuts: Vec<String>,
+    /// Every approval decision on the tool calls of the program that ran (see
+    /// [`crate::approval`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<crate::approval::ApprovalRecord>,
 }
 
 impl Default for RunReport {
@@ -226,6 +230,7 @@ impl Default for RunReport {
             token_usage: BTreeMap::new(),
             warnings: Vec::new(),
             cuts: Vec::new(),
+            approvals: Vec::new(),
         }
     }
 }

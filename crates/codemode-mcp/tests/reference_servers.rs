@@ -47,8 +47,12 @@ fn fixture(mode: &str, log: Option<&std::path::Path>) -> McpServerConfig {
     config
 }
 
+/// A `CodeMode` over `servers` that approves every call (these tests are about the servers;
+/// the filesystem server annotates `write_file` as destructive).
 async fn codemode_with(servers: Vec<(&str, McpServerConfig)>) -> CodeMode {
-    let mut builder = CodeMode::builder().environment(Arc::new(ProcessEnvironment::node().unwrap()));
+    let mut builder = CodeMode::builder()
+        .environment(Arc::new(ProcessEnvironment::node().unwrap()))
+        .approver(Arc::new(codemode_core::ApproveAll));
     for (name, config) in servers {
         let provider = McpToolProvider::connect(name, &config)
             .await
@@ -165,8 +169,32 @@ async fn memory_and_filesystem_servers() {
         dir.path().join("memory.jsonl").to_string_lossy().into_owned(),
     );
     let fs = stdio(npm_server("mcp-server-filesystem"), &[files.to_str().unwrap()]);
-    let cm = codemode_with(vec![("memory", memory), ("fs", fs)]).await;
     let root = files.to_str().unwrap();
+    // Without an approver, the server's destructive tool (annotated so by the server) is
+    // denied under the default policy, and nothing is written.
+    let provider = Arc::new(McpToolProvider::connect("fs", &fs).await.unwrap());
+    let unapproved = CodeMode::builder()
+        .environment(Arc::new(ProcessEnvironment::node().unwrap()))
+        .tool_provider("fs", provider)
+        .build()
+        .await
+        .unwrap();
+    let write = format!(r#"return await tools.fs.write_file({{ path: "{root}/x.txt", content: "x" }});"#);
+    let report = unapproved
+        .execute_program(&write, &RunOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        report
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("tools.fs.write_file was denied"),
+        "{report:#?}"
+    );
+    assert!(!files.join("x.txt").exists());
+    assert!(!report.approvals[0].approved);
+    let cm = codemode_with(vec![("memory", memory), ("fs", fs)]).await;
     let program = format!(
         r#"
 await tools.memory.create_entities({{ entities: [

@@ -3,6 +3,7 @@
 use std::sync::{Arc, RwLock};
 
 use super::CodeMode;
+use crate::approval::{ApprovalMemory, Approver, DenyAll};
 use crate::catalog::ToolCatalog;
 use crate::checker::{BuiltinTypeChecker, TypeChecker};
 use crate::environment::RunEnvironment;
@@ -22,6 +23,7 @@ pub struct CodeModeBuilder {
     checker: Option<Arc<dyn TypeChecker>>,
     secrets: Vec<String>,
     warnings: Vec<String>,
+    approver: Option<Arc<dyn Approver>>,
 }
 
 impl CodeModeBuilder {
@@ -46,6 +48,14 @@ impl CodeModeBuilder {
     /// One model for all three roles.
     pub fn llm(self, llm: Arc<dyn Llm>) -> Self {
         self.strategy_llm(llm.clone()).tiny_llm(llm.clone()).main_llm(llm)
+    }
+
+    /// Decides on the tool calls that need approval under the run's `approval` policy
+    /// (default `destructive`). Without one, those calls are denied with a message saying how
+    /// to allow them.
+    pub fn approver(mut self, approver: Arc<dyn Approver>) -> Self {
+        self.approver = Some(approver);
+        self
     }
 
     /// Adds a tool provider under a namespace; its tools are listed by `build`.
@@ -104,6 +114,8 @@ impl CodeModeBuilder {
             provider_failures,
             secrets: self.secrets,
             warnings: self.warnings,
+            approver: self.approver.unwrap_or_else(|| Arc::new(DenyAll::default())),
+            approval_memory: Arc::new(ApprovalMemory::default()),
         })
     }
 }

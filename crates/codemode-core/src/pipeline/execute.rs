@@ -9,6 +9,7 @@ use codemode_typescript::Transpiled;
 use serde_json::Value;
 
 use super::run::StepFailure;
+use crate::approval::{ApprovalGate, ApprovalRecord};
 use crate::bridge::{CatalogBridge, ToolBridge, ToolCallRecord};
 use crate::catalog::ToolCatalog;
 use crate::environment::{ExecutionLimits, ExecutionRequest, FailureKind, RunEnvironment};
@@ -28,6 +29,8 @@ pub(super) struct Executed {
     pub result: Result<Value, StepFailure>,
     /// The TypeScript line of a runtime error, when known.
     pub error_line: Option<u32>,
+    /// The approval decisions on its calls.
+    pub approvals: Vec<ApprovalRecord>,
     /// The step's detail for the report: `3 tool calls in wasm`.
     pub detail: String,
 }
@@ -38,12 +41,10 @@ pub(super) async fn execute(
     program: &Transpiled,
     catalog: Arc<ToolCatalog>,
     options: &RunOptions,
+    approval: Arc<ApprovalGate>,
 ) -> Executed {
-    let bridge = Arc::new(CatalogBridge::new(
-        catalog,
-        options.max_tool_calls,
-        options.tool_timeout(),
-    ));
+    let bridge =
+        Arc::new(CatalogBridge::new(catalog, options.max_tool_calls, options.tool_timeout()).with_approval(approval));
     let limits = ExecutionLimits {
         total_timeout: options.execution_timeout(),
         cpu_time: options.cpu_time(),
@@ -61,10 +62,12 @@ pub(super) async fn execute(
     )
     .await;
     let tool_calls = bridge.records();
+    let approvals = bridge.approvals();
     let detail = format!("{} tool calls in {}", tool_calls.len(), environment.name());
     let Ok(outcome) = outcome else {
         return Executed {
             tool_calls,
+            approvals,
             console: Vec::new(),
             result: Err(StepFailure::Ended {
                 result_type: ResultType::Timeout,
@@ -91,6 +94,7 @@ pub(super) async fn execute(
     });
     Executed {
         tool_calls,
+        approvals,
         console: outcome.console,
         result,
         error_line,

@@ -24,6 +24,7 @@ pub use run::RunObserver;
 use self::check::{Checked, Verdict};
 use self::execute::Executed;
 use self::run::{Observer, RunContext, StepClock, ms};
+use crate::approval::{ApprovalGate, ApprovalMemory, Approver};
 use crate::catalog::{ProviderFailure, ToolCatalog};
 use crate::checker::{CheckContext, TypeChecker};
 use crate::environment::RunEnvironment;
@@ -71,6 +72,10 @@ pub struct CodeMode {
     provider_failures: Vec<ProviderFailure>,
     secrets: Vec<String>,
     warnings: Vec<String>,
+    /// Decides on calls that need approval (`approval` in the run options).
+    approver: Arc<dyn Approver>,
+    /// Tools approved "always", across runs.
+    approval_memory: Arc<ApprovalMemory>,
 }
 
 /// Diagnostics of a program and the checker that produced them.
@@ -140,6 +145,15 @@ impl CodeMode {
 
     /// The catalog for a new run: listed again first when a provider reported that its
     /// tools changed.
+    /// The approval gate of one run: the run's policy, this `CodeMode`'s approver and memory.
+    fn approval_gate(&self, options: &RunOptions) -> Arc<ApprovalGate> {
+        Arc::new(ApprovalGate::new(
+            options.approval,
+            self.approver.clone(),
+            self.approval_memory.clone(),
+        ))
+    }
+
     async fn current_catalog(&self) -> Arc<ToolCatalog> {
         self.refresh_if_changed().await;
         self.catalog()
@@ -220,7 +234,14 @@ impl CodeMode {
                 match &self.environment {
                     Some(environment) => {
                         let clock = StepClock::start(None, Step::Execute);
-                        let executed = execute::execute(environment.as_ref(), &program, catalog.clone(), options).await;
+                        let executed = execute::execute(
+                            environment.as_ref(),
+                            &program,
+                            catalog.clone(),
+                            options,
+                            self.approval_gate(options),
+                        )
+                        .await;
                         record_execution(&mut report, clock, executed);
                     }
                     None => {
@@ -422,7 +443,14 @@ impl CodeMode {
 
         loop {
             let clock = StepClock::start(ctx.observer, Step::Execute);
-            let executed = execute::execute(environment, &checked.program, catalog.clone(), options).await;
+            let executed = execute::execute(
+                environment,
+                &checked.program,
+                catalog.clone(),
+                options,
+                self.approval_gate(options),
+            )
+            .await;
             let Some((result_type, error)) = rerun::repairable(&executed) else {
                 return record_execution(report, clock, executed);
             };
@@ -522,6 +550,7 @@ fn record_check(report: &mut RunReport, clock: StepClock<'_>, checked: Checked) 
 /// Writes what the program did into the report.
 fn record_execution(report: &mut RunReport, clock: StepClock<'_>, executed: Executed) {
     report.tool_calls = executed.tool_calls;
+    report.approvals = executed.approvals;
     report.console = executed.console;
     report.error_line = executed.error_line;
     match executed.result {
