@@ -33,6 +33,7 @@
 //! ```
 
 mod answer;
+mod approve;
 pub mod http;
 mod signature;
 
@@ -310,7 +311,13 @@ impl CodeModeServer {
     }
 
     async fn execute_code(&self, input: ExecuteCodeInput, context: &RequestContext<RoleServer>) -> CallToolResult {
-        let run = self.codemode.execute_program(&input.code, &self.options.run);
+        let approver = Arc::new(approve::ElicitingApprover::new(
+            context.peer.clone(),
+            self.codemode.approver(),
+        ));
+        let run = self
+            .codemode
+            .execute_program_with_approver(&input.code, &self.options.run, approver);
         let report = tokio::select! {
             report = run => report,
             () = context.ct.cancelled() => return error_result("cancelled by the client; the run was stopped".into()),
@@ -328,7 +335,11 @@ impl CodeModeServer {
     async fn run_task(&self, input: RunTaskInput, context: &RequestContext<RoleServer>) -> CallToolResult {
         let mut options = self.options.run.clone();
         options.query = input.task;
-        let run = self.codemode.run(options);
+        let approver = Arc::new(approve::ElicitingApprover::new(
+            context.peer.clone(),
+            self.codemode.approver(),
+        ));
+        let run = self.codemode.run_with_approver(options, None, approver);
         let report = tokio::select! {
             report = run => report,
             () = context.ct.cancelled() => return error_result("cancelled by the client; the run was stopped".into()),

@@ -484,3 +484,117 @@ async fn run_task_runs_the_pipeline_with_the_configured_models() {
         .any(|m| m.text == "hello from run_task");
     assert!(posted, "the message reached the demo workspace");
 }
+
+/// A test double: tools `wipe` (annotated destructive) and `work`, counting the calls that ran.
+#[derive(Default)]
+struct Wiper {
+    wiped: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl ToolProvider for Wiper {
+    async fn list_tools(&self) -> Result<Vec<ToolSpec>, ToolError> {
+        let mut wipe = ToolSpec::new("wipe", "Deletes everything", json!({"type": "object"}));
+        wipe.annotations = Some(json!({"destructiveHint": true}));
+        Ok(vec![wipe])
+    }
+    async fn call_tool(&self, name: &str, _arguments: Value) -> Result<Value, ToolError> {
+        self.wiped.fetch_add(1, Ordering::SeqCst);
+        Ok(json!({"ran": name}))
+    }
+}
+
+/// An MCP client as an agent with a user would be (rmcp, streamable HTTP) that answers
+/// elicitations with `answer` (`None`: declines) and keeps the questions.
+#[derive(Clone)]
+struct AskedUser {
+    answer: Option<Value>,
+    questions: Arc<Mutex<Vec<String>>>,
+}
+
+impl rmcp::ClientHandler for AskedUser {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        rmcp::model::ClientConfig::new(
+            rmcp::model::ClientCapabilities::builder().enable_elicitation().build(),
+            rmcp::model::Implementation::new("asked-user", "1.0.0"),
+        )
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: rmcp::model::ElicitRequestParams,
+        _context: rmcp::service::RequestContext<rmcp::RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        if let rmcp::model::ElicitRequestParams::FormElicitationParams { message, .. } = request {
+            self.questions.lock().unwrap().push(message);
+        }
+        Ok(match &self.answer {
+            Some(content) => {
+                rmcp::model::ElicitResult::new(rmcp::model::ElicitationAction::Accept).with_content(content.clone())
+            }
+            None => rmcp::model::ElicitResult::new(rmcp::model::ElicitationAction::Decline),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_destructive_call_is_asked_about_through_mcp_elicitation() {
+    use rmcp::ServiceExt;
+    let wiper = Arc::new(Wiper::default());
+    let url = serve(
+        vec![("fx", wiper.clone() as Arc<dyn ToolProvider>)],
+        ServeOptions::default(),
+        HttpOptions::default(),
+    )
+    .await;
+    // Our own client first: it installs the TLS provider the other clients' HTTP stack needs.
+    let plain = agent(&url, None).await.unwrap();
+    let program = json!({"code": "try { return await tools.fx.wipe({}); } catch (e) { return String(e); }"});
+    let execute = |client: &rmcp::service::RunningService<rmcp::RoleClient, AskedUser>| {
+        let mut params = rmcp::model::CallToolRequestParams::new("execute_code");
+        params.arguments = program.as_object().cloned();
+        let peer = client.peer().clone();
+        async move {
+            let result = peer.call_tool(params).await.unwrap();
+            result.structured_content.unwrap_or_default()
+        }
+    };
+    let connect = |answer: Option<Value>| {
+        let user = AskedUser {
+            answer,
+            questions: Arc::default(),
+        };
+        let transport = rmcp::transport::StreamableHttpClientTransport::from_uri(url.as_str());
+        async move { (user.clone(), user.serve(transport).await.unwrap()) }
+    };
+
+    // The user approves: the call runs, and the question named the tool and why.
+    let (user, client) = connect(Some(json!({"approve": true}))).await;
+    let answer = execute(&client).await;
+    assert_eq!(answer["value"], json!({"ran": "wipe"}), "{answer}");
+    let questions = user.questions.lock().unwrap().clone();
+    assert_eq!(questions.len(), 1);
+    assert!(
+        questions[0].contains("tools.fx.wipe") && questions[0].contains("destructiveHint"),
+        "{questions:?}"
+    );
+    // The user declines: the program catches the denial; the tool did not run.
+    let (_, declining) = connect(None).await;
+    let answer = execute(&declining).await;
+    assert!(
+        answer["value"]
+            .as_str()
+            .unwrap()
+            .contains("tools.fx.wipe was denied: the user declined"),
+        "{answer}"
+    );
+    assert_eq!(wiper.wiped.load(Ordering::SeqCst), 1);
+    // A client without elicitation: the server's own approver (none here) denies, saying how
+    // to allow it.
+    let answer = plain.call_tool("execute_code", program.clone()).await.unwrap();
+    assert!(
+        answer["value"].as_str().unwrap().contains("there is no one to ask"),
+        "{answer}"
+    );
+    assert_eq!(wiper.wiped.load(Ordering::SeqCst), 1);
+}

@@ -16,6 +16,8 @@ mod types;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
+use tracing::Instrument;
+
 use codemode_typescript::{Diagnostic, Severity, Transpiled, prepare_program};
 
 pub use builder::CodeModeBuilder;
@@ -145,11 +147,16 @@ impl CodeMode {
 
     /// The catalog for a new run: listed again first when a provider reported that its
     /// tools changed.
-    /// The approval gate of one run: the run's policy, this `CodeMode`'s approver and memory.
-    fn approval_gate(&self, options: &RunOptions) -> Arc<ApprovalGate> {
+    /// The approver given to the builder (or the one that denies, when none was).
+    pub fn approver(&self) -> Arc<dyn Approver> {
+        self.approver.clone()
+    }
+
+    /// The approval gate of one run: the run's policy and approver, this `CodeMode`'s memory.
+    fn approval_gate(&self, options: &RunOptions, approver: Arc<dyn Approver>) -> Arc<ApprovalGate> {
         Arc::new(ApprovalGate::new(
             options.approval,
-            self.approver.clone(),
+            approver,
             self.approval_memory.clone(),
         ))
     }
@@ -211,6 +218,35 @@ impl CodeMode {
     /// Checks and runs a program against the tools, no model involved (what `codemode exec`
     /// does). `options.query` is ignored.
     pub async fn execute_program(&self, code: &str, options: &RunOptions) -> Result<RunReport, CodeModeError> {
+        self.execute_program_with_approver(code, options, self.approver.clone())
+            .await
+    }
+
+    /// [`Self::execute_program`] with `approver` deciding on the calls that need approval in
+    /// this run (instead of the builder's), e.g. one that asks the user of the MCP client
+    /// that sent the program.
+    pub async fn execute_program_with_approver(
+        &self,
+        code: &str,
+        options: &RunOptions,
+        approver: Arc<dyn Approver>,
+    ) -> Result<RunReport, CodeModeError> {
+        let span = tracing::info_span!("run", kind = "program", result_type = tracing::field::Empty);
+        let report = self
+            .check_and_execute(code, options, approver)
+            .instrument(span.clone())
+            .await?;
+        span.record("result_type", report.result_type.as_str());
+        Ok(report)
+    }
+
+    /// [`Self::execute_program`] inside its span.
+    async fn check_and_execute(
+        &self,
+        code: &str,
+        options: &RunOptions,
+        approver: Arc<dyn Approver>,
+    ) -> Result<RunReport, CodeModeError> {
         options.validate().map_err(CodeModeError::Config)?;
         let started = Instant::now();
         let catalog = self.current_catalog().await;
@@ -227,7 +263,10 @@ impl CodeMode {
             tools: &signatures,
             declarations: &declarations,
         };
-        match check::check_once(self.checker.as_ref(), code, context).await {
+        match check::check_once(self.checker.as_ref(), code, context)
+            .instrument(clock.span())
+            .await
+        {
             Ok(Verdict::Passed { program, diagnostics }) => {
                 report.diagnostics = diagnostics;
                 clock.finish(&mut report, "");
@@ -239,8 +278,9 @@ impl CodeMode {
                             &program,
                             catalog.clone(),
                             options,
-                            self.approval_gate(options),
+                            self.approval_gate(options, approver),
                         )
+                        .instrument(clock.span())
                         .await;
                         record_execution(&mut report, clock, executed);
                     }
@@ -272,6 +312,17 @@ impl CodeMode {
 
     /// [`Self::run`], telling `observer` when each step starts and ends.
     pub async fn run_observed(&self, options: RunOptions, observer: Observer<'_>) -> Result<RunReport, CodeModeError> {
+        self.run_with_approver(options, observer, self.approver.clone()).await
+    }
+
+    /// [`Self::run_observed`] with `approver` deciding on the calls that need approval in this
+    /// run (instead of the builder's).
+    pub async fn run_with_approver(
+        &self,
+        options: RunOptions,
+        observer: Observer<'_>,
+        approver: Arc<dyn Approver>,
+    ) -> Result<RunReport, CodeModeError> {
         options.validate().map_err(CodeModeError::Config)?;
         let models = Models {
             strategy: self.strategy.clone().ok_or(CodeModeError::Missing("strategy LLM"))?,
@@ -283,10 +334,17 @@ impl CodeMode {
             .clone()
             .ok_or(CodeModeError::Missing("run environment"))?;
         let (ctx, started, mut report) = self.start(&options, observer)?;
-        let catalog = self.current_catalog().await;
-        self.run_steps(&ctx, &mut report, &options, catalog, &models, environment.as_ref())
+        let span = tracing::info_span!("run", kind = "pipeline", result_type = tracing::field::Empty);
+        let catalog = self.current_catalog().instrument(span.clone()).await;
+        let execution = Execution {
+            environment: environment.as_ref(),
+            approver,
+        };
+        self.run_steps(&ctx, &mut report, &options, catalog, &models, &execution)
+            .instrument(span.clone())
             .await;
         Self::finish(&ctx, started, &mut report);
+        span.record("result_type", report.result_type.as_str());
         tracing::info!(result = %report.result_type, ms = report.total_duration_ms, "run finished");
         Ok(report)
     }
@@ -366,7 +424,10 @@ impl CodeMode {
         tiny: Option<&dyn Llm>,
     ) -> Option<(String, filter::Filtered)> {
         let clock = StepClock::start(ctx.observer, Step::Plan);
-        let plan = match plan::plan(ctx, strategy, &options.query, catalog).await {
+        let plan = match plan::plan(ctx, strategy, &options.query, catalog)
+            .instrument(clock.span())
+            .await
+        {
             Ok(plan) => plan,
             Err(failure) => {
                 clock.fail(report, failure, "");
@@ -377,7 +438,10 @@ impl CodeMode {
         clock.finish(report, "");
 
         let clock = StepClock::start(ctx.observer, Step::Filter);
-        let filtered = match filter::filter(ctx, tiny, options, &plan, catalog).await {
+        let filtered = match filter::filter(ctx, tiny, options, &plan, catalog)
+            .instrument(clock.span())
+            .await
+        {
             Ok(filtered) => filtered,
             Err(failure) => {
                 clock.fail(report, failure, "");
@@ -398,7 +462,7 @@ impl CodeMode {
         options: &RunOptions,
         catalog: Arc<ToolCatalog>,
         models: &Models,
-        environment: &dyn RunEnvironment,
+        execution: &Execution<'_>,
     ) {
         let Some((plan, filtered)) = Self::plan_and_filter(
             ctx,
@@ -419,7 +483,10 @@ impl CodeMode {
 
         let clock = StepClock::start(ctx.observer, Step::Implement);
         let implementation =
-            match implement::implement(ctx, models.main.as_ref(), &options.query, &plan, &typed.declarations).await {
+            match implement::implement(ctx, models.main.as_ref(), &options.query, &plan, &typed.declarations)
+                .instrument(clock.span())
+                .await
+            {
                 Ok(implementation) => implementation,
                 Err(failure) => return clock.fail(report, failure, ""),
             };
@@ -436,6 +503,7 @@ impl CodeMode {
             implementation.conversation,
             options.max_repairs,
         )
+        .instrument(clock.span())
         .await;
         let Some(mut checked) = record_check(report, clock, checked) else {
             return;
@@ -444,12 +512,13 @@ impl CodeMode {
         loop {
             let clock = StepClock::start(ctx.observer, Step::Execute);
             let executed = execute::execute(
-                environment,
+                execution.environment,
                 &checked.program,
                 catalog.clone(),
                 options,
-                self.approval_gate(options),
+                self.approval_gate(options, execution.approver.clone()),
             )
+            .instrument(clock.span())
             .await;
             let Some((result_type, error)) = rerun::repairable(&executed) else {
                 return record_execution(report, clock, executed);
@@ -479,6 +548,7 @@ impl CodeMode {
                 &executed,
                 &error,
             )
+            .instrument(clock.span())
             .await;
             let fixed = match fixed {
                 Ok(fixed) => fixed,
@@ -501,6 +571,7 @@ impl CodeMode {
                 conversation,
                 options.max_repairs,
             )
+            .instrument(clock.span())
             .await;
             checked = match record_check(report, clock, again) {
                 Some(passed) => passed,
@@ -509,6 +580,12 @@ impl CodeMode {
             report.repairs += repairs_before;
         }
     }
+}
+
+/// Where a run's programs execute and who approves their calls.
+struct Execution<'a> {
+    environment: &'a dyn RunEnvironment,
+    approver: Arc<dyn Approver>,
 }
 
 /// A program that passed the check: what the execute step (and a runtime repair) needs.
