@@ -38,6 +38,14 @@ pub struct GlobalArgs {
     /// console) to about this many tokens in all, saying what was cut; 0 prints them whole
     #[arg(long, global = true, value_name = "TOKENS", default_value_t = 4000)]
     pub report_tokens: usize,
+    /// Write the spans of the command (run, step, model_call, tool_call) to FILE as JSON lines
+    #[arg(long, global = true, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Send the spans to an OpenTelemetry collector (OTLP/HTTP JSON, POST URL/v1/traces)
+    /// when the command ends; default OTEL_EXPORTER_OTLP_ENDPOINT when set
+    #[cfg(feature = "otlp")]
+    #[arg(long, global = true, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp: Option<String>,
     /// Approve every tool call that needs approval (see --approval) without asking
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,

@@ -8,10 +8,12 @@ mod eval;
 mod output;
 mod serve;
 mod setup;
+mod trace;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing_subscriber::Layer;
 
 /// Exit code when the run failed (compile error, runtime error, limit, ...).
 const EXIT_RUN_FAILED: u8 = 1;
@@ -40,7 +42,18 @@ impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_tracing(cli.global.verbose);
+    #[cfg(feature = "otlp")]
+    let otlp = cli.global.otlp.clone().filter(|u| !u.trim().is_empty());
+    #[cfg(not(feature = "otlp"))]
+    let otlp = None;
+    let traces = match trace::Traces::new(cli.global.trace.as_deref(), otlp) {
+        Ok(traces) => traces,
+        Err(e) => {
+            eprintln!("error: --trace: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    init_tracing(cli.global.verbose, &traces);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -48,7 +61,12 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    match runtime.block_on(commands::dispatch(cli)) {
+    let result = runtime.block_on(commands::dispatch(cli));
+    #[cfg(feature = "otlp")]
+    if let Err(e) = runtime.block_on(traces.export()) {
+        eprintln!("warning: the trace was not exported: {e:#}");
+    }
+    match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(EXIT_RUN_FAILED),
         Err(e) => {
@@ -73,7 +91,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, traces: &trace::Traces) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let default = match verbose {
         0 => "warn",
         1 => "info,codemode=debug",
@@ -81,8 +101,11 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CODEMODE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // Each layer has its own filter: the log on stderr shows warnings by default, while the
+    // trace (when asked for) records every span of codemode's.
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .try_init();
+        .with_filter(filter);
+    let traced = traces.enabled().then(|| traces.layer());
+    let _ = tracing_subscriber::registry().with(log).with(traced).try_init();
 }

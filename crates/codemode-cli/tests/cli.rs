@@ -716,6 +716,90 @@ fn scripted_workspace(main: &[&str]) -> tempfile::TempDir {
     dir
 }
 
+/// `--trace FILE` and `--otlp URL` on a whole run (scripted model as a test double, the demo
+/// server over stdio, a wiremock collector on loopback as the fake OpenTelemetry collector).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trace_nests_steps_model_calls_and_tool_calls_under_the_run() {
+    use wiremock::matchers::{method, path};
+    let collector = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/v1/traces"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&collector)
+        .await;
+    let program =
+        "```typescript\nconst { channels } = await tools.workspace.list_channels({});\nreturn channels.length;\n```";
+    let dir = scripted_workspace(&[program]);
+    let cwd = dir.path().to_path_buf();
+    let otlp = collector.uri();
+    let out = tokio::task::spawn_blocking(move || {
+        codemode(
+            &cwd,
+            &[
+                "--trace",
+                "trace.jsonl",
+                "--otlp",
+                &otlp,
+                "--json",
+                "run",
+                "How many channels?",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let spans: Vec<Value> = std::fs::read_to_string(dir.path().join("trace.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let find = |name: &str, field: &str, value: &str| {
+        spans
+            .iter()
+            .find(|s| s["name"] == name && s["fields"][field] == value)
+            .unwrap_or_else(|| panic!("no {name} span with {field} = {value}: {spans:#?}"))
+    };
+    let run = find("run", "kind", "pipeline");
+    assert_eq!(run["fields"]["result_type"], "success");
+    let plan = find("step", "step", "plan");
+    let execute = find("step", "step", "execute");
+    let model_call = find("model_call", "role", "strategy");
+    let tool_call = find("tool_call", "path", "workspace.list_channels");
+    assert_eq!(plan["parent_id"], run["span_id"]);
+    assert_eq!(execute["parent_id"], run["span_id"]);
+    assert_eq!(
+        model_call["parent_id"], plan["span_id"],
+        "the model call is under its step"
+    );
+    assert_eq!(
+        tool_call["parent_id"], execute["span_id"],
+        "the tool call is under execute"
+    );
+    assert!(
+        model_call["fields"]["prompt_tokens"].as_u64().unwrap() > 0,
+        "{model_call}"
+    );
+    assert!(spans.iter().all(|s| s["trace_id"] == run["trace_id"]), "one trace");
+    assert!(tool_call["duration_ms"].as_f64().unwrap() > 0.0);
+    // The collector got the same spans as OTLP JSON.
+    let requests = collector.received_requests().await.unwrap();
+    let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    let sent = body["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().unwrap();
+    assert_eq!(sent.len(), spans.len());
+    let sent_tool = sent.iter().find(|s| s["name"] == "tool_call").unwrap();
+    assert_eq!(sent_tool["parentSpanId"], execute["span_id"]);
+    assert!(
+        sent_tool["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["key"] == "path" && a["value"]["stringValue"] == "workspace.list_channels"),
+        "{sent_tool}"
+    );
+}
+
 /// A model's guess that a channel exists passes every checker (`!`) and fails at run time.
 const GUESSES_A_CHANNEL: &str = "```typescript\nconst { channels } = await tools.workspace.list_channels({});\nconst ops = channels.find((c) => c.name === \"ops\")!;\nconst { messages } = await tools.workspace.list_messages({ channel: ops.name });\nreturn messages.length;\n```";
 

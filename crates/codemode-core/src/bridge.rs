@@ -137,6 +137,18 @@ impl ToolBridge for CatalogBridge {
     }
 
     async fn call(&self, path: &str, arguments: Value) -> Result<Value, BridgeError> {
+        let span = tracing::info_span!("tool_call", path, error = tracing::field::Empty);
+        let outcome = tracing::Instrument::instrument(self.call_recorded(path, arguments), span.clone()).await;
+        if let Err(e) = &outcome {
+            span.record("error", tracing::field::display(e));
+        }
+        outcome
+    }
+}
+
+impl CatalogBridge {
+    /// One call, counted, checked, approved, timed and recorded.
+    async fn call_recorded(&self, path: &str, arguments: Value) -> Result<Value, BridgeError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         let started = Instant::now();
         let started_ms = started.duration_since(self.epoch).as_secs_f64() * 1000.0;

@@ -208,6 +208,11 @@ pub enum LlmError {
 pub trait Llm: Send + Sync {
     /// One completion.
     async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError>;
+
+    /// The model's name, for traces (`None` when the client does not know one).
+    fn model_name(&self) -> Option<&str> {
+        None
+    }
 }
 
 #[async_trait]

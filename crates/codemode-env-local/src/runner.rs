@@ -119,6 +119,9 @@ pub async fn drive(
         .await
         .map_err(|e| environment("cannot talk to the runner", e))?;
     let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Result<Value, BridgeError>)>();
+    // Tool calls in flight. Owned here, so when the run ends or is dropped they are dropped
+    // too (an MCP call then sends `notifications/cancelled`) instead of running on.
+    let mut calls = tokio::task::JoinSet::new();
     let mut reader = output;
     let mut line = Vec::new();
     // Only a budget below the wall clock can run out first.
@@ -126,6 +129,7 @@ pub async fn drive(
     let mut cpu_tick = tokio::time::interval(CPU_POLL);
     loop {
         tokio::select! {
+            Some(_) = calls.join_next(), if !calls.is_empty() => {}
             _ = cpu_tick.tick(), if watch_cpu => {
                 if cpu_time.and_then(|f| f()).is_some_and(|used| used > limits.cpu_time) {
                     return Err(DriveEnd::Failed(crate::cpu_failure(limits.cpu_time)));
@@ -155,10 +159,15 @@ pub async fn drive(
                     RunnerMessage::Call { id, path, args } => {
                         let bridge = bridge.clone();
                         let tx = tx.clone();
-                        tokio::spawn(async move {
-                            let result = bridge.call(&path, args).await;
-                            let _ = tx.send((id, result));
-                        });
+                        // Under the run's span, as the wasm sandbox's calls are.
+                        let span = tracing::Span::current();
+                        calls.spawn(tracing::Instrument::instrument(
+                            async move {
+                                let result = bridge.call(&path, args).await;
+                                let _ = tx.send((id, result));
+                            },
+                            span,
+                        ));
                     }
                 }
             }

@@ -398,6 +398,10 @@ fn retryable(status: u16) -> bool {
 
 #[async_trait]
 impl Llm for ChatModel {
+    fn model_name(&self) -> Option<&str> {
+        Some(&self.model)
+    }
+
     async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
         let body = self.request_body(request);
         let policy = self.client.inner.retry;

@@ -124,15 +124,29 @@ impl<'a> RunContext<'a> {
             messages,
             max_output_tokens,
         };
-        let result = llm.complete(&request).await;
+        let span = tracing::info_span!(
+            "model_call",
+            role = role.as_str(),
+            step,
+            model = llm.model_name().unwrap_or("-"),
+            prompt_tokens = tracing::field::Empty,
+            completion_tokens = tracing::field::Empty,
+            error = tracing::field::Empty,
+        );
+        let result = tracing::Instrument::instrument(llm.complete(&request), span.clone()).await;
         if let Some(log) = &self.log {
             match &result {
                 Ok(r) => log.write(&request, Ok(&r.text)),
                 Err(e) => log.write(&request, Err(&e.to_string())),
             }
         }
+        if let Err(e) = &result {
+            span.record("error", tracing::field::display(e));
+        }
         let mut response = result?;
         tokens::count_unreported(&mut response.usage, &request.messages, &response.text);
+        span.record("prompt_tokens", response.usage.prompt_tokens);
+        span.record("completion_tokens", response.usage.completion_tokens);
         if let Ok(mut usage) = self.usage.lock() {
             usage.entry(role.as_str().to_string()).or_default().add(response.usage);
         }
@@ -177,6 +191,7 @@ pub(super) struct StepClock<'a> {
     observer: Observer<'a>,
     step: Step,
     started: Instant,
+    span: tracing::Span,
 }
 
 impl<'a> StepClock<'a> {
@@ -188,7 +203,18 @@ impl<'a> StepClock<'a> {
             observer,
             step,
             started: Instant::now(),
+            span: tracing::info_span!(
+                "step",
+                step = step.as_str(),
+                detail = tracing::field::Empty,
+                failed = tracing::field::Empty
+            ),
         }
+    }
+
+    /// The step's span, for the work of the step to run in (`.instrument(clock.span())`).
+    pub fn span(&self) -> tracing::Span {
+        self.span.clone()
     }
 
     pub fn finish(self, report: &mut RunReport, detail: impl Into<String>) {
@@ -197,6 +223,9 @@ impl<'a> StepClock<'a> {
             duration_ms: ms(self.started),
             detail: detail.into(),
         };
+        if !timing.detail.is_empty() {
+            self.span.record("detail", timing.detail.as_str());
+        }
         if let Some(o) = self.observer {
             o.step_finished(&timing);
         }
@@ -206,6 +235,7 @@ impl<'a> StepClock<'a> {
     /// Ends the step and the run with `failure`; `detail` is the step's detail unless a
     /// model call failed (then it is `failed`).
     pub fn fail(self, report: &mut RunReport, failure: StepFailure, detail: impl Into<String>) {
+        self.span.record("failed", true);
         match failure {
             StepFailure::Llm(error) => {
                 report.result_type = ResultType::LlmError;
