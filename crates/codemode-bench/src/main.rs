@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 mod retrieval;
 mod serve;
+mod soak;
 
 struct Row {
     name: String,
@@ -479,7 +480,8 @@ async fn main() -> Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("note: a debug build; run `cargo xtask bench` for release numbers");
     }
-    // `--only typescript|environments|mcp|serve|retrieval|filter` runs one group.
+    // `--only typescript|environments|mcp|serve|retrieval|filter|soak` runs one group;
+    // `--soak-runs N` sets the soak's sequential runs (10,000).
     let args: Vec<String> = std::env::args().skip(1).collect();
     let only = args
         .iter()
@@ -488,10 +490,27 @@ async fn main() -> Result<()> {
         .map(String::as_str);
     let wanted = |group: &str| only.is_none_or(|o| o == group);
     if let Some(o) = only
-        && !["typescript", "environments", "mcp", "serve", "retrieval", "filter"].contains(&o)
+        && ![
+            "typescript",
+            "environments",
+            "mcp",
+            "serve",
+            "retrieval",
+            "filter",
+            "soak",
+        ]
+        .contains(&o)
     {
-        anyhow::bail!("--only takes typescript, environments, mcp, serve, retrieval or filter, not `{o}`");
+        anyhow::bail!("--only takes typescript, environments, mcp, serve, retrieval, filter or soak, not `{o}`");
     }
+    let soak_runs = match args.iter().position(|a| a == "--soak-runs") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| anyhow::anyhow!("--soak-runs takes a positive whole number"))?,
+        None => 10_000,
+    };
     let mut rows = Vec::new();
     if wanted("typescript") {
         typescript_benches(&mut rows)?;
@@ -510,6 +529,13 @@ async fn main() -> Result<()> {
     }
     if wanted("filter") {
         retrieval::filter_benches(&mut rows).await?;
+    }
+    if wanted("soak") {
+        let soaked = soak::soak_benches(&mut rows, &demo_server()?, soak_runs).await;
+        if let Err(e) = soaked {
+            print(&rows);
+            return Err(e.context("the soak failed"));
+        }
     }
     print(&rows);
     Ok(())

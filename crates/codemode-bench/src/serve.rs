@@ -22,7 +22,7 @@ const ROUNDS: usize = 5;
 const PROGRAM: &str = "const { channels } = await tools.workspace.list_channels({});\nreturn channels.length;";
 
 /// The `q`-quantile of sorted `samples`.
-fn quantile(samples: &[Duration], q: f64) -> Duration {
+pub(crate) fn quantile(samples: &[Duration], q: f64) -> Duration {
     let at = ((samples.len() as f64 - 1.0) * q).round() as usize;
     samples[at.min(samples.len() - 1)]
 }

@@ -475,6 +475,72 @@ async fn a_call_that_times_out_sends_cancellation() {
 }
 
 #[tokio::test]
+async fn dropping_a_run_cancels_its_calls_in_flight_and_ends_its_subprocess() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("received.jsonl");
+    let provider: Arc<dyn ToolProvider> = Arc::new(
+        McpToolProvider::connect("stuck", &fixture("hang", Some(&log)))
+            .await
+            .unwrap(),
+    );
+    // The Node.js environment: each run is a subprocess of this test.
+    let cm = CodeMode::builder()
+        .tool_provider("stuck", provider)
+        .environment(Arc::new(ProcessEnvironment::node().unwrap()))
+        .build()
+        .await
+        .unwrap();
+    let options = RunOptions::default();
+    let run = cm.execute_program("await tools.stuck.work({ n: 1 }); return 1;", &options);
+    // Boxed, so that `drop` really drops the run (a pinned reference would not).
+    let mut run = Box::pin(run);
+    // Until the call is in flight (the server logged it), then the run is dropped.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("tools/call") {
+        assert!(Instant::now() < deadline, "the call never reached the server");
+        let _ = tokio::time::timeout(Duration::from_millis(50), &mut run).await;
+    }
+    // (Other tests of this binary may have runs up too; they end by themselves.)
+    let running = runs_of_node_environment();
+    assert!(!running.is_empty(), "the run's subprocess is up");
+    drop(run);
+    let mut received = String::new();
+    let mut left = running.clone();
+    for _ in 0..100 {
+        received = std::fs::read_to_string(&log).unwrap_or_default();
+        let now = runs_of_node_environment();
+        left = running.iter().copied().filter(|p| now.contains(p)).collect();
+        if received.contains("notifications/cancelled") && left.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("after the drop: run subprocesses {left:?} are left; the server received:\n{received}");
+}
+
+/// PIDs of child processes of this test that are runs of the Node.js environment (not MCP
+/// servers).
+fn runs_of_node_environment() -> Vec<u32> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|entry| {
+            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+            let cmdline =
+                String::from_utf8_lossy(&std::fs::read(entry.path().join("cmdline")).unwrap_or_default()).into_owned();
+            let is_child = status
+                .lines()
+                .any(|l| l.starts_with("PPid:") && l.split_whitespace().nth(1) == Some(me.as_str()));
+            // A killed process is a zombie until tokio reaps it: it has ended.
+            let zombie = status.lines().any(|l| l.starts_with("State:") && l.contains('Z'));
+            is_child && !zombie && !cmdline.contains("misbehaving_server.mjs") && !cmdline.contains("mcp-server")
+        })
+        .filter_map(|entry| entry.file_name().to_string_lossy().parse().ok())
+        .collect()
+}
+
+#[tokio::test]
 async fn garbage_on_stdout_fails_the_call_in_flight_at_once() {
     let provider = McpToolProvider::connect("confused", &fixture("garbage-instead-of-answer", None))
         .await
@@ -543,20 +609,21 @@ async fn dropping_the_provider_ends_the_server_process() {
         .await
         .unwrap();
     provider.list_tools().await.unwrap();
-    let pids_before = fixture_pids();
+    let pids_before = fixture_pids(&log);
     assert!(!pids_before.is_empty(), "the fixture server runs");
     drop(provider);
     for _ in 0..50 {
-        if fixture_pids().iter().all(|p| !pids_before.contains(p)) {
+        if fixture_pids(&log).iter().all(|p| !pids_before.contains(p)) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the server process outlived its provider: {:?}", fixture_pids());
+    panic!("the server process outlived its provider: {:?}", fixture_pids(&log));
 }
 
-/// PIDs of running fixture servers in "hang" mode started by this test binary.
-fn fixture_pids() -> Vec<u32> {
+/// PIDs of running fixture servers in "hang" mode started by this test binary that log to
+/// `log` (other tests run fixtures of their own at the same time).
+fn fixture_pids(log: &std::path::Path) -> Vec<u32> {
     let me = std::process::id().to_string();
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -567,11 +634,13 @@ fn fixture_pids() -> Vec<u32> {
         let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
         let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
         let is_fixture = String::from_utf8_lossy(&cmdline).contains("misbehaving_server.mjs");
-        let is_hang = String::from_utf8_lossy(&environ).contains("FIXTURE_MODE=hang");
+        let environ = String::from_utf8_lossy(&environ);
+        let is_hang = environ.contains("FIXTURE_MODE=hang") && environ.contains(&*log.to_string_lossy());
+        let zombie = status.lines().any(|l| l.starts_with("State:") && l.contains('Z'));
         let is_child = status
             .lines()
             .any(|l| l.starts_with("PPid:") && l.split_whitespace().nth(1) == Some(me.as_str()));
-        if is_fixture && is_hang && is_child {
+        if is_fixture && is_hang && is_child && !zombie {
             pids.push(pid);
         }
     }
