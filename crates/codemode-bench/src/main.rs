@@ -400,6 +400,19 @@ fn demo_server() -> Result<McpServerConfig> {
     })
 }
 
+/// Code mode over the demo server in the default environment, as the serve and soak groups
+/// run it.
+async fn demo_codemode(demo: &McpServerConfig) -> Result<CodeMode> {
+    Ok(CodeMode::builder()
+        .tool_provider(
+            "workspace",
+            Arc::new(McpToolProvider::connect("workspace", demo).await?),
+        )
+        .environment(codemode::default_environment()?)
+        .build()
+        .await?)
+}
+
 async fn mcp_benches(rows: &mut Vec<Row>) -> Result<()> {
     let config = demo_server()?;
     let direct = McpToolProvider::connect("workspace", &config).await?;

@@ -108,16 +108,7 @@ async fn listing_tokens(rows: &mut Vec<Row>) -> Result<()> {
 /// and the tool definitions an agent reads.
 pub async fn serve_benches(rows: &mut Vec<Row>, demo: &McpServerConfig) -> Result<()> {
     listing_tokens(rows).await?;
-    let codemode = Arc::new(
-        CodeMode::builder()
-            .tool_provider(
-                "workspace",
-                Arc::new(McpToolProvider::connect("workspace", demo).await?),
-            )
-            .environment(codemode::default_environment()?)
-            .build()
-            .await?,
-    );
+    let codemode = Arc::new(crate::demo_codemode(demo).await?);
     let options = ServeOptions::default();
     let server = CodeModeServer::new(codemode.clone(), options.clone());
     let http = HttpOptions::default();

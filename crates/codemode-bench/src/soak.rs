@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Result, bail};
-use codemode::mcp::{McpServerConfig, McpToolProvider};
+use codemode::mcp::McpServerConfig;
 use codemode::{CodeMode, RunOptions};
 
 use crate::serve::quantile;
@@ -58,16 +58,7 @@ fn child_processes() -> usize {
 
 /// The `soak` group: `sequential` runs in a row, then `CONCURRENT` at once.
 pub async fn soak_benches(rows: &mut Vec<Row>, demo: &McpServerConfig, sequential: usize) -> Result<()> {
-    let codemode = Arc::new(
-        CodeMode::builder()
-            .tool_provider(
-                "workspace",
-                Arc::new(McpToolProvider::connect("workspace", demo).await?),
-            )
-            .environment(codemode::default_environment()?)
-            .build()
-            .await?,
-    );
+    let codemode = Arc::new(crate::demo_codemode(demo).await?);
     let options = RunOptions::default();
     let run = |codemode: Arc<CodeMode>, options: RunOptions| async move {
         let started = Instant::now();

@@ -47,6 +47,16 @@ fn fixture(mode: &str, log: Option<&std::path::Path>) -> McpServerConfig {
     config
 }
 
+/// A `CodeMode` over one provider in the Node.js environment, with the default approvals.
+async fn node_codemode(namespace: &str, provider: Arc<dyn ToolProvider>) -> CodeMode {
+    CodeMode::builder()
+        .environment(Arc::new(ProcessEnvironment::node().unwrap()))
+        .tool_provider(namespace, provider)
+        .build()
+        .await
+        .unwrap()
+}
+
 /// A `CodeMode` over `servers` that approves every call (these tests are about the servers;
 /// the filesystem server annotates `write_file` as destructive).
 async fn codemode_with(servers: Vec<(&str, McpServerConfig)>) -> CodeMode {
@@ -173,12 +183,7 @@ async fn memory_and_filesystem_servers() {
     // Without an approver, the server's destructive tool (annotated so by the server) is
     // denied under the default policy, and nothing is written.
     let provider = Arc::new(McpToolProvider::connect("fs", &fs).await.unwrap());
-    let unapproved = CodeMode::builder()
-        .environment(Arc::new(ProcessEnvironment::node().unwrap()))
-        .tool_provider("fs", provider)
-        .build()
-        .await
-        .unwrap();
+    let unapproved = node_codemode("fs", provider).await;
     let write = format!(r#"return await tools.fs.write_file({{ path: "{root}/x.txt", content: "x" }});"#);
     let report = unapproved
         .execute_program(&write, &RunOptions::default())
@@ -276,12 +281,7 @@ async fn a_server_that_exited_is_started_again_by_the_next_run() {
             .await
             .unwrap(),
     );
-    let cm = CodeMode::builder()
-        .tool_provider("fragile", provider)
-        .environment(Arc::new(ProcessEnvironment::node().unwrap()))
-        .build()
-        .await
-        .unwrap();
+    let cm = node_codemode("fragile", provider).await;
     let program = "return await tools.fragile.work({ n: 1 });";
     let first = cm.execute_program(program, &RunOptions::default()).await.unwrap();
     assert_eq!(first.output, json!({"call": 1}), "{first:#?}");
@@ -416,12 +416,7 @@ async fn a_tool_without_input_schema_keeps_its_server_and_takes_any_object() {
             .await
             .unwrap(),
     );
-    let cm = CodeMode::builder()
-        .tool_provider("loose", provider)
-        .environment(Arc::new(ProcessEnvironment::node().unwrap()))
-        .build()
-        .await
-        .unwrap();
+    let cm = node_codemode("loose", provider).await;
     assert_eq!(cm.catalog().tool_paths(), vec!["loose.schemaless", "loose.work"]);
     let report = cm
         .execute_program(
@@ -443,12 +438,7 @@ async fn a_call_that_times_out_sends_cancellation() {
             .await
             .unwrap(),
     );
-    let cm = CodeMode::builder()
-        .tool_provider("stuck", provider)
-        .environment(Arc::new(ProcessEnvironment::node().unwrap()))
-        .build()
-        .await
-        .unwrap();
+    let cm = node_codemode("stuck", provider).await;
     let report = cm
         .execute_program(
             "try { await tools.stuck.work({ n: 1 }); } catch (e) { return String(e); }",
@@ -484,12 +474,7 @@ async fn dropping_a_run_cancels_its_calls_in_flight_and_ends_its_subprocess() {
             .unwrap(),
     );
     // The Node.js environment: each run is a subprocess of this test.
-    let cm = CodeMode::builder()
-        .tool_provider("stuck", provider)
-        .environment(Arc::new(ProcessEnvironment::node().unwrap()))
-        .build()
-        .await
-        .unwrap();
+    let cm = node_codemode("stuck", provider).await;
     let options = RunOptions::default();
     let run = cm.execute_program("await tools.stuck.work({ n: 1 }); return 1;", &options);
     // Boxed, so that `drop` really drops the run (a pinned reference would not).
@@ -580,12 +565,7 @@ async fn tools_list_changed_refreshes_the_catalog() {
             .await
             .unwrap(),
     );
-    let cm = CodeMode::builder()
-        .tool_provider("dynamic", provider)
-        .environment(Arc::new(ProcessEnvironment::node().unwrap()))
-        .build()
-        .await
-        .unwrap();
+    let cm = node_codemode("dynamic", provider).await;
     assert_eq!(cm.catalog().tool_paths(), vec!["dynamic.work"]);
     let report = cm
         .execute_program("return await tools.dynamic.work({});", &RunOptions::default())
