@@ -12,8 +12,7 @@ use crate::catalog::CatalogEntry;
 
 /// BM25's term-frequency saturation.
 const K1: f32 = 1.2;
-/// How much a field's length normalises its counts (0: not at all, 1: fully).
-const B: f32 = 0.75;
+
 /// How deep the input schema is walked for parameter names and descriptions.
 const SCHEMA_DEPTH: usize = 3;
 
@@ -38,6 +37,13 @@ const FIELDS: usize = 5;
 /// the name counts three times the description, the namespace half again as much, and
 /// parameters less; `cargo xtask bench` measures the result.
 const FIELD_WEIGHTS: [f32; FIELDS] = [3.0, 1.5, 1.0, 0.7, 0.3];
+
+/// How much each field's length normalises its counts (0: not at all, 1: fully), in the
+/// order of [`FIELD_WEIGHTS`]. Descriptions are normalised fully: a 2,000-character
+/// description ("REQUIRED FIRST STEP: ... You MUST use this tool ...") shares a few words
+/// with almost any request and, normalised only in part, such tools crowded the top of
+/// every ranking (recall@20 on the dev tasks 0.77 -> 0.81).
+const FIELD_B: [f32; FIELDS] = [0.75, 0.75, 1.0, 0.75, 1.0];
 
 /// A BM25F index over a catalog's tools.
 #[derive(Debug, Default)]
@@ -160,7 +166,7 @@ impl Bm25Index {
         for (doc, fields) in tools.into_iter().enumerate() {
             counts.clear();
             for (f, ids) in fields.iter().enumerate() {
-                let norm = 1.0 - B + B * ids.len() as f32 / average[f];
+                let norm = 1.0 - FIELD_B[f] + FIELD_B[f] * ids.len() as f32 / average[f];
                 for &id in ids {
                     *counts.entry(id).or_default() += FIELD_WEIGHTS[f] / norm;
                 }
