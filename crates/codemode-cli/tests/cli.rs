@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 mod common;
-use common::{codemode, command, text};
+use common::{codemode, codemode_on_a_terminal, command, text};
 
 const CATALOG: &str = r#"{
   "chat": {"tools": [
@@ -270,6 +270,55 @@ fn a_destructive_tool_call_needs_approval_and_a_denial_can_be_caught() {
             && stdout.contains("approval: tools.fx.peek denied"),
         "{stdout}"
     );
+}
+
+#[test]
+fn on_a_terminal_the_user_is_asked_and_always_is_remembered_for_the_run() {
+    let dir = workspace();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../codemode-mcp/tests/fixtures/misbehaving_server.mjs");
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        format!(
+            "[mcp_servers.fx]\ncommand = \"node\"\nargs = [{:?}]\nenv = {{ FIXTURE_MODE = \"destructive\" }}\n",
+            fixture.to_string_lossy()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("p.ts"),
+        "const out: unknown[] = [];\n\
+         try { out.push(await tools.fx.wipe({})); } catch (e) { out.push(String(e)); }\n\
+         out.push(await tools.fx.wipe({}));\n\
+         return out;\n",
+    )
+    .unwrap();
+    // An answer it does not understand is asked again; "a" approves this call and the next.
+    let out = codemode_on_a_terminal(dir.path(), &["exec", "p.ts"], "maybe\na\n");
+    let screen = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    assert_eq!(
+        screen.matches("Allow it? [y]es / [n]o / [a]lways").count(),
+        2,
+        "{screen}"
+    );
+    assert!(screen.contains("answer y, n or a"), "{screen}");
+    assert!(
+        screen.contains("the program calls tools.fx.wipe (annotated destructiveHint: true)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("approval: tools.fx.wipe approved by terminal")
+            && screen.contains("approval: tools.fx.wipe approved by remembered"),
+        "{screen}"
+    );
+    assert!(screen.contains("\"call\": 2"), "both calls ran: {screen}");
+    // "n" denies the first call (the program catches it); the second is asked again.
+    let out = codemode_on_a_terminal(dir.path(), &["exec", "p.ts"], "n\nn\n");
+    let screen = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "the second denial is not caught: {screen}");
+    assert_eq!(screen.matches("Allow it?").count(), 2, "{screen}");
+    assert!(screen.contains("denied on the terminal"), "{screen}");
+    assert!(!screen.contains("\"call\""), "no call ran: {screen}");
 }
 
 #[test]

@@ -44,3 +44,37 @@ pub fn livemcpbench() -> Option<PathBuf> {
     candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/livemcpbench"));
     candidates.into_iter().find(|d| d.join("tools.json").is_file())
 }
+
+/// Runs the `codemode` binary with `args` on a pseudo-terminal (util-linux `script`, part of
+/// every Debian install), as a user at a terminal would: stdin, stdout and stderr are the
+/// terminal, `input` is typed into it. The output is everything the terminal showed.
+pub fn codemode_on_a_terminal(dir: &Path, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let inner = command(dir);
+    let line: Vec<String> = std::iter::once(inner.get_program())
+        .chain(inner.get_args())
+        .chain(args.iter().map(std::ffi::OsStr::new))
+        .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''")))
+        .collect();
+    let mut script = Command::new("script");
+    script
+        .current_dir(dir)
+        .args(["--quiet", "--return", "--command", &line.join(" "), "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    let mut child = script.spawn().expect("util-linux `script` runs");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input.as_bytes())
+        .expect("the answers are typed");
+    child.wait_with_output().expect("script ends")
+}
