@@ -90,6 +90,7 @@ pub enum Command {
     },
     /// Show what is configured and found: models, servers, environment, checker
     Doctor,
+    #[cfg(feature = "demo")]
     /// Run the seed query through all six steps against the demo MCP server
     ///
     /// Uses live models when OPENROUTER_API_KEY or OPENAI_API_KEY is set, or with
@@ -101,12 +102,14 @@ pub enum Command {
         #[arg(long)]
         offline: bool,
     },
+    #[cfg(feature = "demo")]
     /// Measure the pipeline with real models: tasks against the demo MCP server, each judged
     /// by the workspace it leaves, and the filter's recall on LiveMCPBench
     ///
     /// Models: --replay, else --llm-base-url, else [llm.*] of codemode.toml, else
     /// OPENROUTER_API_KEY / OPENAI_API_KEY. Prints a table and writes a JSON file.
     Eval(EvalArgs),
+    #[cfg(feature = "serve")]
     /// Serve code mode as an MCP server in front of the configured tools: search_tools,
     /// describe_tools, execute_code, and run_task when models are configured
     ///
@@ -114,11 +117,13 @@ pub enum Command {
     /// streamable HTTP at http://ADDR/mcp. Logs go to stderr. docs/serve.md has the client
     /// snippets.
     Serve(ServeArgs),
+    #[cfg(feature = "demo")]
     /// Serve the demo MCP server on stdio (used by `codemode demo`)
     #[command(hide = true)]
     DemoServer,
 }
 
+#[cfg(feature = "demo")]
 /// Which live models to use.
 #[derive(Debug, Clone, Args)]
 pub struct ModelFlags {
@@ -136,7 +141,8 @@ pub struct ModelFlags {
     pub tiny_model: Option<String>,
 }
 
-impl From<ModelFlags> for crate::demo::LiveModelArgs {
+#[cfg(feature = "demo")]
+impl From<ModelFlags> for crate::models::LiveModelArgs {
     fn from(flags: ModelFlags) -> Self {
         Self {
             llm_base_url: flags.llm_base_url,
@@ -147,6 +153,7 @@ impl From<ModelFlags> for crate::demo::LiveModelArgs {
     }
 }
 
+#[cfg(feature = "demo")]
 /// Options of `codemode eval`.
 #[derive(Debug, Clone, Args)]
 pub struct EvalArgs {
@@ -176,6 +183,7 @@ pub struct EvalArgs {
     pub output: PathBuf,
 }
 
+#[cfg(feature = "serve")]
 /// Options of `codemode serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {

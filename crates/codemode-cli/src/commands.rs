@@ -14,6 +14,7 @@ use crate::setup::{self, Needs, Setup};
 use crate::{Outcome, UsageError};
 
 pub async fn dispatch(cli: Cli) -> Result<Outcome> {
+    #[cfg(feature = "demo")]
     if let Command::DemoServer = cli.command {
         return crate::demo::serve_demo_server().await;
     }
@@ -28,6 +29,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Types { tools } => types(&setup, &tools).await,
         Command::Check { file } => check(&setup, &file, json).await,
         Command::Doctor => doctor(&setup, json).await,
+        #[cfg(feature = "demo")]
         Command::Demo { models, offline } => {
             let args = crate::demo::DemoArgs {
                 models: models.into(),
@@ -35,8 +37,11 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
             };
             crate::demo::run(args, &setup).await
         }
+        #[cfg(feature = "demo")]
         Command::Eval(args) => crate::eval::run(args, &setup, json).await,
+        #[cfg(feature = "serve")]
         Command::Serve(args) => crate::serve::run(args, &setup).await,
+        #[cfg(feature = "demo")]
         Command::DemoServer => crate::demo::serve_demo_server().await,
     }
 }
@@ -460,11 +465,18 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
             },
         )
         .collect();
-    push("environments", envs.join(", "));
-    let env_name = setup.config.run.environment.as_deref().unwrap_or("wasm");
+    push(
+        "environments",
+        if envs.is_empty() {
+            "none compiled in".into()
+        } else {
+            envs.join(", ")
+        },
+    );
+    let env_name = setup::environment_name(setup);
     push(
         "environment",
-        match codemode::registry::create_environment(&setup.config.environment_context(env_name)) {
+        match codemode::registry::create_environment(&setup.config.environment_context(&env_name)) {
             Ok(e) => format!("{} (ready)", e.name()),
             Err(e) => format!("{env_name}: {}", setup::chain(&e)),
         },

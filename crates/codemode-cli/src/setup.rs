@@ -11,7 +11,7 @@ use codemode::registry::{
 };
 use codemode::{CodeMode, Llm, LlmRole, RunEnvironment, RunOptions, ToolCatalog, ToolProvider, TypeChecker};
 
-use crate::demo::RoleModels;
+use crate::models::RoleModels;
 
 use crate::UsageError;
 use crate::cli::GlobalArgs;
@@ -253,10 +253,27 @@ pub fn configured_models(setup: &Setup) -> Result<Option<RoleModels>> {
     }))
 }
 
-/// The run environment `[run] environment` names (`wasm` by default).
+/// The name of the run environment `[run] environment` asks for; by default `wasm` when this
+/// build links it, else `node`, else the first one it links (a build with `env-process` only
+/// runs `node`).
+pub fn environment_name(setup: &Setup) -> String {
+    if let Some(name) = &setup.config.run.environment {
+        return name.clone();
+    }
+    let linked = codemode::registry::run_environment_factories();
+    let preferred = ["wasm", "node"]
+        .iter()
+        .find_map(|name| linked.iter().find(|f| f.name == *name));
+    match preferred.or_else(|| linked.first()) {
+        Some(f) => f.name.to_string(),
+        None => "wasm".to_string(),
+    }
+}
+
+/// The run environment `[run] environment` names (see [`environment_name`]).
 pub fn environment(setup: &Setup) -> Result<Arc<dyn RunEnvironment>> {
-    let name = setup.config.run.environment.as_deref().unwrap_or("wasm");
-    create_environment(&setup.config.environment_context(name))
+    let name = environment_name(setup);
+    create_environment(&setup.config.environment_context(&name))
         .map_err(|e| UsageError(format!("[run] environment: {}", chain(&e))).into())
 }
 

@@ -58,6 +58,7 @@ struct Sinks {
 #[derive(Clone, Default)]
 pub struct Traces {
     sinks: Arc<Sinks>,
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     otlp: Option<String>,
 }
 

@@ -9,7 +9,8 @@
 //!
 //! | feature     | crate                | gives                                  |
 //! |-------------|----------------------|----------------------------------------|
-//! | `env-local` | `codemode-env-local` | [`env_local::WasmEnvironment`] (`wasm`, default), [`env_local::ProcessEnvironment`] (`node`) |
+//! | `env-local` | `codemode-env-local` | [`env_local::WasmEnvironment`] (`wasm`, default), and what `env-process` gives |
+//! | `env-process` | `codemode-env-local` | [`env_local::ProcessEnvironment`] (`node`, `deno`) only, without wasmtime |
 //! | `mcp`       | `codemode-mcp`       | [`mcp::McpToolProvider`] (`mcp`)         |
 //! | `openai`    | `codemode-openai`    | [`openai::OpenAiClient`] (`openai`)      |
 //! | `openrouter`| `codemode-openrouter`| [`openrouter::OpenRouterClient`] (`openrouter`) |
@@ -43,7 +44,7 @@ pub use codemode_core::*;
 pub use codemode_typescript as typescript;
 
 /// Local run environments.
-#[cfg(feature = "env-local")]
+#[cfg(feature = "env-process")]
 pub use codemode_env_local as env_local;
 
 /// MCP servers as tool providers.
@@ -84,24 +85,6 @@ pub fn default_environment() -> Result<std::sync::Arc<dyn RunEnvironment>, CodeM
     env_local::WasmEnvironment::new()
         .map(|e| std::sync::Arc::new(e) as std::sync::Arc<dyn RunEnvironment>)
         .map_err(|e| CodeModeError::Config(e.to_string()))
-}
-
-/// Names of the plugin crates linked into this build (by Cargo feature).
-pub fn linked_plugins() -> Vec<&'static str> {
-    [
-        (cfg!(feature = "env-local"), "codemode-env-local"),
-        (cfg!(feature = "mcp"), "codemode-mcp"),
-        (cfg!(feature = "openai"), "codemode-openai"),
-        (cfg!(feature = "openrouter"), "codemode-openrouter"),
-        (cfg!(feature = "composio"), "codemode-composio"),
-        (cfg!(feature = "pipedream"), "codemode-pipedream"),
-        (cfg!(feature = "e2b"), "codemode-env-e2b"),
-        (cfg!(feature = "plugins"), "codemode-plugin-host"),
-        (cfg!(feature = "serve"), "codemode-serve"),
-    ]
-    .into_iter()
-    .filter_map(|(linked, name)| linked.then_some(name))
-    .collect()
 }
 
 /// The plugin guide's example, compiled and run as a doctest.

@@ -31,7 +31,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cli::EvalArgs;
-use crate::demo::{RoleModels, demo_harness_tools, demo_server_config, live_models};
+use crate::demo::{demo_harness_tools, demo_server_config};
+use crate::models::{RoleModels, live_models};
 use crate::output::{out, outln};
 use crate::setup::{self, Setup};
 use crate::{Outcome, UsageError};
