@@ -66,6 +66,17 @@ pub struct ToolProviderConfig {
 
 pub use crate::limits::RunSection;
 
+/// `[plugins]`: where shared-library plugins are looked up when a configuration names one
+/// (`name = "..."`) instead of giving its `path`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginsSection {
+    /// Folders to search, relative to this file; `CODEMODE_PLUGIN_PATH` is searched after
+    /// them.
+    #[serde(default)]
+    pub dirs: Vec<PathBuf>,
+}
+
 /// The whole `codemode.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,6 +105,9 @@ pub struct CodeModeConfig {
     /// Settings of type checkers by name (`[type_checkers.tsc] path = ...`).
     #[serde(default)]
     pub type_checkers: BTreeMap<String, BTreeMap<String, Value>>,
+    /// Where plugins loaded at run time are found by name.
+    #[serde(default)]
+    pub plugins: PluginsSection,
     /// The folder of the file this was read from: relative paths in it are relative to
     /// this folder. `None` for text parsed without a file.
     #[serde(skip)]
@@ -107,7 +121,9 @@ fn table(settings: Option<&BTreeMap<String, Value>>) -> Value {
 impl CodeModeConfig {
     /// A factory context for `name` with these settings, relative to this file's folder.
     pub fn context<S>(&self, name: impl Into<String>, settings: S) -> FactoryContext<S> {
-        FactoryContext::new(name, settings).config_dir(self.config_dir.clone())
+        let context = FactoryContext::new(name, settings).config_dir(self.config_dir.clone());
+        let dirs = self.plugins.dirs.iter().map(|d| context.resolve_path(d)).collect();
+        context.plugin_dirs(dirs)
     }
 
     /// The context of the run environment `name`: its `[environments.NAME]` settings.
@@ -295,10 +311,15 @@ mod tests {
         let file = dir.path().join("codemode.toml");
         std::fs::write(
             &file,
-            "catalog = \"tools.json\"\n[run]\ntsc_path = \"bin/tsc\"\n[tool_providers.text]\nprovider = \"plugin\"\npath = \"lib/libtext.so\"\n",
+            "catalog = \"tools.json\"\n[run]\ntsc_path = \"bin/tsc\"\n[tool_providers.text]\nprovider = \"plugin\"\npath = \"lib/libtext.so\"\n[plugins]\ndirs = [\"plugins\", \"/opt/codemode/plugins\"]\n",
         )
         .unwrap();
         let c = CodeModeConfig::load(&file).unwrap();
+        // Plugin folders reach every factory, resolved like every other path.
+        assert_eq!(
+            c.environment_context("plugin").plugin_dirs,
+            [dir.path().join("plugins"), PathBuf::from("/opt/codemode/plugins")]
+        );
         assert_eq!(c.catalog, Some(dir.path().join("tools.json")));
         assert_eq!(c.config_dir.as_deref(), Some(dir.path()));
         // A provider's settings stay as written; its factory resolves the ones that are paths.

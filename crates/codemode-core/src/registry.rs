@@ -33,6 +33,9 @@ pub struct FactoryContext<S = Value> {
     /// The folder relative paths in the settings are relative to: the folder of the file
     /// they came from. `None`: the working directory.
     pub config_dir: Option<PathBuf>,
+    /// Folders where plugins loaded at run time are looked up by name (`[plugins] dirs`,
+    /// already resolved); loaders search `CODEMODE_PLUGIN_PATH` after them.
+    pub plugin_dirs: Vec<PathBuf>,
 }
 
 impl<S> FactoryContext<S> {
@@ -42,7 +45,14 @@ impl<S> FactoryContext<S> {
             name: name.into(),
             settings,
             config_dir: None,
+            plugin_dirs: Vec::new(),
         }
+    }
+
+    /// Sets the folders plugins are looked up in by name.
+    pub fn plugin_dirs(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.plugin_dirs = dirs;
+        self
     }
 
     /// Sets the folder relative paths are resolved against.
@@ -217,7 +227,9 @@ pub fn create_type_checker(context: &FactoryContext) -> Result<Arc<dyn TypeCheck
             Some(Err(e)) => tracing::info!(reason = %e, "TypeScript 7 not used; the built-in checker runs"),
             None => tracing::info!("no `tsc` checker is compiled in; the built-in checker runs"),
         }
-        let builtin = FactoryContext::new("builtin", Value::Null).config_dir(context.config_dir.clone());
+        let builtin = FactoryContext::new("builtin", Value::Null)
+            .config_dir(context.config_dir.clone())
+            .plugin_dirs(context.plugin_dirs.clone());
         return create_type_checker(&builtin);
     }
     match find(&context.name) {

@@ -1,11 +1,28 @@
 //! Loads codemode plugins at run time: shared libraries that implement the versioned C ABI
-//! of [`codemode_plugin_abi`], serving tools as a [`ToolProvider`].
+//! of [`codemode_plugin_abi`], as a tool provider, a language model or a run environment.
+//!
+//! Each kind is the provider `plugin` of its section; a plugin is given by `path`, or by
+//! `name` and found in the plugin folders (`[plugins] dirs`, then `CODEMODE_PLUGIN_PATH`):
 //!
 //! ```toml
+//! [plugins]
+//! dirs = ["plugins"]                 # relative to this file
+//!
 //! [tool_providers.text]
 //! provider = "plugin"
-//! path = "plugins/libcodemode_example_plugin.so"
-//! config = { shout = true }      # given to the plugin as JSON
+//! name = "text"                      # or: path = "plugins/libcodemode_example_plugin.so"
+//! config = { shout = true }          # given to the plugin as JSON
+//!
+//! [llm.main]
+//! provider = "plugin"
+//! name = "openai-http"
+//! model = "qwen2.5-coder-1.5b"       # given to the plugin in its config
+//! base_url = "http://127.0.0.1:8089/v1"
+//!
+//! [run]
+//! environment = "plugin"
+//! [environments.plugin]
+//! name = "node-subprocess"
 //! ```
 //!
 //! ```no_run
@@ -25,17 +42,25 @@
 //! Loading a library runs its code: load only plugins you trust, as you would link a crate.
 //! The host checks the ABI version and the plugin's kind before using it; calls run on
 //! tokio's blocking pool, so a slow plugin does not stall the runtime; a panicking plugin
-//! built with `export_tool_provider!` answers with an error instead of unwinding.
+//! built with the ABI's macros answers with an error instead of unwinding.
 
-use std::ffi::{CStr, CString, c_char, c_void};
-use std::path::{Path, PathBuf};
+mod environment;
+mod library;
+mod llm;
+mod tools;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use codemode_core::registry::{FactoryContext, ProviderFuture, ToolProviderFactory, accept_settings};
-use codemode_core::{ToolError, ToolProvider, ToolSpec};
-use codemode_plugin_abi::{ABI_VERSION, ENTRY_SYMBOL, EntryPoint, PluginVTable};
-use serde_json::{Value, json};
+use codemode_core::CodeModeError;
+use codemode_core::registry::{FactoryContext, LlmFactory, RunEnvironmentFactory, ToolProviderFactory};
+use codemode_plugin_abi::ABI_VERSION;
+use serde_json::Value;
+
+pub use environment::PluginEnvironment;
+pub use library::{PLUGIN_PATH_ENV, PluginKind, plugin_search_path};
+pub use llm::PluginLlm;
+pub use tools::PluginToolProvider;
 
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +74,7 @@ pub enum PluginError {
         message: String,
     },
     /// The library does not export the entry point.
-    #[error("{path} is not a codemode plugin: it does not export `codemode_plugin_v1`")]
+    #[error("{path} is not a codemode plugin: it does not export `codemode_plugin`")]
     NotAPlugin {
         /// The library's path.
         path: PathBuf,
@@ -62,13 +87,42 @@ pub enum PluginError {
         /// The version it implements.
         found: u32,
     },
-    /// The plugin is not a tool provider, or its description is unreadable.
+    /// The plugin's description is unreadable.
     #[error("{path}: {message}")]
     Description {
         /// The library's path.
         path: PathBuf,
         /// What is wrong.
         message: String,
+    },
+    /// The plugin is of another kind than the section that loads it.
+    #[error("{path}: plugin `{name}` is a {found} plugin, not a {expected} plugin")]
+    WrongKind {
+        /// The library's path.
+        path: PathBuf,
+        /// The plugin's name.
+        name: String,
+        /// Its kind.
+        found: String,
+        /// The kind the configuration needs.
+        expected: PluginKind,
+    },
+    /// No library in the plugin folders is the plugin named.
+    #[error(
+        "no {kind} plugin named `{name}` in the plugin folders [{}] (set them with [plugins] dirs or {}){}",
+        searched.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+        library::PLUGIN_PATH_ENV,
+        if seen.is_empty() { String::new() } else { format!("; found: {}", seen.join("; ")) }
+    )]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// The kind asked for.
+        kind: PluginKind,
+        /// The folders searched.
+        searched: Vec<PathBuf>,
+        /// The libraries seen there, and what they are.
+        seen: Vec<String>,
     },
     /// The plugin refused its configuration.
     #[error("plugin {name} refused its configuration: {message}")]
@@ -78,238 +132,191 @@ pub enum PluginError {
         /// Its message.
         message: String,
     },
+    /// The configuration that loads the plugin is wrong.
+    #[error("{0}")]
+    Config(String),
 }
 
-/// A loaded library and the instance made from it; the instance is destroyed before the
-/// library is unloaded.
-struct Loaded {
-    vtable: &'static PluginVTable,
-    instance: *mut c_void,
-    // Dropped last: keeps the vtable and the code alive.
-    _library: libloading::Library,
+/// Where a plugin comes from: a file, or a name to look up in the plugin folders.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PluginSource {
+    /// A library file.
+    Path(PathBuf),
+    /// A plugin's name (from its description), looked up in these folders in order.
+    Name {
+        /// The plugin's name.
+        name: String,
+        /// The folders to search.
+        dirs: Vec<PathBuf>,
+    },
 }
 
-// SAFETY: the ABI requires instances to be usable from any thread (the author's type is
-// `Send + Sync`); the vtable is a static of the loaded library, kept alive with it.
-unsafe impl Send for Loaded {}
-// SAFETY: as above.
-unsafe impl Sync for Loaded {}
-
-impl Drop for Loaded {
-    fn drop(&mut self) {
-        // SAFETY: the instance came from this vtable's `create` and is not used again.
-        unsafe { (self.vtable.destroy)(self.instance) };
-    }
-}
-
-impl Loaded {
-    /// Sends one JSON request and reads the answer (`ok` or `error`).
-    fn request(&self, request: &Value) -> Result<Value, String> {
-        let text = CString::new(request.to_string()).map_err(|e| format!("bad request: {e}"))?;
-        // SAFETY: `instance` came from this vtable's `create`; `text` is NUL-terminated.
-        let answer = unsafe { (self.vtable.call)(self.instance, text.as_ptr()) };
-        if answer.is_null() {
-            return Err("the plugin answered nothing".into());
-        }
-        // SAFETY: the plugin returns a NUL-terminated string, freed right after reading.
-        let answer_text = unsafe { CStr::from_ptr(answer) }.to_string_lossy().into_owned();
-        // SAFETY: `answer` came from this plugin and is not used again.
-        unsafe { (self.vtable.free_string)(answer) };
-        let mut answer: Value = serde_json::from_str(&answer_text)
-            .map_err(|e| format!("the plugin answered something that is not JSON: {e}"))?;
-        if let Some(error) = answer.get("error") {
-            return Err(error.as_str().map_or_else(|| error.to_string(), str::to_string));
-        }
-        match answer.get_mut("ok") {
-            Some(ok) => Ok(ok.take()),
-            None => Err("the plugin's answer has neither `ok` nor `error`".into()),
+impl PluginSource {
+    /// The plugin named `name`, searched in `dirs` and then `CODEMODE_PLUGIN_PATH`.
+    pub fn named(name: impl Into<String>, dirs: &[PathBuf]) -> Self {
+        PluginSource::Name {
+            name: name.into(),
+            dirs: plugin_search_path(dirs),
         }
     }
-}
 
-/// A plugin's tools as a tool provider.
-pub struct PluginToolProvider {
-    name: String,
-    namespace: String,
-    path: PathBuf,
-    loaded: Arc<Loaded>,
-}
+    /// Opens the library and checks that it is a plugin of `kind`.
+    fn open(&self, kind: PluginKind) -> Result<library::Library, PluginError> {
+        let library = match self {
+            PluginSource::Path(path) => library::Library::open(path)?,
+            PluginSource::Name { name, dirs } => library::find(name, kind, dirs)?,
+        };
+        library.expect_kind(kind)?;
+        Ok(library)
+    }
 
-impl std::fmt::Debug for PluginToolProvider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginToolProvider")
-            .field("name", &self.name)
-            .field("namespace", &self.namespace)
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+    /// Opens the plugin, checks its kind and makes its instance for `config`.
+    fn instantiate(&self, kind: PluginKind, config: &Value) -> Result<library::Instance, PluginError> {
+        self.open(kind)?.instantiate(config)
     }
 }
 
-impl PluginToolProvider {
-    /// Loads the plugin at `path` and makes its instance for `config`.
-    pub fn load(namespace: impl Into<String>, path: impl AsRef<Path>, config: Value) -> Result<Self, PluginError> {
-        let path = path.as_ref().to_path_buf();
-        // SAFETY: loading a library runs its initializers; plugins are trusted code, as the
-        // documentation says.
-        let library = unsafe { libloading::Library::new(&path) }.map_err(|e| PluginError::Open {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        // SAFETY: the symbol, when present, has the ABI's entry point signature.
-        let entry = unsafe { library.get::<EntryPoint>(ENTRY_SYMBOL) }
-            .map_err(|_| PluginError::NotAPlugin { path: path.clone() })?;
-        // SAFETY: calling the entry point returns a pointer to a static vtable.
-        let vtable = unsafe { entry() };
-        if vtable.is_null() {
-            return Err(PluginError::NotAPlugin { path });
+impl From<PathBuf> for PluginSource {
+    fn from(path: PathBuf) -> Self {
+        PluginSource::Path(path)
+    }
+}
+
+impl From<&std::path::Path> for PluginSource {
+    fn from(path: &std::path::Path) -> Self {
+        PluginSource::Path(path.to_path_buf())
+    }
+}
+
+impl From<&str> for PluginSource {
+    fn from(path: &str) -> Self {
+        PluginSource::Path(path.into())
+    }
+}
+
+/// The `path` or `name` of a plugin section, and its `config`; any other key is an error
+/// (besides `also`, the keys the section's own schema owns, e.g. `model` for an LLM).
+fn plugin_settings(
+    context: &FactoryContext,
+    section: &str,
+    also: &[&str],
+) -> Result<(PluginSource, Value), PluginError> {
+    let settings = &context.settings;
+    if let Some(key) = settings.as_object().and_then(|o| {
+        o.keys()
+            .find(|k| !["path", "name", "config"].contains(&k.as_str()) && !also.contains(&k.as_str()))
+    }) {
+        return Err(PluginError::Config(format!(
+            "{section}: unknown key `{key}` for a plugin: it takes `path` or `name`, and `config`"
+        )));
+    }
+    let text = |key: &str| settings.get(key).and_then(Value::as_str);
+    let source = match (text("path"), text("name")) {
+        (Some(path), None) => PluginSource::Path(context.resolve_path(path)),
+        (None, Some(name)) => PluginSource::named(name, &context.plugin_dirs),
+        (Some(_), Some(_)) => {
+            return Err(PluginError::Config(format!(
+                "{section}: give a plugin's `path` or its `name`, not both"
+            )));
         }
-        // SAFETY: the vtable is a static of the library, alive as long as `library`, which
-        // `Loaded` owns; the reference does not outlive it.
-        let vtable: &'static PluginVTable = unsafe { &*vtable };
-        if vtable.abi_version != ABI_VERSION {
-            return Err(PluginError::AbiVersion {
-                path,
-                found: vtable.abi_version,
-            });
+        (None, None) => {
+            return Err(PluginError::Config(format!(
+                "{section}: a plugin needs `path` (the shared library) or `name` (looked up in [plugins] dirs and {})",
+                library::PLUGIN_PATH_ENV
+            )));
         }
-        let description = read_description(vtable).map_err(|message| PluginError::Description {
-            path: path.clone(),
-            message,
-        })?;
-        let name = description
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("unnamed")
-            .to_string();
-        match description.get("kind").and_then(Value::as_str) {
-            Some("tool_provider") => {}
-            other => {
-                return Err(PluginError::Description {
-                    path,
-                    message: format!("the plugin is a {other:?}, not a tool provider"),
-                });
-            }
-        }
-        let config = CString::new(config.to_string()).map_err(|e| PluginError::Create {
-            name: name.clone(),
-            message: e.to_string(),
-        })?;
-        let mut error: *mut c_char = std::ptr::null_mut();
-        // SAFETY: a NUL-terminated config and a writable error pointer, as the ABI says.
-        let instance = unsafe { (vtable.create)(config.as_ptr(), &mut error) };
-        if instance.is_null() {
-            let message = if error.is_null() {
-                "no reason given".to_string()
-            } else {
-                // SAFETY: the plugin wrote a NUL-terminated string, freed right after.
-                let text = unsafe { CStr::from_ptr(error) }.to_string_lossy().into_owned();
-                // SAFETY: `error` came from this plugin.
-                unsafe { (vtable.free_string)(error) };
-                text
-            };
-            return Err(PluginError::Create { name, message });
-        }
-        tracing::debug!(plugin = %name, path = %path.display(), "plugin loaded");
-        Ok(Self {
-            name,
-            namespace: namespace.into(),
-            path,
-            loaded: Arc::new(Loaded {
-                vtable,
-                instance,
-                _library: library,
-            }),
-        })
-    }
-
-    /// The plugin's own name (from its description).
-    pub fn plugin_name(&self) -> &str {
-        &self.name
-    }
-
-    async fn request(&self, request: Value) -> Result<Value, String> {
-        let loaded = self.loaded.clone();
-        tokio::task::spawn_blocking(move || loaded.request(&request))
-            .await
-            .map_err(|e| format!("the plugin's thread failed: {e}"))?
-    }
+    };
+    Ok((source, settings.get("config").cloned().unwrap_or(Value::Null)))
 }
 
-fn read_description(vtable: &PluginVTable) -> Result<Value, String> {
-    // SAFETY: `describe` returns a static NUL-terminated string.
-    let text = unsafe { (vtable.describe)() };
-    if text.is_null() {
-        return Err("the plugin has no description".into());
-    }
-    // SAFETY: as above; the string is static and not freed.
-    let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
-    serde_json::from_str(&text).map_err(|e| format!("the plugin's description is not JSON: {e}"))
-}
-
-#[async_trait]
-impl ToolProvider for PluginToolProvider {
-    async fn list_tools(&self) -> Result<Vec<ToolSpec>, ToolError> {
-        let tools = self
-            .request(json!({"method": "list_tools"}))
-            .await
-            .map_err(|message| ToolError::Unavailable {
-                provider: self.namespace.clone(),
-                message: format!("plugin {}: {message}", self.name),
-            })?;
-        serde_json::from_value(tools).map_err(|e| ToolError::Unavailable {
-            provider: self.namespace.clone(),
-            message: format!(
-                "plugin {} listed tools that are not MCP tool descriptions: {e}",
-                self.name
-            ),
-        })
-    }
-
-    async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, ToolError> {
-        self.request(json!({"method": "call_tool", "name": name, "arguments": arguments}))
-            .await
-            .map_err(ToolError::Failed)
-    }
-}
-
-/// `path` is relative to the configuration file, like every other path in it.
-fn create(context: FactoryContext) -> ProviderFuture {
+fn create_tools(context: FactoryContext) -> codemode_core::registry::ProviderFuture {
     Box::pin(async move {
         let namespace = context.name.clone();
-        let settings = &context.settings;
-        let unavailable = |message: String| ToolError::Unavailable {
+        let unavailable = |message: String| codemode_core::ToolError::Unavailable {
             provider: namespace.clone(),
             message,
         };
-        let Some(path) = settings.get("path").and_then(Value::as_str) else {
-            return Err(unavailable("a plugin needs `path`: the shared library to load".into()));
-        };
-        if let Some(key) = settings
-            .as_object()
-            .and_then(|o| o.keys().find(|k| *k != "path" && *k != "config"))
-        {
-            return Err(unavailable(format!(
-                "unknown key `{key}` for a plugin: it takes `path` and `config`"
-            )));
-        }
-        let config = settings.get("config").cloned().unwrap_or(Value::Null);
-        let path = context.resolve_path(path);
+        let (source, config) = plugin_settings(&context, &format!("[tool_providers.{namespace}]"), &[])
+            .map_err(|e| unavailable(e.to_string()))?;
         let provider = tokio::task::spawn_blocking({
             let namespace = namespace.clone();
-            move || PluginToolProvider::load(namespace, path, config)
+            move || PluginToolProvider::load(namespace, source, config)
         })
         .await
         .map_err(|e| unavailable(format!("loading the plugin failed: {e}")))?
         .map_err(|e| unavailable(e.to_string()))?;
-        Ok(Arc::new(provider) as Arc<dyn ToolProvider>)
+        Ok(Arc::new(provider) as Arc<dyn codemode_core::ToolProvider>)
     })
 }
 
 inventory::submit! {
     ToolProviderFactory {
         name: "plugin",
-        description: "tools from a dynamically loaded plugin (a shared library implementing the codemode plugin ABI)",
-        check: accept_settings,
-        create,
+        description: "tools from a plugin loaded at run time (a shared library implementing the codemode plugin ABI)",
+        check: codemode_core::registry::accept_settings,
+        create: create_tools,
+    }
+}
+
+fn create_llm(context: &codemode_core::registry::LlmContext) -> Result<Arc<dyn codemode_core::Llm>, CodeModeError> {
+    let config = &context.settings;
+    let section = format!("[llm.{}]", context.name);
+    let settings = FactoryContext {
+        name: context.name.clone(),
+        settings: Value::Object(config.settings.clone().into_iter().collect()),
+        config_dir: context.config_dir.clone(),
+        plugin_dirs: context.plugin_dirs.clone(),
+    };
+    let (source, mut plugin_config) =
+        plugin_settings(&settings, &section, &[]).map_err(|e| CodeModeError::factory("LLM provider", "plugin", e))?;
+    // The section's own keys go to the plugin with its config.
+    let mut own = serde_json::Map::new();
+    if !config.model.is_empty() {
+        own.insert("model".into(), Value::String(config.model.clone()));
+    }
+    if let Some(url) = &config.base_url {
+        own.insert("base_url".into(), Value::String(url.clone()));
+    }
+    if !own.is_empty() {
+        match &mut plugin_config {
+            Value::Object(map) => {
+                for (k, v) in own {
+                    map.entry(k).or_insert(v);
+                }
+            }
+            Value::Null => plugin_config = Value::Object(own),
+            other => {
+                return Err(CodeModeError::Config(format!(
+                    "{section}: a plugin's `config` must be a table, not {other}"
+                )));
+            }
+        }
+    }
+    let model =
+        PluginLlm::load(source, plugin_config).map_err(|e| CodeModeError::factory("LLM provider", "plugin", e))?;
+    Ok(Arc::new(model))
+}
+
+inventory::submit! {
+    LlmFactory {
+        name: "plugin",
+        description: "a model from a plugin loaded at run time (a shared library implementing the codemode plugin ABI)",
+        create: create_llm,
+    }
+}
+
+fn create_environment(context: &FactoryContext) -> Result<Arc<dyn codemode_core::RunEnvironment>, CodeModeError> {
+    let (source, config) = plugin_settings(context, &format!("[environments.{}]", context.name), &[])
+        .map_err(|e| CodeModeError::factory("run environment", "plugin", e))?;
+    let environment =
+        PluginEnvironment::load(source, config).map_err(|e| CodeModeError::factory("run environment", "plugin", e))?;
+    Ok(Arc::new(environment))
+}
+
+inventory::submit! {
+    RunEnvironmentFactory {
+        name: "plugin",
+        description: "a run environment from a plugin loaded at run time ([environments.plugin] path or name)",
+        create: create_environment,
     }
 }

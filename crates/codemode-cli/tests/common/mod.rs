@@ -78,3 +78,32 @@ pub fn codemode_on_a_terminal(dir: &Path, args: &[&str], input: &str) -> Output 
         .expect("the answers are typed");
     child.wait_with_output().expect("script ends")
 }
+
+/// The example plugins of `plugins/` (text tools, the `openai-http` model, the
+/// `node-subprocess` environment) built as shared libraries and copied into `dir`, as a
+/// user would fill a plugin folder. Built once, into a target folder of their own.
+pub fn copy_example_plugins(dir: &Path) {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../plugin-test");
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--target-dir"])
+            .arg(&target)
+            .args(["-p", "codemode-example-plugin", "-p", "codemode-example-llm-plugin"])
+            .args(["-p", "codemode-example-environment-plugin"])
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the example plugins failed");
+        target.join("debug")
+    });
+    std::fs::create_dir_all(dir).unwrap();
+    for name in [
+        "codemode_example_plugin",
+        "codemode_example_llm_plugin",
+        "codemode_example_environment_plugin",
+    ] {
+        let file = format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+        std::fs::copy(built.join(&file), dir.join(&file)).unwrap();
+    }
+}

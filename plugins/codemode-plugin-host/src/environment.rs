@@ -1,0 +1,206 @@
+//! A `run_environment` plugin as a [`RunEnvironment`]: the program's tool calls come back
+//! to the host through [`HostCallbacks`] and go through the run's bridge.
+
+use std::ffi::{CStr, CString, c_char, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use codemode_core::{ExecutionRequest, FailureKind, RunEnvironment, RunFailure, RunOutcome, ToolBridge};
+use codemode_plugin_abi::HostCallbacks;
+use serde_json::{Value, json};
+
+use crate::library::{Instance, PluginKind};
+use crate::{PluginError, PluginSource};
+
+/// How long past `total_timeout` the host waits for a plugin that does not stop on its own.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// A plugin's run environment.
+pub struct PluginEnvironment {
+    name: String,
+    instance: Arc<Instance>,
+}
+
+impl std::fmt::Debug for PluginEnvironment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginEnvironment")
+            .field("name", &self.name)
+            .field("path", &self.instance.library.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PluginEnvironment {
+    /// Loads the plugin and makes its instance for `config`.
+    pub fn load(source: impl Into<PluginSource>, config: Value) -> Result<Self, PluginError> {
+        let instance = source.into().instantiate(PluginKind::RunEnvironment, &config)?;
+        Ok(Self {
+            name: instance.library.name.clone(),
+            instance: Arc::new(instance),
+        })
+    }
+}
+
+/// What the callbacks reach during one `execute`.
+struct HostState {
+    bridge: Arc<dyn ToolBridge>,
+    runtime: tokio::runtime::Handle,
+}
+
+fn to_c(value: Value) -> *mut c_char {
+    CString::new(value.to_string().replace('\0', " "))
+        .map(CString::into_raw)
+        .unwrap_or(std::ptr::null_mut())
+}
+
+unsafe extern "C" fn call_tool(context: *mut c_void, request: *const c_char) -> *mut c_char {
+    let answer = catch_unwind(AssertUnwindSafe(|| {
+        if context.is_null() || request.is_null() {
+            return json!({"error": "null context or request"});
+        }
+        // SAFETY: `context` is the `HostState` of the `execute` in progress, alive until
+        // the plugin's `call` returns; `request` is NUL-terminated (the ABI).
+        let (state, text) = unsafe { (&*context.cast::<HostState>(), CStr::from_ptr(request).to_string_lossy()) };
+        let request: Value = match serde_json::from_str(&text) {
+            Ok(v) => v,
+            Err(e) => return json!({"error": format!("bad tool call request: {e}")}),
+        };
+        let Some(path) = request.get("path").and_then(Value::as_str) else {
+            return json!({"error": "a tool call needs `path`"});
+        };
+        let arguments = request.get("arguments").cloned().unwrap_or(json!({}));
+        // A plugin thread, not a runtime thread: blocking on the bridge's call is allowed.
+        match state.runtime.block_on(state.bridge.call(path, arguments)) {
+            Ok(value) => json!({ "ok": value }),
+            Err(e) => json!({"error": e.to_string(), "ends_run": e.ends_run()}),
+        }
+    }))
+    .unwrap_or_else(|_| json!({"error": "the host panicked during the tool call"}));
+    to_c(answer)
+}
+
+unsafe extern "C" fn free_string(string: *mut c_char) {
+    if !string.is_null() {
+        // SAFETY: made by `CString::into_raw` in `to_c`.
+        drop(unsafe { CString::from_raw(string) });
+    }
+}
+
+/// The plugin's answer as an outcome.
+fn outcome(answer: Result<Value, String>) -> RunOutcome {
+    let mut answer = match answer {
+        Ok(answer) => answer,
+        Err(message) => {
+            return RunOutcome {
+                result: Err(RunFailure::new(FailureKind::Environment, message)),
+                console: Vec::new(),
+            };
+        }
+    };
+    let console = answer
+        .get("console")
+        .and_then(Value::as_array)
+        .map(|lines| {
+            lines
+                .iter()
+                .map(|l| l.as_str().map_or_else(|| l.to_string(), str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let result = match answer.get_mut("failure").map(Value::take) {
+        Some(failure) => Err(
+            serde_json::from_value::<RunFailure>(failure.clone()).unwrap_or_else(|e| {
+                RunFailure::new(
+                    FailureKind::Environment,
+                    format!("the plugin reported a failure codemode cannot read ({e}): {failure}"),
+                )
+            }),
+        ),
+        None => Ok(answer.get_mut("value").map(Value::take).unwrap_or(Value::Null)),
+    };
+    RunOutcome { result, console }
+}
+
+#[async_trait]
+impl RunEnvironment for PluginEnvironment {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn execute(&self, request: ExecutionRequest, bridge: Arc<dyn ToolBridge>) -> RunOutcome {
+        let limits = request.limits;
+        let message = json!({
+            "method": "execute",
+            "javascript": request.javascript,
+            "tool_paths": bridge.tool_paths(),
+            "limits": {
+                "total_timeout_ms": limits.total_timeout.as_millis() as u64,
+                "cpu_time_ms": limits.cpu_time.as_millis() as u64,
+                "memory_limit_bytes": limits.memory_limit_bytes,
+                "max_console_bytes": limits.max_console_bytes,
+                "max_value_bytes": limits.max_value_bytes,
+            },
+        });
+        let instance = self.instance.clone();
+        let state = HostState {
+            bridge,
+            runtime: tokio::runtime::Handle::current(),
+        };
+        // The state lives in the blocking task, so it outlives the plugin's `call` even when
+        // the wait below gives up on it.
+        let task = tokio::task::spawn_blocking(move || {
+            let callbacks = HostCallbacks {
+                context: (&state as *const HostState).cast_mut().cast(),
+                call_tool,
+                free_string,
+            };
+            instance.request(&message, Some(&callbacks))
+        });
+        match tokio::time::timeout(limits.total_timeout + GRACE, task).await {
+            Ok(Ok(answer)) => outcome(answer),
+            Ok(Err(e)) => outcome(Err(format!("the plugin's thread failed: {e}"))),
+            Err(_) => RunOutcome {
+                result: Err(RunFailure::new(
+                    FailureKind::Timeout,
+                    format!(
+                        "plugin {} did not stop within total_execution_timeout ({:.1} s) and {} s more",
+                        self.name,
+                        limits.total_timeout.as_secs_f64(),
+                        GRACE.as_secs()
+                    ),
+                )),
+                console: Vec::new(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_become_outcomes() {
+        let ok = outcome(Ok(json!({"value": {"n": 1}, "console": ["hi", 2]})));
+        assert_eq!(ok.result, Ok(json!({"n": 1})));
+        assert_eq!(ok.console, ["hi", "2"]);
+        let failed = outcome(Ok(
+            json!({"failure": {"kind": "runtime", "message": "boom", "line": 3}}),
+        ));
+        let failure = failed.result.unwrap_err();
+        assert_eq!(
+            (failure.kind, failure.message.as_str(), failure.line),
+            (FailureKind::Runtime, "boom", Some(3))
+        );
+        let odd = outcome(Ok(json!({"failure": {"kind": "melted"}}))).result.unwrap_err();
+        assert_eq!(odd.kind, FailureKind::Environment);
+        assert!(odd.message.contains("melted"), "{}", odd.message);
+        let broken = outcome(Err("no engine".into())).result.unwrap_err();
+        assert_eq!(
+            (broken.kind, broken.message.as_str()),
+            (FailureKind::Environment, "no engine")
+        );
+    }
+}
