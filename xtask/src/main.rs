@@ -8,9 +8,12 @@
 //! - `cargo xtask bench`: the benchmarks (release build), as a table of medians and ratios.
 //! - `cargo xtask local-model [--model 0.5b|1.5b|both] [--port N] [--threads N] [--prepare-only]`:
 //!   fetches, verifies and serves a real local model over an OpenAI-compatible API.
+//! - `cargo xtask dist [--features a,b] [--plugin-crate NAME[@VERSION]] [--plugin-path DIR] [--out DIR] [--debug]`:
+//!   assembles a `codemode` binary with the chosen features and third-party plugin crates.
 //! - `cargo xtask eval [--local] [ARGS]`: `codemode eval` (see its `--help`); `--local` runs it
 //!   against the local models, started for the eval and stopped after it.
 
+mod dist;
 mod local_model;
 
 use std::path::{Path, PathBuf};
@@ -311,9 +314,10 @@ fn main() -> Result<()> {
         }
         Some("local-model") => local_model::main(args),
         Some("eval") => eval(args.collect()),
+        Some("dist") => dist::main(args, &root()),
         Some("help") | None => {
             println!(
-                "cargo xtask <task>\n\ntasks:\n  test [ARGS]  npm packages for the tests, then cargo test --workspace [ARGS]\n  npm          only the npm packages\n  guest        rebuild the sandbox guest (--check: fail if the committed one is stale)\n  bench        the benchmarks (release), a table of medians and ratios\n  local-model  a local model over an OpenAI-compatible API on loopback\n               [--model 0.5b|1.5b|both] [--port 8089] [--threads 2] [--prepare-only]\n  eval         `codemode eval` [--local: with the local models, started and stopped here]\n               [ARGS of codemode eval]; results in target/eval/latest.json\n  help         this list"
+                "cargo xtask <task>\n\ntasks:\n  test [ARGS]  npm packages for the tests, then cargo test --workspace [ARGS]\n  npm          only the npm packages\n  guest        rebuild the sandbox guest (--check: fail if the committed one is stale)\n  bench        the benchmarks (release), a table of medians and ratios\n  local-model  a local model over an OpenAI-compatible API on loopback\n               [--model 0.5b|1.5b|both] [--port 8089] [--threads 2] [--prepare-only]\n  eval         `codemode eval` [--local: with the local models, started and stopped here]\n               [ARGS of codemode eval]; results in target/eval/latest.json\n  dist         a codemode binary with chosen features and plugin crates (release)\n               [--features a,b] [--plugin-crate NAME[@VERSION]] [--plugin-path DIR] [--out DIR] [--debug]\n  help         this list"
             );
             Ok(())
         }

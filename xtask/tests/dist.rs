@@ -1,0 +1,112 @@
+//! `cargo xtask dist` end to end: a custom binary with two features of the CLI and the
+//! third-party plugin crate in `examples/third-party-plugin`, built for real (a debug build,
+//! to share the test build's cache), whose `doctor` lists exactly what it links and which
+//! runs a program through the plugin's model and tools.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn line<'a>(doctor: &'a str, key: &str) -> &'a str {
+    doctor
+        .lines()
+        .find_map(|l| l.strip_prefix(key).filter(|rest| rest.starts_with(' ')))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no `{key}` line in:\n{doctor}"))
+}
+
+#[test]
+fn a_custom_binary_links_only_its_features_and_the_third_party_plugins() {
+    let out = tempfile::tempdir().unwrap();
+    let built = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "dist",
+            "--debug",
+            "--features",
+            "env-process,mcp,openai",
+            "--plugin-path",
+        ])
+        .arg(root().join("examples/third-party-plugin"))
+        .arg("--out")
+        .arg(out.path())
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&built.stderr);
+    assert!(built.status.success(), "xtask dist failed:\n{stderr}");
+    let binary = PathBuf::from(String::from_utf8_lossy(&built.stdout).trim());
+    assert_eq!(binary, out.path().join("codemode"));
+
+    // The plugin's `command` model is a script here: a test double that answers each step
+    // of the pipeline with a fixed text (the plugin, the binary and the run are real).
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("model.sh"),
+        r#"#!/bin/sh
+request=$(cat)
+case "$request" in
+  *'"step":"plan"'*) echo '1. convert 5 km to miles with units.convert; 2. return the value' ;;
+  *'"step":"filter"'*) echo '["units.convert"]' ;;
+  *) printf '```typescript\nconst r = await tools.units.convert({ value: 5, from: "km", to: "mi" });\nreturn Math.round(r.value * 1000) / 1000;\n```\n' ;;
+esac
+"#,
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(work.path().join("model.sh"))
+        .status()
+        .unwrap();
+    std::fs::write(
+        work.path().join("codemode.toml"),
+        "[llm.main]\nprovider = \"command\"\ncommand = [\"./model.sh\"]\n\
+         [tool_providers.units]\nprovider = \"units\"\n[run]\ntype_checker = \"builtin\"\n",
+    )
+    .unwrap();
+    let codemode = |args: &[&str]| {
+        let output = Command::new(&binary)
+            .args(args)
+            .current_dir(work.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "codemode {args:?} failed:\n{stdout}\n{stderr}");
+        stdout
+    };
+
+    let doctor = codemode(&["doctor"]);
+    assert_eq!(line(&doctor, "llm providers"), "command, openai, replay", "{doctor}");
+    assert_eq!(line(&doctor, "tool providers"), "mcp, units", "{doctor}");
+    // `env-process` without `env-local`: the subprocess environments, no wasm sandbox.
+    let environments = line(&doctor, "environments");
+    assert!(
+        environments.contains("node") && environments.contains("deno"),
+        "{doctor}"
+    );
+    assert!(!environments.contains("wasm"), "{doctor}");
+    assert!(line(&doctor, "environment").starts_with("node"), "{doctor}");
+    for absent in ["scripted", "openrouter", "composio", "pipedream", "e2b", "plugin "] {
+        assert!(
+            !doctor.contains(absent),
+            "`{absent}` is not linked but doctor says:\n{doctor}"
+        );
+    }
+    let help = codemode(&["--help"]);
+    for command in ["demo", "eval", "serve"] {
+        let listed = help.lines().any(|l| l.trim_start().starts_with(&format!("{command} ")));
+        assert!(!listed, "`{command}` is not linked but listed:\n{help}");
+    }
+    assert!(help.lines().any(|l| l.trim_start().starts_with("run ")), "{help}");
+
+    let report: serde_json::Value =
+        serde_json::from_str(&codemode(&["--json", "run", "How many miles are 5 km?"])).unwrap();
+    assert_eq!(report["result_type"], "success", "{report:#}");
+    assert_eq!(report["output"], 3.107, "{report:#}");
+    let calls = report["tool_calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1, "{report:#}");
+    assert_eq!(calls[0]["path"], "units.convert", "{report:#}");
+}
