@@ -332,3 +332,55 @@ fn a_plugin_of_another_kind_or_a_missing_name_is_a_clear_error() {
         "{message}"
     );
 }
+
+/// A library built here with `rustc` from `source`: a stand-in for a plugin built against
+/// another version of the ABI.
+fn foreign_library(dir: &std::path::Path, name: &str, source: &str) -> PathBuf {
+    let file = dir.join(format!("{name}.rs"));
+    std::fs::write(&file, source).unwrap();
+    let out = dir.join(format!(
+        "{}{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    let status = Command::new("rustc")
+        .args(["--crate-type", "cdylib", "--edition", "2024", "-o"])
+        .arg(&out)
+        .arg(&file)
+        .status()
+        .expect("rustc runs");
+    assert!(status.success(), "compiling {name} failed");
+    out
+}
+
+#[test]
+fn plugins_built_for_another_abi_version_are_told_to_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = foreign_library(
+        dir.path(),
+        "old_plugin",
+        "#[unsafe(no_mangle)]\npub extern \"C\" fn codemode_plugin_v1() -> *const u8 { std::ptr::null() }\n",
+    );
+    let err = PluginToolProvider::load("x", v1, json!(null)).unwrap_err();
+    assert!(matches!(err, PluginError::AbiVersion { found: 1, .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("implements plugin ABI version 1; this codemode needs version 2: rebuild"),
+        "{err}"
+    );
+
+    // A newer plugin: the version is read before anything else of its table is used.
+    let v7 = foreign_library(
+        dir.path(),
+        "new_plugin",
+        r#"
+#[repr(C)]
+pub struct Table { abi_version: u32, functions: [usize; 5] }
+pub static TABLE: Table = Table { abi_version: 7, functions: [0; 5] };
+#[unsafe(no_mangle)]
+pub extern "C" fn codemode_plugin() -> *const Table { &TABLE }
+"#,
+    );
+    let err = PluginLlm::load(v7, json!(null)).unwrap_err();
+    assert!(matches!(err, PluginError::AbiVersion { found: 7, .. }), "{err}");
+}
