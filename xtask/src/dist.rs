@@ -19,8 +19,16 @@ const USAGE: &str =
 /// A plugin crate to link: from the registry or from a folder.
 #[derive(Debug, PartialEq)]
 enum Plugin {
-    Registry { name: String, version: String },
-    Path { name: String, dir: PathBuf },
+    Registry {
+        name: String,
+        version: String,
+    },
+    /// `lib` is the crate's `[lib] name`, when its manifest sets one.
+    Path {
+        name: String,
+        lib: Option<String>,
+        dir: PathBuf,
+    },
 }
 
 impl Plugin {
@@ -30,11 +38,19 @@ impl Plugin {
         }
     }
 
+    /// The name Rust code uses for the crate (`[lib] name`, else the package's with `_`).
+    fn crate_name(&self) -> String {
+        match self {
+            Plugin::Path { lib: Some(lib), .. } => lib.clone(),
+            _ => self.name().replace('-', "_"),
+        }
+    }
+
     /// The line of the generated `[dependencies]`.
     fn dependency(&self) -> String {
         match self {
             Plugin::Registry { name, version } => format!("{name} = {}", toml_string(version)),
-            Plugin::Path { name, dir } => {
+            Plugin::Path { name, dir, .. } => {
                 format!("{name} = {{ path = {} }}", toml_string(&dir.display().to_string()))
             }
         }
@@ -50,7 +66,13 @@ struct DistArgs {
     debug: bool,
 }
 
-fn parse_args(args: impl Iterator<Item = String>, plugin_name: impl Fn(&Path) -> Result<String>) -> Result<DistArgs> {
+/// A path plugin's package name and `[lib] name`.
+type PluginNames = (String, Option<String>);
+
+fn parse_args(
+    args: impl Iterator<Item = String>,
+    plugin_name: impl Fn(&Path) -> Result<PluginNames>,
+) -> Result<DistArgs> {
     let mut parsed = DistArgs {
         features: Vec::new(),
         plugins: Vec::new(),
@@ -91,8 +113,8 @@ fn parse_args(args: impl Iterator<Item = String>, plugin_name: impl Fn(&Path) ->
             "--plugin-path" => {
                 let dir = PathBuf::from(value("the folder of a plugin crate")?);
                 let dir = std::path::absolute(&dir).with_context(|| format!("--plugin-path {}", dir.display()))?;
-                let name = plugin_name(&dir)?;
-                parsed.plugins.push(Plugin::Path { name, dir });
+                let (name, lib) = plugin_name(&dir)?;
+                parsed.plugins.push(Plugin::Path { name, lib, dir });
             }
             "--out" => parsed.out = Some(PathBuf::from(value("a folder")?)),
             "--debug" => parsed.debug = true,
@@ -109,19 +131,25 @@ fn parse_args(args: impl Iterator<Item = String>, plugin_name: impl Fn(&Path) ->
     Ok(parsed)
 }
 
-/// The package name in `DIR/Cargo.toml`.
-fn package_name(dir: &Path) -> Result<String> {
+/// The package name and `[lib] name` in `DIR/Cargo.toml`.
+fn package_name(dir: &Path) -> Result<PluginNames> {
     let manifest = dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest)
         .with_context(|| format!("--plugin-path {}: cannot read {}", dir.display(), manifest.display()))?;
     let table: toml::Table =
         toml::from_str(&text).with_context(|| format!("{} is not valid TOML", manifest.display()))?;
-    table
+    let name = table
         .get("package")
         .and_then(|p| p.get("name"))
         .and_then(|n| n.as_str())
         .map(str::to_string)
-        .with_context(|| format!("{} has no [package] name", manifest.display()))
+        .with_context(|| format!("{} has no [package] name", manifest.display()))?;
+    let lib = table
+        .get("lib")
+        .and_then(|l| l.get("name"))
+        .and_then(|n| n.as_str())
+        .map(str::to_string);
+    Ok((name, lib))
 }
 
 /// The features `codemode-cli` declares (what `--features` may name).
@@ -200,7 +228,7 @@ fn main_rs(args: &DistArgs) -> String {
          //! it.\n\n",
     );
     for plugin in &args.plugins {
-        text.push_str(&format!("extern crate {};\n", plugin.name().replace('-', "_")));
+        text.push_str(&format!("extern crate {};\n", plugin.crate_name()));
     }
     if !args.plugins.is_empty() {
         text.push('\n');
@@ -272,7 +300,12 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<DistArgs> {
         parse_args(args.iter().map(|s| s.to_string()), |dir| {
-            Ok(dir.file_name().unwrap_or_default().to_string_lossy().into_owned())
+            let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            // A folder named `*-lib` stands for a crate with its own `[lib] name`.
+            let lib = name
+                .strip_suffix("-lib")
+                .map(|n| format!("{}_core", n.replace('-', "_")));
+            Ok((name, lib))
         })
     }
 
@@ -306,6 +339,7 @@ mod tests {
                 },
                 Plugin::Path {
                     name: "units".into(),
+                    lib: None,
                     dir: "/plugins/units".into()
                 },
             ]
