@@ -182,16 +182,9 @@ fn workspace_profiles(root_manifest: &str) -> String {
     out
 }
 
+/// `s` as a TOML basic string (backslashes and quotes escaped).
 fn toml_string(s: &str) -> String {
-    let escaped: String = s
-        .chars()
-        .flat_map(|c| match c {
-            '"' => vec!['\\', '"'],
-            '\\' => vec!['\\', '\\'],
-            c => vec![c],
-        })
-        .collect();
-    format!("\"{escaped}\"")
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// The generated `Cargo.toml`.
@@ -402,6 +395,13 @@ mod tests {
             "{main}"
         );
         assert!(main.contains("codemode_cli::main()"));
+    }
+
+    #[test]
+    fn strings_are_escaped_for_toml() {
+        let quoted = toml_string(r#"C:\dir "x""#);
+        let table: toml::Table = toml::from_str(&format!("p = {quoted}")).unwrap();
+        assert_eq!(table["p"].as_str(), Some(r#"C:\dir "x""#));
     }
 
     #[test]

@@ -381,6 +381,14 @@ async fn check(setup: &Setup, file: &Path, json: bool) -> Result<Outcome> {
     })
 }
 
+/// What `doctor` says of the factories of one kind this build links.
+fn linked(names: &[impl AsRef<str>]) -> String {
+    if names.is_empty() {
+        return "none compiled in".into();
+    }
+    names.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(", ")
+}
+
 async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
     let mut lines: Vec<(String, String)> = Vec::new();
     let mut push = |k: &str, v: String| lines.push((k.to_string(), v));
@@ -423,14 +431,7 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
         .iter()
         .map(|f| f.name)
         .collect();
-    push(
-        "tool providers",
-        if providers.is_empty() {
-            "none compiled in".into()
-        } else {
-            providers.join(", ")
-        },
-    );
+    push("tool providers", linked(&providers));
     push(
         "mcp servers",
         format!(
@@ -465,14 +466,7 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
             },
         )
         .collect();
-    push(
-        "environments",
-        if envs.is_empty() {
-            "none compiled in".into()
-        } else {
-            envs.join(", ")
-        },
-    );
+    push("environments", linked(&envs));
     let env_name = setup::environment_name(setup);
     push(
         "environment",

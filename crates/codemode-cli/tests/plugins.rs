@@ -97,16 +97,19 @@ fn codemode_plugin_path_is_searched_and_a_wrong_name_says_what_is_there() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = tempfile::tempdir().unwrap();
     copy_example_plugins(plugins.path());
+    let tools_list = || {
+        command(dir.path())
+            .env("CODEMODE_PLUGIN_PATH", plugins.path())
+            .args(["tools", "list"])
+            .output()
+            .unwrap()
+    };
     std::fs::write(
         dir.path().join("codemode.toml"),
         "[tool_providers.text]\nprovider = \"plugin\"\nname = \"text\"\nconfig = { shout = true }\n",
     )
     .unwrap();
-    let out = command(dir.path())
-        .env("CODEMODE_PLUGIN_PATH", plugins.path())
-        .args(["tools", "list"])
-        .output()
-        .unwrap();
+    let out = tools_list();
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     assert!(
@@ -119,11 +122,7 @@ fn codemode_plugin_path_is_searched_and_a_wrong_name_says_what_is_there() {
         "[tool_providers.text]\nprovider = \"plugin\"\nname = \"txt\"\n",
     )
     .unwrap();
-    let out = command(dir.path())
-        .env("CODEMODE_PLUGIN_PATH", plugins.path())
-        .args(["tools", "list"])
-        .output()
-        .unwrap();
+    let out = tools_list();
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(all.contains("no tool_provider plugin named `txt`"), "{all}");
     assert!(all.contains("tool_provider `text`"), "{all}");

@@ -195,17 +195,12 @@ impl From<&str> for PluginSource {
 }
 
 /// The `path` or `name` of a plugin section, and its `config`; any other key is an error
-/// (besides `also`, the keys the section's own schema owns, e.g. `model` for an LLM).
-fn plugin_settings(
-    context: &FactoryContext,
-    section: &str,
-    also: &[&str],
-) -> Result<(PluginSource, Value), PluginError> {
+fn plugin_settings(context: &FactoryContext, section: &str) -> Result<(PluginSource, Value), PluginError> {
     let settings = &context.settings;
-    if let Some(key) = settings.as_object().and_then(|o| {
-        o.keys()
-            .find(|k| !["path", "name", "config"].contains(&k.as_str()) && !also.contains(&k.as_str()))
-    }) {
+    if let Some(key) = settings
+        .as_object()
+        .and_then(|o| o.keys().find(|k| !["path", "name", "config"].contains(&k.as_str())))
+    {
         return Err(PluginError::Config(format!(
             "{section}: unknown key `{key}` for a plugin: it takes `path` or `name`, and `config`"
         )));
@@ -236,7 +231,7 @@ fn create_tools(context: FactoryContext) -> codemode_core::registry::ProviderFut
             provider: namespace.clone(),
             message,
         };
-        let (source, config) = plugin_settings(&context, &format!("[tool_providers.{namespace}]"), &[])
+        let (source, config) = plugin_settings(&context, &format!("[tool_providers.{namespace}]"))
             .map_err(|e| unavailable(e.to_string()))?;
         let provider = tokio::task::spawn_blocking({
             let namespace = namespace.clone();
@@ -268,7 +263,7 @@ fn create_llm(context: &codemode_core::registry::LlmContext) -> Result<Arc<dyn c
         plugin_dirs: context.plugin_dirs.clone(),
     };
     let (source, mut plugin_config) =
-        plugin_settings(&settings, &section, &[]).map_err(|e| CodeModeError::factory("LLM provider", "plugin", e))?;
+        plugin_settings(&settings, &section).map_err(|e| CodeModeError::factory("LLM provider", "plugin", e))?;
     // The section's own keys go to the plugin with its config.
     let mut own = serde_json::Map::new();
     if !config.model.is_empty() {
@@ -306,7 +301,7 @@ inventory::submit! {
 }
 
 fn create_environment(context: &FactoryContext) -> Result<Arc<dyn codemode_core::RunEnvironment>, CodeModeError> {
-    let (source, config) = plugin_settings(context, &format!("[environments.{}]", context.name), &[])
+    let (source, config) = plugin_settings(context, &format!("[environments.{}]", context.name))
         .map_err(|e| CodeModeError::factory("run environment", "plugin", e))?;
     let environment =
         PluginEnvironment::load(source, config).map_err(|e| CodeModeError::factory("run environment", "plugin", e))?;
