@@ -508,7 +508,15 @@ async fn run_against_a_fake_openai_compatible_server_then_replay_it() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["result_type"], "success");
     assert_eq!(report["output"]["sum"], "The sum of 2 and 3 is 5.");
-    assert_eq!(report["selected_tools"], serde_json::json!(["everything.get_sum"]));
+    // The tiny model's choice and the search's three best tools for the request and plan.
+    assert_eq!(
+        report["selected_tools"],
+        serde_json::json!([
+            "everything.get_resource_links",
+            "everything.get_resource_reference",
+            "everything.get_sum"
+        ])
+    );
     assert_eq!(report["token_usage"]["main"]["prompt_tokens"], 100);
     assert_eq!(report["token_usage"]["strategy"]["calls"], 1);
     let requests = server.received_requests().await.unwrap();

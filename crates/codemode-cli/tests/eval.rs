@@ -200,6 +200,9 @@ fn recall_counts_the_gold_tools_the_filter_kept() {
             "none",
             "--recall",
             "1",
+            // The tiny model's answer alone, so what it kept is what is counted.
+            "--retrieval-keep",
+            "0",
             "--livemcpbench",
             data.to_str().unwrap(),
             "--output",

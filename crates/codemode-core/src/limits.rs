@@ -404,6 +404,10 @@ run_limits! {
     filter_mode: FilterMode = FilterMode::Hybrid, flag "filter-mode", unit "MODE", check any;
     /// Tools the search index keeps for the tiny model (hybrid) or as the selection (retrieval).
     retrieval_candidates: usize = 80, flag "retrieval-candidates", unit "N", check at_least(1);
+    /// Tools the search index ranks best for the request and the plan that are kept whatever
+    /// the tiny model answers (hybrid): a small tiny model drops tools a task needs. 0: the
+    /// tiny model's answer alone.
+    retrieval_keep: usize = 3, flag "retrieval-keep", unit "N", check any;
     /// Whether filter prompts show tool descriptions; false lists names and parameters only.
     include_descriptions_in_filter: bool = true, flag "include-descriptions-in-filter", unit "BOOL", check any;
     /// Filter prompts in flight at once.

@@ -147,6 +147,10 @@ async fn a_repair_that_sends_the_same_program_back_is_asked_again_afresh() {
     let feedback = &again.messages[5].content;
     assert!(feedback.contains("the same program again"), "{feedback}");
     assert!(feedback.contains("TS2339"), "{feedback}");
+    // At temperature 0 the model would answer the near-identical prompt the same way.
+    assert_eq!(again.sampling, codemode::Sampling::Varied);
+    let first = llm.requests().into_iter().find(|r| r.step == "repair").unwrap();
+    assert_eq!(first.sampling, codemode::Sampling::Configured);
     assert!(
         feedback.contains("    1 | const r = await tools.chat.send_mesage("),
         "the offending line is quoted: {feedback}"
@@ -265,6 +269,7 @@ async fn runtime_error_points_at_the_typescript_line() {
     let again = llm.requests().pop().unwrap();
     assert_eq!(again.messages.len(), 6, "a fresh conversation: {:#?}", again.messages);
     assert!(again.messages[5].content.contains("same program again"));
+    assert_eq!(again.sampling, codemode::Sampling::Varied);
 }
 
 #[tokio::test]
@@ -484,6 +489,36 @@ async fn hybrid_filter_asks_the_tiny_model_about_the_search_candidates_only() {
     let listing = &filter.messages[1].content;
     assert!(listing.contains("ns3.tool_042(city)\n"), "{listing}");
     assert!(!listing.contains("Reads invoices"), "{listing}");
+}
+
+#[tokio::test]
+async fn hybrid_filter_keeps_the_best_ranked_tools_whatever_the_tiny_model_answers() {
+    // The tiny model selects nothing; the two invoice tools rank best for the request.
+    let run = |keep: usize| async move {
+        let llm = Arc::new(
+            ScriptedLlm::new()
+                .reply(LlmRole::Strategy, "1. Read the invoices.")
+                .respond_with(LlmRole::Tiny, |_| Ok("[]".to_string()))
+                .reply(LlmRole::Main, fenced("return 1;")),
+        );
+        let cm = CodeMode::builder()
+            .llm(llm)
+            .catalog(thousand_tools())
+            .environment(codemode::default_environment().unwrap())
+            .build()
+            .await
+            .unwrap();
+        let options = RunOptions::new("sum the invoices")
+            .retrieval_candidates(30)
+            .retrieval_keep(keep);
+        cm.run(options).await.unwrap()
+    };
+    let report = run(2).await;
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.selected_tools, ["ns3.tool_042", "ns7.tool_042"]);
+    // 0 turns it off: the tiny model's empty answer is the selection.
+    let report = run(0).await;
+    assert!(report.selected_tools.is_empty(), "{:?}", report.selected_tools);
 }
 
 #[tokio::test]

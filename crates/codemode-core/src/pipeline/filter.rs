@@ -174,7 +174,26 @@ pub(super) async fn filter(
         return Err(e.into());
     }
     filtered.selected.extend(named_in(plan, &all));
+    if options.filter_mode == FilterMode::Hybrid {
+        filtered.selected.extend(best_ranked(options, plan, catalog));
+    }
     Ok(filtered)
+}
+
+/// The `retrieval_keep` tools the search index ranks best for the request and the plan:
+/// kept whatever the tiny model answers. Seen with a 0.5B tiny model on an 11-tool catalog:
+/// it answered with the same block of the list for most requests and dropped
+/// `send_message` from "post the number to the general channel"; the main model then
+/// emailed a channel.
+fn best_ranked(options: &RunOptions, plan: &str, catalog: &ToolCatalog) -> Vec<String> {
+    if options.retrieval_keep == 0 {
+        return Vec::new();
+    }
+    catalog
+        .search(&format!("{}\n{plan}", options.query), options.retrieval_keep)
+        .into_iter()
+        .map(|hit| hit.path)
+        .collect()
 }
 
 /// The tools the plan names by path: always kept. The planner saw the catalog's names, and
