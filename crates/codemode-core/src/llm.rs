@@ -84,6 +84,38 @@ impl Message {
     }
 }
 
+/// How a client should sample a request's answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sampling {
+    /// The client's configured settings (`temperature`, ...).
+    #[default]
+    Configured,
+    /// An answer other than the likeliest one: the pipeline asks this when the model sent
+    /// the same failing program back even in a fresh conversation (at temperature 0 a small
+    /// model answers a near-identical prompt identically). Clients sample at a temperature
+    /// of at least [`VARIED_TEMPERATURE`].
+    Varied,
+}
+
+impl Sampling {
+    /// Whether this is [`Sampling::Configured`] (not written to recordings and plugin messages).
+    pub fn is_configured(&self) -> bool {
+        *self == Sampling::Configured
+    }
+
+    /// The temperature to send for a client configured with `configured`.
+    pub fn temperature(self, configured: Option<f64>) -> Option<f64> {
+        match self {
+            Sampling::Configured => configured,
+            Sampling::Varied => Some(configured.unwrap_or(0.0).max(VARIED_TEMPERATURE)),
+        }
+    }
+}
+
+/// The lowest temperature of a [`Sampling::Varied`] request.
+pub const VARIED_TEMPERATURE: f64 = 0.7;
+
 /// A completion request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LlmRequest {
@@ -96,6 +128,9 @@ pub struct LlmRequest {
     /// How many output tokens the step needs at most, when it knows (the filter's short
     /// list): clients send it as the token limit unless one configured is lower.
     pub max_output_tokens: Option<u32>,
+    /// How to sample the answer.
+    #[serde(default, skip_serializing_if = "Sampling::is_configured")]
+    pub sampling: Sampling,
 }
 
 impl LlmRequest {
@@ -200,7 +235,7 @@ pub enum LlmError {
 /// use codemode_core::{Llm, LlmRequest, LlmRole, Message};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let echo = |prompt: String| async move { Ok::<_, std::io::Error>(format!("you said: {prompt}")) };
-/// let request = LlmRequest { role: LlmRole::Main, step: "implement".into(), messages: vec![Message::user("hi")], max_output_tokens: None };
+/// let request = LlmRequest { role: LlmRole::Main, step: "implement".into(), messages: vec![Message::user("hi")], max_output_tokens: None, sampling: Default::default() };
 /// assert_eq!(echo.complete(&request).await.unwrap().text, "you said: hi");
 /// # });
 /// ```

@@ -205,6 +205,7 @@ mod tests {
             step: step.into(),
             messages: vec![Message::user(text)],
             max_output_tokens: None,
+            sampling: Default::default(),
         };
         recorder.complete(&req(LlmRole::Strategy, "plan", "p")).await.unwrap();
         recorder.complete(&req(LlmRole::Main, "implement", "m1")).await.unwrap();

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use codemode_core::redact::redact;
-use codemode_core::{Llm, LlmError, LlmRequest, LlmResponse, MessageRole, TokenUsage};
+use codemode_core::{Llm, LlmError, LlmRequest, LlmResponse, MessageRole, Sampling, TokenUsage};
 use serde_json::{Map, Value, json};
 
 pub use factory::apply_settings;
@@ -296,7 +296,7 @@ impl ChatModel {
         let mut body = Map::new();
         body.insert("model".into(), self.model.clone().into());
         body.insert("messages".into(), messages.into());
-        if let Some(t) = self.temperature {
+        if let Some(t) = request.sampling.temperature(self.temperature) {
             body.insert("temperature".into(), t.into());
         }
         let limit = match (self.max_tokens, request.max_output_tokens) {
@@ -403,6 +403,29 @@ impl Llm for ChatModel {
     }
 
     async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
+        let result = self.complete_once(request).await;
+        match result {
+            // A model that takes no temperature (OpenAI's reasoning models take only their
+            // default) still answers a varied request, with its configured settings.
+            Err(LlmError::Other(ref message))
+                if !request.sampling.is_configured()
+                    && message.contains("HTTP 400")
+                    && message.contains("temperature") =>
+            {
+                tracing::info!(model = %self.model, "the model refused the varied temperature; asking with its configured settings");
+                let configured = LlmRequest {
+                    sampling: Sampling::Configured,
+                    ..request.clone()
+                };
+                self.complete_once(&configured).await
+            }
+            other => other,
+        }
+    }
+}
+
+impl ChatModel {
+    async fn complete_once(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
         let body = self.request_body(request);
         let policy = self.client.inner.retry;
         let mut retries = 0;

@@ -17,6 +17,7 @@ fn request() -> LlmRequest {
         step: "implement".into(),
         messages: vec![Message::system("You write TypeScript."), Message::user("Return 42.")],
         max_output_tokens: None,
+        sampling: Default::default(),
     }
 }
 
@@ -270,6 +271,7 @@ async fn a_steps_output_budget_is_the_limit_unless_a_lower_one_is_configured() {
         }
         let request = LlmRequest {
             max_output_tokens: budget,
+            sampling: Default::default(),
             ..request()
         };
         llm.complete(&request).await.unwrap();
@@ -324,4 +326,53 @@ async fn a_local_server_needs_no_key() {
             .to_string()
             .contains("CODEMODE_TEST_UNSET_VARIABLE is not set")
     );
+}
+
+#[tokio::test]
+async fn a_varied_request_is_sampled_and_falls_back_when_the_model_takes_no_temperature() {
+    use codemode_core::Sampling;
+    use wiremock::matchers::body_partial_json;
+    let varied = LlmRequest {
+        sampling: Sampling::Varied,
+        ..request()
+    };
+    // Unconfigured or configured lower: at least 0.7; configured higher: the configured one.
+    for (configured, sent) in [(None, 0.7), (Some(0.2), 0.7), (Some(0.9), 0.9)] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(body_partial_json(json!({"temperature": sent})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(completion("ok")))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let mut llm = model(&server, 0);
+        if let Some(t) = configured {
+            llm = llm.temperature(t);
+        }
+        assert_eq!(llm.complete(&varied).await.unwrap().text, "ok");
+    }
+
+    // A reasoning model that takes only its default temperature: asked again without one.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"temperature": 0.7})))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "message": "Unsupported value: 'temperature' does not support 0.7 with this model. Only the default (1) value is supported."
+        }})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_json(json!({
+            "model": "gpt-test",
+            "messages": [
+                {"role": "system", "content": "You write TypeScript."},
+                {"role": "user", "content": "Return 42."}
+            ]
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion("default")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_eq!(model(&server, 0).complete(&varied).await.unwrap().text, "default");
 }

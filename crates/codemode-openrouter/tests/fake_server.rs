@@ -55,6 +55,7 @@ async fn sends_attribution_routing_and_fallbacks() {
         step: "plan".into(),
         messages: vec![Message::user("plan it")],
         max_output_tokens: None,
+        sampling: Default::default(),
     };
     let response = llm.complete(&request).await.unwrap();
     assert_eq!(response.text, "1. do it");
@@ -82,6 +83,7 @@ async fn a_rejected_key_names_openrouter_api_key() {
         step: "implement".into(),
         messages: vec![Message::user("x")],
         max_output_tokens: None,
+        sampling: Default::default(),
     };
     let err = llm.complete(&request).await.unwrap_err().to_string();
     assert!(

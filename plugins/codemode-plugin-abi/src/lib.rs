@@ -22,7 +22,7 @@
 //!     `description`, `inputSchema`, `outputSchema`);
 //!     `{"method": "call_tool", "name": ..., "arguments": {...}}` answers the result;
 //!   - `{"method": "complete", "request": {"role", "step", "messages": [{"role",
-//!     "content"}], "max_output_tokens"}}` answers `{"text": ..., "usage": {"prompt_tokens",
+//!     "content"}], "max_output_tokens", "sampling"}}` answers `{"text": ..., "usage": {"prompt_tokens",
 //!     "completion_tokens"}, "truncated": false}` (`usage` and `truncated` optional);
 //!   - `{"method": "execute", "javascript": ..., "tool_paths": [...], "limits":
 //!     {"total_timeout_ms", "cpu_time_ms", "memory_limit_bytes", "max_console_bytes",
@@ -183,7 +183,8 @@ pub trait PluginLlm: Sized + Send + Sync + 'static {
     /// An instance for the configuration the host passes: the `config` table of the
     /// `[llm.ROLE]` that loads the plugin, with `model` (and `base_url` when set) added.
     fn create(config: Value) -> Result<Self, String>;
-    /// One completion for `request` (`{"role", "step", "messages", "max_output_tokens"}`).
+    /// One completion for `request` (`{"role", "step", "messages", "max_output_tokens"}`, and
+    /// `"sampling": "varied"` when the host wants an answer other than the likeliest one).
     fn complete(&self, request: Value) -> Result<Value, String>;
 }
 

@@ -205,6 +205,7 @@ async fn the_example_model_is_found_by_name_and_answers_through_the_abi() {
         step: "implement".into(),
         messages: vec![Message::system("be brief"), Message::user("hi")],
         max_output_tokens: Some(64),
+        sampling: Default::default(),
     };
     let response = model.complete(&request).await.unwrap();
     assert_eq!(response.text, "hello from the server");

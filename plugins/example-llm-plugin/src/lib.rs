@@ -180,7 +180,15 @@ impl PluginLlm for HttpModel {
 
     fn complete(&self, request: Value) -> Result<Value, String> {
         let mut body = json!({"model": self.model, "messages": request["messages"]});
-        if let Some(t) = self.temperature {
+        // `"sampling": "varied"`: an answer other than the likeliest one (a temperature of at
+        // least 0.7).
+        let varied = request.get("sampling").and_then(Value::as_str) == Some("varied");
+        let temperature = if varied {
+            Some(self.temperature.unwrap_or(0.0).max(0.7))
+        } else {
+            self.temperature
+        };
+        if let Some(t) = temperature {
             body["temperature"] = json!(t);
         }
         if let Some(n) = request.get("max_output_tokens").and_then(Value::as_u64) {

@@ -101,6 +101,7 @@ async fn drive(client: &McpToolProvider, model: &dyn Llm, query: &str) -> Result
             step: "agent".into(),
             messages: messages.clone(),
             max_output_tokens: Some(TURN_TOKENS),
+            sampling: Default::default(),
         };
         let response = match model.complete(&request).await {
             Ok(response) => response,

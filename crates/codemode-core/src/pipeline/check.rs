@@ -9,7 +9,7 @@ use codemode_typescript::{
 use super::run::{RunContext, StepFailure};
 use super::types::Typed;
 use crate::checker::{CheckContext, CheckerError, TypeChecker};
-use crate::llm::{Llm, Message};
+use crate::llm::{Llm, Message, Sampling};
 use crate::prompts;
 use crate::report::ResultType;
 
@@ -182,8 +182,9 @@ pub(super) async fn check_and_repair(
 
 /// Asks for the repair `conversation` ends with. An answer that is the failing program again
 /// is not taken as the repair: the model is asked once more, in a conversation cut back to
-/// the request, the failing program and the quoted errors (seen: a small model sending the
-/// same program back on every repair).
+/// the request, the failing program and the quoted errors, and that answer is sampled
+/// ([`Sampling::Varied`]): at temperature 0 the 1.5B model sent the same program back in the
+/// fresh conversation too, every time (eval, issue 13).
 async fn ask_for_a_change(
     ctx: &RunContext<'_>,
     main: &dyn Llm,
@@ -203,7 +204,9 @@ async fn ask_for_a_change(
             prompts::REPAIR_AGAIN_USER,
             &[("diagnostics", quoted)],
         )));
-        let code = ctx.ask_program(main, "repair", &mut fresh).await?;
+        let code = ctx
+            .ask_program_sampled(main, "repair", &mut fresh, Sampling::Varied)
+            .await?;
         *conversation = fresh;
         return Ok(code);
     }

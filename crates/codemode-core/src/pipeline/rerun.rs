@@ -9,7 +9,7 @@ use super::run::{RunContext, StepFailure};
 use crate::bridge::ToolCallRecord;
 use crate::catalog::ToolCatalog;
 use crate::limits::RerunPolicy;
-use crate::llm::{Llm, LlmError, Message};
+use crate::llm::{Llm, LlmError, Message, Sampling};
 use crate::prompts;
 use crate::report::{ResultType, RunAttempt, RunReport};
 
@@ -86,8 +86,8 @@ pub(super) fn end_with_last_attempt(report: &mut RunReport, note: &str) {
 
 /// Asks the main model for a program that does not fail the way `executed` did;
 /// `conversation` ends with the answer that held `code`. An answer that is the failing program
-/// again is asked for once more in a fresh, shorter conversation (seen with a small model);
-/// the same program twice is returned as it is, and the caller does not run it again.
+/// again is asked for once more in a fresh, shorter conversation, sampled
+/// ([`Sampling::Varied`]; seen with a small model); the same program twice is returned as it is, and the caller does not run it again.
 pub(super) async fn ask_for_fix(
     ctx: &RunContext<'_>,
     main: &dyn Llm,
@@ -123,7 +123,9 @@ pub(super) async fn ask_for_fix(
         prompts::RUNTIME_REPAIR_AGAIN_USER,
         &[("error", error), ("line", &line), ("hints", &hints)],
     )));
-    let fixed = ctx.ask_program(main, "runtime_repair", &mut fresh).await?;
+    let fixed = ctx
+        .ask_program_sampled(main, "runtime_repair", &mut fresh, Sampling::Varied)
+        .await?;
     *conversation = fresh;
     Ok(fixed)
 }

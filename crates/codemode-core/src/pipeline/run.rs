@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::extract::{contains_program, extract_code};
-use crate::llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, TokenUsage};
+use crate::llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, Sampling, TokenUsage};
 use crate::promptlog::PromptLog;
 use crate::prompts;
 use crate::report::{ResultType, RunReport, Step, StepTiming};
@@ -40,7 +40,9 @@ impl<'a> RunContext<'a> {
         step: &str,
         messages: Vec<Message>,
     ) -> Result<String, LlmError> {
-        self.complete(llm, role, step, messages, None).await.map(|r| r.text)
+        self.complete(llm, role, step, messages, None, Sampling::Configured)
+            .await
+            .map(|r| r.text)
     }
 
     /// [`Self::ask`] for an answer that needs at most `max_output_tokens` (a small model
@@ -54,7 +56,7 @@ impl<'a> RunContext<'a> {
         messages: Vec<Message>,
         max_output_tokens: u32,
     ) -> Result<String, LlmError> {
-        self.complete(llm, role, step, messages, Some(max_output_tokens))
+        self.complete(llm, role, step, messages, Some(max_output_tokens), Sampling::Configured)
             .await
             .map(|r| r.text)
     }
@@ -68,15 +70,16 @@ impl<'a> RunContext<'a> {
         role: LlmRole,
         step: &str,
         mut messages: Vec<Message>,
+        sampling: Sampling,
     ) -> Result<String, LlmError> {
-        let first = self.complete(llm, role, step, messages.clone(), None).await?;
+        let first = self.complete(llm, role, step, messages.clone(), None, sampling).await?;
         if !first.truncated {
             return Ok(first.text);
         }
         tracing::info!(%role, step, "the answer was cut off at the token limit; asking for a shorter one");
         messages.push(Message::assistant(opening_of(&first.text)));
         messages.push(Message::user(prompts::TRUNCATED_USER));
-        let second = self.complete(llm, role, step, messages, None).await?;
+        let second = self.complete(llm, role, step, messages, None, sampling).await?;
         if second.truncated {
             return Err(LlmError::InvalidResponse(format!(
                 "the {role} model's answer was cut off at its token limit twice (finish_reason: length); \
@@ -95,13 +98,29 @@ impl<'a> RunContext<'a> {
         step: &str,
         conversation: &mut Vec<Message>,
     ) -> Result<String, LlmError> {
-        let answer = self.ask_whole(main, LlmRole::Main, step, conversation.clone()).await?;
+        self.ask_program_sampled(main, step, conversation, Sampling::Configured)
+            .await
+    }
+
+    /// [`Self::ask_program`] with the answer sampled as `sampling` says.
+    pub async fn ask_program_sampled(
+        &self,
+        main: &dyn Llm,
+        step: &str,
+        conversation: &mut Vec<Message>,
+        sampling: Sampling,
+    ) -> Result<String, LlmError> {
+        let answer = self
+            .ask_whole(main, LlmRole::Main, step, conversation.clone(), sampling)
+            .await?;
         let has_program = contains_program(&answer);
         conversation.push(Message::assistant(answer));
         if !has_program {
             tracing::info!(step, "the answer has no program; asking once more for one code block");
             conversation.push(Message::user(prompts::NO_CODE_USER));
-            let again = self.ask_whole(main, LlmRole::Main, step, conversation.clone()).await?;
+            let again = self
+                .ask_whole(main, LlmRole::Main, step, conversation.clone(), sampling)
+                .await?;
             conversation.push(Message::assistant(again));
         }
         Ok(conversation
@@ -117,12 +136,14 @@ impl<'a> RunContext<'a> {
         step: &str,
         messages: Vec<Message>,
         max_output_tokens: Option<u32>,
+        sampling: Sampling,
     ) -> Result<LlmResponse, LlmError> {
         let request = LlmRequest {
             role,
             step: step.to_string(),
             messages,
             max_output_tokens,
+            sampling,
         };
         let span = tracing::info_span!(
             "model_call",
