@@ -229,7 +229,7 @@ pub(super) async fn repair_hints(
 ) -> Vec<Diagnostic> {
     let mut hints = builtin_hints(checker, code, context).await;
     hints.extend(object_for_value_hints(diagnostics, context.declarations));
-    hints.extend(unknown_result_hints(diagnostics));
+    hints.extend(unknown_result_hints(diagnostics, code));
     hints
 }
 
@@ -275,21 +275,54 @@ fn object_for_value_hints(diagnostics: &[Diagnostic], declarations: &str) -> Vec
         .collect()
 }
 
-/// For tsc's "Property 'x' does not exist on type 'unknown'": the tool declares no output,
-/// so nothing can be read from its result (seen: `const { id } = await
-/// tools.workspace.send_email(...)`, sent back unchanged on repair).
-fn unknown_result_hints(diagnostics: &[Diagnostic]) -> Vec<Diagnostic> {
+/// For tsc's "Property 'x' does not exist on type 'unknown'" and "'x' is of type
+/// 'unknown'": the tool declares no output, so nothing can be read from its result. When the
+/// line destructures an awaited tool call, the hint is the line to write instead, the form
+/// of hint the 1.5B model acted on where it ignored prose (seen: `const { id } = await
+/// tools.workspace.send_email(...)`, sent back unchanged on every repair).
+fn unknown_result_hints(diagnostics: &[Diagnostic], code: &str) -> Vec<Diagnostic> {
+    let lines: Vec<&str> = code.lines().collect();
     diagnostics
         .iter()
-        .filter(|d| d.code == "TS2339" && d.message.ends_with("does not exist on type 'unknown'."))
+        .filter(|d| {
+            (d.code == "TS2339" && d.message.ends_with("does not exist on type 'unknown'."))
+                || (d.code == "TS18046" && d.message.ends_with("is of type 'unknown'."))
+        })
         .map(|d| {
+            let line = (d.line as usize).checked_sub(1).and_then(|i| lines.get(i)).copied();
             let mut hint = d.clone();
-            hint.message = "The value is `unknown`: the tool declares no output type, so read nothing from its result \
-                            (no destructuring, no properties); await the call and return something else."
-                .into();
+            hint.message = match line.and_then(destructured_call) {
+                Some((call, path)) => format!(
+                    "The result of {path} is `unknown`: the tool declares no output type, so it has no properties to read. \
+                     Write this line as `{call};` and return a value the program already has."
+                ),
+                None => "The value is `unknown`: the tool declares no output type, so read nothing from its result \
+                         (no destructuring, no properties); await the call and return a value the program already has \
+                         (for a list of calls, how many there were)."
+                    .into(),
+            };
             hint
         })
         .collect()
+}
+
+/// `await tools.a.b(...)` and `tools.a.b` from a line `const { x } = await tools.a.b(...);`.
+fn destructured_call(line: &str) -> Option<(&str, &str)> {
+    let rest = line
+        .trim()
+        .strip_prefix("const ")
+        .or_else(|| line.trim().strip_prefix("let "))?;
+    let rest = rest.trim_start().strip_prefix('{')?;
+    let (_, rest) = rest.split_once('}')?;
+    let call = rest
+        .trim_start()
+        .strip_prefix('=')?
+        .trim()
+        .trim_end_matches(';')
+        .trim_end();
+    let path = call.strip_prefix("await ")?.trim_start();
+    let path = &path[..path.find('(')?];
+    (path.starts_with("tools.") && call.ends_with(')')).then_some((call, path))
 }
 
 /// The property names of `type NAME = { ... };` in generated declarations.
@@ -358,15 +391,30 @@ mod tests {
         let quoted = quote_diagnostics(&[tsc], &hints, "\n\n\n\n\n\n  await tools.w.send({ channel });\n");
         assert!(quoted.ends_with("\n    hint: 'WorkspaceListChannelsOutputChannel' is an object with the properties name, topic; pass one of them (e.g. `.name`), not the whole object."), "{quoted}");
         let unknown = Diagnostic::error(1, 9, "TS2339", "Property 'id' does not exist on type 'unknown'.");
-        let hints = unknown_result_hints(std::slice::from_ref(&unknown));
+        let hints = unknown_result_hints(std::slice::from_ref(&unknown), "return (await tools.w.send({})).id;");
         assert!(hints[0].message.starts_with("The value is `unknown`"), "{hints:?}");
+        // A destructured call: the line to write instead.
+        let code = "const { id } = await tools.w.send_email({ to: \"a@b.c\" });\nreturn { id };";
+        let hints = unknown_result_hints(std::slice::from_ref(&unknown), code);
+        assert_eq!(
+            hints[0].message,
+            "The result of tools.w.send_email is `unknown`: the tool declares no output type, so it has no properties to read. \
+             Write this line as `await tools.w.send_email({ to: \"a@b.c\" });` and return a value the program already has."
+        );
+        let callback = Diagnostic::error(2, 29, "TS18046", "'result' is of type 'unknown'.");
+        let code = "const sent = await Promise.all(xs.map((x) => tools.w.send_email(x)));\nreturn sent.map((result) => result.id);";
+        let hints = unknown_result_hints(std::slice::from_ref(&callback), code);
+        assert!(hints[0].message.contains("how many there were"), "{hints:?}");
         assert!(
-            unknown_result_hints(&[Diagnostic::error(
-                1,
-                1,
-                "TS2339",
-                "Property 'id' does not exist on type 'Other'."
-            )])
+            unknown_result_hints(
+                &[Diagnostic::error(
+                    1,
+                    1,
+                    "TS2339",
+                    "Property 'id' does not exist on type 'Other'."
+                )],
+                code
+            )
             .is_empty()
         );
         // Not for other messages, unknown types, or object targets.
