@@ -68,6 +68,21 @@ impl LineIndex {
         (line as u32 + 1, col as u32 + 1)
     }
 
+    /// The byte offset of a 1-based (line, column), columns counting characters: the
+    /// inverse of [`Self::position`]. Past the end of a line or the text, its end.
+    pub fn offset(&self, text: &str, line: u32, column: u32) -> usize {
+        let Some(&start) = self.starts.get((line as usize).saturating_sub(1)) else {
+            return text.len();
+        };
+        let rest = text.get(start..).unwrap_or("");
+        let end = rest.find('\n').unwrap_or(rest.len());
+        start
+            + rest[..end]
+                .char_indices()
+                .nth((column as usize).saturating_sub(1))
+                .map_or(end, |(i, _)| i)
+    }
+
     /// Number of lines.
     pub fn line_count(&self) -> usize {
         self.starts.len()
@@ -87,5 +102,12 @@ mod tests {
         assert_eq!(idx.position(text, 7), (2, 4));
         assert_eq!(idx.position(text, 8), (3, 1));
         assert_eq!(idx.line_count(), 3);
+        // Offsets are the inverse, and stop at the end of a line or the text.
+        for offset in [0, 3, 5, 7, 9] {
+            let (line, column) = idx.position(text, offset);
+            assert_eq!(idx.offset(text, line, column), offset, "{offset}");
+        }
+        assert_eq!(idx.offset(text, 2, 9), 7);
+        assert_eq!(idx.offset(text, 7, 1), text.len());
     }
 }

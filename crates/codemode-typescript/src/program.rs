@@ -67,7 +67,8 @@ pub(crate) fn syntax_diagnostics(ret: &ParserReturn<'_>, source: &str) -> Vec<Di
 }
 
 /// The program shape violations of `source` (imports and exports, a program declaring its
-/// own `tools` or `console`, `declare` statements), without its syntax errors. Checked
+/// own `tools` or `console`, `declare` statements, a program with nothing to run), without
+/// its syntax errors. Checked
 /// before any type checker runs, so that every checker reports them the same way.
 pub fn shape_diagnostics(source: &str) -> Vec<Diagnostic> {
     let allocator = Allocator::default();
@@ -76,7 +77,8 @@ pub fn shape_diagnostics(source: &str) -> Vec<Diagnostic> {
         return Vec::new();
     }
     let index = LineIndex::new(source);
-    ret.program
+    let mut found: Vec<Diagnostic> = ret
+        .program
         .body
         .iter()
         .filter_map(|stmt| {
@@ -84,7 +86,25 @@ pub fn shape_diagnostics(source: &str) -> Vec<Diagnostic> {
             let (line, column) = index.position(source, span_start(stmt));
             Some(Diagnostic::error(line, column, code, message))
         })
-        .collect()
+        .collect();
+    if found.is_empty() && !ret.program.body.iter().any(runs) {
+        found.push(Diagnostic::error(1, 1, "EMPTY", NOTHING_TO_RUN));
+    }
+    found
+}
+
+/// Why a program with nothing to run is refused (seen: the 1.5B model answering a repair
+/// with the declarations alone, which type-checked and "succeeded" without a tool call).
+const NOTHING_TO_RUN: &str = "the program has no statement that runs (only types, declarations or comments): write \
+     the steps that call the tools, e.g. `await tools.namespace.tool({ ... })`; the declarations are already loaded";
+
+/// Whether a top-level statement does anything at run time: not a type, an interface, a
+/// `declare` or an empty statement.
+fn runs(stmt: &Statement<'_>) -> bool {
+    !matches!(
+        stmt,
+        Statement::TSTypeAliasDeclaration(_) | Statement::TSInterfaceDeclaration(_) | Statement::EmptyStatement(_)
+    ) && !is_declare(stmt)
 }
 
 /// The names the sandbox gives every program; a program that declares its own (seen: a
@@ -301,6 +321,28 @@ mod tests {
         for program in [
             "const f = () => { const tools = 1; return tools; };\nreturn f();",
             "const r = await tools.chat.send({});\nconsole.log(r);\nreturn r;",
+        ] {
+            assert_eq!(shape_diagnostics(program), [], "{program}");
+        }
+    }
+
+    #[test]
+    fn a_program_with_nothing_to_run_is_refused() {
+        // Seen from Qwen2.5-Coder-1.5B on a repair: the declarations alone, which "succeeded"
+        // with no tool call once `declare const tools` was blanked out.
+        let pasted = prepare_program(
+            "type ListInput = { state?: string };\ninterface Issue { id: number }\ndeclare const tools: {\n  w: { list(input?: ListInput): Promise<Issue[]> };\n};\n",
+        );
+        for program in [pasted.text.as_str(), "", "// nothing yet\n;", "type T = number;"] {
+            let found = shape_diagnostics(program);
+            assert_eq!(found.len(), 1, "{program:?}: {found:?}");
+            assert_eq!((found[0].line, found[0].code.as_str()), (1, "EMPTY"), "{program:?}");
+            assert!(found[0].message.contains("no statement that runs"), "{found:?}");
+        }
+        for program in [
+            "type T = number;\nreturn 1;",
+            "await tools.w.list();",
+            "function f() {}",
         ] {
             assert_eq!(shape_diagnostics(program), [], "{program}");
         }

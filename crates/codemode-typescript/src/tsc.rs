@@ -183,7 +183,7 @@ impl TscChecker {
     pub fn check(&self, program: &str, declarations: &str) -> Result<Vec<Diagnostic>, TscError> {
         if let Some(warm) = &self.warm {
             match self.check_warm(warm, program, declarations) {
-                Ok(diagnostics) => return Ok(diagnostics),
+                Ok(diagnostics) => return Ok(as_they_bear_on_running(program, diagnostics)),
                 Err(e) => tracing::warn!(error = %e, "the warm TypeScript server failed; checking cold"),
             }
         }
@@ -241,7 +241,7 @@ impl TscChecker {
         if !success && diagnostics.is_empty() {
             return Err(self.error(format!("{}{}", stdout.trim(), stderr.trim())));
         }
-        Ok(diagnostics)
+        Ok(as_they_bear_on_running(program, diagnostics))
     }
 
     /// Checks declaration files on their own (no `--skipLibCheck`): every diagnostic, with
@@ -289,6 +289,45 @@ impl TscChecker {
     const ARGS: [&'static str; 10] = [
         "--strict", "--noEmit", "--target", "es2023", "--lib", "es2023", "--types", "", "--pretty", "false",
     ];
+}
+
+/// `noImplicitAny`'s complaints about a parameter, variable or member without a type
+/// ("Parameter 'x' implicitly has an 'any' type"). `--strict` stays on, for the evolving
+/// types of `const xs = []` that only `noImplicitAny` gives (off, `[]` is `never[]` and
+/// every `push` an error), but these are no mistakes in a program that runs once: they were
+/// most of what repair prompts quoted after one real error (every callback parameter of
+/// `issues.map` on an object), and the only error of a callback over an untyped result.
+const IMPLICIT_ANY: [&str; 8] = [
+    "TS7005", "TS7006", "TS7008", "TS7010", "TS7011", "TS7019", "TS7031", "TS7034",
+];
+
+fn without_implicit_any(mut diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diagnostics.retain(|d| !IMPLICIT_ANY.contains(&d.code.as_str()));
+    diagnostics
+}
+
+/// `diagnostics` of `program` as they bear on running it: `noImplicitAny`'s complaints
+/// dropped, and a key written twice in an object literal (TS1117) a warning unless the
+/// object goes to a tool. JavaScript keeps the last value and runs on; in a value the
+/// program returns that loses a value of its report, where a compile error lost the work
+/// (seen: `return { id: a.id, id: b.id, id: c.id }` after three right calls, sent back
+/// unchanged through every repair). What a tool receives must say one thing.
+fn as_they_bear_on_running(program: &str, diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let index = crate::diagnostic::LineIndex::new(program);
+    without_implicit_any(diagnostics)
+        .into_iter()
+        .map(|d| {
+            let to_a_tool = || crate::check::in_tool_arguments(program, index.offset(program, d.line, d.column));
+            if d.code == "TS1117" && d.severity == Severity::Error && !to_a_tool() {
+                Diagnostic {
+                    severity: Severity::Warning,
+                    ..d
+                }
+            } else {
+                d
+            }
+        })
+        .collect()
 }
 
 /// For a Node wrapper (`node_modules/.bin/tsc`), the native binary of the platform package.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use codemode_typescript::{BuiltinChecker, ToolSignature, generate_declarations, prepare_program};
+use codemode_typescript::{BuiltinChecker, Severity, ToolSignature, generate_declarations, prepare_program};
 use serde_json::json;
 
 #[test]
@@ -179,4 +179,77 @@ fn warm_and_cold_checks_agree_and_the_warm_server_is_reused() {
     assert_eq!(d[0].code, "TS2322", "{d:?}");
     assert_ne!(warm.warm_server_pid(), Some(killed));
     assert!(warm.warm_server_pid().is_some());
+}
+
+/// A tool without an output schema returns `any` (its server's JSON or text, as from
+/// `JSON.parse`): a program reads what it expects without a cast, and a parameter without a
+/// type is no error (`noImplicitAny`'s complaints are dropped), while `const xs = []` still
+/// gets its evolving type. A tool that declares no parameters takes none.
+#[test]
+fn untyped_results_parameters_without_types_and_tools_without_parameters() {
+    let schema = chat_schema();
+    let none = json!({"type": "object", "properties": {}});
+    let sigs = [
+        signature("chat.send_message", &schema),
+        signature("chat.list_channels", &none),
+    ];
+    let decls = generate_declarations(&sigs).text;
+    assert!(
+        decls.contains("type ChatListChannelsInput = Record<string, never>;"),
+        "{decls}"
+    );
+    let builtin = BuiltinChecker::new(&sigs);
+    let tsc = common::tsc();
+    let ok = "const { id } = await tools.chat.send_message({ channel: 'a' });\n\
+              const all = await tools.chat.list_channels({});\n\
+              const names = all.items.map((c) => c.name);\n\
+              const seen = [];\n\
+              for (const n of names) seen.push(n);\n\
+              function twice(x) { return [x, x]; }\n\
+              await tools.chat.list_channels();\n\
+              return { id, seen, t: twice(1) };";
+    let prepared = prepare_program(ok).text;
+    assert_eq!(tsc.check(&prepared, &decls).unwrap(), vec![], "{ok}");
+    assert!(builtin.check(&prepared).is_empty(), "{:?}", builtin.check(&prepared));
+    // Real mistakes still fail, and an argument for a tool without parameters is one.
+    let wrong = "const all = await tools.chat.list_channels({ name: 'general' });\nconst n: number = all;\nreturn n.toFixed(1) + 'x'.foo;";
+    let prepared = prepare_program(wrong).text;
+    let t = tsc.check(&prepared, &decls).unwrap();
+    assert!(t.iter().any(|d| d.line == 1 && d.code == "TS2322"), "{t:?}");
+    assert!(t.iter().any(|d| d.line == 3 && d.code == "TS2339"), "{t:?}");
+    let b = builtin.check(&prepared);
+    assert!(
+        b.iter()
+            .any(|d| d.line == 1 && d.message.contains("takes no arguments")),
+        "{b:?}"
+    );
+}
+
+/// A key written twice (TS1117) is a warning in a value the program keeps or returns (the
+/// last value wins and the program runs), and an error in what a tool receives.
+#[test]
+fn a_key_written_twice_blocks_the_run_only_in_a_tool_argument() {
+    let schema = chat_schema();
+    let sig = signature("chat.send_message", &schema);
+    let decls = generate_declarations(&[sig]).text;
+    let tsc = common::tsc();
+    let returned = "const a = await tools.chat.send_message({ channel: 'a' });
+const b = await tools.chat.send_message({ channel: 'b' });
+return { id: a, id: b };";
+    let d = tsc.check(returned, &decls).unwrap();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(
+        (d[0].line, d[0].code.as_str(), d[0].severity),
+        (3, "TS1117", Severity::Warning)
+    );
+    let sent = "await tools.chat.send_message({
+  channel: 'a',
+  channel: 'b',
+});";
+    let d = tsc.check(sent, &decls).unwrap();
+    assert_eq!(
+        (d[0].line, d[0].code.as_str(), d[0].severity),
+        (3, "TS1117", Severity::Error),
+        "{d:?}"
+    );
 }

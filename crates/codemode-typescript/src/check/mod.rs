@@ -118,6 +118,36 @@ struct CallVisitor<'c> {
     promises: HashMap<String, String>,
 }
 
+/// Whether byte `offset` of `source` (a program body) lies in the arguments of a call of a
+/// tool (`tools.a.b(...)`).
+pub(crate) fn in_tool_arguments(source: &str, offset: usize) -> bool {
+    struct Finder {
+        offset: u32,
+        found: bool,
+    }
+    impl<'a> Visit<'a> for Finder {
+        fn visit_call_expression(&mut self, it: &CallExpression<'a>) {
+            if tool_chain(&it.callee).is_some_and(|chain| !chain.is_empty())
+                && it
+                    .arguments
+                    .iter()
+                    .any(|a| a.span().start <= self.offset && self.offset < a.span().end)
+            {
+                self.found = true;
+            }
+            walk::walk_call_expression(self, it);
+        }
+    }
+    let allocator = Allocator::default();
+    let ret = parse(&allocator, source);
+    let mut finder = Finder {
+        offset: u32::try_from(offset).unwrap_or(u32::MAX),
+        found: false,
+    };
+    finder.visit_program(&ret.program);
+    finder.found
+}
+
 /// `tools.a.b` as segments with the byte offset of each segment.
 fn tool_chain(expr: &Expression<'_>) -> Option<Vec<(String, u32)>> {
     match expr {
@@ -238,9 +268,26 @@ impl CallVisitor<'_> {
             }
             Some(Argument::SpreadElement(_)) => {}
             Some(arg) => {
-                if let Some(expr) = arg.as_expression() {
-                    self.check_value(expr, schema, schema, &name, 0);
+                let Some(expr) = arg.as_expression() else { return };
+                if crate::schema::takes_no_arguments(schema)
+                    && let Expression::ObjectExpression(obj) = expr.without_parentheses()
+                    && let Some((at, key)) = obj.properties.iter().find_map(|p| match p {
+                        ObjectPropertyKind::ObjectProperty(p) => {
+                            Some((p.key.span().start, p.key.static_name().unwrap_or_default().to_string()))
+                        }
+                        ObjectPropertyKind::SpreadProperty(_) => None,
+                    })
+                {
+                    // tsc's code for the same mistake (its input is `Record<string, never>`),
+                    // so this explains tsc's "not assignable to type 'never'" as a hint.
+                    self.report(
+                        at,
+                        "TS2322",
+                        format!("'{key}' is not an argument of tools.{prefix}: it takes no arguments; call it as `tools.{prefix}()`."),
+                    );
+                    return;
                 }
+                self.check_value(expr, schema, schema, &name, 0);
             }
         }
     }

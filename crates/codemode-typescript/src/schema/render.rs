@@ -9,6 +9,9 @@ use super::jsdoc::{doc_lines, write_jsdoc};
 use super::{MAX_DEPTH, NameAllocator};
 use crate::ident::{pascal_case, property_key};
 
+/// The JSDoc of the output type of a tool that declares no output schema.
+pub(crate) const UNDECLARED_OUTPUT_DOC: &str = "/** Not declared by the tool: its JSON result, or its text. */";
+
 /// Emits the type alias for one root schema (and every named type it references) and
 /// returns the alias name.
 pub(super) fn emit_root(
@@ -20,7 +23,11 @@ pub(super) fn emit_root(
 ) -> String {
     let name = names.allocate(&format!("{prefix}{suffix}"));
     let Some(schema) = schema else {
-        let _ = writeln!(out, "type {name} = unknown;");
+        // What a program receives is the server's JSON, or its text: typed like
+        // `JSON.parse`'s result, so a program reads what it expects and a wrong guess shows
+        // at run time with the actual value (where a runtime repair sees it), instead of a
+        // compile error no repair can answer without knowing the shape.
+        let _ = writeln!(out, "{UNDECLARED_OUTPUT_DOC}\ntype {name} = any;");
         return name;
     };
     let mut ctx = RootContext {

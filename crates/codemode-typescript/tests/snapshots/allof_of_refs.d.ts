@@ -8,7 +8,8 @@ type OddAllofOfRefsInputTimestamped = {
   /** @format date-time */
   at?: string;
 };
-type OddAllofOfRefsOutput = unknown;
+/** Not declared by the tool: its JSON result, or its text. */
+type OddAllofOfRefsOutput = any;
 declare const tools: {
   odd: {
     /** A tool with a tricky schema. */

@@ -7,7 +7,8 @@ type OddOddNamesInput = {
   $ref_like?: string;
   [key: string]: string | boolean | undefined;
 };
-type OddOddNamesOutput = unknown;
+/** Not declared by the tool: its JSON result, or its text. */
+type OddOddNamesOutput = any;
 declare const tools: {
   odd: {
     /** A tool with a tricky schema. */

@@ -6,7 +6,8 @@ type OddTuplesInput = {
   /** @minItems 1 */
   head_and_rest?: [string, ...number[]];
 };
-type OddTuplesOutput = unknown;
+/** Not declared by the tool: its JSON result, or its text. */
+type OddTuplesOutput = any;
 declare const tools: {
   odd: {
     /** A tool with a tricky schema. */

@@ -12,7 +12,8 @@ type OddUnionOfObjectsInput = {
   note?: string | null;
   not_this?: unknown;
 };
-type OddUnionOfObjectsOutput = unknown;
+/** Not declared by the tool: its JSON result, or its text. */
+type OddUnionOfObjectsOutput = any;
 declare const tools: {
   odd: {
     /** A tool with a tricky schema. */

@@ -17,7 +17,8 @@ type OddWildInputsInput = {
   /** @example "a" */
   mode?: "a" | "b";
 };
-type OddWildInputsOutput = unknown;
+/** Not declared by the tool: its JSON result, or its text. */
+type OddWildInputsOutput = any;
 declare const tools: {
   odd: {
     /** A tool with a tricky schema. */
