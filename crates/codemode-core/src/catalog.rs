@@ -77,6 +77,35 @@ impl CatalogEntry {
         }
     }
 
+    /// One line for a model choosing tools: `path(arg, ...)`, then `: description` (white
+    /// space folded, cut at `description_chars` characters; none when 0 or undescribed).
+    pub fn brief(&self, description_chars: usize) -> String {
+        let args: Vec<&str> = self
+            .spec
+            .input_schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut line = format!("{}({})", self.path, args.join(", "));
+        let description: String = self
+            .spec
+            .description
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(description_chars)
+            .collect();
+        if !description.is_empty() {
+            line.push_str(": ");
+            line.push_str(&description);
+        }
+        line
+    }
+
     /// The tool as the TypeScript generator and checker see it.
     pub fn signature(&self) -> ToolSignature<'_> {
         ToolSignature {

@@ -228,35 +228,10 @@ enum BatchResult {
 /// One line per tool: `N. path(arg, ...): description`, or `N. path(arg, ...)` without
 /// descriptions.
 fn listing(batch: &[&CatalogEntry], describe: bool) -> String {
+    let chars = if describe { FILTER_DESCRIPTION_CHARS } else { 0 };
     let mut listing = String::new();
     for (i, e) in batch.iter().enumerate() {
-        let desc: String = if !describe {
-            String::new()
-        } else {
-            e.spec
-                .description
-                .as_deref()
-                .unwrap_or("")
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .chars()
-                .take(FILTER_DESCRIPTION_CHARS)
-                .collect()
-        };
-        let args: Vec<&str> = e
-            .spec
-            .input_schema
-            .get("properties")
-            .and_then(|p| p.as_object())
-            .map(|p| p.keys().map(String::as_str).collect())
-            .unwrap_or_default();
-        let _ = write!(listing, "{}. {}({})", i + 1, e.path, args.join(", "));
-        let _ = if desc.is_empty() {
-            writeln!(listing)
-        } else {
-            writeln!(listing, ": {desc}")
-        };
+        let _ = writeln!(listing, "{}. {}", i + 1, e.brief(chars));
     }
     listing
 }
