@@ -2,6 +2,10 @@
 
 pub(crate) const PLAN_SYSTEM: &str = include_str!("../prompts/plan_system.md");
 pub(crate) const PLAN_USER: &str = include_str!("../prompts/plan_user.md");
+/// The catalog for the planner tool by tool, with arguments and descriptions (small catalogs).
+pub(crate) const PLAN_CATALOG_DESCRIBED: &str = include_str!("../prompts/plan_catalog_described.md");
+/// The catalog for the planner as namespaces with sample tool names (large catalogs).
+pub(crate) const PLAN_CATALOG_NAMESPACES: &str = include_str!("../prompts/plan_catalog_namespaces.md");
 /// A request and its plan, sent as an earlier turn of the conversation: a small model copies
 /// an example written into the instructions (seen: "Return the number of open issues"
 /// planned as the example's "close the issues labelled duplicate").
@@ -17,6 +21,8 @@ pub(crate) const IMPLEMENT_EXAMPLE_USER: &str = include_str!("../prompts/impleme
 pub(crate) const IMPLEMENT_EXAMPLE_ASSISTANT: &str = include_str!("../prompts/implement_example_assistant.md");
 pub(crate) const REPAIR_USER: &str = include_str!("../prompts/repair_user.md");
 pub(crate) const REPAIR_AGAIN_USER: &str = include_str!("../prompts/repair_again_user.md");
+/// A repair sent back unchanged: only the first failing line is asked for.
+pub(crate) const REPAIR_LINE_USER: &str = include_str!("../prompts/repair_line_user.md");
 pub(crate) const RUNTIME_REPAIR_USER: &str = include_str!("../prompts/runtime_repair_user.md");
 pub(crate) const RUNTIME_REPAIR_AGAIN_USER: &str = include_str!("../prompts/runtime_repair_again_user.md");
 pub(crate) const NO_CODE_USER: &str = include_str!("../prompts/no_code_user.md");
@@ -60,5 +66,15 @@ mod tests {
             "a {{y}} b 2 {{z}}"
         );
         assert!(render(PLAN_USER, &[("query", "q")]).contains("User request:\nq"));
+        // Every slot of every template is one the code fills.
+        for (template, slots) in [
+            (PLAN_USER, &["catalog", "query"][..]),
+            (PLAN_CATALOG_DESCRIBED, &["tool_count", "tools"][..]),
+            (PLAN_CATALOG_NAMESPACES, &["tool_count", "namespaces"][..]),
+            (REPAIR_LINE_USER, &["line", "diagnostics"][..]),
+        ] {
+            let values: Vec<(&str, &str)> = slots.iter().map(|s| (*s, "")).collect();
+            assert!(!render(template, &values).contains("{{"), "{template}");
+        }
     }
 }

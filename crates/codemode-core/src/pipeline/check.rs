@@ -163,7 +163,13 @@ pub(super) async fn check_and_repair(
             prompts::REPAIR_USER,
             &[("checker", checker.name()), ("diagnostics", &quoted)],
         )));
-        let repaired = match ask_for_a_change(ctx, main, &mut conversation, &code, &quoted).await {
+        let failing = Failing {
+            code: &code,
+            quoted: &quoted,
+            diagnostics: &diagnostics,
+            hints: &hints,
+        };
+        let repaired = match ask_for_a_change(ctx, main, &mut conversation, failing).await {
             Ok(repaired) => repaired,
             Err(e) => {
                 return Checked {
@@ -180,37 +186,134 @@ pub(super) async fn check_and_repair(
     }
 }
 
+/// A program that failed its check, and what was said about it.
+#[derive(Clone, Copy)]
+struct Failing<'a> {
+    code: &'a str,
+    /// The diagnostics as the repair prompt quotes them.
+    quoted: &'a str,
+    diagnostics: &'a [Diagnostic],
+    hints: &'a [Diagnostic],
+}
+
 /// Asks for the repair `conversation` ends with. An answer that is the failing program again
-/// is not taken as the repair: the model is asked once more, in a conversation cut back to
-/// the request, the failing program and the quoted errors, and that answer is sampled
-/// ([`Sampling::Varied`]): at temperature 0 the 1.5B model sent the same program back in the
-/// fresh conversation too, every time (eval, issue 13).
+/// is not taken as the repair: the model is asked for the first failing line alone (in a
+/// conversation cut back to the request and the failing program), and that line replaces
+/// the old one. When that brings nothing new either, the whole program is asked for once
+/// more, sampled ([`Sampling::Varied`]). Seen with the 1.5B model (eval, issue 13): asked
+/// for the whole program it copied its own answer, failing line included, at temperature 0
+/// and sampled alike, where the work was right and only a line was wrong (a `return` with
+/// three `id` keys).
 async fn ask_for_a_change(
     ctx: &RunContext<'_>,
     main: &dyn Llm,
     conversation: &mut Vec<Message>,
-    failing: &str,
-    quoted: &str,
+    failing: Failing<'_>,
 ) -> Result<String, crate::llm::LlmError> {
     let code = ctx.ask_program(main, "repair", conversation).await?;
-    if same_program(&code, failing) {
-        tracing::info!("the repair returned the same program; asking again in a fresh conversation");
-        let mut fresh = super::implement::opening(conversation);
-        fresh.push(Message::assistant(format!(
-            "```typescript\n{}\n```",
-            failing.trim_end()
-        )));
-        fresh.push(Message::user(prompts::render(
-            prompts::REPAIR_AGAIN_USER,
-            &[("diagnostics", quoted)],
-        )));
-        let code = ctx
-            .ask_program_sampled(main, "repair", &mut fresh, Sampling::Varied)
-            .await?;
-        *conversation = fresh;
+    if !same_program(&code, failing.code) {
         return Ok(code);
     }
+    let opening = super::implement::opening(conversation);
+    let answered = |program: &str| {
+        let mut fresh = opening.clone();
+        fresh.push(Message::assistant(format!(
+            "```typescript\n{}\n```",
+            program.trim_end()
+        )));
+        fresh
+    };
+    if let Some(line) = first_error_line(failing.diagnostics, failing.code) {
+        tracing::info!(
+            line,
+            "the repair returned the same program; asking for the failing line"
+        );
+        let on_line: Vec<Diagnostic> = failing.diagnostics.iter().filter(|d| d.line == line).cloned().collect();
+        let mut ask = answered(failing.code);
+        ask.push(Message::user(prompts::render(
+            prompts::REPAIR_LINE_USER,
+            &[
+                ("line", &line.to_string()),
+                ("diagnostics", &quote_diagnostics(&on_line, failing.hints, failing.code)),
+            ],
+        )));
+        let answer = ctx.ask_program(main, "repair", &mut ask).await?;
+        let edited = replace_line(failing.code, line, &answer);
+        if !same_program(&edited, failing.code) {
+            *conversation = answered(&edited);
+            return Ok(edited);
+        }
+    }
+    tracing::info!("the repair returned the same program; asking again in a fresh conversation");
+    let mut fresh = answered(failing.code);
+    fresh.push(Message::user(prompts::render(
+        prompts::REPAIR_AGAIN_USER,
+        &[("diagnostics", failing.quoted)],
+    )));
+    let code = ctx
+        .ask_program_sampled(main, "repair", &mut fresh, Sampling::Varied)
+        .await?;
+    *conversation = fresh;
     Ok(code)
+}
+
+/// The line of the first error that a line can fix: on a line of `code`, and not the
+/// verdict on the program as a whole (`EMPTY`).
+fn first_error_line(diagnostics: &[Diagnostic], code: &str) -> Option<u32> {
+    let lines = code.lines().count();
+    diagnostics
+        .iter()
+        .find(|d| d.severity == Severity::Error && d.code != "EMPTY")
+        .map(|d| d.line)
+        .filter(|&line| line >= 1 && line as usize <= lines)
+}
+
+/// `code` with line `line` (1-based) replaced by `answer`: the new line or lines, given the
+/// old line's indentation when they have none, without `N |` prefixes copied from the
+/// quoted diagnostics. An answer that is a whole program (it repeats two or more of the
+/// other lines) is taken as it is.
+fn replace_line(code: &str, line: u32, answer: &str) -> String {
+    let lines: Vec<&str> = code.lines().collect();
+    let index = line as usize - 1;
+    let answer_lines: Vec<&str> = answer.trim_matches('\n').lines().collect();
+    let others: Vec<&str> = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| *i != index && l.trim().len() > 3)
+        .map(|(_, l)| l.trim())
+        .collect();
+    let repeated = answer_lines.iter().filter(|l| others.contains(&l.trim())).count();
+    if repeated >= 2 {
+        return answer.to_string();
+    }
+    let Some(old) = lines.get(index) else {
+        return answer.to_string();
+    };
+    let indent = &old[..old.len() - old.trim_start().len()];
+    let mut out: Vec<String> = lines[..index].iter().map(|l| l.to_string()).collect();
+    for new in answer_lines {
+        let new = strip_line_number(new);
+        if new.starts_with(char::is_whitespace) || new.is_empty() {
+            out.push(new.to_string());
+        } else {
+            out.push(format!("{indent}{new}"));
+        }
+    }
+    out.extend(lines[index + 1..].iter().map(|l| l.to_string()));
+    out.join("\n")
+}
+
+/// `return x;` from `5 | return x;` (the form the diagnostics quote lines in).
+fn strip_line_number(line: &str) -> &str {
+    let trimmed = line.trim_start();
+    let digits = trimmed.len() - trimmed.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 {
+        return line;
+    }
+    match trimmed[digits..].trim_start().strip_prefix('|') {
+        Some(rest) => rest.strip_prefix(' ').unwrap_or(rest),
+        None => line,
+    }
 }
 
 /// Two programs that differ at most in white space.
@@ -220,7 +323,7 @@ pub(super) fn same_program(a: &str, b: &str) -> bool {
 }
 
 /// What explains `diagnostics` of `code` to whoever fixes it: the built-in checker's words,
-/// the properties of an object passed for a plain value, an unknown result.
+/// the properties of an object passed for a plain value.
 pub(super) async fn repair_hints(
     checker: &dyn TypeChecker,
     code: &str,
@@ -229,7 +332,6 @@ pub(super) async fn repair_hints(
 ) -> Vec<Diagnostic> {
     let mut hints = builtin_hints(checker, code, context).await;
     hints.extend(object_for_value_hints(diagnostics, context.declarations));
-    hints.extend(unknown_result_hints(diagnostics, code));
     hints
 }
 
@@ -273,56 +375,6 @@ fn object_for_value_hints(diagnostics: &[Diagnostic], declarations: &str) -> Vec
             Some(hint)
         })
         .collect()
-}
-
-/// For tsc's "Property 'x' does not exist on type 'unknown'" and "'x' is of type
-/// 'unknown'": the tool declares no output, so nothing can be read from its result. When the
-/// line destructures an awaited tool call, the hint is the line to write instead, the form
-/// of hint the 1.5B model acted on where it ignored prose (seen: `const { id } = await
-/// tools.workspace.send_email(...)`, sent back unchanged on every repair).
-fn unknown_result_hints(diagnostics: &[Diagnostic], code: &str) -> Vec<Diagnostic> {
-    let lines: Vec<&str> = code.lines().collect();
-    diagnostics
-        .iter()
-        .filter(|d| {
-            (d.code == "TS2339" && d.message.ends_with("does not exist on type 'unknown'."))
-                || (d.code == "TS18046" && d.message.ends_with("is of type 'unknown'."))
-        })
-        .map(|d| {
-            let line = (d.line as usize).checked_sub(1).and_then(|i| lines.get(i)).copied();
-            let mut hint = d.clone();
-            hint.message = match line.and_then(destructured_call) {
-                Some((call, path)) => format!(
-                    "The result of {path} is `unknown`: the tool declares no output type, so it has no properties to read. \
-                     Write this line as `{call};` and return a value the program already has."
-                ),
-                None => "The value is `unknown`: the tool declares no output type, so read nothing from its result \
-                         (no destructuring, no properties); await the call and return a value the program already has \
-                         (for a list of calls, how many there were)."
-                    .into(),
-            };
-            hint
-        })
-        .collect()
-}
-
-/// `await tools.a.b(...)` and `tools.a.b` from a line `const { x } = await tools.a.b(...);`.
-fn destructured_call(line: &str) -> Option<(&str, &str)> {
-    let rest = line
-        .trim()
-        .strip_prefix("const ")
-        .or_else(|| line.trim().strip_prefix("let "))?;
-    let rest = rest.trim_start().strip_prefix('{')?;
-    let (_, rest) = rest.split_once('}')?;
-    let call = rest
-        .trim_start()
-        .strip_prefix('=')?
-        .trim()
-        .trim_end_matches(';')
-        .trim_end();
-    let path = call.strip_prefix("await ")?.trim_start();
-    let path = &path[..path.find('(')?];
-    (path.starts_with("tools.") && call.ends_with(')')).then_some((call, path))
 }
 
 /// The property names of `type NAME = { ... };` in generated declarations.
@@ -375,6 +427,52 @@ mod tests {
     const DECLARATIONS: &str = "type WorkspaceListChannelsOutputChannel = {\n  /** Channel name, e.g. `general`. */\n  name: string;\n  /** What it is about. */\n  topic?: string;\n};\ntype Other = {\n  id: number;\n};\n";
 
     #[test]
+    fn a_failing_line_is_replaced_by_the_answer() {
+        let code = "const a = await tools.w.send({});\nif (a) {\n  return { id: a.id, id: a.id };\n}\nreturn 1;";
+        // One new line: indented as the old one.
+        assert_eq!(
+            replace_line(code, 3, "return { first: a.id };"),
+            "const a = await tools.w.send({});\nif (a) {\n  return { first: a.id };\n}\nreturn 1;"
+        );
+        // Quoted with its number, or as two lines of its own indentation.
+        assert_eq!(
+            replace_line(code, 3, "3 | return a.id;"),
+            "const a = await tools.w.send({});\nif (a) {\n  return a.id;\n}\nreturn 1;"
+        );
+        assert_eq!(
+            replace_line(code, 5, "const n = 1;\n  return n;"),
+            "const a = await tools.w.send({});\nif (a) {\n  return { id: a.id, id: a.id };\n}\nconst n = 1;\n  return n;"
+        );
+        // A whole program is taken as it is.
+        let whole = "const a = await tools.w.send({});\nif (a) {\n  return a.id;\n}\nreturn 1;";
+        assert_eq!(replace_line(code, 3, whole), whole);
+        assert_eq!(strip_line_number("12 |   x();"), "  x();");
+        assert_eq!(strip_line_number("12 + 1;"), "12 + 1;");
+    }
+
+    #[test]
+    fn the_line_to_ask_for_is_that_of_the_first_error() {
+        let code = "a;\nb;\nc;";
+        let errors = [
+            Diagnostic {
+                severity: Severity::Warning,
+                ..Diagnostic::error(1, 1, "TS6133", "unused")
+            },
+            Diagnostic::error(3, 1, "TS2304", "Cannot find name 'c'."),
+            Diagnostic::error(2, 1, "TS2304", "Cannot find name 'b'."),
+        ];
+        assert_eq!(first_error_line(&errors, code), Some(3));
+        assert_eq!(
+            first_error_line(&[Diagnostic::error(1, 1, "EMPTY", "nothing to run")], code),
+            None
+        );
+        assert_eq!(
+            first_error_line(&[Diagnostic::error(9, 1, "TS1", "past the end")], code),
+            None
+        );
+    }
+
+    #[test]
     fn an_object_passed_for_a_string_gets_its_properties_named() {
         let tsc = Diagnostic::error(
             7,
@@ -390,33 +488,6 @@ mod tests {
         );
         let quoted = quote_diagnostics(&[tsc], &hints, "\n\n\n\n\n\n  await tools.w.send({ channel });\n");
         assert!(quoted.ends_with("\n    hint: 'WorkspaceListChannelsOutputChannel' is an object with the properties name, topic; pass one of them (e.g. `.name`), not the whole object."), "{quoted}");
-        let unknown = Diagnostic::error(1, 9, "TS2339", "Property 'id' does not exist on type 'unknown'.");
-        let hints = unknown_result_hints(std::slice::from_ref(&unknown), "return (await tools.w.send({})).id;");
-        assert!(hints[0].message.starts_with("The value is `unknown`"), "{hints:?}");
-        // A destructured call: the line to write instead.
-        let code = "const { id } = await tools.w.send_email({ to: \"a@b.c\" });\nreturn { id };";
-        let hints = unknown_result_hints(std::slice::from_ref(&unknown), code);
-        assert_eq!(
-            hints[0].message,
-            "The result of tools.w.send_email is `unknown`: the tool declares no output type, so it has no properties to read. \
-             Write this line as `await tools.w.send_email({ to: \"a@b.c\" });` and return a value the program already has."
-        );
-        let callback = Diagnostic::error(2, 29, "TS18046", "'result' is of type 'unknown'.");
-        let code = "const sent = await Promise.all(xs.map((x) => tools.w.send_email(x)));\nreturn sent.map((result) => result.id);";
-        let hints = unknown_result_hints(std::slice::from_ref(&callback), code);
-        assert!(hints[0].message.contains("how many there were"), "{hints:?}");
-        assert!(
-            unknown_result_hints(
-                &[Diagnostic::error(
-                    1,
-                    1,
-                    "TS2339",
-                    "Property 'id' does not exist on type 'Other'."
-                )],
-                code
-            )
-            .is_empty()
-        );
         // Not for other messages, unknown types, or object targets.
         for message in [
             "Type 'Nope' is not assignable to type 'string'.",
