@@ -197,13 +197,13 @@ struct Failing<'a> {
 }
 
 /// Asks for the repair `conversation` ends with. An answer that is the failing program again
-/// is not taken as the repair: the model is asked for the first failing line alone (in a
-/// conversation cut back to the request and the failing program), and that line replaces
-/// the old one. When that brings nothing new either, the whole program is asked for once
-/// more, sampled ([`Sampling::Varied`]). Seen with the 1.5B model (eval, issue 13): asked
-/// for the whole program it copied its own answer, failing line included, at temperature 0
-/// and sampled alike, where the work was right and only a line was wrong (a `return` with
-/// three `id` keys).
+/// is not taken as the repair: the model is asked for the first failing line alone, in a
+/// conversation cut back to the request and the failing program, told the error but not
+/// shown the line, and sampled ([`Sampling::Varied`]); its answer replaces the old line.
+/// When that brings nothing new, the whole program is asked for once more, sampled. Seen
+/// with the 1.5B model (eval, issue 13): asked for the whole program, or for the line with
+/// the line quoted, it copied its own answer, failing line and all, at temperature 0 and
+/// sampled alike, where the work was right and only a line was wrong.
 async fn ask_for_a_change(
     ctx: &RunContext<'_>,
     main: &dyn Llm,
@@ -234,10 +234,13 @@ async fn ask_for_a_change(
             prompts::REPAIR_LINE_USER,
             &[
                 ("line", &line.to_string()),
-                ("diagnostics", &quote_diagnostics(&on_line, failing.hints, failing.code)),
+                // Not quoted: asked for the line with the line in sight, the model copied it.
+                ("diagnostics", &describe_diagnostics(&on_line, failing.hints, None)),
             ],
         )));
-        let answer = ctx.ask_program(main, "repair", &mut ask).await?;
+        let answer = ctx
+            .ask_program_sampled(main, "repair", &mut ask, Sampling::Varied)
+            .await?;
         let edited = replace_line(failing.code, line, &answer);
         if !same_program(&edited, failing.code) {
             *conversation = answered(&edited);
@@ -400,7 +403,12 @@ fn object_properties(declarations: &str, name: &str) -> Option<Vec<String>> {
 /// and, when the built-in checker explains the same error on that line in other words, its
 /// explanation as a hint.
 fn quote_diagnostics(diagnostics: &[Diagnostic], hints: &[Diagnostic], code: &str) -> String {
-    let lines: Vec<&str> = code.lines().collect();
+    describe_diagnostics(diagnostics, hints, Some(code))
+}
+
+/// [`quote_diagnostics`], quoting the lines of `code` when given.
+fn describe_diagnostics(diagnostics: &[Diagnostic], hints: &[Diagnostic], code: Option<&str>) -> String {
+    let lines: Vec<&str> = code.map(|c| c.lines().collect()).unwrap_or_default();
     let mut used = vec![false; hints.len()];
     let mut out = Vec::new();
     for d in diagnostics {
