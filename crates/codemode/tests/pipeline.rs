@@ -61,10 +61,11 @@ async fn success_path_reports_everything() {
         assert!(report.token_usage[role].prompt_tokens > 0);
     }
     assert!(report.timing_table().contains("execute"));
-    // The planner saw namespaces and sample tool names, not schemas.
+    // The planner saw the small catalog tool by tool (arguments, descriptions), not schemas.
     let plan_prompt = llm.requests()[0].messages.last().unwrap().content.clone();
     assert!(
-        plan_prompt.contains("- chat (5 tools): add_reaction, fail, list_channels"),
+        plan_prompt
+            .starts_with("Tool catalog (5 tools), each as `path(arguments): what it does`:\n- chat.add_reaction("),
         "{plan_prompt}"
     );
     assert!(!plan_prompt.contains("additionalProperties"));
@@ -125,16 +126,18 @@ async fn compile_error_after_max_repairs() {
 }
 
 #[tokio::test]
-async fn a_repair_that_sends_the_same_program_back_is_asked_again_afresh() {
+async fn a_repair_that_sends_the_same_program_back_is_asked_for_the_failing_line() {
     // Seen from Qwen2.5-Coder-1.5B: the identical program on every repair.
     let broken = "const r = await tools.chat.send_mesage({ channel: 'eng', text: 'hi' });\nreturn r;";
-    let fixed = "const r = await tools.chat.send_message({ channel: 'eng', text: 'hi' });\nreturn r;";
-    let llm = Arc::new(scripted(&[broken, &format!("{broken}\n"), fixed]));
+    let line = "const r = await tools.chat.send_message({ channel: 'eng', text: 'hi' });";
+    let llm = Arc::new(scripted(&[broken, &format!("{broken}\n"), line]));
     let cm = pipeline(llm.clone(), Arc::new(FakeChatProvider::default())).await;
     let report = cm.run(RunOptions::new("q").max_repairs(1)).await.unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
     assert_eq!(report.repairs, 1, "the repeated answer is not counted as a repair");
     assert_eq!(report.token_usage["main"].calls, 3);
+    // The answer replaced the failing line; the rest of the program stayed.
+    assert_eq!(report.code.as_deref(), Some(format!("{line}\nreturn r;").as_str()));
     let again = llm
         .requests()
         .into_iter()
@@ -142,19 +145,43 @@ async fn a_repair_that_sends_the_same_program_back_is_asked_again_afresh() {
         .nth(1)
         .expect("a second repair request");
     // A fresh conversation: system, the worked example (a request and its program), the
-    // request, the failing program, the errors quoted.
+    // request, the failing program, the error of its first failing line.
     assert_eq!(again.messages.len(), 6, "{:#?}", again.messages);
     let feedback = &again.messages[5].content;
-    assert!(feedback.contains("the same program again"), "{feedback}");
+    assert!(feedback.contains("Line 1 of it is wrong"), "{feedback}");
     assert!(feedback.contains("TS2339"), "{feedback}");
-    // At temperature 0 the model would answer the near-identical prompt the same way.
+    // The line is not quoted (quoted, the model copied it) and the answer is sampled.
+    assert!(!feedback.contains("1 | const r"), "{feedback}");
     assert_eq!(again.sampling, codemode::Sampling::Varied);
     let first = llm.requests().into_iter().find(|r| r.step == "repair").unwrap();
     assert_eq!(first.sampling, codemode::Sampling::Configured);
+}
+
+#[tokio::test]
+async fn when_the_line_comes_back_too_the_whole_program_is_asked_again_afresh() {
+    let broken = "const r = await tools.chat.send_mesage({ channel: 'eng', text: 'hi' });\nreturn r;";
+    let fixed = "const r = await tools.chat.send_message({ channel: 'eng', text: 'hi' });\nreturn r;";
+    let same_line = "const r = await tools.chat.send_mesage({ channel: 'eng', text: 'hi' });";
+    let llm = Arc::new(scripted(&[broken, broken, same_line, fixed]));
+    let cm = pipeline(llm.clone(), Arc::new(FakeChatProvider::default())).await;
+    let report = cm.run(RunOptions::new("q").max_repairs(1)).await.unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.repairs, 1);
+    assert_eq!(report.code.as_deref(), Some(fixed));
+    let last = llm
+        .requests()
+        .into_iter()
+        .filter(|r| r.step == "repair")
+        .nth(2)
+        .expect("a third repair request");
+    assert_eq!(last.messages.len(), 6, "{:#?}", last.messages);
+    let feedback = &last.messages[5].content;
+    assert!(feedback.contains("the same program again"), "{feedback}");
     assert!(
         feedback.contains("    1 | const r = await tools.chat.send_mesage("),
         "the offending line is quoted: {feedback}"
     );
+    assert_eq!(last.sampling, codemode::Sampling::Varied);
 }
 
 #[tokio::test]

@@ -274,7 +274,7 @@ fn first_error_line(diagnostics: &[Diagnostic], code: &str) -> Option<u32> {
 /// `code` with line `line` (1-based) replaced by `answer`: the new line or lines, given the
 /// old line's indentation when they have none, without `N |` prefixes copied from the
 /// quoted diagnostics. An answer that is a whole program (it repeats two or more of the
-/// other lines) is taken as it is.
+/// other lines, or all of them) is taken as it is.
 fn replace_line(code: &str, line: u32, answer: &str) -> String {
     let lines: Vec<&str> = code.lines().collect();
     let index = line as usize - 1;
@@ -286,7 +286,7 @@ fn replace_line(code: &str, line: u32, answer: &str) -> String {
         .map(|(_, l)| l.trim())
         .collect();
     let repeated = answer_lines.iter().filter(|l| others.contains(&l.trim())).count();
-    if repeated >= 2 {
+    if repeated >= 2 || (repeated >= 1 && repeated == others.len()) {
         return answer.to_string();
     }
     let Some(old) = lines.get(index) else {
@@ -454,6 +454,9 @@ mod tests {
         // A whole program is taken as it is.
         let whole = "const a = await tools.w.send({});\nif (a) {\n  return a.id;\n}\nreturn 1;";
         assert_eq!(replace_line(code, 3, whole), whole);
+        let short = "const r = await tools.w.sned({});\nreturn r;";
+        let whole = "const r = await tools.w.send({});\nreturn r;";
+        assert_eq!(replace_line(short, 1, whole), whole);
         assert_eq!(strip_line_number("12 |   x();"), "  x();");
         assert_eq!(strip_line_number("12 + 1;"), "12 + 1;");
     }

@@ -94,11 +94,14 @@ pub fn generate_declarations(tools: &[ToolSignature<'_>]) -> Declarations {
 }
 
 /// An input schema that declares no parameters and admits no others: an object schema
-/// without `properties` (or with none), `patternProperties`, `required`, composition or an
-/// `additionalProperties` that allows anything. Such a tool takes no arguments (every one of
-/// the 52 such tools among LiveMCPBench's 527 is a plain "list" or "get"), so its input is
-/// declared `Record<string, never>` rather than an open object: seen, the 1.5B model passing
-/// `list_channels({ name: "engineering" })` and reading the first channel of all of them.
+/// with an empty `properties` (or `additionalProperties: false`), and no
+/// `patternProperties`, `required`, composition or `additionalProperties` that allows
+/// anything. Such a tool takes no arguments (every one of the 51 such tools among
+/// LiveMCPBench's 527 is a plain "list" or "get"), so its input is declared
+/// `Record<string, never>` rather than an open object: seen, the 1.5B model passing
+/// `list_channels({ name: "engineering" })` and reading the first channel of all of them. A
+/// bare `{"type": "object"}` (what a tool without any input schema is given) says nothing
+/// about parameters and stays open.
 pub(crate) fn takes_no_arguments(schema: &Value) -> bool {
     let Value::Object(map) = schema else {
         return false;
@@ -108,9 +111,11 @@ pub(crate) fn takes_no_arguments(schema: &Value) -> bool {
         Some(Value::String(t)) => t == "object",
         Some(_) => false,
     };
-    let no_properties = map
+    let declared_empty = map
         .get("properties")
-        .is_none_or(|p| p.as_object().is_some_and(serde_json::Map::is_empty));
+        .is_some_and(|p| p.as_object().is_some_and(serde_json::Map::is_empty));
+    let no_properties = declared_empty
+        || (map.get("properties").is_none() && map.get("additionalProperties") == Some(&Value::Bool(false)));
     let no_required = map
         .get("required")
         .is_none_or(|r| r.as_array().is_some_and(Vec::is_empty));
@@ -276,6 +281,28 @@ mod tests {
             text.contains("    tool(input: NsToolInput): Promise<NsToolOutput>;"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_tool_without_parameters_takes_none_and_a_bare_object_stays_open() {
+        for schema in [
+            json!({"type": "object", "properties": {}}),
+            json!({"type": "object", "properties": {}, "required": []}),
+            json!({"type": "object", "additionalProperties": false}),
+        ] {
+            assert!(
+                one(schema.clone()).contains("type NsToolInput = Record<string, never>;"),
+                "{schema}"
+            );
+        }
+        for schema in [
+            json!({"type": "object"}),
+            json!({}),
+            json!({"type": "object", "properties": {}, "additionalProperties": true}),
+            json!({"type": "object", "properties": {}, "additionalProperties": {"type": "string"}}),
+        ] {
+            assert!(!one(schema.clone()).contains("Record<string, never>"), "{schema}");
+        }
     }
 
     #[test]
