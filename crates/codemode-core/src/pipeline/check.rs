@@ -277,7 +277,9 @@ fn first_error_line(diagnostics: &[Diagnostic], code: &str) -> Option<u32> {
 /// other lines, or all of them) is taken as it is.
 fn replace_line(code: &str, line: u32, answer: &str) -> String {
     let lines: Vec<&str> = code.lines().collect();
-    let index = line as usize - 1;
+    let Some(index) = (line as usize).checked_sub(1) else {
+        return answer.to_string();
+    };
     let answer_lines: Vec<&str> = answer.trim_matches('\n').lines().collect();
     let others: Vec<&str> = lines
         .iter()
