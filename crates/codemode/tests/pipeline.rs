@@ -125,6 +125,20 @@ async fn compile_error_after_max_repairs() {
     assert!(report.error.as_deref().unwrap().contains("program.ts:1:18"));
 }
 
+/// The `n`th (0-based) repair request, which must be a fresh conversation (system, worked
+/// example, request, failing program, the ask), and the text of its ask.
+fn fresh_repair_request(llm: &ScriptedLlm, n: usize) -> (codemode::LlmRequest, String) {
+    let request = llm
+        .requests()
+        .into_iter()
+        .filter(|r| r.step == "repair")
+        .nth(n)
+        .expect("a repair request");
+    assert_eq!(request.messages.len(), 6, "{:#?}", request.messages);
+    let ask = request.messages[5].content.clone();
+    (request, ask)
+}
+
 #[tokio::test]
 async fn a_repair_that_sends_the_same_program_back_is_asked_for_the_failing_line() {
     // Seen from Qwen2.5-Coder-1.5B: the identical program on every repair.
@@ -138,16 +152,9 @@ async fn a_repair_that_sends_the_same_program_back_is_asked_for_the_failing_line
     assert_eq!(report.token_usage["main"].calls, 3);
     // The answer replaced the failing line; the rest of the program stayed.
     assert_eq!(report.code.as_deref(), Some(format!("{line}\nreturn r;").as_str()));
-    let again = llm
-        .requests()
-        .into_iter()
-        .filter(|r| r.step == "repair")
-        .nth(1)
-        .expect("a second repair request");
     // A fresh conversation: system, the worked example (a request and its program), the
     // request, the failing program, the error of its first failing line.
-    assert_eq!(again.messages.len(), 6, "{:#?}", again.messages);
-    let feedback = &again.messages[5].content;
+    let (again, feedback) = fresh_repair_request(&llm, 1);
     assert!(feedback.contains("Line 1 of it is wrong"), "{feedback}");
     assert!(feedback.contains("TS2339"), "{feedback}");
     // The line is not quoted (quoted, the model copied it) and the answer is sampled.
@@ -168,14 +175,7 @@ async fn when_the_line_comes_back_too_the_whole_program_is_asked_again_afresh() 
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
     assert_eq!(report.repairs, 1);
     assert_eq!(report.code.as_deref(), Some(fixed));
-    let last = llm
-        .requests()
-        .into_iter()
-        .filter(|r| r.step == "repair")
-        .nth(2)
-        .expect("a third repair request");
-    assert_eq!(last.messages.len(), 6, "{:#?}", last.messages);
-    let feedback = &last.messages[5].content;
+    let (last, feedback) = fresh_repair_request(&llm, 2);
     assert!(feedback.contains("the same program again"), "{feedback}");
     assert!(
         feedback.contains("    1 | const r = await tools.chat.send_mesage("),
