@@ -2,11 +2,15 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::pyrepr::python_literal;
+
 /// What a program sees for a `CallToolResult` (given as JSON):
 ///
 /// - `structuredContent` when present;
-/// - otherwise one text block is parsed as JSON when it is JSON and kept as a string when
-///   not; several blocks give an array of those values;
+/// - otherwise one text block is parsed as JSON when it is JSON, read as the JSON it stands
+///   for when it is one whole Python literal of a list, tuple or dict (what `str(rows)` gives:
+///   [`crate::pyrepr`]), and kept as a string when neither; several blocks give an array of
+///   those values;
 /// - images and audio become `{type, mimeType, bytes}` (the base64 data stays on the host:
 ///   only its size crosses the bridge), resources `{type, uri, mimeType, text?}`.
 ///
@@ -46,7 +50,10 @@ fn block_to_value(block: &Value) -> Value {
     match block.get("type").and_then(Value::as_str) {
         Some("text") => {
             let text = block.get("text").and_then(Value::as_str).unwrap_or("");
-            serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+            serde_json::from_str(text)
+                .ok()
+                .or_else(|| python_literal(text))
+                .unwrap_or_else(|| Value::String(text.to_string()))
         }
         Some(kind @ ("image" | "audio")) => {
             let bytes = block.get("data").and_then(Value::as_str).map_or(0, |d| d.len() / 4 * 3);
@@ -102,5 +109,9 @@ mod tests {
             Err("bad input".into())
         );
         assert_eq!(result_to_value(&json!({"content": []})), Ok(Value::Null));
+        assert_eq!(
+            result_to_value(&json!({"content": [{"type": "text", "text": "[{'city': 'Berlin', 'n': 2}]"}]})),
+            Ok(json!([{"city": "Berlin", "n": 2}]))
+        );
     }
 }

@@ -5,9 +5,13 @@
 //! environment variable). Each server becomes one namespace of the `ToolCatalog`.
 //!
 //! Results: `structuredContent` when present, otherwise text parsed as JSON when it is JSON
-//! and kept as a string when not; images and resources as small objects with their MIME
+//! (or a whole Python literal such as `str(rows)`, read as the JSON it stands for) and kept
+//! as a string when not; images and resources as small objects with their MIME
 //! type; `isError` results fail the call (a JS exception naming the tool). A call that
-//! exceeds `tool_call_timeout` is dropped, which sends MCP's `notifications/cancelled`.
+//! exceeds `tool_call_timeout` is dropped, which sends MCP's `notifications/cancelled`. An
+//! answer larger than a stdio message may be (16 MiB) fails its call at once, naming the
+//! size. Tools that can only be called as MCP tasks are left out, with the reason in
+//! [`McpToolProvider::listing_warnings`].
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -29,6 +33,7 @@ mod config;
 mod content;
 mod listing;
 mod provider;
+mod pyrepr;
 mod stdio;
 
 use std::sync::Arc;

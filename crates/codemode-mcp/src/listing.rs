@@ -4,7 +4,8 @@
 //! page then arrives as an untyped result and the call fails with "Unexpected response
 //! type"). Here each page is read as JSON: a tool without a usable input schema is kept with a
 //! permissive one (any object) and a warning; a tool without a name is left out with a
-//! warning.
+//! warning, and so is a tool that can only be called as an MCP task
+//! (`execution.taskSupport: "required"`), since every plain `tools/call` of it fails.
 
 use codemode_core::ToolSpec;
 use rmcp::model::{ClientRequest, ListToolsRequest, PaginatedRequestParams};
@@ -97,6 +98,12 @@ fn read_tool(tool: &Value) -> Result<(ToolSpec, Option<String>), String> {
     let Some(name) = object.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()) else {
         return Err("it has no `name`".to_string());
     };
+    if let Some(support) = required_task_support(object) {
+        return Err(format!(
+            "`{name}` can only be called as an MCP task (execution.taskSupport is \"{support}\"), which codemode's \
+             MCP client does not speak yet; every plain call of it fails (-32601)"
+        ));
+    }
     let mut object = object.clone();
     let problem = match object.get("inputSchema") {
         None | Some(Value::Null) => Some("has no `inputSchema`".to_string()),
@@ -123,6 +130,19 @@ fn read_tool(tool: &Value) -> Result<(ToolSpec, Option<String>), String> {
     Ok((spec, warning))
 }
 
+/// `Some(value)` when the tool declares that it must be called as an MCP task
+/// (`execution.taskSupport: "required"`): a plain `tools/call` of it is refused by the server.
+/// `"optional"` and `"forbidden"` tools take plain calls. Over stdio, `execution` arrives in
+/// the tool's `_meta` (rmcp's typed tool drops it: [`crate::stdio`] keeps a copy there).
+fn required_task_support(tool: &serde_json::Map<String, Value>) -> Option<&str> {
+    let kept = tool.get("_meta").and_then(|m| m.get(crate::stdio::EXECUTION_META));
+    tool.get("execution")
+        .or(kept)
+        .and_then(|e| e.get("taskSupport"))
+        .and_then(Value::as_str)
+        .filter(|s| *s == "required")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,14 +156,23 @@ mod tests {
             {"name": "array_schema", "inputSchema": {"type": "array"}},
             {"description": "no name at all", "inputSchema": {"type": "object"}},
             {"name": "odd_fields", "inputSchema": {}, "annotations": "destructive", "description": 5},
-            42
+            42,
+            {"name": "as_task_only", "inputSchema": {"type": "object"}, "execution": {"taskSupport": "required"}},
+            {"name": "task_optional", "inputSchema": {"type": "object"}, "execution": {"taskSupport": "optional"}}
         ]});
         let mut listing = Listing::default();
         read_page(&page, &mut listing).unwrap();
         let names: Vec<&str> = listing.tools.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(
             names,
-            ["fine", "no_schema", "string_schema", "array_schema", "odd_fields"]
+            [
+                "fine",
+                "no_schema",
+                "string_schema",
+                "array_schema",
+                "odd_fields",
+                "task_optional"
+            ]
         );
         assert_eq!(listing.tools[0].input_schema["properties"]["n"]["type"], "number");
         for replaced in &listing.tools[1..4] {
@@ -160,6 +189,8 @@ mod tests {
                 "tool `array_schema` has an `inputSchema` of type \"array\", not \"object\"; it takes any object of arguments",
                 "tool #5 left out: it has no `name`",
                 "tool #7 left out: it is not an object: 42",
+                "tool #8 left out: `as_task_only` can only be called as an MCP task (execution.taskSupport is \"required\"), \
+                 which codemode's MCP client does not speak yet; every plain call of it fails (-32601)",
             ]
         );
     }

@@ -240,6 +240,8 @@ pub struct McpToolProvider {
     connection: tokio::sync::Mutex<Option<Arc<Connection>>>,
     restarts: std::sync::Mutex<Restarts>,
     changed: Arc<AtomicBool>,
+    /// What the last `tools/list` found wrong (tools left out, schemas replaced).
+    listing_warnings: std::sync::Mutex<Vec<String>>,
 }
 
 impl std::fmt::Debug for McpToolProvider {
@@ -266,6 +268,7 @@ impl McpToolProvider {
             connection: tokio::sync::Mutex::new(Some(Arc::new(connection))),
             restarts: std::sync::Mutex::default(),
             changed,
+            listing_warnings: std::sync::Mutex::default(),
         })
     }
 
@@ -288,6 +291,13 @@ impl McpToolProvider {
     /// The server's name (its namespace).
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// What the last listing of the server's tools found wrong, one sentence each: tools left
+    /// out (no name, or callable only as an MCP task) and input schemas replaced by a
+    /// permissive one. Each is also logged as a warning when the tools are listed.
+    pub fn listing_warnings(&self) -> Vec<String> {
+        self.listing_warnings.lock().map(|w| w.clone()).unwrap_or_default()
     }
 
     fn unavailable(&self, message: String) -> ToolError {
@@ -404,6 +414,9 @@ impl ToolProvider for McpToolProvider {
         for warning in &listing.warnings {
             tracing::warn!(server = %self.server, "{warning}");
         }
+        if let Ok(mut kept) = self.listing_warnings.lock() {
+            kept.clone_from(&listing.warnings);
+        }
         Ok(listing
             .tools
             .into_iter()
@@ -432,9 +445,13 @@ impl ToolProvider for McpToolProvider {
         // `notifications/cancelled`.
         let call = connection.client.call_tool(params);
         let outcome = match &connection.process {
-            Some(process) => process.guard(call, GARBAGE_GRACE).await.map_err(|line| {
+            Some(process) => process.guard(call, GARBAGE_GRACE).await.map_err(|garbage| {
+                if garbage.oversized {
+                    return ToolError::Failed(format!("tools/call {name}: {}", garbage.last));
+                }
                 self.unavailable(format!(
-                    "it wrote a line that is not JSON-RPC on stdout while tools/call {name} waited for its answer: `{line}`"
+                    "it wrote a line that is not JSON-RPC on stdout while tools/call {name} waited for its answer: `{}`",
+                    garbage.last
                 ))
             })?,
             None => call.await,

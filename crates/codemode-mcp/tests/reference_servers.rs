@@ -136,6 +136,44 @@ return { weather, echoes, sum, progress, error, invalid };
     assert_eq!(report.tool_calls.len(), 9);
 }
 
+/// The everything server's `simulate-research-query` takes MCP task calls only
+/// (`execution.taskSupport: "required"`): offered, every call of it failed with -32601. It is
+/// left out of the catalog, and the provider says why. (The server registers it once the
+/// client is initialized and announces it with `tools/list_changed`, so the test lists again
+/// until it shows.)
+#[tokio::test]
+async fn a_tool_callable_only_as_an_mcp_task_is_left_out_with_the_reason() {
+    let provider = McpToolProvider::connect("everything", &stdio(npm_server("mcp-server-everything"), &["stdio"]))
+        .await
+        .unwrap();
+    let left_out = |warnings: &[String]| {
+        warnings
+            .iter()
+            .any(|w| w.contains("`simulate-research-query` can only be called as an MCP task"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let names: Vec<String> = provider
+            .list_tools()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        assert!(names.iter().any(|n| n == "echo"), "{names:?}");
+        assert!(!names.iter().any(|n| n == "simulate-research-query"), "{names:?}");
+        let warnings = provider.listing_warnings();
+        if left_out(&warnings) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no warning about the task-only tool: {warnings:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_call_past_its_timeout_fails_naming_the_tool() {
     let cm = codemode_with(vec![(
@@ -545,6 +583,33 @@ async fn garbage_on_stdout_fails_the_call_in_flight_at_once() {
         "failed at once: {:?}",
         started.elapsed()
     );
+}
+
+/// An answer over rmcp's 16 MiB line limit was dropped by rmcp and the call waited for its
+/// timeout; now it fails at once, naming the size and the limit, and the server stays usable.
+#[tokio::test]
+async fn an_answer_over_the_size_limit_fails_the_call_at_once() {
+    let provider = McpToolProvider::connect("huge", &fixture("huge-answer", None))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let err = tokio::time::timeout(Duration::from_secs(20), provider.call_tool("work", json!({})))
+        .await
+        .expect("the call does not wait for a timeout")
+        .unwrap_err();
+    let ToolError::Failed(message) = &err else {
+        panic!("expected a failed call, got {err:?}")
+    };
+    assert!(
+        message.contains("17.0 MB") && message.contains("over the 16 MiB limit"),
+        "{message}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    // The connection survives: the next call is answered (again too large, again at once).
+    let again = tokio::time::timeout(Duration::from_secs(20), provider.call_tool("work", json!({})))
+        .await
+        .expect("the second call does not wait either");
+    assert!(matches!(again, Err(ToolError::Failed(_))), "{again:?}");
 }
 
 #[tokio::test]
