@@ -18,9 +18,19 @@ fn line<'a>(doctor: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no `{key}` line in:\n{doctor}"))
 }
 
+/// The workspace's own `codemode` binary: its size and modification time, when it exists.
+fn workspace_binary() -> Option<(u64, std::time::SystemTime)> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"));
+    let meta = std::fs::metadata(target.join("debug/codemode")).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
+}
+
 #[test]
 fn a_custom_binary_links_only_its_features_and_the_third_party_plugins() {
     let out = tempfile::tempdir().unwrap();
+    let before = workspace_binary();
     let built = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args([
             "dist",
@@ -39,6 +49,13 @@ fn a_custom_binary_links_only_its_features_and_the_third_party_plugins() {
     assert!(built.status.success(), "xtask dist failed:\n{stderr}");
     let binary = PathBuf::from(String::from_utf8_lossy(&built.stdout).trim());
     assert_eq!(binary, out.path().join("codemode"));
+    // The build shares the workspace's cache but not its binary: after `cargo xtask test`
+    // the `codemode` a user runs is still the workspace's, with every feature.
+    assert_eq!(
+        workspace_binary(),
+        before,
+        "xtask dist replaced the workspace's target/debug/codemode"
+    );
 
     // The plugin's `command` model is a script here: a test double that answers each step
     // of the pipeline with a fixed text (the plugin, the binary and the run are real).

@@ -29,6 +29,7 @@ mod serve;
 mod setup;
 mod trace;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -112,6 +113,11 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Whether log lines on stderr carry ANSI colour codes.
+fn log_colours(stderr_is_terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 fn init_tracing(verbose: u8, traces: &trace::Traces) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -124,8 +130,14 @@ fn init_tracing(verbose: u8, traces: &trace::Traces) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // Each layer has its own filter: the log on stderr shows warnings by default, while the
     // trace (when asked for) records every span of codemode's.
+    // Colours only for a person at a terminal: a log piped to a file or another program
+    // (CI, an agent reading `codemode serve`'s stderr) gets plain text; NO_COLOR is honoured.
     let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(log_colours(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ))
         .with_filter(filter);
     let traced = traces.enabled().then(|| traces.layer());
     let _ = tracing_subscriber::registry().with(log).with(traced).try_init();

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 mod common;
-use common::{codemode, codemode_on_a_terminal, command, text};
+use common::{codemode, codemode_on_a_terminal, codemode_on_a_terminal_with, command, text};
 
 const CATALOG: &str = r#"{
   "chat": {"tools": [
@@ -34,6 +34,28 @@ fn help_for_every_subcommand() {
         assert!(text(&sub.stdout).contains("Usage: codemode"), "{cmd}");
     }
     assert!(help.contains("Exit codes"));
+}
+
+/// Log lines on stderr carry colour codes on a terminal only: piped (CI, an agent reading
+/// `codemode serve`'s stderr, a log file) they are plain text.
+#[test]
+fn log_lines_are_coloured_on_a_terminal_only() {
+    let dir = workspace();
+    let args = ["--catalog", "catalog.json", "tools", "list"];
+    let piped = command(dir.path())
+        .env("CODEMODE_LOG", "debug")
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = text(&piped.stderr);
+    assert!(stderr.contains("DEBUG"), "no log line to look at:\n{stderr}");
+    assert!(!stderr.contains('\x1b'), "colour codes in a piped log:\n{stderr:?}");
+
+    let mut on_terminal = command(dir.path());
+    on_terminal.env("CODEMODE_LOG", "debug").env_remove("NO_COLOR");
+    let shown = text(&codemode_on_a_terminal_with(on_terminal, dir.path(), &args, "").stdout);
+    assert!(shown.contains("DEBUG"), "{shown}");
+    assert!(shown.contains("\x1b["), "no colour on a terminal:\n{shown:?}");
 }
 
 #[test]

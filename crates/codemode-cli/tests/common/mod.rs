@@ -49,8 +49,12 @@ pub fn livemcpbench() -> Option<PathBuf> {
 /// every Debian install), as a user at a terminal would: stdin, stdout and stderr are the
 /// terminal, `input` is typed into it. The output is everything the terminal showed.
 pub fn codemode_on_a_terminal(dir: &Path, args: &[&str], input: &str) -> Output {
+    codemode_on_a_terminal_with(command(dir), dir, args, input)
+}
+
+/// [`codemode_on_a_terminal`] with a [`command`] the caller prepared (extra variables).
+pub fn codemode_on_a_terminal_with(inner: Command, dir: &Path, args: &[&str], input: &str) -> Output {
     use std::io::Write;
-    let inner = command(dir);
     let line: Vec<String> = std::iter::once(inner.get_program())
         .chain(inner.get_args())
         .chain(args.iter().map(std::ffi::OsStr::new))
