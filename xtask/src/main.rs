@@ -3,6 +3,8 @@
 //! - `cargo xtask test [ARGS]`: installs the npm packages the tests run against (when
 //!   missing or stale), then runs `cargo test --workspace [ARGS]`.
 //! - `cargo xtask npm`: only the npm packages.
+//! - `cargo xtask servers`: the MCP servers of the real-server eval (npm and PyPI, pinned in
+//!   `xtask/servers/`), into `~/.cache/codemode/servers`; `cargo xtask test` installs them too.
 //! - `cargo xtask guest [--check]`: rebuilds the sandbox guest (`--check`: fails when the
 //!   committed `.wasm` is stale).
 //! - `cargo xtask bench`: the benchmarks (release build), as a table of medians and ratios.
@@ -15,6 +17,7 @@
 
 mod dist;
 mod local_model;
+mod servers;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -245,6 +248,9 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 /// `codemode eval` from this workspace; with `--local`, against the local models, whose
 /// server runs for the eval only.
 fn eval(mut args: Vec<String>) -> Result<()> {
+    if args.iter().any(|a| a == "servers" || a == "--suite=servers") {
+        servers::install(&root())?;
+    }
     let local = args
         .iter()
         .position(|a| a == "--local")
@@ -296,6 +302,7 @@ fn main() -> Result<()> {
     match args.next().as_deref() {
         Some("test") => {
             npm()?;
+            servers::install(&root())?;
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             run(Command::new(cargo)
                 .args(["test", "--workspace"])
@@ -303,6 +310,10 @@ fn main() -> Result<()> {
                 .current_dir(root()))
         }
         Some("npm") => npm(),
+        Some("servers") => {
+            println!("{}", servers::install(&root())?.display());
+            Ok(())
+        }
         Some("guest") => guest(args.next().as_deref() == Some("--check")),
         Some("bench") => {
             npm()?;
@@ -317,7 +328,7 @@ fn main() -> Result<()> {
         Some("dist") => dist::main(args, &root()),
         Some("help") | None => {
             println!(
-                "cargo xtask <task>\n\ntasks:\n  test [ARGS]  npm packages for the tests, then cargo test --workspace [ARGS]\n  npm          only the npm packages\n  guest        rebuild the sandbox guest (--check: fail if the committed one is stale)\n  bench        the benchmarks (release), a table of medians and ratios\n  local-model  a local model over an OpenAI-compatible API on loopback\n               [--model 0.5b|1.5b|both] [--port 8089] [--threads 2] [--prepare-only]\n  eval         `codemode eval` [--local: with the local models, started and stopped here]\n               [ARGS of codemode eval]; results in target/eval/latest.json\n  dist         a codemode binary with chosen features and plugin crates (release)\n               [--features a,b] [--plugin-crate NAME[@VERSION]] [--plugin-path DIR] [--out DIR] [--debug]\n  help         this list"
+                "cargo xtask <task>\n\ntasks:\n  test [ARGS]  npm packages and eval servers for the tests, then cargo test --workspace [ARGS]\n  npm          only the npm packages\n  servers      the real-server eval's MCP servers (npm, PyPI) into ~/.cache/codemode/servers\n  guest        rebuild the sandbox guest (--check: fail if the committed one is stale)\n  bench        the benchmarks (release), a table of medians and ratios\n  local-model  a local model over an OpenAI-compatible API on loopback\n               [--model 0.5b|1.5b|both] [--port 8089] [--threads 2] [--prepare-only]\n  eval         `codemode eval` [--local: with the local models, started and stopped here]\n               [ARGS of codemode eval]; results in target/eval/latest.json\n  dist         a codemode binary with chosen features and plugin crates (release)\n               [--features a,b] [--plugin-crate NAME[@VERSION]] [--plugin-path DIR] [--out DIR] [--debug]\n  help         this list"
             );
             Ok(())
         }

@@ -159,9 +159,16 @@ impl From<ModelFlags> for crate::models::LiveModelArgs {
 pub struct EvalArgs {
     #[command(flatten)]
     pub models: ModelFlags,
-    /// Only these demo tasks (comma-separated ids; `none` for none) [default: all]
+    /// Which tasks: `demo` (the demo MCP server), `servers` (real MCP servers from npm and
+    /// PyPI on fresh fixtures; `cargo xtask servers` installs them) or `all`
+    #[arg(long, value_enum, default_value_t = EvalSuite::Demo)]
+    pub suite: EvalSuite,
+    /// Only these tasks of the suite (comma-separated ids; `none` for none) [default: all]
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub tasks: Vec<String>,
+    /// Where `cargo xtask servers` installed the real servers [default: $CODEMODE_SERVERS_DIR or ~/.cache/codemode/servers]
+    #[arg(long, value_name = "DIR")]
+    pub servers_dir: Option<PathBuf>,
     /// Also measure the filter's recall on the first N LiveMCPBench dev tasks (527 tools each)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub recall: usize,
@@ -181,6 +188,18 @@ pub struct EvalArgs {
     /// Where to write the results as JSON
     #[arg(long, value_name = "FILE", default_value = "codemode-eval.json")]
     pub output: PathBuf,
+}
+
+/// The task suites of `codemode eval`.
+#[cfg(feature = "demo")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalSuite {
+    /// 18 tasks against the demo MCP server, judged by its workspace.
+    Demo,
+    /// Tasks against six real MCP servers from npm and PyPI, judged by their fixtures.
+    Servers,
+    /// Both.
+    All,
 }
 
 #[cfg(feature = "serve")]

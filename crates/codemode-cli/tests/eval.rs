@@ -238,6 +238,29 @@ fn recall_counts_the_gold_tools_the_filter_kept() {
 /// models answer differently, this fails: record the eval again and update docs/status.md.
 #[test]
 fn a_recorded_real_model_eval_replays_to_the_same_results() {
+    replays_to_the_same_results("eval-qwen2.5-coder", "demo");
+}
+
+/// The same for the real-server suite: six MCP servers from npm and PyPI on fresh fixtures
+/// (installed by `cargo xtask servers`, which `cargo xtask test` runs).
+#[test]
+fn a_recorded_real_model_eval_of_real_servers_replays_to_the_same_results() {
+    if servers_installed().is_none() {
+        eprintln!("skipped: the real-server suite's servers are not installed (cargo xtask servers)");
+        return;
+    }
+    replays_to_the_same_results("eval-servers-qwen2.5-coder", "servers");
+}
+
+/// The servers' cache when `cargo xtask servers` has filled it.
+fn servers_installed() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("CODEMODE_SERVERS_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/codemode/servers")))?;
+    dir.join(".installed-from").is_file().then_some(dir)
+}
+
+fn replays_to_the_same_results(name: &str, suite: &str) {
     let tsc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/npm/node_modules/.bin/tsc");
     if !tsc.is_file() {
         eprintln!("skipped: TypeScript 7 is not installed in tests/npm (cargo xtask npm)");
@@ -245,7 +268,7 @@ fn a_recorded_real_model_eval_replays_to_the_same_results() {
     }
     let recorded = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recordings");
     let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(recorded.join("eval-qwen2.5-coder.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(recorded.join(format!("{name}.json"))).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("codemode.toml"),
@@ -255,7 +278,7 @@ fn a_recorded_real_model_eval_replays_to_the_same_results() {
         ),
     )
     .unwrap();
-    let recording = recorded.join("eval-qwen2.5-coder.jsonl");
+    let recording = recorded.join(format!("{name}.jsonl"));
     let ids: Vec<&str> = expected["tasks"]
         .as_array()
         .unwrap()
@@ -267,6 +290,8 @@ fn a_recorded_real_model_eval_replays_to_the_same_results() {
         dir.path(),
         &[
             "eval",
+            "--suite",
+            suite,
             "--tasks",
             &ids,
             "--replay",
@@ -296,5 +321,65 @@ fn a_recorded_real_model_eval_replays_to_the_same_results() {
         "{}\n{}",
         text(&out.stdout),
         text(&out.stderr)
+    );
+}
+
+/// The real-server suite, run as a user would, with a scripted model (a test double): the
+/// servers, fixtures and judges are real. One program answers right through the SQLite
+/// server (whose Python-repr rows reach the program as JSON); the other writes the wrong
+/// text and says `success`, and fails its task.
+#[test]
+fn real_server_tasks_are_judged_by_their_fixtures() {
+    if servers_installed().is_none() {
+        eprintln!("skipped: the real-server suite's servers are not installed (cargo xtask servers)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = json!({
+        "strategy": ["1. Count the Berlin customers with sqlite.read_query.", "1. Write the file."],
+        "tiny": ["[\"sqlite.read_query\"]", "[\"filesystem.write_file\"]"],
+        "main": [
+            "```typescript\nconst rows = await tools.sqlite.read_query({ query: \"SELECT COUNT(*) AS n FROM customers WHERE city = 'Berlin'\" });\nreturn rows[0].n;\n```",
+            format!(
+                "```typescript\nawait tools.filesystem.write_file({{ path: {:?}, content: \"Goodbye\" }});\nreturn \"written\";\n```",
+                std::env::temp_dir().join("codemode-eval/fs-write/hello.txt").display().to_string()
+            ),
+        ],
+    });
+    std::fs::write(dir.path().join("script.json"), script.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        "[llm.main]\nprovider = \"scripted\"\nscript = \"script.json\"\n[run]\ntype_checker = \"builtin\"\n",
+    )
+    .unwrap();
+    let out = codemode(
+        dir.path(),
+        &[
+            "eval",
+            "--suite",
+            "servers",
+            "--tasks",
+            "sql-berlin,fs-write",
+            "--output",
+            "servers.json",
+        ],
+    );
+    let eval = results(dir.path(), "servers.json");
+    assert_eq!(out.status.code(), Some(1), "{eval:#}\n{}", text(&out.stderr));
+    let [berlin, write] = [&eval["tasks"][0], &eval["tasks"][1]];
+    assert_eq!(berlin["suite"], "servers");
+    assert_eq!(berlin["passed"], true, "{berlin:#}");
+    assert_eq!(berlin["output"], 2, "{berlin:#}");
+    assert_eq!(write["result_type"], "success", "{write:#}");
+    assert_eq!(write["passed"], false, "{write:#}");
+    assert!(
+        write["why"].as_str().unwrap().contains("hello.txt reads \"Goodbye\""),
+        "{write:#}"
+    );
+    assert_eq!(eval["false_successes"], 1);
+    assert!(
+        text(&out.stdout).contains("1 of 2 servers tasks passed"),
+        "{}",
+        text(&out.stdout)
     );
 }

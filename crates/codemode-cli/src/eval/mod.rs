@@ -3,6 +3,9 @@
 //! - Demo tasks ([`tasks::TASKS`]): each runs the whole pipeline against a fresh demo MCP
 //!   server (stdio, as `codemode demo` starts it) and is judged by the workspace the run
 //!   leaves behind, read back with the server's `get_workspace_state`.
+//! - Real-server tasks ([`server_tasks::SERVER_TASKS`], `--suite servers`): six MCP servers
+//!   from npm and PyPI over fixtures laid fresh per task ([`servers`]), judged by the files,
+//!   commits, rows and knowledge graph the run leaves, or by the returned value.
 //! - LiveMCPBench dev tasks ([`recall`]): plan and filter over the 527-tool catalog, and
 //!   the share of the gold tools the filter kept.
 //!
@@ -12,6 +15,8 @@
 
 mod agent;
 mod recall;
+pub mod server_tasks;
+pub mod servers;
 pub mod tasks;
 
 use std::collections::BTreeMap;
@@ -30,7 +35,7 @@ use codemode_demo_server::WorkspaceState;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::cli::EvalArgs;
+use crate::cli::{EvalArgs, EvalSuite};
 use crate::demo::{demo_harness_tools, demo_server_config};
 use crate::models::{RoleModels, live_models};
 use crate::output::{out, outln};
@@ -38,11 +43,15 @@ use crate::setup::{self, Setup};
 use crate::{Outcome, UsageError};
 
 use self::recall::RecallResult;
+use self::server_tasks::{SERVER_TASKS, ServerTask};
+use self::servers::{Fixture, Installed};
 use self::tasks::{EvalTask, TASKS};
 
 /// The outcome of one demo task.
 #[derive(Debug, Serialize)]
 pub struct TaskResult {
+    /// `demo` or `servers`.
+    pub suite: String,
     pub id: String,
     pub kind: String,
     pub query: String,
@@ -133,25 +142,68 @@ fn pick_models(args: &EvalArgs, setup: &Setup) -> Result<RoleModels> {
     }
 }
 
-fn selected_tasks(ids: &[String]) -> Result<Vec<&'static EvalTask>> {
+/// A task of either suite.
+#[derive(Clone, Copy)]
+enum AnyTask {
+    Demo(&'static EvalTask),
+    Server(&'static ServerTask),
+}
+
+impl AnyTask {
+    fn id(&self) -> &'static str {
+        match self {
+            Self::Demo(t) => t.id,
+            Self::Server(t) => t.id,
+        }
+    }
+}
+
+fn selected_tasks(suite: EvalSuite, ids: &[String]) -> Result<Vec<AnyTask>> {
+    let demo = TASKS.iter().map(AnyTask::Demo);
+    let servers = SERVER_TASKS.iter().map(AnyTask::Server);
+    let in_suite: Vec<AnyTask> = match suite {
+        EvalSuite::Demo => demo.collect(),
+        EvalSuite::Servers => servers.collect(),
+        EvalSuite::All => demo.chain(servers).collect(),
+    };
     if ids.is_empty() {
-        return Ok(TASKS.iter().collect());
+        return Ok(in_suite);
     }
     if ids.iter().any(|id| id == "none") {
         return Ok(Vec::new());
     }
     ids.iter()
         .map(|id| {
-            TASKS.iter().find(|t| t.id == id).ok_or_else(|| {
-                let known: Vec<_> = TASKS.iter().map(|t| t.id).collect();
-                UsageError(format!("no eval task `{id}`; the tasks are: {}", known.join(", "))).into()
+            in_suite.iter().find(|t| t.id() == id).copied().ok_or_else(|| {
+                let known: Vec<_> = in_suite.iter().map(AnyTask::id).collect();
+                UsageError(format!(
+                    "no eval task `{id}` in --suite {}; its tasks are: {}",
+                    format!("{suite:?}").to_lowercase(),
+                    known.join(", ")
+                ))
+                .into()
             })
         })
         .collect()
 }
 
+/// What the real-server suite shares across its tasks: the installed servers and the pages.
+struct ServerSuite {
+    installed: Installed,
+    url: String,
+}
+
 pub async fn run(args: EvalArgs, setup: &Setup, json: bool) -> Result<Outcome> {
-    let tasks = selected_tasks(&args.tasks)?;
+    let tasks = selected_tasks(args.suite, &args.tasks)?;
+    let server_suite = if tasks.iter().any(|t| matches!(t, AnyTask::Server(_))) {
+        let installed = Installed::find(args.servers_dir.as_deref()).map_err(|e| UsageError(format!("{e:#}")))?;
+        Some(ServerSuite {
+            installed,
+            url: servers::serve_pages()?,
+        })
+    } else {
+        None
+    };
     let recall_data = match args.recall {
         0 => None,
         n => Some(recall::Data::load(args.livemcpbench.as_deref(), n)?),
@@ -165,7 +217,7 @@ pub async fn run(args: EvalArgs, setup: &Setup, json: bool) -> Result<Outcome> {
     };
     let started = Instant::now();
     eprintln!(
-        "codemode eval: {} demo tasks, {} LiveMCPBench recall tasks ({} tools); models: {}; checker: {}",
+        "codemode eval: {} tasks, {} LiveMCPBench recall tasks ({} tools); models: {}; checker: {}",
         tasks.len(),
         recall_data.as_ref().map_or(0, |d| d.tasks.len()),
         recall_data.as_ref().map_or(0, |d| d.tools),
@@ -174,8 +226,12 @@ pub async fn run(args: EvalArgs, setup: &Setup, json: bool) -> Result<Outcome> {
     );
     let mut results = Vec::new();
     for (i, task) in tasks.iter().enumerate() {
-        eprint!("[{}/{}] {:<20} ", i + 1, tasks.len(), task.id);
-        let result = run_task(&harness, task).await;
+        eprint!("[{}/{}] {:<20} ", i + 1, tasks.len(), task.id());
+        let result = match (task, &server_suite) {
+            (AnyTask::Demo(task), _) => run_task(&harness, task).await,
+            (AnyTask::Server(task), Some(suite)) => run_server_task(&harness, suite, task).await,
+            (AnyTask::Server(_), None) => unreachable!("the server suite is set up when a server task is selected"),
+        };
         eprintln!(
             "{} ({}, {:.0} s){}",
             if result.passed { "pass" } else { "FAIL" },
@@ -239,26 +295,86 @@ fn write_results(path: &Path, eval: &EvalResults<'_>) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+impl TaskResult {
+    /// A task not run yet.
+    fn new(suite: &str, id: &str, kind: &str, query: &str) -> Self {
+        Self {
+            suite: suite.into(),
+            id: id.into(),
+            kind: kind.into(),
+            query: query.into(),
+            passed: false,
+            why: None,
+            result_type: "harness_error".into(),
+            error: None,
+            repairs: 0,
+            runtime_repairs: 0,
+            tool_calls: 0,
+            models: BTreeMap::new(),
+            step_ms: BTreeMap::new(),
+            total_ms: 0.0,
+            code: None,
+            output: Value::Null,
+        }
+    }
+
+    /// Judges the run's outcome with `check`.
+    fn judge(&mut self, check: Result<(), String>) {
+        match check {
+            Ok(()) => self.passed = true,
+            Err(why) => self.why = Some(why),
+        }
+    }
+}
+
+/// One real-server task on a fresh fixture, with all six servers offered.
+async fn run_server_task(harness: &Harness, suite: &ServerSuite, task: &ServerTask) -> TaskResult {
+    let started = Instant::now();
+    let mut result = TaskResult::new("servers", task.id, task.kind, task.query);
+    let ran = async {
+        let fixture = Fixture::lay(&suite.installed, task.id, &suite.url)?;
+        let query = fixture.request(task.query);
+        result.query.clone_from(&query);
+        // The user asked for the task, on a fixture laid for it: the calls that would need
+        // approval (writes, commits) are approved, as `--yes` would, and listed in the report.
+        let mut builder = harness.builder().approver(Arc::new(codemode::ApproveAll));
+        for (name, provider) in suite.installed.start(&fixture).await? {
+            builder = builder.tool_provider(name, provider);
+        }
+        let codemode = builder.build().await?;
+        let output = if harness.agent {
+            let options = ServeOptions {
+                run: harness.options.clone(),
+                ..ServeOptions::default()
+            };
+            let run = agent::run(codemode, options, harness.models.main.as_ref(), &query).await?;
+            record_agent(&mut result, run)
+        } else {
+            let report = codemode
+                .run(RunOptions {
+                    query: query.clone(),
+                    ..harness.options.clone()
+                })
+                .await?;
+            record_report(&mut result, &report)
+        };
+        anyhow::Ok((fixture, output))
+    }
+    .await;
+    match ran {
+        Ok((fixture, output)) => result.judge((task.check)(&fixture, &output)),
+        Err(e) => {
+            result.why = Some(format!("the eval could not run the task: {}", setup::chain(e.as_ref())));
+        }
+    }
+    result.total_ms = started.elapsed().as_secs_f64() * 1000.0;
+    result
+}
+
 /// One task on a fresh workspace.
 async fn run_task(harness: &Harness, task: &EvalTask) -> TaskResult {
     let started = Instant::now();
-    let mut result = TaskResult {
-        id: task.id.into(),
-        kind: task.kind.into(),
-        query: task.query.into(),
-        passed: false,
-        why: None,
-        result_type: "harness_error".into(),
-        error: None,
-        repairs: 0,
-        runtime_repairs: 0,
-        tool_calls: 0,
-        models: BTreeMap::new(),
-        step_ms: BTreeMap::new(),
-        total_ms: 0.0,
-        code: None,
-        output: Value::Null,
-    };
+    let mut result = TaskResult::new("demo", task.id, task.kind, task.query);
     let ran = if harness.agent {
         agent_on_fresh_workspace(harness, task.query)
             .await
@@ -269,13 +385,7 @@ async fn run_task(harness: &Harness, task: &EvalTask) -> TaskResult {
             .map(|(report, state)| (record_report(&mut result, &report), state))
     };
     match ran {
-        Ok((output, state)) => {
-            if let Err(why) = (task.check)(&state, &output) {
-                result.why = Some(why);
-            } else {
-                result.passed = true;
-            }
-        }
+        Ok((output, state)) => result.judge((task.check)(&state, &output)),
         Err(e) => {
             result.why = Some(format!("the eval could not run the task: {}", setup::chain(e.as_ref())));
         }
@@ -392,14 +502,24 @@ fn table(eval: &EvalResults<'_>) -> String {
                 r.total_ms / 1000.0
             );
         }
-        let _ = writeln!(
-            t,
-            "\n{} of {} demo tasks passed ({:.0} %); {} said success but left the wrong state",
-            eval.passed,
-            eval.tasks.len(),
-            100.0 * eval.passed as f64 / eval.tasks.len() as f64,
-            eval.false_successes
-        );
+        let _ = writeln!(t);
+        for suite in ["demo", "servers"] {
+            let of_suite: Vec<_> = eval.tasks.iter().filter(|r| r.suite == suite).collect();
+            if of_suite.is_empty() {
+                continue;
+            }
+            let passed = of_suite.iter().filter(|r| r.passed).count();
+            let false_successes = of_suite
+                .iter()
+                .filter(|r| !r.passed && matches!(r.result_type.as_str(), "success" | "answered"))
+                .count();
+            let _ = writeln!(
+                t,
+                "{passed} of {} {suite} tasks passed ({:.0} %); {false_successes} said success but were wrong",
+                of_suite.len(),
+                100.0 * passed as f64 / of_suite.len() as f64,
+            );
+        }
         for r in eval.tasks.iter().filter(|r| !r.passed) {
             let _ = writeln!(
                 t,
