@@ -497,9 +497,12 @@ async fn hybrid_filter_asks_the_tiny_model_about_the_search_candidates_only() {
     // The two invoice tools rank first, so they are among the candidates.
     assert!(report.selected_tools.contains(&"ns3.tool_042".to_string()));
     assert!(report.selected_tools.contains(&"ns7.tool_042".to_string()));
-    assert_eq!(report.selected_tools.len(), 30);
+    // The scripted tiny model keeps every tool it is shown, which filters nothing: each
+    // batch keeps its tools among the search's best 10 (see the test below).
+    let kept = report.selected_tools.len();
+    assert!(kept <= 10, "{kept}");
     let detail = &report.timing(Step::Filter).unwrap().detail;
-    assert_eq!(detail, "30 of 1000 tools, 30 candidates by search, 2 batches");
+    assert_eq!(detail, &format!("{kept} of 1000 tools, 30 candidates by search, 2 batches"));
 
     // Without descriptions the listing shows names and parameters only.
     let (llm, cm) = over_thousand_tools("plan").await;
@@ -546,6 +549,44 @@ async fn hybrid_filter_keeps_the_best_ranked_tools_whatever_the_tiny_model_answe
     // 0 turns it off: the tiny model's empty answer is the selection.
     let report = run(0).await;
     assert!(report.selected_tools.is_empty(), "{:?}", report.selected_tools);
+}
+
+#[tokio::test]
+async fn a_tiny_model_that_keeps_every_tool_of_a_batch_is_read_as_no_answer() {
+    // 30 candidates in batches of 20 and 10; the tiny model answers each with all of its
+    // tools. That filters nothing: each batch keeps only its tools the search ranks among
+    // the best 10 for the request and the plan.
+    let llm = Arc::new(
+        ScriptedLlm::new()
+            .reply(LlmRole::Strategy, "1. Read the invoices.")
+            .respond_with(LlmRole::Tiny, select_all)
+            .reply(LlmRole::Main, fenced("return 1;")),
+    );
+    let cm = CodeMode::builder()
+        .llm(llm)
+        .catalog(thousand_tools())
+        .environment(codemode::default_environment().unwrap())
+        .build()
+        .await
+        .unwrap();
+    let report = cm
+        .run(RunOptions::new("sum the invoices").retrieval_candidates(30))
+        .await
+        .unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert!(
+        report.selected_tools.len() <= 10,
+        "{} tools kept: {:?}",
+        report.selected_tools.len(),
+        report.selected_tools
+    );
+    for invoices in ["ns3.tool_042", "ns7.tool_042"] {
+        assert!(
+            report.selected_tools.iter().any(|t| t == invoices),
+            "{:?}",
+            report.selected_tools
+        );
+    }
 }
 
 #[tokio::test]

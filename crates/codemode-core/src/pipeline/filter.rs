@@ -145,8 +145,30 @@ pub(super) async fn filter(
     results.sort_by_key(|(i, _)| *i);
     let mut llm_errors = 0;
     let mut last_error = None;
+    let mut ranked: Option<Vec<String>> = None;
     for (i, result) in results {
         match result {
+            BatchResult::Selected(paths) if keeps_everything(&paths, batches[i].len()) => {
+                // The tiny model kept every tool of the batch: the answer filters nothing.
+                // The batch's tools the search ranks among its best for the request and the
+                // plan are kept instead (a 0.5B model kept all 44 tools of six servers, and
+                // the main model's prompt grew to 6,000 tokens).
+                let ranked = ranked.get_or_insert_with(|| {
+                    let limit = (options.max_tools_per_prompt / INDISCRIMINATE_SHARE).max(options.retrieval_keep);
+                    catalog
+                        .search(&format!("{}\n{plan}", options.query), limit)
+                        .into_iter()
+                        .map(|hit| hit.path)
+                        .collect()
+                });
+                tracing::debug!(
+                    batch = i,
+                    "the tiny model kept every tool of a batch; the search's best are kept"
+                );
+                filtered
+                    .selected
+                    .extend(paths.into_iter().filter(|p| ranked.contains(p)));
+            }
             BatchResult::Selected(paths) => filtered.selected.extend(paths),
             BatchResult::Failed {
                 paths,
@@ -178,6 +200,19 @@ pub(super) async fn filter(
         filtered.selected.extend(best_ranked(options, plan, catalog));
     }
     Ok(filtered)
+}
+
+/// A batch of more than this many tools whose every tool the tiny model kept is read as no
+/// answer (see [`keeps_everything`]).
+const INDISCRIMINATE_BATCH: usize = 5;
+/// Such a batch keeps its tools that rank among the search's best `max_tools_per_prompt /
+/// INDISCRIMINATE_SHARE` for the request and the plan.
+const INDISCRIMINATE_SHARE: usize = 2;
+
+/// Whether a batch's answer kept every one of its tools, in a batch large enough for that to
+/// mean the model did not choose.
+fn keeps_everything(selected: &BTreeSet<String>, batch: usize) -> bool {
+    batch > INDISCRIMINATE_BATCH && selected.len() >= batch
 }
 
 /// The `retrieval_keep` tools the search index ranks best for the request and the plan:
