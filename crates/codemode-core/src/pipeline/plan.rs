@@ -2,6 +2,7 @@
 //! catalog: tool by tool with arguments and descriptions when it is small, else its
 //! namespaces and a sample of their tool names.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::run::{RunContext, StepFailure};
@@ -47,7 +48,73 @@ pub(super) async fn plan(
             ],
         )
         .await?;
-    Ok(without_optional_steps(answer.trim()))
+    Ok(with_real_tool_names(&without_optional_steps(answer.trim()), catalog))
+}
+
+/// The plan with each tool path it invents inside a real namespace (`filesystem.create_file`
+/// where the server has `write_file`) replaced by that namespace's tool the search ranks
+/// best for the invented name and its line. Seen with a 1.5B planner: the invented name went
+/// on into the program and through every repair, which the type check refused each time.
+fn with_real_tool_names(plan: &str, catalog: &ToolCatalog) -> String {
+    let namespaces: BTreeSet<&str> = catalog.entries().map(|e| e.namespace.as_str()).collect();
+    let mut out = String::with_capacity(plan.len());
+    for line in plan.split_inclusive('\n') {
+        let mut rest = line;
+        while let Some((before, path, after)) = next_path(rest) {
+            out.push_str(before);
+            let replacement = match path.split_once('.') {
+                Some((ns, name)) if namespaces.contains(ns) && catalog.tool(path).is_none() => {
+                    let words = name.replace(['_', '-'], " ");
+                    catalog
+                        .search(&format!("{words}\n{words}\n{line}"), SEARCH_FOR_INVENTED)
+                        .into_iter()
+                        .find(|hit| hit.path.split_once('.').is_some_and(|(n, _)| n == ns))
+                        .map(|hit| {
+                            tracing::debug!(invented = path, real = %hit.path, "the plan named a tool that does not exist");
+                            hit.path
+                        })
+                }
+                _ => None,
+            };
+            out.push_str(replacement.as_deref().unwrap_or(path));
+            rest = after;
+        }
+        out.push_str(rest);
+    }
+    out
+}
+
+/// Hits searched for a tool that replaces an invented one.
+const SEARCH_FOR_INVENTED: usize = 20;
+
+/// The next `a.b` path in `text` (two identifiers joined by one dot): the text before it,
+/// the path, the text after it.
+fn next_path(text: &str) -> Option<(&str, &str, &str)> {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$' || c == '-';
+    let mut start = None;
+    let mut dot = None;
+    for (i, c) in text.char_indices() {
+        match (start, dot) {
+            (None, _) if is_ident(c) && !c.is_ascii_digit() && c != '-' => start = Some(i),
+            (Some(_), None) if c == '.' => dot = Some(i),
+            (Some(s), Some(d)) if !is_ident(c) => {
+                if i > d + 1 && text[s..d].chars().all(is_ident) {
+                    return Some((&text[..s], &text[s..i], &text[i..]));
+                }
+                start = None;
+                dot = None;
+                if is_ident(c) {
+                    start = Some(i);
+                }
+            }
+            (Some(_), None) if !is_ident(c) => start = None,
+            _ => {}
+        }
+    }
+    match (start, dot) {
+        (Some(s), Some(d)) if text.len() > d + 1 => Some((&text[..s], &text[s..], "")),
+        _ => None,
+    }
 }
 
 /// The catalog as the planner sees it: tool by tool with arguments and descriptions when it
@@ -123,7 +190,7 @@ mod tests {
 
     use serde_json::json;
 
-    use super::{PLAN_WHOLE_CATALOG, catalog_for_planner, without_optional_steps};
+    use super::{PLAN_WHOLE_CATALOG, catalog_for_planner, next_path, with_real_tool_names, without_optional_steps};
     use crate::catalog::ToolCatalog;
     use crate::tool::{StaticToolProvider, ToolSpec};
 
@@ -178,6 +245,34 @@ mod tests {
         let text = catalog_for_planner(&catalog("wordy", &essays));
         assert!(text.contains("- wordy (40 tools): tool_000,"), "{text}");
         assert!(!text.contains("yyy"), "{text}");
+    }
+
+    #[test]
+    fn a_tool_the_plan_invents_in_a_real_namespace_becomes_the_nearest_real_one() {
+        let catalog = catalog(
+            "filesystem",
+            &[
+                (
+                    "write_file",
+                    "Create a new file or overwrite an existing file with new content",
+                ),
+                ("read_text_file", "Read the contents of a file as text"),
+                ("move_file", "Move or rename files"),
+            ],
+        );
+        let plan = "1. Call `filesystem.create_file` with the path and the text.\n\
+                    2. Read it back with tools.filesystem.read_text_file.\n\
+                    3. Return the result (e.g. result.length).";
+        assert_eq!(
+            with_real_tool_names(plan, &catalog),
+            "1. Call `filesystem.write_file` with the path and the text.\n\
+             2. Read it back with tools.filesystem.read_text_file.\n\
+             3. Return the result (e.g. result.length)."
+        );
+        // Paths outside the catalog's namespaces are left as they are.
+        assert_eq!(with_real_tool_names("Use os.path.join.", &catalog), "Use os.path.join.");
+        assert_eq!(next_path("see a.b."), Some(("see ", "a.b", ".")));
+        assert_eq!(next_path("3.5 and 1.x"), None);
     }
 
     #[test]
