@@ -61,6 +61,33 @@ pub struct ToolCallRecord {
     pub started_ms: f64,
     /// How long it took, in milliseconds.
     pub duration_ms: f64,
+    /// The call succeeded but its result is text that reads like an error (`Database error:
+    /// no such table`, a Python traceback): servers that report failures as ordinary text.
+    /// The program saw the text; this flags it for whoever reads the report.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub looks_like_error: bool,
+}
+
+/// Whether a successful tool result is text that reads like an error: its first line
+/// starts with `Error`, `Traceback (most recent call last)`, `Exception` or `fatal:`, or
+/// with a few words and `error:` (`Database error: ...`, `Permission error: ...`).
+pub fn reads_like_an_error(result: &Value) -> bool {
+    let Value::String(text) = result else {
+        return false;
+    };
+    let first = text.trim_start().lines().next().unwrap_or_default().to_lowercase();
+    if ["error", "traceback (most recent call last)", "exception", "fatal:"]
+        .iter()
+        .any(|p| first.starts_with(p))
+    {
+        return true;
+    }
+    first.split_once("error:").is_some_and(|(before, _)| {
+        let words: Vec<&str> = before.split_whitespace().collect();
+        (1..=3).contains(&words.len())
+            && !matches!(words[0], "the" | "a" | "an" | "no" | "this" | "that" | "last")
+            && before.chars().all(|c| c.is_alphanumeric() || c == ' ' || c == '_')
+    })
 }
 
 /// The only door from running code to the world: executes tool calls for a run.
@@ -183,6 +210,10 @@ impl CatalogBridge {
             Ok(v) => (Some(v.clone()), None),
             Err(e) => (None, Some(e.to_string())),
         };
+        let looks_like_error = result.as_ref().is_some_and(reads_like_an_error);
+        if looks_like_error {
+            tracing::warn!(path, "a tool call succeeded with a result that reads like an error");
+        }
         self.record(ToolCallRecord {
             path: path.to_string(),
             arguments,
@@ -190,7 +221,38 @@ impl CatalogBridge {
             error,
             started_ms,
             duration_ms,
+            looks_like_error,
         });
         outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn error_text_in_a_successful_result_is_recognised() {
+        for text in [
+            "Database error: no such table: users",
+            "Error: ENOENT: no such file or directory",
+            "error executing tool: bad path",
+            "Traceback (most recent call last):\n  File \"x.py\"",
+            "fatal: not a git repository",
+            "  Permission error: denied",
+        ] {
+            assert!(reads_like_an_error(&json!(text)), "{text}");
+        }
+        for value in [
+            json!("Successfully wrote to /tmp/a.txt"),
+            json!("The error: field holds the last failure"),
+            json!("Notes about errors: none"),
+            json!({"error": "in an object is data, not text"}),
+            json!(["Error: in a list"]),
+            json!("Changes committed successfully"),
+        ] {
+            assert!(!reads_like_an_error(&value), "{value}");
+        }
     }
 }

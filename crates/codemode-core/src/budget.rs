@@ -239,6 +239,7 @@ mod tests {
             error: None,
             started_ms: 0.0,
             duration_ms: 1.0,
+            looks_like_error: false,
         }
     }
 

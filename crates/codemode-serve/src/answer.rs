@@ -186,6 +186,7 @@ mod tests {
                 error: None,
                 started_ms: 0.0,
                 duration_ms: 1.25,
+                looks_like_error: false,
             }],
             ..RunReport::default()
         };
