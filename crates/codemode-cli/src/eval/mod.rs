@@ -515,7 +515,7 @@ fn table(eval: &EvalResults<'_>) -> String {
                 .count();
             let _ = writeln!(
                 t,
-                "{passed} of {} {suite} tasks passed ({:.0} %); {false_successes} said success but were wrong",
+                "{passed} of {} {suite} tasks passed ({:.0} %); {false_successes} said success but left the wrong state",
                 of_suite.len(),
                 100.0 * passed as f64 / of_suite.len() as f64,
             );
