@@ -313,15 +313,14 @@ fn id_in(text: &str) -> Option<serde_json::Value> {
         let Some(value) = after.strip_prefix(':').map(str::trim_start) else {
             continue;
         };
-        let end = if value.starts_with('"') {
-            value[1..].find('"').map(|i| i + 2)
-        } else {
-            value.find(|c: char| !(c.is_ascii_digit() || c == '-'))
+        let end = match value.strip_prefix('"') {
+            Some(quoted) => quoted.find('"').map(|i| i + 2),
+            None => value.find(|c: char| !(c.is_ascii_digit() || c == '-')),
         };
-        if let Some(id) = end.and_then(|end| serde_json::from_str::<serde_json::Value>(&value[..end]).ok()) {
-            if id.is_number() || id.is_string() {
-                return Some(id);
-            }
+        if let Some(id) = end.and_then(|end| serde_json::from_str::<serde_json::Value>(&value[..end]).ok())
+            && (id.is_number() || id.is_string())
+        {
+            return Some(id);
         }
     }
     None
