@@ -918,34 +918,49 @@ fn a_runtime_error_after_read_only_calls_goes_back_to_the_model() {
     );
 }
 
+/// A program that wrote, then failed: under the default `replay` policy it is repaired and
+/// run again, and its write is answered from the first attempt's record, not made twice.
+/// Under `read_only` it is not run again; under `always` the write is made again.
 #[test]
-fn a_runtime_error_after_a_write_is_not_run_again() {
+fn a_runtime_error_after_a_write_is_repaired_without_repeating_the_write() {
     let writes_first = "```typescript\nawait tools.workspace.send_message({ channel: \"general\", text: \"hi\" });\nconst { channels } = await tools.workspace.list_channels({});\nconst ops = channels.find((c) => c.name === \"ops\")!;\nreturn ops.topic;\n```";
-    let dir = scripted_workspace(&[writes_first, "```typescript\nreturn 1;\n```"]);
-    let out = codemode(dir.path(), &["--json", "run", "Say hi, then tell me the ops topic"]);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
-    assert_eq!(out.status.code(), Some(1), "{report:#}");
-    assert_eq!(report["result_type"], "runtime_error", "{report:#}");
-    assert_eq!(report["runtime_repairs"], 0);
-    let error = report["error"].as_str().unwrap();
+    let fixed = "```typescript\nawait tools.workspace.send_message({ channel: \"general\", text: \"hi\" });\nconst { channels } = await tools.workspace.list_channels({});\nconst ops = channels.find((c) => c.name === \"ops\");\nreturn ops ? ops.topic : \"no ops channel\";\n```";
+    let dir = scripted_workspace(&[writes_first, fixed]);
+    let query = "Say hi, then tell me the ops topic";
+    let report = |args: &[&str]| -> (Option<i32>, Value) {
+        let out = codemode(dir.path(), args);
+        let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+        (out.status.code(), report)
+    };
+
+    let (_, replayed) = report(&["--json", "run", query]);
+    assert_eq!(replayed["result_type"], "success", "{replayed:#}");
+    assert_eq!(replayed["output"], "no ops channel");
+    assert_eq!(replayed["runtime_repairs"], 1);
+    let first = &replayed["runtime_attempts"][0]["tool_calls"][0];
+    assert_eq!(first["path"], "workspace.send_message", "{replayed:#}");
+    assert!(first.get("replayed").is_none(), "{first:#}");
+    let again = &replayed["tool_calls"][0];
+    assert_eq!(again["path"], "workspace.send_message", "{replayed:#}");
+    assert_eq!(again["replayed"], true, "the rerun did not send again: {again:#}");
+    assert_eq!(again["result"], first["result"]);
+    // list_channels({}) succeeded before the failure too, so it is answered the same way.
+    assert_eq!(replayed["tool_calls"][1]["replayed"], true, "{replayed:#}");
+
+    let (code, read_only) = report(&["--json", "--rerun-policy", "read_only", "run", query]);
+    assert_eq!(code, Some(1), "{read_only:#}");
+    assert_eq!(read_only["result_type"], "runtime_error", "{read_only:#}");
+    assert_eq!(read_only["runtime_repairs"], 0);
+    let error = read_only["error"].as_str().unwrap();
     assert!(
         error.contains("not repaired") && error.contains("tools.workspace.send_message"),
         "{error}"
     );
-    // Allowed explicitly, the program is rewritten and run again.
-    let out = codemode(
-        dir.path(),
-        &[
-            "--json",
-            "--rerun-policy",
-            "always",
-            "run",
-            "Say hi, then tell me the ops topic",
-        ],
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
-    assert_eq!(report["result_type"], "success", "{report:#}");
-    assert_eq!(report["runtime_repairs"], 1);
+
+    let (_, always) = report(&["--json", "--rerun-policy", "always", "run", query]);
+    assert_eq!(always["result_type"], "success", "{always:#}");
+    assert_eq!(always["runtime_repairs"], 1);
+    assert!(always["tool_calls"][0].get("replayed").is_none(), "{always:#}");
 }
 
 /// A program only TypeScript 7 rejects: the built-in checker does not type string methods.

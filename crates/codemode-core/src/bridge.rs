@@ -66,6 +66,10 @@ pub struct ToolCallRecord {
     /// The program saw the text; this flags it for whoever reads the report.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub looks_like_error: bool,
+    /// The call was answered from an earlier attempt's record (a rerun after a runtime
+    /// repair, `rerun_policy = replay`): the tool was not called again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
 }
 
 /// Whether a successful tool result is text that reads like an error: its first line
@@ -111,6 +115,8 @@ pub struct CatalogBridge {
     records: Mutex<Vec<ToolCallRecord>>,
     epoch: Instant,
     approval: Option<Arc<ApprovalGate>>,
+    /// Successful calls of earlier attempts, answered again instead of being made again.
+    replay: Mutex<Vec<ToolCallRecord>>,
 }
 
 impl CatalogBridge {
@@ -126,7 +132,32 @@ impl CatalogBridge {
             records: Mutex::new(Vec::new()),
             epoch: Instant::now(),
             approval: None,
+            replay: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The same bridge, answering a call that one of `earlier` made successfully (same path,
+    /// same arguments) from its record instead of calling the tool again, each record once.
+    /// A rerun after a runtime repair so repeats no call: a write made before the failure is
+    /// not made twice.
+    pub fn with_replay(self, earlier: Vec<ToolCallRecord>) -> Self {
+        let successful = earlier
+            .into_iter()
+            .filter(|c| c.result.is_some() && c.error.is_none())
+            .collect();
+        Self {
+            replay: Mutex::new(successful),
+            ..self
+        }
+    }
+
+    /// The recorded result of an earlier identical call, taken out of the replay list.
+    fn replayed(&self, path: &str, arguments: &Value) -> Option<Value> {
+        let mut replay = self.replay.lock().ok()?;
+        let at = replay
+            .iter()
+            .position(|c| c.path == path && &c.arguments == arguments)?;
+        replay.remove(at).result
     }
 
     /// The same bridge, asking `gate` before each call that needs approval.
@@ -179,8 +210,16 @@ impl CatalogBridge {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         let started = Instant::now();
         let started_ms = started.duration_since(self.epoch).as_secs_f64() * 1000.0;
+        let replayed = if n > self.max_calls {
+            None
+        } else {
+            self.replayed(path, &arguments)
+        };
         let outcome = if n > self.max_calls {
             Err(BridgeError::LimitExceeded(self.max_calls, path.to_string()))
+        } else if let Some(value) = &replayed {
+            tracing::debug!(path, "answered from an earlier attempt's record");
+            Ok(value.clone())
         } else if let Some(entry) = self.catalog.tool(path) {
             let valid = entry.validate_arguments(&arguments);
             // Asked only about calls that would run (valid arguments).
@@ -222,6 +261,7 @@ impl CatalogBridge {
             started_ms,
             duration_ms,
             looks_like_error,
+            replayed: replayed.is_some(),
         });
         outcome
     }

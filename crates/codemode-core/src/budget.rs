@@ -240,6 +240,7 @@ mod tests {
             started_ms: 0.0,
             duration_ms: 1.0,
             looks_like_error: false,
+            replayed: false,
         }
     }
 

@@ -67,14 +67,19 @@ impl LimitValue for Option<f64> {
     }
 }
 
-/// When a program that failed at run time may be run again after a runtime repair. Running
-/// it again repeats the tool calls it made before it failed.
+/// When a program that failed at run time may be run again after a runtime repair, and how
+/// the calls the failed attempt made are treated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RerunPolicy {
-    /// Only when every call it made was to a tool annotated `readOnlyHint: true` (a tool
-    /// without the annotation counts as not read-only).
+    /// Always, without repeating a call: a call the repaired program makes with the same
+    /// tool and arguments as a successful call of an earlier attempt is answered from that
+    /// call's record (each record once); other calls are made. Most real MCP tools carry no
+    /// annotations, so `read_only` refused almost every repair.
     #[default]
+    Replay,
+    /// Only when every call it made was to a tool annotated `readOnlyHint: true` (a tool
+    /// without the annotation counts as not read-only); the calls are made again.
     ReadOnly,
     /// Whatever it called.
     Always,
@@ -86,6 +91,7 @@ impl RerunPolicy {
     /// The name used in `[run]` and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
+            RerunPolicy::Replay => "replay",
             RerunPolicy::ReadOnly => "read_only",
             RerunPolicy::Always => "always",
             RerunPolicy::Never => "never",
@@ -96,10 +102,11 @@ impl RerunPolicy {
 impl LimitValue for RerunPolicy {
     fn parse_limit(text: &str) -> Result<Self, String> {
         match text.trim() {
+            "replay" => Ok(RerunPolicy::Replay),
             "read_only" => Ok(RerunPolicy::ReadOnly),
             "always" => Ok(RerunPolicy::Always),
             "never" => Ok(RerunPolicy::Never),
-            other => Err(format!("expected read_only, always or never, got `{other}`")),
+            other => Err(format!("expected replay, read_only, always or never, got `{other}`")),
         }
     }
     fn show_limit(&self) -> String {
@@ -391,8 +398,9 @@ run_limits! {
     max_repairs: u32 = 2, flag "max-repairs", unit "N", check any;
     /// Most times a program that failed at run time goes back to the main model for a new one.
     max_runtime_repairs: u32 = 1, flag "max-runtime-repairs", unit "N", check any;
-    /// When a program that failed at run time may run again: read_only, always or never.
-    rerun_policy: RerunPolicy = RerunPolicy::ReadOnly, flag "rerun-policy", unit "POLICY", check any;
+    /// When a program that failed at run time may run again: replay (its successful calls
+    /// are answered from their record, not made again), read_only, always or never.
+    rerun_policy: RerunPolicy = RerunPolicy::Replay, flag "rerun-policy", unit "POLICY", check any;
     /// Which tool calls need approval before they run: never, destructive (tools annotated
     /// `destructiveHint: true`) or all.
     approval: ApprovalPolicy = ApprovalPolicy::Destructive, flag "approval", unit "POLICY", check any;

@@ -187,6 +187,7 @@ mod tests {
                 started_ms: 0.0,
                 duration_ms: 1.25,
                 looks_like_error: false,
+                replayed: false,
             }],
             ..RunReport::default()
         };

@@ -502,7 +502,10 @@ async fn hybrid_filter_asks_the_tiny_model_about_the_search_candidates_only() {
     let kept = report.selected_tools.len();
     assert!(kept <= 10, "{kept}");
     let detail = &report.timing(Step::Filter).unwrap().detail;
-    assert_eq!(detail, &format!("{kept} of 1000 tools, 30 candidates by search, 2 batches"));
+    assert_eq!(
+        detail,
+        &format!("{kept} of 1000 tools, 30 candidates by search, 2 batches")
+    );
 
     // Without descriptions the listing shows names and parameters only.
     let (llm, cm) = over_thousand_tools("plan").await;

@@ -42,9 +42,13 @@ pub(super) async fn execute(
     catalog: Arc<ToolCatalog>,
     options: &RunOptions,
     approval: Arc<ApprovalGate>,
+    replay: Vec<ToolCallRecord>,
 ) -> Executed {
-    let bridge =
-        Arc::new(CatalogBridge::new(catalog, options.max_tool_calls, options.tool_timeout()).with_approval(approval));
+    let bridge = Arc::new(
+        CatalogBridge::new(catalog, options.max_tool_calls, options.tool_timeout())
+            .with_approval(approval)
+            .with_replay(replay),
+    );
     let limits = ExecutionLimits {
         total_timeout: options.execution_timeout(),
         cpu_time: options.cpu_time(),

@@ -31,7 +31,7 @@ use crate::catalog::{ProviderFailure, ToolCatalog};
 use crate::checker::{CheckContext, TypeChecker};
 use crate::environment::RunEnvironment;
 use crate::error::CodeModeError;
-use crate::limits::FilterMode;
+use crate::limits::{FilterMode, RerunPolicy};
 use crate::llm::{Llm, Message};
 use crate::options::RunOptions;
 use crate::promptlog::PromptLog;
@@ -279,6 +279,7 @@ impl CodeMode {
                             catalog.clone(),
                             options,
                             self.approval_gate(options, approver),
+                            Vec::new(),
                         )
                         .instrument(clock.span())
                         .await;
@@ -509,6 +510,8 @@ impl CodeMode {
             return;
         };
 
+        // Under `replay`, the successful calls of the failed attempts, answered again.
+        let mut replay = Vec::new();
         loop {
             let clock = StepClock::start(ctx.observer, Step::Execute);
             let executed = execute::execute(
@@ -517,6 +520,7 @@ impl CodeMode {
                 catalog.clone(),
                 options,
                 self.approval_gate(options, execution.approver.clone()),
+                replay.clone(),
             )
             .instrument(clock.span())
             .await;
@@ -532,6 +536,9 @@ impl CodeMode {
                 return;
             }
             let error = error.to_string();
+            if options.rerun_policy == RerunPolicy::Replay {
+                replay.extend(executed.tool_calls.iter().filter(|c| !c.replayed).cloned());
+            }
             report
                 .runtime_attempts
                 .push(rerun::attempt(&checked.code, &executed, result_type, &error));

@@ -1,7 +1,9 @@
 //! After step 6, **runtime repair**: a program that failed at run time goes back to the main
 //! model with the error, its TypeScript line, the tool calls it made and its console; the new
 //! program is checked (step 5) and run (step 6) again. At most `max_runtime_repairs` times,
-//! and only when `rerun_policy` says running again is safe: a new run repeats the calls.
+//! and only when `rerun_policy` says running again is safe. Under `replay` (the default) the
+//! new run repeats no call: the successful calls of the earlier attempts are answered from
+//! their record (`CatalogBridge::with_replay`).
 
 use super::check::same_program;
 use super::execute::Executed;
@@ -36,7 +38,7 @@ pub(super) fn repairable(executed: &Executed) -> Option<(ResultType, &str)> {
 /// Why the program may not run again under `policy`, or `None` when it may.
 pub(super) fn refusal(policy: RerunPolicy, calls: &[ToolCallRecord], catalog: &ToolCatalog) -> Option<String> {
     match policy {
-        RerunPolicy::Always => None,
+        RerunPolicy::Always | RerunPolicy::Replay => None,
         RerunPolicy::Never => Some("not repaired: rerun_policy = never".into()),
         RerunPolicy::ReadOnly => {
             let read_only = |path: &str| {
@@ -250,11 +252,12 @@ mod tests {
             started_ms: 0.0,
             duration_ms: 1.0,
             looks_like_error: false,
+            replayed: false,
         }
     }
 
     #[test]
-    fn only_read_only_calls_may_be_repeated_by_default() {
+    fn only_read_only_calls_may_be_repeated_under_read_only() {
         let spec = |name: &str, read_only: Option<bool>| ToolSpec {
             annotations: read_only.map(|r| json!({ "readOnlyHint": r })),
             ..ToolSpec::new(name, "a tool", json!({"type": "object"}))
@@ -279,6 +282,9 @@ mod tests {
             "no annotation: not read-only"
         );
         assert_eq!(refusal(RerunPolicy::Always, &[call("ws.post")], &catalog), None);
+        // `replay` (the default) runs again without repeating a call.
+        assert_eq!(refusal(RerunPolicy::Replay, &[call("ws.post")], &catalog), None);
+        assert_eq!(RerunPolicy::default(), RerunPolicy::Replay);
         assert!(refusal(RerunPolicy::Never, &[], &catalog).is_some());
     }
 
