@@ -160,6 +160,8 @@ fn span_start(stmt: &Statement<'_>) -> usize {
 
 /// Applies the program shape rules to `source`.
 pub fn prepare_program(source: &str) -> PreparedProgram {
+    let redeclared = undo_redeclarations(source);
+    let source = redeclared.as_deref().unwrap_or(source);
     let allocator = Allocator::default();
     let ret = parse(&allocator, source);
     let declares = declare_spans(&ret);
@@ -183,6 +185,93 @@ pub fn prepare_program(source: &str) -> PreparedProgram {
         calls_main: entry.is_some(),
         stripped_declarations: declares.len(),
     }
+}
+
+/// `source` without its top-level re-declarations (`const x = ...;` a second time, which
+/// JavaScript refuses outright), or `None` when it has none. Small models write them when a
+/// repair splices a line that copies an earlier one. A repeat of the same statement, word
+/// for word, is blanked out; a variable declared twice with different values becomes one
+/// `let` assigned twice (the keyword of the first becomes `let`, that of the second
+/// spaces), which is what the program meant in the order it wrote it. Every edit keeps the
+/// text's length and lines, so positions in diagnostics stay true.
+fn undo_redeclarations(source: &str) -> Option<String> {
+    use oxc::ast::ast::{BindingPattern, VariableDeclarationKind};
+    use oxc::span::GetSpan;
+    let allocator = Allocator::default();
+    let ret = parse(&allocator, source);
+    if ret.panicked || !ret.diagnostics.is_empty() {
+        return None;
+    }
+    // The first declaration of each name: its statement's text and its keyword's start.
+    let mut first: std::collections::HashMap<&str, (&str, usize, VariableDeclarationKind)> =
+        std::collections::HashMap::new();
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    for stmt in &ret.program.body {
+        let Statement::VariableDeclaration(decl) = stmt else {
+            continue;
+        };
+        if decl.declare || decl.kind == VariableDeclarationKind::Var || decl.declarations.len() != 1 {
+            continue;
+        }
+        let start = decl.span.start as usize;
+        let text = &source[start..decl.span.end as usize];
+        let declarator = &decl.declarations[0];
+        let name = match &declarator.id {
+            BindingPattern::BindingIdentifier(id) => id.name.as_str(),
+            // A destructuring declared twice is only undone when it is the same statement.
+            other => {
+                let pattern = &source[other.span().start as usize..other.span().end as usize];
+                if first.get(pattern).is_some_and(|(t, _, _)| *t == text) {
+                    edits.push((start, start + text.len(), blank(text)));
+                } else {
+                    first.entry(pattern).or_insert((text, start, decl.kind));
+                }
+                continue;
+            }
+        };
+        let Some(&(earlier, earlier_start, earlier_kind)) = first.get(name) else {
+            first.insert(name, (text, start, decl.kind));
+            continue;
+        };
+        if earlier == text {
+            edits.push((start, start + text.len(), blank(text)));
+            continue;
+        }
+        let keyword = match decl.kind {
+            VariableDeclarationKind::Const => "const",
+            _ => "let",
+        };
+        if !text.starts_with(keyword) || declarator.init.is_none() {
+            continue;
+        }
+        if earlier_kind == VariableDeclarationKind::Const && source[earlier_start..].starts_with("const") {
+            edits.push((earlier_start, earlier_start + 5, "let  ".into()));
+            first.insert(name, (earlier, earlier_start, VariableDeclarationKind::Let));
+        }
+        edits.push((start, start + keyword.len(), " ".repeat(keyword.len())));
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    edits.sort_by_key(|(start, _, _)| *start);
+    edits.dedup_by_key(|(start, _, _)| *start);
+    let mut text = String::with_capacity(source.len());
+    let mut at = 0;
+    for (start, end, replacement) in edits {
+        if start < at {
+            continue;
+        }
+        text.push_str(&source[at..start]);
+        text.push_str(&replacement);
+        at = end;
+    }
+    text.push_str(&source[at..]);
+    Some(text)
+}
+
+/// `text` as spaces, its line breaks kept.
+fn blank(text: &str) -> String {
+    text.chars().map(|c| if c == '\n' { '\n' } else { ' ' }).collect()
 }
 
 fn uncalled_entry_of(ret: &ParserReturn<'_>) -> Option<String> {
@@ -295,6 +384,41 @@ impl<'a> Visit<'a> for CallFinder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redeclaration_is_undone_keeping_every_position() {
+        // The same statement twice: the repeat is blanked out.
+        let source =
+            "const a = await tools.m.create({ n: 1 });\nconst a = await tools.m.create({ n: 1 });\nreturn a;\n";
+        let prepared = prepare_program(source);
+        assert_eq!(
+            prepared.text,
+            "const a = await tools.m.create({ n: 1 });\n                                         \nreturn a;\n"
+        );
+        // Different values: one `let`, assigned twice, in the order written.
+        let source = "const x = 1;\nconst y = x + 1;\nconst x = y * 2;\nreturn x;\n";
+        let prepared = prepare_program(source);
+        assert_eq!(
+            prepared.text,
+            "let   x = 1;\nconst y = x + 1;\n      x = y * 2;\nreturn x;\n"
+        );
+        assert_eq!(prepared.text.len(), source.len());
+        // A destructuring repeated word for word is blanked; one with another value is left
+        // to the checker (an assignment to a pattern needs parentheses).
+        let source = "const { a } = await f();\nconst { a } = await f();\nconst { a } = await g();\n";
+        assert_eq!(
+            prepare_program(source).text,
+            "const { a } = await f();\n                        \nconst { a } = await g();\n"
+        );
+        // Nothing to undo: the text is unchanged.
+        for source in [
+            "const a = 1;\nlet b = a;\nreturn b;\n",
+            "var v = 1;\nvar v = 2;\n",
+            "if (x) { const a = 1; } const a = 2;\n",
+        ] {
+            assert_eq!(prepare_program(source).text, source);
+        }
+    }
 
     #[test]
     fn a_program_may_not_declare_tools_or_paste_declarations() {
