@@ -40,8 +40,15 @@ fn help_for_every_subcommand() {
 /// `codemode serve`'s stderr, a log file) they are plain text.
 #[test]
 fn log_lines_are_coloured_on_a_terminal_only() {
+    // The demo server over stdio: connecting logs at debug level.
     let dir = workspace();
-    let args = ["--catalog", "catalog.json", "tools", "list"];
+    let exe = env!("CARGO_BIN_EXE_codemode");
+    std::fs::write(
+        dir.path().join("mcp.json"),
+        format!(r#"{{"mcpServers": {{"workspace": {{"command": {exe:?}, "args": ["demo-server"]}}}}}}"#),
+    )
+    .unwrap();
+    let args = ["--mcp-config", "mcp.json", "tools", "list"];
     let piped = command(dir.path())
         .env("CODEMODE_LOG", "debug")
         .args(args)
