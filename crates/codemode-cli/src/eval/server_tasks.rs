@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::servers::Fixture;
+use super::tasks::ensure;
 
 /// What a task checks: the fixture after the run and the program's output. `Err` says what
 /// is wrong.
@@ -349,10 +350,6 @@ pub const SERVER_TASKS: &[ServerTask] = &[
         },
     },
 ];
-
-fn ensure(condition: bool, why: impl Into<String>) -> Result<(), String> {
-    if condition { Ok(()) } else { Err(why.into()) }
-}
 
 fn lower(value: &Value) -> String {
     value.as_str().unwrap_or_default().trim().to_lowercase()

@@ -266,7 +266,8 @@ pub const TASKS: &[EvalTask] = &[
     },
 ];
 
-fn ensure(condition: bool, why: impl Into<String>) -> Result<(), String> {
+/// `Ok` when `condition` holds, else `why`.
+pub(super) fn ensure(condition: bool, why: impl Into<String>) -> Result<(), String> {
     if condition { Ok(()) } else { Err(why.into()) }
 }
 
