@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 mod common;
-use common::{codemode, livemcpbench, text};
+use common::{codemode, command, livemcpbench, text};
 
 /// Two tasks: the first program posts to the wrong channel and returns normally (a run
 /// that says `success`), the second answers the question right.
@@ -335,6 +335,8 @@ fn real_server_tasks_are_judged_by_their_fixtures() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    // Fixtures of its own: the replay test lays the same tasks' fixtures at the same time.
+    let fixtures = dir.path().join("fixtures");
     let script = json!({
         "strategy": ["1. Count the Berlin customers with sqlite.read_query.", "1. Write the file."],
         "tiny": ["[\"sqlite.read_query\"]", "[\"filesystem.write_file\"]"],
@@ -342,7 +344,7 @@ fn real_server_tasks_are_judged_by_their_fixtures() {
             "```typescript\nconst rows = await tools.sqlite.read_query({ query: \"SELECT COUNT(*) AS n FROM customers WHERE city = 'Berlin'\" });\nreturn rows[0].n;\n```",
             format!(
                 "```typescript\nawait tools.filesystem.write_file({{ path: {:?}, content: \"Goodbye\" }});\nreturn \"written\";\n```",
-                std::env::temp_dir().join("codemode-eval/fs-write/hello.txt").display().to_string()
+                fixtures.join("fs-write/hello.txt").display().to_string()
             ),
         ],
     });
@@ -352,9 +354,9 @@ fn real_server_tasks_are_judged_by_their_fixtures() {
         "[llm.main]\nprovider = \"scripted\"\nscript = \"script.json\"\n[run]\ntype_checker = \"builtin\"\n",
     )
     .unwrap();
-    let out = codemode(
-        dir.path(),
-        &[
+    let out = command(dir.path())
+        .env("CODEMODE_EVAL_FIXTURES", &fixtures)
+        .args([
             "eval",
             "--suite",
             "servers",
@@ -362,8 +364,9 @@ fn real_server_tasks_are_judged_by_their_fixtures() {
             "sql-berlin,fs-write",
             "--output",
             "servers.json",
-        ],
-    );
+        ])
+        .output()
+        .unwrap();
     let eval = results(dir.path(), "servers.json");
     assert_eq!(out.status.code(), Some(1), "{eval:#}\n{}", text(&out.stderr));
     let [berlin, write] = [&eval["tasks"][0], &eval["tasks"][1]];

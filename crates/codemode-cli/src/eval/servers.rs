@@ -149,7 +149,8 @@ fn default_dir() -> PathBuf {
 #[derive(Debug, Clone)]
 pub struct Fixture {
     /// The folder, `<temp>/codemode-eval/<task id>` (the same on every run, so that a
-    /// recorded eval's prompts match when it is replayed).
+    /// recorded eval's prompts match when it is replayed; `$CODEMODE_EVAL_FIXTURES` instead
+    /// of `<temp>/codemode-eval` keeps two evals on one machine apart).
     pub dir: PathBuf,
     /// Where the pages are served, `http://127.0.0.1:PORT`.
     pub url: String,
@@ -159,7 +160,10 @@ pub struct Fixture {
 impl Fixture {
     /// Lays the fixture for task `id` afresh.
     pub fn lay(installed: &Installed, id: &str, url: &str) -> Result<Self> {
-        let dir = std::env::temp_dir().join("codemode-eval").join(id);
+        let root = std::env::var_os("CODEMODE_EVAL_FIXTURES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("codemode-eval"));
+        let dir = root.join(id);
         if dir.exists() {
             std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
         }
