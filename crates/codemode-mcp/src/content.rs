@@ -9,7 +9,7 @@ use crate::pyrepr::python_literal;
 /// - `structuredContent` when present;
 /// - otherwise one text block is parsed as JSON when it is JSON, read as the JSON it stands
 ///   for when it is one whole Python literal of a list, tuple or dict (what `str(rows)` gives:
-///   [`crate::pyrepr`]), and kept as a string when neither; several blocks give an array of
+///   the `pyrepr` module), and kept as a string when neither; several blocks give an array of
 ///   those values;
 /// - images and audio become `{type, mimeType, bytes}` (the base64 data stays on the host:
 ///   only its size crosses the bridge), resources `{type, uri, mimeType, text?}`.
