@@ -318,12 +318,15 @@ impl TaskResult {
         }
     }
 
-    /// Judges the run's outcome with `check`.
-    fn judge(&mut self, check: Result<(), String>) {
-        match check {
-            Ok(()) => self.passed = true,
-            Err(why) => self.why = Some(why),
+    /// The verdict of a task that ran (its judge's answer), or why it could not run; and its
+    /// time since `started`.
+    fn conclude(&mut self, judged: Result<Result<(), String>>, started: Instant) {
+        match judged {
+            Ok(Ok(())) => self.passed = true,
+            Ok(Err(why)) => self.why = Some(why),
+            Err(e) => self.why = Some(format!("the eval could not run the task: {}", setup::chain(e.as_ref()))),
         }
+        self.total_ms = started.elapsed().as_secs_f64() * 1000.0;
     }
 }
 
@@ -331,7 +334,7 @@ impl TaskResult {
 async fn run_server_task(harness: &Harness, suite: &ServerSuite, task: &ServerTask) -> TaskResult {
     let started = Instant::now();
     let mut result = TaskResult::new("servers", task.id, task.kind, task.query);
-    let ran = async {
+    let judged = async {
         let fixture = Fixture::lay(&suite.installed, task.id, &suite.url)?;
         let query = fixture.request(task.query);
         result.query.clone_from(&query);
@@ -341,33 +344,11 @@ async fn run_server_task(harness: &Harness, suite: &ServerSuite, task: &ServerTa
         for (name, provider) in suite.installed.start(&fixture).await? {
             builder = builder.tool_provider(name, provider);
         }
-        let codemode = builder.build().await?;
-        let output = if harness.agent {
-            let options = ServeOptions {
-                run: harness.options.clone(),
-                ..ServeOptions::default()
-            };
-            let run = agent::run(codemode, options, harness.models.main.as_ref(), &query).await?;
-            record_agent(&mut result, run)
-        } else {
-            let report = codemode
-                .run(RunOptions {
-                    query: query.clone(),
-                    ..harness.options.clone()
-                })
-                .await?;
-            record_report(&mut result, &report)
-        };
-        anyhow::Ok((fixture, output))
+        let output = harness.attempt(builder.build().await?, &query, &mut result).await?;
+        anyhow::Ok((task.check)(&fixture, &output))
     }
     .await;
-    match ran {
-        Ok((fixture, output)) => result.judge((task.check)(&fixture, &output)),
-        Err(e) => {
-            result.why = Some(format!("the eval could not run the task: {}", setup::chain(e.as_ref())));
-        }
-    }
-    result.total_ms = started.elapsed().as_secs_f64() * 1000.0;
+    result.conclude(judged, started);
     result
 }
 
@@ -375,23 +356,37 @@ async fn run_server_task(harness: &Harness, suite: &ServerSuite, task: &ServerTa
 async fn run_task(harness: &Harness, task: &EvalTask) -> TaskResult {
     let started = Instant::now();
     let mut result = TaskResult::new("demo", task.id, task.kind, task.query);
-    let ran = if harness.agent {
-        agent_on_fresh_workspace(harness, task.query)
-            .await
-            .map(|(run, state)| (record_agent(&mut result, run), state))
-    } else {
-        run_on_fresh_workspace(harness, task.query)
-            .await
-            .map(|(report, state)| (record_report(&mut result, &report), state))
-    };
-    match ran {
-        Ok((output, state)) => result.judge((task.check)(&state, &output)),
-        Err(e) => {
-            result.why = Some(format!("the eval could not run the task: {}", setup::chain(e.as_ref())));
+    let judged = async {
+        let (provider, codemode) = fresh_workspace(harness).await?;
+        let output = harness.attempt(codemode, task.query, &mut result).await?;
+        anyhow::Ok((task.check)(&workspace_state(&provider).await?, &output))
+    }
+    .await;
+    result.conclude(judged, started);
+    result
+}
+
+impl Harness {
+    /// Runs `query` on `codemode` (the pipeline, or the main model driving `codemode serve`
+    /// with `--agent`) and fills `result`; the value a question is judged by.
+    async fn attempt(&self, codemode: CodeMode, query: &str, result: &mut TaskResult) -> Result<Value> {
+        if self.agent {
+            let options = ServeOptions {
+                run: self.options.clone(),
+                ..ServeOptions::default()
+            };
+            let run = agent::run(codemode, options, self.models.main.as_ref(), query).await?;
+            Ok(record_agent(result, run))
+        } else {
+            let report = codemode
+                .run(RunOptions {
+                    query: query.into(),
+                    ..self.options.clone()
+                })
+                .await?;
+            Ok(record_report(result, &report))
         }
     }
-    result.total_ms = started.elapsed().as_secs_f64() * 1000.0;
-    result
 }
 
 /// A fresh demo server, and a pipeline over it without the harness tools: the model sees the
@@ -405,27 +400,6 @@ async fn fresh_workspace(harness: &Harness) -> Result<(Arc<McpToolProvider>, Cod
         .build()
         .await?;
     Ok((provider, codemode))
-}
-
-async fn run_on_fresh_workspace(harness: &Harness, query: &str) -> Result<(RunReport, WorkspaceState)> {
-    let (provider, codemode) = fresh_workspace(harness).await?;
-    let report = codemode
-        .run(RunOptions {
-            query: query.into(),
-            ..harness.options.clone()
-        })
-        .await?;
-    Ok((report, workspace_state(&provider).await?))
-}
-
-async fn agent_on_fresh_workspace(harness: &Harness, query: &str) -> Result<(agent::AgentRun, WorkspaceState)> {
-    let (provider, codemode) = fresh_workspace(harness).await?;
-    let options = ServeOptions {
-        run: harness.options.clone(),
-        ..ServeOptions::default()
-    };
-    let run = agent::run(codemode, options, harness.models.main.as_ref(), query).await?;
-    Ok((run, workspace_state(&provider).await?))
 }
 
 async fn workspace_state(provider: &McpToolProvider) -> Result<WorkspaceState> {
