@@ -19,7 +19,7 @@ const STDERR_TAIL: usize = 2048;
 const GARBAGE_QUOTE: usize = 120;
 /// Longest stdout line passed on: rmcp's own limit, past which it drops a line and leaves
 /// the call waiting for its timeout. A longer answer is failed here at once instead.
-pub(crate) const MAX_LINE: usize = rmcp::transport::async_rw::DEFAULT_MAX_LINE_LENGTH;
+const MAX_LINE: usize = rmcp::transport::async_rw::DEFAULT_MAX_LINE_LENGTH;
 /// Bytes kept from each end of an oversized line to find its JSON-RPC `id`.
 const OVERSIZE_ENDS: usize = 4096;
 /// How long a server gets to exit by itself once its input is closed.
