@@ -111,6 +111,7 @@ fn typescript_benches(rows: &mut Vec<Row>) -> Result<()> {
             description: t["description"].as_str(),
             input_schema: &t["inputSchema"],
             output_schema: t.get("outputSchema").filter(|o| !o.is_null()),
+            output_learned_from: None,
         })
         .collect();
     let ours = measure(30, || {

@@ -185,6 +185,18 @@ pub struct EvalArgs {
     /// execute_code, one call per turn) instead of the six-step pipeline
     #[arg(long)]
     pub agent: bool,
+    /// Learned output types in FILE, used and added to task by task as a user's runs would
+    /// [default: none: the eval neither reads nor writes learned types]
+    #[arg(long, value_name = "FILE", group = "learned")]
+    pub learned_types: Option<PathBuf>,
+    /// Learned output types from FILE, used as they are (a warm run that does not change
+    /// from task to task)
+    #[arg(long, value_name = "FILE", group = "learned")]
+    pub learned_types_from: Option<PathBuf>,
+    /// Learn output types from every call into FILE without using them (a cold run that
+    /// leaves the shapes for a warm one)
+    #[arg(long, value_name = "FILE", group = "learned")]
+    pub learned_types_to: Option<PathBuf>,
     /// Where to write the results as JSON
     #[arg(long, value_name = "FILE", default_value = "codemode-eval.json")]
     pub output: PathBuf,
@@ -241,6 +253,24 @@ pub enum ToolsCommand {
         /// How many tools to show
         #[arg(long, short = 'n', default_value_t = 10, value_name = "N")]
         limit: usize,
+    },
+    /// Show the output types learned from tool results (tools that declare none), or forget them
+    ///
+    /// Every successful call of `run`, `exec` and `serve` adds to them; the declarations of a
+    /// tool with no output schema use them. Kept in $CODEMODE_LEARNED_TYPES, [run]
+    /// learned_types_file or ~/.cache/codemode/learned-types.json; [run] learned_types = false
+    /// turns them off.
+    Shapes {
+        /// Forget every learned type (removes the file)
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Learn output types ahead of the first run: call each read-only tool that needs no
+    /// arguments once (readOnlyHint, no required input) and keep the shape of its result
+    Learn {
+        /// Only this namespace
+        #[arg(long, value_name = "NS")]
+        namespace: Option<String>,
     },
 }
 

@@ -26,6 +26,10 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Tools(ToolsCommand::List { namespace }) => tools_list(&setup, namespace.as_deref(), json).await,
         Command::Tools(ToolsCommand::Show { path }) => tools_show(&setup, &path, json).await,
         Command::Tools(ToolsCommand::Search { text, limit }) => tools_search(&setup, &text, limit, json).await,
+        Command::Tools(ToolsCommand::Shapes { clear }) => crate::learned::shapes(&setup, clear, json).await,
+        Command::Tools(ToolsCommand::Learn { namespace }) => {
+            crate::learned::learn(&setup, namespace.as_deref(), json).await
+        }
         Command::Types { tools } => types(&setup, &tools).await,
         Command::Check { file } => check(&setup, &file, json).await,
         Command::Doctor => doctor(&setup, json).await,
@@ -309,6 +313,7 @@ async fn tools_show(setup: &Setup, path: &str, json: bool) -> Result<Outcome> {
             "description": entry.spec.description,
             "input_schema": entry.spec.input_schema,
             "output_schema": entry.spec.output_schema,
+            "learned_output": entry.learned_output().map(|l| json!({"schema": l.schema, "calls": l.calls, "type": l.summary})),
             "annotations": entry.spec.annotations,
             "typescript": declaration,
         }))?;
@@ -325,6 +330,14 @@ async fn tools_show(setup: &Setup, path: &str, json: bool) -> Result<Outcome> {
     );
     if let Some(o) = &entry.spec.output_schema {
         outln!("\noutput schema:\n{}", serde_json::to_string_pretty(o)?);
+    }
+    if let Some(learned) = entry.learned_output() {
+        outln!(
+            "\noutput type learned from {} results (the tool declares none): {}\n{}",
+            learned.calls,
+            learned.summary,
+            serde_json::to_string_pretty(&learned.schema)?
+        );
     }
     outln!("\nTypeScript:\n{declaration}");
     Ok(Outcome::Success)

@@ -22,6 +22,7 @@ mod commands;
 mod demo;
 #[cfg(feature = "demo")]
 mod eval;
+mod learned;
 mod models;
 mod output;
 #[cfg(feature = "serve")]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use codemode::config::{CodeModeConfig, load_mcp_servers_json};
+use codemode::learned::{LearnedTypes, ShapeStore};
 use codemode::registry::{
     FactoryContext, create_environment, create_llm, create_type_checker, find_tool_provider_factory,
 };
@@ -214,6 +215,9 @@ pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
         builder = type_checker(setup)?.apply(builder);
     }
     builder = builder.approver(approver(setup, needs.ask));
+    if let Some(learned) = learned_types(setup) {
+        builder = builder.learned_types(learned);
+    }
     let codemode = builder.build().await?;
     for failure in codemode.provider_failures() {
         eprintln!(
@@ -222,6 +226,42 @@ pub async fn build(setup: &Setup, needs: Needs) -> Result<CodeMode> {
         );
     }
     Ok(codemode)
+}
+
+/// Where learned output types are kept: `$CODEMODE_LEARNED_TYPES` (a file, or `off`), else
+/// `[run] learned_types_file`, else the cache directory's `learned-types.json`. `None` when
+/// they are off (`[run] learned_types = false`, or no home directory).
+pub fn learned_types_file(setup: &Setup) -> Option<PathBuf> {
+    match std::env::var_os("CODEMODE_LEARNED_TYPES") {
+        Some(v) if ["off", "0", "false", "no"].contains(&v.to_string_lossy().trim()) => return None,
+        Some(v) if !v.is_empty() => return Some(PathBuf::from(v)),
+        _ => {}
+    }
+    if setup.config.run.learned_types == Some(false) {
+        return None;
+    }
+    match &setup.config.run.learned_types_file {
+        Some(file) => Some(match (&setup.config.config_dir, file.is_relative()) {
+            (Some(dir), true) => dir.join(file),
+            _ => file.clone(),
+        }),
+        None => codemode::learned::default_store_path(),
+    }
+}
+
+/// The learned output types of [`learned_types_file`], learning and applied; `None` when
+/// they are off or the store cannot be read (said on stderr: the file is left as it is).
+pub fn learned_types(setup: &Setup) -> Option<Arc<LearnedTypes>> {
+    let path = learned_types_file(setup)?;
+    match ShapeStore::open(&path) {
+        Ok(store) => Some(Arc::new(LearnedTypes::new(store))),
+        Err(e) => {
+            eprintln!(
+                "warning: learned output types are off for this run: {e} (`codemode tools shapes --clear` removes the file)"
+            );
+            None
+        }
+    }
 }
 
 /// The models of `[llm.strategy]`, `[llm.tiny]` and `[llm.main]`; a role without its own

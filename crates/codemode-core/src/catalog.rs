@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::CodeModeError;
+use crate::learned::{LearnedOutput, ShapeKey};
 use crate::search::{Bm25Index, SearchHit, ToolIndex};
 use crate::tool::{StaticToolProvider, ToolError, ToolProvider, ToolSpec};
 
@@ -24,6 +25,8 @@ pub struct CatalogEntry {
     provider: Arc<dyn ToolProvider>,
     /// The input schema compiled for validation, on first use (`None`: not usable).
     validator: Arc<OnceLock<Option<jsonschema::Validator>>>,
+    /// The output type learned from the tool's results, when it declares none.
+    learned_output: Option<Arc<LearnedOutput>>,
 }
 
 impl std::fmt::Debug for CatalogEntry {
@@ -80,6 +83,16 @@ impl CatalogEntry {
     /// One line for a model choosing tools: `path(arg, ...)`, then `: description` (white
     /// space folded, cut at `description_chars` characters; none when 0 or undescribed).
     pub fn brief(&self, description_chars: usize) -> String {
+        self.brief_line(None, description_chars)
+    }
+
+    /// [`Self::brief`] with ` -> type` after the arguments when the tool has a learned
+    /// output type (its summary, e.g. `{name, size?}[]`).
+    pub fn brief_with_learned_output(&self, description_chars: usize) -> String {
+        self.brief_line(self.learned_output().map(|l| l.summary.as_str()), description_chars)
+    }
+
+    fn brief_line(&self, returns: Option<&str>, description_chars: usize) -> String {
         let args: Vec<&str> = self
             .spec
             .input_schema
@@ -88,6 +101,10 @@ impl CatalogEntry {
             .map(|p| p.keys().map(String::as_str).collect())
             .unwrap_or_default();
         let mut line = format!("{}({})", self.path, args.join(", "));
+        if let Some(returns) = returns {
+            line.push_str(" -> ");
+            line.push_str(returns);
+        }
         let description: String = self
             .spec
             .description
@@ -106,14 +123,33 @@ impl CatalogEntry {
         line
     }
 
-    /// The tool as the TypeScript generator and checker see it.
+    /// The tool as the TypeScript generator and checker see it: its declared output
+    /// schema, else the one learned from its results.
     pub fn signature(&self) -> ToolSignature<'_> {
+        let learned = self.learned_output();
         ToolSignature {
             path: &self.path,
             description: self.spec.description.as_deref(),
             input_schema: &self.spec.input_schema,
-            output_schema: self.spec.output_schema.as_ref(),
+            output_schema: self.spec.output_schema.as_ref().or(learned.map(|l| &l.schema)),
+            output_learned_from: learned.map(|l| l.calls),
         }
+    }
+
+    /// The output type learned from the tool's results; `None` when the tool declares one
+    /// or nothing was learned.
+    pub fn learned_output(&self) -> Option<&LearnedOutput> {
+        match &self.spec.output_schema {
+            Some(_) => None,
+            None => self.learned_output.as_deref(),
+        }
+    }
+
+    /// What the tool's learned shape is kept under: its server's identity (the namespace
+    /// when the provider gives none), its name and its input schema.
+    pub fn shape_key(&self) -> ShapeKey {
+        let server = self.provider.identity().unwrap_or_else(|| self.namespace.clone());
+        ShapeKey::new(&server, &self.spec.name, &self.spec.input_schema)
     }
 }
 
@@ -197,6 +233,7 @@ impl ToolCatalog {
                     spec,
                     provider: provider.clone(),
                     validator: Arc::new(OnceLock::new()),
+                    learned_output: None,
                 },
             );
         }
@@ -330,6 +367,26 @@ impl ToolCatalog {
         ToolCatalog {
             entries,
             index: IndexCell::default(),
+        }
+    }
+
+    /// The same tools, each with the output type `learned` gives it (tools that declare an
+    /// output schema keep it). The search index is shared: learned types do not change it.
+    pub fn with_learned_outputs(&self, learned: impl Fn(&CatalogEntry) -> Option<LearnedOutput>) -> ToolCatalog {
+        let entries = self
+            .entries
+            .iter()
+            .map(|(path, entry)| {
+                let mut entry = entry.clone();
+                if entry.spec.output_schema.is_none() {
+                    entry.learned_output = learned(&entry).map(Arc::new);
+                }
+                (path.clone(), entry)
+            })
+            .collect();
+        ToolCatalog {
+            entries,
+            index: self.index.clone(),
         }
     }
 

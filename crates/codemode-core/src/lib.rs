@@ -21,6 +21,7 @@ mod environment;
 mod error;
 mod extract;
 mod filter;
+pub mod learned;
 pub mod limits;
 mod llm;
 mod options;
@@ -39,7 +40,7 @@ mod tool;
 mod tool_filter;
 
 pub use approval::{ApprovalDecision, ApprovalRecord, ApprovalRequest, ApproveAll, Approver, DenyAll};
-pub use bridge::{BridgeError, CatalogBridge, ToolBridge, ToolCallRecord};
+pub use bridge::{BridgeError, CatalogBridge, ToolBridge, ToolCallRecord, reads_like_an_error};
 pub use catalog::{CatalogEntry, NamespaceSummary, ProviderFailure, ToolCatalog};
 pub use checker::{BuiltinTypeChecker, CheckContext, CheckerError, TscTypeChecker, TypeChecker};
 pub use codemode_typescript::{Diagnostic, Severity};

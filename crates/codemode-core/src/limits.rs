@@ -360,6 +360,15 @@ macro_rules! run_limits {
             pub tsc_path: Option<std::path::PathBuf>,
             /// Where to write prompt logs.
             pub log_dir: Option<std::path::PathBuf>,
+            /// Whether output types are learned from tool results and given to tools that
+            /// declare none (default true).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub learned_types: Option<bool>,
+            /// Where learned output types are kept (default `learned-types.json` in the
+            /// cache directory: `$CODEMODE_CACHE_DIR`, `$XDG_CACHE_HOME/codemode` or
+            /// `~/.cache/codemode`).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub learned_types_file: Option<std::path::PathBuf>,
             $(
                 $(#[doc = $doc])+
                 #[serde(default, skip_serializing_if = "Option::is_none")]

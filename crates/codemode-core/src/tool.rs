@@ -91,6 +91,13 @@ pub trait ToolProvider: Send + Sync {
     fn tools_changed(&self) -> bool {
         false
     }
+
+    /// Who serves the tools, for keeping what is learned about them apart from other
+    /// servers' (an MCP server's name and version). Only a hash of it is stored, so it may
+    /// hold a command line or URL. `None`: the namespace stands in.
+    fn identity(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A provider with a fixed list of tools that cannot be called: what `--catalog` loads.

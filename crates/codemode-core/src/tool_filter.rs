@@ -89,6 +89,10 @@ impl ToolProvider for FilteredToolProvider {
     fn tools_changed(&self) -> bool {
         self.inner.tools_changed()
     }
+
+    fn identity(&self) -> Option<String> {
+        self.inner.identity()
+    }
 }
 
 #[cfg(test)]

@@ -242,6 +242,8 @@ pub struct McpToolProvider {
     changed: Arc<AtomicBool>,
     /// What the last `tools/list` found wrong (tools left out, schemas replaced).
     listing_warnings: std::sync::Mutex<Vec<String>>,
+    /// Who the server says it is (`serverInfo` name and version), else its command line or URL.
+    identity: String,
 }
 
 impl std::fmt::Debug for McpToolProvider {
@@ -261,6 +263,21 @@ impl McpToolProvider {
             changed: changed.clone(),
         };
         let connection = Connection::open(server, config, handler).await?;
+        let identity = connection
+            .client
+            .peer_info()
+            .and_then(|info| info.server_info.as_ref().map(|i| format!("{} {}", i.name, i.version)))
+            .filter(|id| !id.trim().is_empty())
+            .or_else(|| config.url.clone())
+            .or_else(|| {
+                config.command.as_ref().map(|c| {
+                    std::iter::once(c.as_str())
+                        .chain(config.args.iter().map(String::as_str))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+            })
+            .unwrap_or_else(|| server.to_string());
         Ok(Self {
             server: server.to_string(),
             config: config.clone(),
@@ -269,6 +286,7 @@ impl McpToolProvider {
             restarts: std::sync::Mutex::default(),
             changed,
             listing_warnings: std::sync::Mutex::default(),
+            identity,
         })
     }
 
@@ -467,6 +485,10 @@ impl ToolProvider for McpToolProvider {
         self.answered();
         let value = serde_json::to_value(&result).map_err(|e| self.unavailable(e.to_string()))?;
         result_to_value(&value).map_err(ToolError::Failed)
+    }
+
+    fn identity(&self) -> Option<String> {
+        Some(self.identity.clone())
     }
 
     fn tools_changed(&self) -> bool {

@@ -598,3 +598,45 @@ async fn a_destructive_call_is_asked_about_through_mcp_elicitation() {
     );
     assert_eq!(wiper.wiped.load(Ordering::SeqCst), 1);
 }
+
+/// A tool without an output schema, called through `execute_code`, is described with the
+/// type its result taught (learned types in memory here; the CLI keeps them in a file).
+#[tokio::test]
+async fn describe_tools_gives_the_type_an_execute_code_call_taught() {
+    let (config, _) = demo_server().await;
+    let workspace = McpToolProvider::connect("workspace", &config).await.unwrap();
+    let learned = Arc::new(codemode_core::learned::LearnedTypes::new(
+        codemode_core::learned::ShapeStore::in_memory(),
+    ));
+    let codemode = CodeMode::builder()
+        .environment(Arc::new(WasmEnvironment::new().unwrap()))
+        .tool_provider("workspace", Arc::new(workspace))
+        .learned_types(learned)
+        .build()
+        .await
+        .unwrap();
+    let url = serve_codemode(codemode, ServeOptions::default(), HttpOptions::default()).await;
+    let agent = agent(&url, None).await.unwrap();
+    let describe = || async {
+        let answer = agent
+            .call_tool("describe_tools", json!({"paths": ["workspace.send_email"]}))
+            .await
+            .unwrap();
+        answer.as_str().unwrap().to_string()
+    };
+    assert!(describe().await.contains("type WorkspaceSendEmailOutput = any;"));
+    let program =
+        r#"return await tools.workspace.send_email({ to: "ana@example.org", subject: "Hi", body: "Hello" });"#;
+    let answer = agent.call_tool("execute_code", json!({"code": program})).await.unwrap();
+    assert_eq!(answer["result_type"], "success", "{answer}");
+    let described = describe().await;
+    assert!(
+        described.contains("/** Learned from 1 result of this tool (it declares no output schema)"),
+        "{described}"
+    );
+    assert!(!described.contains("WorkspaceSendEmailOutput = any"), "{described}");
+    assert!(
+        !described.contains("ana@example.org"),
+        "types, never values: {described}"
+    );
+}

@@ -6,7 +6,7 @@
 //! use serde_json::json;
 //!
 //! let schema = json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]});
-//! let tool = ToolSignature { path: "chat.send", description: Some("Send a message"), input_schema: &schema, output_schema: None };
+//! let tool = ToolSignature { path: "chat.send", description: Some("Send a message"), input_schema: &schema, output_schema: None, output_learned_from: None };
 //! let decls = generate_declarations(&[tool]);
 //! assert!(decls.text.contains("send(input: ChatSendInput): Promise<ChatSendOutput>;"));
 //!

@@ -67,6 +67,7 @@ fn the_builtin_checker_against_tsc_on_the_corpus() {
             description: t["description"].as_str(),
             input_schema: &t["inputSchema"],
             output_schema: t.get("outputSchema").filter(|o| !o.is_null()),
+            output_learned_from: None,
         })
         .collect();
     let declarations = generate_declarations(&signatures).text;

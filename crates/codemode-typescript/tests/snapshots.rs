@@ -115,6 +115,7 @@ fn tricky_schemas_match_their_snapshots_and_compile() {
             description: Some("A tool with a tricky schema."),
             input_schema: &input,
             output_schema: output.as_ref(),
+            output_learned_from: None,
         };
         let text = generate_declarations(&[sig]).text;
         let errors = tsc.check_declarations(&text).unwrap();

@@ -63,6 +63,7 @@ fn signature<'a>(path: &'a str, schema: &'a serde_json::Value) -> ToolSignature<
         description: None,
         input_schema: schema,
         output_schema: None,
+        output_learned_from: None,
     }
 }
 

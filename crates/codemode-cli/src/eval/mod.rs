@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use codemode::learned::{LearnedTypes, ShapeStore};
 use codemode::mcp::McpToolProvider;
 use codemode::record::ReplayLlm;
 use codemode::serve::ServeOptions;
@@ -83,6 +84,8 @@ pub struct EvalResults<'r> {
     pub models: String,
     pub checker: String,
     pub environment: String,
+    /// Whether the tasks had learned output types (`off`, or how and from which file).
+    pub learned_types: String,
     pub tasks: Vec<&'r TaskResult>,
     pub passed: usize,
     /// Runs that reported `success` but left the wrong state.
@@ -101,17 +104,54 @@ struct Harness {
     options: RunOptions,
     /// `--agent`: the main model drives `codemode serve` instead of the pipeline running.
     agent: bool,
+    /// `--learned-types*`: the learned output types every task shares, and how they are used.
+    learned: Option<Arc<LearnedTypes>>,
+    learned_description: String,
 }
 
 impl Harness {
     fn builder(&self) -> codemode::CodeModeBuilder {
-        let builder = CodeMode::builder()
+        let mut builder = CodeMode::builder()
             .strategy_llm(self.models.strategy.clone())
             .tiny_llm(self.models.tiny.clone())
             .main_llm(self.models.main.clone())
             .environment(self.environment.clone());
+        if let Some(learned) = &self.learned {
+            builder = builder.learned_types(learned.clone());
+        }
         self.checker.apply(builder)
     }
+}
+
+/// The learned output types of `--learned-types`, `--learned-types-from` or
+/// `--learned-types-to`, and a description for the results; none by default, so that an
+/// eval does not depend on what earlier runs on this machine learned.
+fn eval_learned_types(args: &EvalArgs) -> Result<(Option<Arc<LearnedTypes>>, String)> {
+    let open = |path: &std::path::Path| {
+        ShapeStore::open(path).map_err(|e| anyhow::Error::from(UsageError(format!("learned types: {e}"))))
+    };
+    if let Some(path) = &args.learned_types {
+        let learned = LearnedTypes::new(open(path)?);
+        return Ok((Some(Arc::new(learned)), format!("used and learned: {}", path.display())));
+    }
+    if let Some(path) = &args.learned_types_from {
+        if !path.is_file() {
+            return Err(UsageError(format!("--learned-types-from: {} does not exist", path.display())).into());
+        }
+        let learned = LearnedTypes::new(open(path)?).learning(false);
+        return Ok((
+            Some(Arc::new(learned)),
+            format!("used as they were: {}", path.display()),
+        ));
+    }
+    if let Some(path) = &args.learned_types_to {
+        let learned = LearnedTypes::new(open(path)?).applying(false);
+        return Ok((
+            Some(Arc::new(learned)),
+            format!("learned, not used: {}", path.display()),
+        ));
+    }
+    Ok((None, "off".into()))
 }
 
 /// The models of the eval: `--replay`, `--llm-base-url`, `[llm.*]`, or an API key.
@@ -208,12 +248,15 @@ pub async fn run(args: EvalArgs, setup: &Setup, json: bool) -> Result<Outcome> {
         0 => None,
         n => Some(recall::Data::load(args.livemcpbench.as_deref(), n)?),
     };
+    let (learned, learned_description) = eval_learned_types(&args)?;
     let harness = Harness {
         models: pick_models(&args, setup)?,
         environment: setup::environment(setup)?,
         checker: setup::type_checker(setup)?,
         options: setup.options.clone(),
         agent: args.agent,
+        learned,
+        learned_description,
     };
     let started = Instant::now();
     eprintln!(
@@ -275,6 +318,7 @@ fn summarize<'r>(
         models: harness.models.description.clone(),
         checker: harness.checker.checker.name().to_string(),
         environment: harness.environment.name().to_string(),
+        learned_types: harness.learned_description.clone(),
         passed: tasks.iter().filter(|r| r.passed).count(),
         false_successes: tasks
             .iter()

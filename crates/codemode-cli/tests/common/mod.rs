@@ -6,8 +6,8 @@ use std::process::{Command, Output};
 
 /// The `codemode` binary to run in `dir` as a user would, kept apart from this machine:
 /// no config or API keys from the environment, no TypeScript install on first use (each
-/// test says which checker it wants), and a cache of its own, so a TypeScript that an
-/// earlier run installed into the user's cache is not picked up.
+/// test says which checker it wants), a cache of its own, so a TypeScript that an earlier
+/// run installed into the user's cache is not picked up, and no learned output types.
 pub fn command(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_codemode"));
     command
@@ -15,6 +15,8 @@ pub fn command(dir: &Path) -> Command {
         .env_remove("CODEMODE_CONFIG")
         .env_remove("CODEMODE_TSC")
         .env("CODEMODE_TSC_INSTALL", "0")
+        // No output types learned by other tests' runs: a test that wants them names a file.
+        .env("CODEMODE_LEARNED_TYPES", "off")
         .env(
             "CODEMODE_CACHE_DIR",
             Path::new(env!("CARGO_TARGET_TMPDIR")).join("codemode-cache"),

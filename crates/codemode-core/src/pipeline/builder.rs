@@ -8,6 +8,7 @@ use crate::catalog::ToolCatalog;
 use crate::checker::{BuiltinTypeChecker, TypeChecker};
 use crate::environment::RunEnvironment;
 use crate::error::CodeModeError;
+use crate::learned::LearnedTypes;
 use crate::llm::Llm;
 use crate::tool::ToolProvider;
 
@@ -24,9 +25,17 @@ pub struct CodeModeBuilder {
     secrets: Vec<String>,
     warnings: Vec<String>,
     approver: Option<Arc<dyn Approver>>,
+    learned: Option<Arc<LearnedTypes>>,
 }
 
 impl CodeModeBuilder {
+    /// Output types learned from tool results: runs add to them, and tools that declare no
+    /// output schema are typed with them (see [`LearnedTypes`]). Off unless set.
+    pub fn learned_types(mut self, learned: Arc<LearnedTypes>) -> Self {
+        self.learned = Some(learned);
+        self
+    }
+
     /// The model that writes the plan.
     pub fn strategy_llm(mut self, llm: Arc<dyn Llm>) -> Self {
         self.strategy = Some(llm);
@@ -116,6 +125,8 @@ impl CodeModeBuilder {
             warnings: self.warnings,
             approver: self.approver.unwrap_or_else(|| Arc::new(DenyAll::default())),
             approval_memory: Arc::new(ApprovalMemory::default()),
+            learned: self.learned,
+            typed_catalog: std::sync::Mutex::new(None),
         })
     }
 }

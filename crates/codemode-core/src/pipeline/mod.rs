@@ -13,7 +13,7 @@ mod rerun;
 mod run;
 mod types;
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use tracing::Instrument;
@@ -31,6 +31,7 @@ use crate::catalog::{ProviderFailure, ToolCatalog};
 use crate::checker::{CheckContext, TypeChecker};
 use crate::environment::RunEnvironment;
 use crate::error::CodeModeError;
+use crate::learned::LearnedTypes;
 use crate::limits::{FilterMode, RerunPolicy};
 use crate::llm::{Llm, Message};
 use crate::options::RunOptions;
@@ -78,6 +79,10 @@ pub struct CodeMode {
     approver: Arc<dyn Approver>,
     /// Tools approved "always", across runs.
     approval_memory: Arc<ApprovalMemory>,
+    /// Output types learned from results, when enabled.
+    learned: Option<Arc<LearnedTypes>>,
+    /// The catalog with the learned types, for (catalog, generation): redone when either changes.
+    typed_catalog: Mutex<Option<(usize, u64, Arc<ToolCatalog>)>>,
 }
 
 /// Diagnostics of a program and the checker that produced them.
@@ -110,15 +115,51 @@ impl CodeMode {
         CodeModeBuilder::default()
     }
 
-    /// The catalog in use now.
+    /// The catalog in use now, with the output types learned so far (when learned types
+    /// are on) for the tools that declare none.
     pub fn catalog(&self) -> Arc<ToolCatalog> {
+        let listed = self.listed_catalog();
+        let Some(learned) = self.learned.as_ref().filter(|l| l.applies()) else {
+            return listed;
+        };
+        let (id, generation) = (Arc::as_ptr(&listed) as usize, learned.generation());
+        let Ok(mut typed) = self.typed_catalog.lock() else {
+            return listed;
+        };
+        if let Some((i, g, catalog)) = typed.as_ref()
+            && (*i, *g) == (id, generation)
+        {
+            return catalog.clone();
+        }
+        let catalog = Arc::new(learned.apply_to(&listed));
+        *typed = Some((id, generation, catalog.clone()));
+        catalog
+    }
+
+    /// The catalog as the providers listed it, without learned types.
+    fn listed_catalog(&self) -> Arc<ToolCatalog> {
         self.catalog.read().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// The learned output types, when they are on.
+    pub fn learned_types(&self) -> Option<&Arc<LearnedTypes>> {
+        self.learned.as_ref()
+    }
+
+    /// Feeds the results of a program's calls to the learned types.
+    fn learn_from(&self, catalog: &ToolCatalog, calls: &[crate::bridge::ToolCallRecord]) {
+        if let Some(learned) = &self.learned {
+            let changed = learned.observe(catalog, calls);
+            if changed > 0 {
+                tracing::debug!(changed, "learned output types changed");
+            }
+        }
     }
 
     /// Lists the tools of every provider again and replaces the catalog. Providers that
     /// fail keep their previous tools.
     pub async fn refresh_catalog(&self) -> Vec<ProviderFailure> {
-        let old = self.catalog();
+        let old = self.listed_catalog();
         let (listed, failures) = ToolCatalog::from_providers(self.providers.clone()).await;
         let mut catalog = self.fixed_catalog.clone();
         for failure in &failures {
@@ -283,6 +324,7 @@ impl CodeMode {
                         )
                         .instrument(clock.span())
                         .await;
+                        self.learn_from(&catalog, &executed.tool_calls);
                         record_execution(&mut report, clock, executed);
                     }
                     None => {
@@ -524,6 +566,7 @@ impl CodeMode {
             )
             .instrument(clock.span())
             .await;
+            self.learn_from(&catalog, &executed.tool_calls);
             let Some((result_type, error)) = rerun::repairable(&executed) else {
                 return record_execution(report, clock, executed);
             };

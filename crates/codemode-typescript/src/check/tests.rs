@@ -22,6 +22,7 @@ fn checker() -> BuiltinChecker {
         description: None,
         input_schema: schema,
         output_schema: None,
+        output_learned_from: None,
     }])
 }
 
@@ -98,10 +99,12 @@ fn the_seed_query_run1_program_fails_as_with_tsc() {
         description: None,
         input_schema: &object,
         output_schema: None,
+        output_learned_from: None,
     };
     let checker = BuiltinChecker::new(&[
         ToolSignature {
             output_schema: Some(&channels),
+            output_learned_from: None,
             ..tool("workspace.list_channels")
         },
         tool("workspace.comment_on_issue"),
@@ -155,6 +158,7 @@ fn workspace_checker() -> BuiltinChecker {
         description: None,
         input_schema: object,
         output_schema: output,
+        output_learned_from: None,
     };
     BuiltinChecker::new(&[
         tool("workspace.list_channels", Some(channels)),

@@ -34,8 +34,11 @@ pub struct ToolSignature<'a> {
     pub description: Option<&'a str>,
     /// JSON Schema of the tool's arguments.
     pub input_schema: &'a Value,
-    /// JSON Schema of the tool's result, when the tool declares one.
+    /// JSON Schema of the tool's result, when the tool declares one or one was learned.
     pub output_schema: Option<&'a Value>,
+    /// `Some(n)` when `output_schema` was learned from `n` results rather than declared:
+    /// parts it leaves open are `any` (not `unknown`) and its JSDoc says so.
+    pub output_learned_from: Option<u64>,
 }
 
 /// The type names generated for one tool.
@@ -77,8 +80,15 @@ pub fn generate_declarations(tools: &[ToolSignature<'_>]) -> Declarations {
         } else {
             tool.input_schema
         };
-        let input = emit_root(&mut text, &mut names, &prefix, "Input", Some(input_schema));
-        let output = emit_root(&mut text, &mut names, &prefix, "Output", tool.output_schema);
+        let input = emit_root(&mut text, &mut names, &prefix, "Input", Some(input_schema), None);
+        let output = emit_root(
+            &mut text,
+            &mut names,
+            &prefix,
+            "Output",
+            tool.output_schema,
+            tool.output_learned_from,
+        );
         infos.push(ToolTypeNames {
             path: tool.path.to_string(),
             input,
@@ -257,8 +267,37 @@ mod tests {
             description: Some("Does things."),
             input_schema: &schema,
             output_schema: None,
+            output_learned_from: None,
         };
         generate_declarations(&[sig]).text
+    }
+
+    #[test]
+    fn a_learned_output_leaves_what_was_never_seen_open_as_any() {
+        let input = json!({"type": "object"});
+        let learned = json!({"type": "object", "properties": {
+            "rows": {"type": "array"},
+            "meta": {},
+            "by_path": {"type": "object", "additionalProperties": {}},
+        }, "required": ["rows"]});
+        let tool = |learned_from| ToolSignature {
+            path: "db.query",
+            description: None,
+            input_schema: &input,
+            output_schema: Some(&learned),
+            output_learned_from: learned_from,
+        };
+        let text = generate_declarations(&[tool(Some(3))]).text;
+        assert!(
+            text.contains(
+                "/** Learned from 3 results of this tool (it declares no output schema); a result that differs widens it. */\ntype DbQueryOutput = {\n  rows: any[];\n  meta?: any;\n  by_path?: {\n    [key: string]: any;\n  };\n};"
+            ),
+            "{text}"
+        );
+        // The same schema declared by the tool is a contract: what it leaves open is unknown.
+        let declared = generate_declarations(&[tool(None)]).text;
+        assert!(declared.contains("rows: unknown[];"), "{declared}");
+        assert!(!declared.contains("Learned"), "{declared}");
     }
 
     #[test]
@@ -351,12 +390,14 @@ mod tests {
             description: None,
             input_schema: &s,
             output_schema: None,
+            output_learned_from: None,
         };
         let b = ToolSignature {
             path: "b.x",
             description: None,
             input_schema: &s,
             output_schema: None,
+            output_learned_from: None,
         };
         assert_eq!(generate_declarations(&[a, b]).text, generate_declarations(&[b, a]).text);
     }

@@ -20,6 +20,7 @@ pub(super) fn emit_root(
     prefix: &str,
     suffix: &str,
     schema: Option<&Value>,
+    learned_from: Option<u64>,
 ) -> String {
     let name = names.allocate(&format!("{prefix}{suffix}"));
     let Some(schema) = schema else {
@@ -36,9 +37,17 @@ pub(super) fn emit_root(
         named: HashMap::new(),
         pending: Vec::new(),
         names,
+        open: if learned_from.is_some() { "any" } else { "unknown" },
     };
     ctx.named.insert(String::new(), name.clone());
     let body = ctx.render(schema, 0, 0);
+    if let Some(calls) = learned_from {
+        let results = if calls == 1 { "result" } else { "results" };
+        let _ = writeln!(
+            out,
+            "/** Learned from {calls} {results} of this tool (it declares no output schema); a result that differs widens it. */"
+        );
+    }
     write_alias(out, &name, schema, &body);
     let mut done = 0;
     while done < ctx.pending.len() {
@@ -67,6 +76,9 @@ struct RootContext<'s, 'n> {
     /// Named types still to emit, in the order they were first referenced.
     pending: Vec<(String, String)>,
     names: &'n mut NameAllocator,
+    /// The type of a part the schema leaves open: `unknown`, or `any` in a learned type (an
+    /// observation, not a contract: what was never seen is not known to be wrong).
+    open: &'static str,
 }
 
 impl RootContext<'_, '_> {
@@ -90,13 +102,13 @@ impl RootContext<'_, '_> {
 
     fn render(&mut self, schema: &Value, indent: usize, depth: usize) -> String {
         let map = match schema {
-            Value::Bool(true) => return "unknown".into(),
+            Value::Bool(true) => return self.open.into(),
             Value::Bool(false) => return "never".into(),
             Value::Object(map) => map,
-            _ => return "unknown".into(),
+            _ => return self.open.into(),
         };
         if depth > MAX_DEPTH {
-            return "unknown".into();
+            return self.open.into();
         }
         if let Some(c) = map.get("const") {
             return literal_type(c);
@@ -128,14 +140,14 @@ impl RootContext<'_, '_> {
         if let Some(all) = map.get("allOf").and_then(Value::as_array) {
             for s in all {
                 let t = self.render(s, indent, depth + 1);
-                if t != "unknown" {
+                if t != self.open {
                     parts.push(t);
                 }
             }
         }
-        parts.retain(|p| p != "unknown");
+        parts.retain(|p| p != self.open);
         let body = match parts.len() {
-            0 => "unknown".to_string(),
+            0 => self.open.to_string(),
             1 => parts.remove(0),
             _ => parts.iter().map(|p| paren(p)).collect::<Vec<_>>().join(" & "),
         };
@@ -170,18 +182,19 @@ impl RootContext<'_, '_> {
                 "null" => "null".to_string(),
                 "array" | "list" => self.render_array(map, indent, depth),
                 "object" | "dict" | "map" => self.render_object(map, indent, depth),
-                _ => "unknown".to_string(),
+                _ => self.open.to_string(),
             };
             members.push(rendered);
         }
         dedup_keep_order(&mut members);
-        if members.iter().any(|m| m == "unknown") {
-            return Some("unknown".into());
+        if members.iter().any(|m| m == self.open) {
+            return Some(self.open.into());
         }
         Some(members.iter().map(|m| paren(m)).collect::<Vec<_>>().join(" | "))
     }
 
     fn render_array(&mut self, map: &Map<String, Value>, indent: usize, depth: usize) -> String {
+        let open = self.open;
         let tuple: Option<&Vec<Value>> = map
             .get("prefixItems")
             .and_then(Value::as_array)
@@ -204,14 +217,14 @@ impl RootContext<'_, '_> {
             let closed = matches!(rest_schema, Some(Value::Bool(false)))
                 || map.get("maxItems").and_then(Value::as_u64) == Some(elements.len() as u64);
             if !closed {
-                let rest = rest_schema.map_or_else(|| "unknown".to_string(), |s| self.render(s, indent, depth + 1));
+                let rest = rest_schema.map_or_else(|| open.to_string(), |s| self.render(s, indent, depth + 1));
                 parts.push(format!("...{}[]", paren(&rest)));
             }
             return format!("[{}]", parts.join(", "));
         }
         let item = map
             .get("items")
-            .map_or_else(|| "unknown".to_string(), |s| self.render(s, indent, depth + 1));
+            .map_or_else(|| open.to_string(), |s| self.render(s, indent, depth + 1));
         format!("{}[]", paren(&item))
     }
 
@@ -252,7 +265,7 @@ impl RootContext<'_, '_> {
                 continue;
             }
             let _ = writeln!(out, "{pad}{}: unknown;", property_key(key));
-            prop_types.push("unknown".into());
+            prop_types.push(self.open.into());
         }
         let mut index_types: Vec<String> = Vec::new();
         if let Some(patterns) = patterns {
@@ -265,22 +278,22 @@ impl RootContext<'_, '_> {
             Some(s @ Value::Object(_)) => index_types.push(self.render(s, indent + 1, depth + 1)),
             Some(_) | None => {
                 if prop_types.is_empty() && index_types.is_empty() {
-                    index_types.push("unknown".into());
+                    index_types.push(self.open.into());
                 }
             }
         }
         if !index_types.is_empty() {
             // An index signature must admit every named property's type.
             let mut all = index_types;
-            if !all.iter().any(|t| t == "unknown") {
+            if !all.iter().any(|t| t == self.open) {
                 all.extend(prop_types.iter().cloned());
                 if any_optional {
                     all.push("undefined".into());
                 }
             }
             dedup_keep_order(&mut all);
-            let t = if all.iter().any(|t| t == "unknown") {
-                "unknown".to_string()
+            let t = if all.iter().any(|t| t == self.open) {
+                self.open.to_string()
             } else {
                 all.iter().map(|t| paren(t)).collect::<Vec<_>>().join(" | ")
             };

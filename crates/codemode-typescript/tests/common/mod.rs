@@ -51,6 +51,7 @@ pub fn signatures(tools: &[(String, Value)]) -> Vec<ToolSignature<'_>> {
             description: t["description"].as_str(),
             input_schema: &t["inputSchema"],
             output_schema: t.get("outputSchema").filter(|o| !o.is_null()),
+            output_learned_from: None,
         })
         .collect()
 }

@@ -1,0 +1,225 @@
+//! Output types learned from tool results, end to end: the in-process fake chat provider
+//! (a test double) and a varying provider below (a test double), the default run
+//! environment, the built-in checker, and the scripted LLM (a test double) for the planner.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use codemode::learned::{LearnedTypes, ShapeStore};
+use codemode::{CodeMode, LlmRole, ResultType, RunOptions, ToolError, ToolProvider, ToolSpec};
+use serde_json::{Value, json};
+use support::{FakeChatProvider, scripted};
+
+/// `chat.send_message` declares no output; it returns `{id, channel}`.
+const WRONG_GUESS: &str = r#"const sent = await tools.chat.send_message({ channel: "eng", text: "hi" });
+return sent.messageId;"#;
+
+async fn chat_with(learned: Arc<LearnedTypes>) -> CodeMode {
+    CodeMode::builder()
+        .tool_provider("chat", Arc::new(FakeChatProvider::default()))
+        .environment(codemode::default_environment().expect("the default environment starts"))
+        .learned_types(learned)
+        .build()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_wrong_guess_at_an_undeclared_result_is_caught_at_check_time_once_its_type_is_learned() {
+    let learned = Arc::new(LearnedTypes::new(ShapeStore::in_memory()));
+    let codemode = chat_with(learned.clone()).await;
+    assert!(codemode.declarations().contains("type ChatSendMessageOutput = any;"));
+
+    // Cold: nothing says what the result is; the guess runs and "succeeds" with nothing.
+    let cold = codemode
+        .execute_program(WRONG_GUESS, &RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(cold.result_type, ResultType::Success, "{cold:#?}");
+    assert_eq!(cold.output, Value::Null);
+
+    // The call taught the type: the same guess no longer passes the check, nothing runs.
+    let declarations = codemode.declarations();
+    assert!(
+        declarations.contains("/** Learned from 1 result of this tool (it declares no output schema); a result that differs widens it. */\ntype ChatSendMessageOutput = {\n  channel: string;\n  id: number;\n};"),
+        "{declarations}"
+    );
+    let warm = codemode
+        .execute_program(WRONG_GUESS, &RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(warm.result_type, ResultType::CompileError, "{warm:#?}");
+    assert_eq!(warm.diagnostics[0].code, "TS2339", "{:?}", warm.diagnostics);
+    assert!(warm.tool_calls.is_empty());
+    let right = codemode
+        .execute_program(
+            "const sent = await tools.chat.send_message({ channel: \"eng\", text: \"hi\" });\nreturn sent.id;",
+            &RunOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(right.result_type, ResultType::Success, "{right:#?}");
+    assert_eq!(right.output, json!(2));
+
+    // Declared output schemas win: list_channels is never learned.
+    codemode
+        .execute_program("return await tools.chat.list_channels({});", &RunOptions::default())
+        .await
+        .unwrap();
+    let tools: Vec<String> = learned.entries().iter().map(|e| e.tool.clone()).collect();
+    assert_eq!(tools, ["send_message"]);
+    assert_eq!(learned.entries()[0].calls, 2);
+}
+
+/// One tool whose results change from call to call: an object, a bigger object, a text, and
+/// finally text that reads like an error.
+#[derive(Default)]
+struct Varying {
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl ToolProvider for Varying {
+    async fn list_tools(&self) -> Result<Vec<ToolSpec>, ToolError> {
+        Ok(vec![ToolSpec::new(
+            "lookup",
+            "Look a name up",
+            json!({"type": "object"}),
+        )])
+    }
+
+    async fn call_tool(&self, _name: &str, _arguments: Value) -> Result<Value, ToolError> {
+        Ok(match self.calls.fetch_add(1, Ordering::SeqCst) {
+            0 => json!({"name": "a"}),
+            1 => json!({"name": "b", "size": 2}),
+            2 => json!("not found"),
+            _ => json!("Database error: no such table: names"),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_result_that_contradicts_the_learned_type_widens_it() {
+    let learned = Arc::new(LearnedTypes::new(ShapeStore::in_memory()));
+    let codemode = CodeMode::builder()
+        .tool_provider("names", Arc::new(Varying::default()))
+        .environment(codemode::default_environment().unwrap())
+        .learned_types(learned.clone())
+        .build()
+        .await
+        .unwrap();
+    let call = "return await tools.names.lookup({});";
+    let summaries: Vec<String> = {
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let report = codemode.execute_program(call, &RunOptions::default()).await.unwrap();
+            assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+            seen.push(
+                codemode
+                    .catalog()
+                    .tool("names.lookup")
+                    .unwrap()
+                    .learned_output()
+                    .unwrap()
+                    .summary
+                    .clone(),
+            );
+        }
+        seen
+    };
+    // The error text is flagged in the report and not learned: the type stays as it was.
+    assert_eq!(
+        summaries,
+        [
+            "{name}",
+            "{name, size?}",
+            "string | {name, size?}",
+            "string | {name, size?}"
+        ]
+    );
+    assert_eq!(learned.entries()[0].calls, 3);
+    let declarations = codemode.declarations();
+    assert!(
+        declarations.contains("type NamesLookupOutput = string | {\n  name: string;\n  size?: number;\n};"),
+        "{declarations}"
+    );
+}
+
+#[tokio::test]
+async fn learned_types_can_be_kept_without_being_used_or_used_without_growing() {
+    let store = ShapeStore::in_memory();
+    let learning_only = Arc::new(LearnedTypes::new(store).applying(false));
+    let codemode = chat_with(learning_only.clone()).await;
+    codemode
+        .execute_program(WRONG_GUESS, &RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(learning_only.entries().len(), 1, "learned");
+    assert!(
+        codemode.declarations().contains("type ChatSendMessageOutput = any;"),
+        "not used"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("learned-types.json");
+    let mut store = ShapeStore::open(&path).unwrap();
+    let key = codemode.catalog().tool("chat.send_message").unwrap().shape_key();
+    store.observe(&key, "chat", "send_message", &json!({"id": 1, "channel": "eng"}));
+    store.save().unwrap();
+    let fixed = Arc::new(LearnedTypes::new(ShapeStore::open(&path).unwrap()).learning(false));
+    let codemode = chat_with(fixed.clone()).await;
+    let report = codemode
+        .execute_program(WRONG_GUESS, &RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.result_type, ResultType::CompileError, "used: {report:#?}");
+    codemode
+        .execute_program(
+            "return (await tools.chat.send_message({ channel: \"x\", text: \"y\" })).id;",
+            &RunOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fixed.entries()[0].calls, 1, "not grown");
+}
+
+#[tokio::test]
+async fn the_planner_sees_the_learned_type_of_a_tool() {
+    let learned = Arc::new(LearnedTypes::new(ShapeStore::in_memory()));
+    let llm = Arc::new(scripted(&["return 1;"]));
+    let codemode = CodeMode::builder()
+        .llm(llm.clone())
+        .tool_provider("chat", Arc::new(FakeChatProvider::default()))
+        .environment(codemode::default_environment().unwrap())
+        .learned_types(learned)
+        .build()
+        .await
+        .unwrap();
+    codemode
+        .execute_program(
+            "return await tools.chat.send_message({ channel: \"eng\", text: \"hi\" });",
+            &RunOptions::default(),
+        )
+        .await
+        .unwrap();
+    codemode.run(RunOptions::new("say hi in eng")).await.unwrap();
+    let plan_prompt = llm
+        .requests()
+        .into_iter()
+        .find(|r| r.role == LlmRole::Strategy)
+        .map(|r| {
+            r.messages
+                .iter()
+                .map(|m| m.content.clone())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap();
+    assert!(
+        plan_prompt.contains("chat.send_message(channel, text) -> {channel, id}: Send a message"),
+        "{plan_prompt}"
+    );
+}
