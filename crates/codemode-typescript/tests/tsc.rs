@@ -20,6 +20,96 @@ fn tsc_strict_accepts_the_declarations_of_all_527_tools() {
     );
 }
 
+/// A synthetic tool result, different for each `seed`: text, numbers, nulls, arrays of
+/// objects, keys that are no identifiers (`a-b`, `123`, `""`, `__proto__`, `*/`), deep and
+/// wide values.
+fn synthetic_result(seed: u64) -> serde_json::Value {
+    const KEYS: &[&str] = &[
+        "id", "name", "a-b", "123", "", "constructor", "__proto__", "with space", "ünïcode", "$ref", "*/", "type",
+        "toString", "null", "0x1", "key\"quote",
+    ];
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    let mut next = move |n: u64| {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % n
+    };
+    fn build(next: &mut dyn FnMut(u64) -> u64, depth: u32) -> serde_json::Value {
+        let kind = if depth > 12 { next(4) } else { next(9) };
+        match kind {
+            0 => json!(null),
+            1 => json!("some text"),
+            2 => json!(next(1000)),
+            3 => json!(next(2) == 0),
+            4 | 5 => {
+                let len = next(4);
+                serde_json::Value::Array((0..len).map(|_| build(next, depth + 1)).collect())
+            }
+            6 => {
+                // Wide: more fields than an object keeps, so a dictionary.
+                let map: serde_json::Map<String, serde_json::Value> =
+                    (0..60).map(|i| (format!("field{i}"), json!(i))).collect();
+                serde_json::Value::Object(map)
+            }
+            _ => {
+                let mut map = serde_json::Map::new();
+                for _ in 0..next(5) {
+                    let key = KEYS[next(KEYS.len() as u64) as usize];
+                    map.insert(key.to_string(), build(next, depth + 1));
+                }
+                serde_json::Value::Object(map)
+            }
+        }
+    }
+    build(&mut next, 0)
+}
+
+/// Every LiveMCPBench tool without an output schema given a type learned from three
+/// synthetic results of its own: the declarations stay `tsc --strict` clean.
+#[test]
+fn tsc_strict_accepts_learned_output_types_for_every_tool() {
+    let data = common::tools_json();
+    let tools = common::tools(&data);
+    let learned: Vec<Option<serde_json::Value>> = tools
+        .iter()
+        .enumerate()
+        .map(|(i, (_, t))| {
+            t.get("outputSchema").filter(|o| !o.is_null()).is_none().then(|| {
+                (0..3)
+                    .map(|k| codemode_shapes::Shape::of(&synthetic_result((i * 3 + k) as u64)))
+                    .reduce(codemode_shapes::Shape::merge)
+                    .map(|s| s.to_schema())
+                    .unwrap_or_default()
+            })
+        })
+        .collect();
+    let signatures: Vec<ToolSignature<'_>> = common::signatures(&tools)
+        .into_iter()
+        .zip(&learned)
+        .map(|(signature, learned)| match learned {
+            Some(schema) => ToolSignature {
+                output_schema: Some(schema),
+                output_learned_from: Some(3),
+                ..signature
+            },
+            None => signature,
+        })
+        .collect();
+    let learned_count = learned.iter().filter(|l| l.is_some()).count();
+    assert!(learned_count > 400, "{learned_count} tools without an output schema");
+    let decls = generate_declarations(&signatures);
+    assert_eq!(decls.text.matches("Learned from 3 results").count(), learned_count);
+    for part in ["\"a-b\"?: ", "__proto__?: ", "constructor?: ", "[key: string]: ", " | null", "any[]"] {
+        assert!(decls.text.contains(part), "no `{part}` in the learned types: the synthetic results are too plain");
+    }
+    let diagnostics = common::tsc().check_declarations(&decls.text).unwrap();
+    assert!(
+        diagnostics.is_empty(),
+        "{} errors, e.g. {:?}",
+        diagnostics.len(),
+        diagnostics.iter().take(5).collect::<Vec<_>>()
+    );
+}
+
 #[test]
 fn sample_values_of_every_tool_type_check_as_its_input() {
     let data = common::tools_json();
