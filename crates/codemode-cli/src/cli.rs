@@ -108,7 +108,7 @@ pub enum Command {
     ///
     /// Models: --replay, else --llm-base-url, else [llm.*] of codemode.toml, else
     /// OPENROUTER_API_KEY / OPENAI_API_KEY. Prints a table and writes a JSON file.
-    Eval(EvalArgs),
+    Eval(Box<EvalArgs>),
     #[cfg(feature = "serve")]
     /// Serve code mode as an MCP server in front of the configured tools: search_tools,
     /// describe_tools, execute_code, and run_task when models are configured

@@ -42,7 +42,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
             crate::demo::run(args, &setup).await
         }
         #[cfg(feature = "demo")]
-        Command::Eval(args) => crate::eval::run(args, &setup, json).await,
+        Command::Eval(args) => crate::eval::run(*args, &setup, json).await,
         #[cfg(feature = "serve")]
         Command::Serve(args) => crate::serve::run(args, &setup).await,
         #[cfg(feature = "demo")]

@@ -25,12 +25,30 @@ fn tsc_strict_accepts_the_declarations_of_all_527_tools() {
 /// wide values.
 fn synthetic_result(seed: u64) -> serde_json::Value {
     const KEYS: &[&str] = &[
-        "id", "name", "a-b", "123", "", "constructor", "__proto__", "with space", "ünïcode", "$ref", "*/", "type",
-        "toString", "null", "0x1", "key\"quote",
+        "id",
+        "name",
+        "a-b",
+        "123",
+        "",
+        "constructor",
+        "__proto__",
+        "with space",
+        "ünïcode",
+        "$ref",
+        "*/",
+        "type",
+        "toString",
+        "null",
+        "0x1",
+        "key\"quote",
     ];
-    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    let mut state = seed
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
     let mut next = move |n: u64| {
-        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (state >> 33) % n
     };
     fn build(next: &mut dyn FnMut(u64) -> u64, depth: u32) -> serde_json::Value {
@@ -98,8 +116,18 @@ fn tsc_strict_accepts_learned_output_types_for_every_tool() {
     assert!(learned_count > 400, "{learned_count} tools without an output schema");
     let decls = generate_declarations(&signatures);
     assert_eq!(decls.text.matches("Learned from 3 results").count(), learned_count);
-    for part in ["\"a-b\"?: ", "__proto__?: ", "constructor?: ", "[key: string]: ", " | null", "any[]"] {
-        assert!(decls.text.contains(part), "no `{part}` in the learned types: the synthetic results are too plain");
+    for part in [
+        "\"a-b\"?: ",
+        "__proto__?: ",
+        "constructor?: ",
+        "[key: string]: ",
+        " | null",
+        "any[]",
+    ] {
+        assert!(
+            decls.text.contains(part),
+            "no `{part}` in the learned types: the synthetic results are too plain"
+        );
     }
     let diagnostics = common::tsc().check_declarations(&decls.text).unwrap();
     assert!(
