@@ -252,6 +252,18 @@ fn a_recorded_real_model_eval_of_real_servers_replays_to_the_same_results() {
     replays_to_the_same_results("eval-servers-qwen2.5-coder", "servers");
 }
 
+/// The real-server suite warm: the same models with the output types learned from the cold
+/// run above (`--learned-types-to` on its replay, kept beside the recording as
+/// `*.learned-types.json` and given with `--learned-types-from`).
+#[test]
+fn a_recorded_warm_eval_of_real_servers_replays_to_the_same_results() {
+    if servers_installed().is_none() {
+        eprintln!("skipped: the real-server suite's servers are not installed (cargo xtask servers)");
+        return;
+    }
+    replays_to_the_same_results("eval-servers-warm-qwen2.5-coder", "servers");
+}
+
 /// The servers' cache when `cargo xtask servers` has filled it.
 fn servers_installed() -> Option<std::path::PathBuf> {
     let dir = std::env::var_os("CODEMODE_SERVERS_DIR")
@@ -286,20 +298,23 @@ fn replays_to_the_same_results(name: &str, suite: &str) {
         .map(|t| t["id"].as_str().unwrap())
         .collect();
     let ids = ids.join(",");
-    let out = codemode(
-        dir.path(),
-        &[
-            "eval",
-            "--suite",
-            suite,
-            "--tasks",
-            &ids,
-            "--replay",
-            recording.to_str().unwrap(),
-            "--output",
-            "replayed.json",
-        ],
-    );
+    let mut args = vec![
+        "eval",
+        "--suite",
+        suite,
+        "--tasks",
+        &ids,
+        "--replay",
+        recording.to_str().unwrap(),
+        "--output",
+        "replayed.json",
+    ];
+    // A warm recording: the learned output types its run had.
+    let learned = recorded.join(format!("{name}.learned-types.json"));
+    if learned.is_file() {
+        args.extend(["--learned-types-from", learned.to_str().unwrap()]);
+    }
+    let out = codemode(dir.path(), &args);
     let replayed = results(dir.path(), "replayed.json");
     let summary = |eval: &Value| -> Vec<(String, bool, String)> {
         eval["tasks"]
