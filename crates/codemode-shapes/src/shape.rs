@@ -45,6 +45,10 @@ pub enum Shape {
         seen: u64,
         /// Each field and how many of those objects had it: fewer than `seen` makes it optional.
         properties: BTreeMap<String, Property>,
+        /// Results disagreed on the fields (a query tool whose rows depend on the query):
+        /// fields never seen are allowed too, typed `any`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        open: bool,
     },
     /// An object used as a dictionary: its keys are data (paths, dates, ids), or too many.
     Map {
@@ -115,6 +119,7 @@ impl Shape {
                 }
                 Shape::Object {
                     seen: 1,
+                    open: false,
                     properties: map
                         .iter()
                         .map(|(k, v)| {
@@ -176,7 +181,7 @@ impl Shape {
             Shape::Object { properties, .. } if properties.is_empty() => {
                 json!({"type": "object", "additionalProperties": {}})
             }
-            Shape::Object { seen, properties } => {
+            Shape::Object { seen, properties, open } => {
                 let required: Vec<&String> = properties
                     .iter()
                     .filter(|(_, p)| p.seen >= *seen)
@@ -184,7 +189,11 @@ impl Shape {
                     .collect();
                 let properties: serde_json::Map<String, Value> =
                     properties.iter().map(|(k, p)| (k.clone(), nested(&p.shape))).collect();
-                json!({"type": "object", "properties": properties, "required": required})
+                if *open {
+                    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": {}})
+                } else {
+                    json!({"type": "object", "properties": properties, "required": required})
+                }
             }
             Shape::Map { values } => json!({"type": "object", "additionalProperties": nested(values)}),
             // A variant is at the union's own depth: `string | null` keeps its `null`.
@@ -221,7 +230,7 @@ impl Shape {
                 }
             }
             Shape::Object { .. } | Shape::Map { .. } if depth >= 2 => "{...}".into(),
-            Shape::Object { seen, properties } => {
+            Shape::Object { seen, properties, open } => {
                 let mut names: Vec<String> = properties
                     .iter()
                     .take(6)
@@ -234,7 +243,7 @@ impl Shape {
                         if p.seen >= *seen { k } else { format!("{k}?") }
                     })
                     .collect();
-                if properties.len() > 6 {
+                if properties.len() > 6 || *open {
                     names.push("...".into());
                 }
                 format!("{{{}}}", names.join(", "))
@@ -281,8 +290,9 @@ impl Shape {
             Shape::Array { items } => Shape::Array {
                 items: items.map(|i| Box::new(i.cut_below(depth - 1))),
             },
-            Shape::Object { seen, properties } => Shape::Object {
+            Shape::Object { seen, properties, open } => Shape::Object {
                 seen,
+                open,
                 properties: properties
                     .into_iter()
                     .map(|(k, p)| {
@@ -330,12 +340,15 @@ fn merge(a: Shape, b: Shape) -> Shape {
             Shape::Object {
                 seen: seen_a,
                 properties: mut props,
+                open: open_a,
             },
             Shape::Object {
                 seen: seen_b,
                 properties: props_b,
+                open: open_b,
             },
         ) => {
+            let disagree = fields_disagree(&props, &props_b);
             for (key, b) in props_b {
                 match props.remove(&key) {
                     Some(a) => {
@@ -358,6 +371,7 @@ fn merge(a: Shape, b: Shape) -> Shape {
             Shape::Object {
                 seen: seen_a + seen_b,
                 properties: props,
+                open: open_a || open_b || disagree,
             }
         }
         (Shape::Map { values }, Shape::Object { properties, .. })
@@ -376,6 +390,18 @@ fn merge(a: Shape, b: Shape) -> Shape {
             Shape::Union { variants }
         }
     }
+}
+
+/// Whether two results' fields disagree: both have fields and they share fewer than half of
+/// the smaller set. Rows of different queries, pages of different sites: what the next
+/// result holds depends on the arguments, so fields never seen cannot be ruled out.
+fn fields_disagree(a: &BTreeMap<String, Property>, b: &BTreeMap<String, Property>) -> bool {
+    let smaller = a.len().min(b.len());
+    if smaller == 0 {
+        return false;
+    }
+    let shared = a.keys().filter(|k| b.contains_key(*k)).count();
+    shared * 2 < smaller
 }
 
 /// The values of a dictionary, merged (`Any` for none).
@@ -460,7 +486,7 @@ mod tests {
             panic!("not a union: {shape:?}")
         };
         assert_eq!(variants.len(), 3, "{variants:?}");
-        assert_eq!(shape.summary(), "null | string | {a?, b?}");
+        assert_eq!(shape.summary(), "null | string | {a?, b?, ...}");
     }
 
     #[test]
@@ -471,6 +497,18 @@ mod tests {
             json!({"a": {}, "b": {"anyOf": [{"type": "null"}, {"type": "string"}]}})
         );
         assert_eq!(learned(&[json!(null)]).to_schema(), json!({"type": "null"}));
+    }
+
+    #[test]
+    fn results_that_disagree_on_their_fields_leave_the_object_open() {
+        // Rows of two different queries.
+        let rows = learned(&[json!([{"name": "Ann", "city": "Berlin"}]), json!([{"total": 3}])]);
+        assert_eq!(rows.summary(), "{city?, name?, total?, ...}[]");
+        assert_eq!(rows.to_schema()["items"]["additionalProperties"], json!({}));
+        // Results that mostly agree stay closed: a field never seen is a mistake.
+        let files = learned(&[json!({"name": "a", "size": 1}), json!({"name": "b", "size": 2, "mtime": 3})]);
+        assert_eq!(files.summary(), "{mtime?, name, size}");
+        assert!(files.to_schema().get("additionalProperties").is_none());
     }
 
     #[test]
