@@ -390,6 +390,16 @@ impl ToolCatalog {
         }
     }
 
+    /// True when a tool has a learned output type.
+    pub fn has_learned_outputs(&self) -> bool {
+        self.entries.values().any(|e| e.learned_output().is_some())
+    }
+
+    /// The same tools as they declare themselves, without learned output types.
+    pub fn without_learned_outputs(&self) -> ToolCatalog {
+        self.with_learned_outputs(|_| None)
+    }
+
     /// Signatures for TypeScript generation and checking.
     pub fn signatures(&self) -> Vec<ToolSignature<'_>> {
         self.entries.values().map(CatalogEntry::signature).collect()

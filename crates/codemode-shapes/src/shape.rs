@@ -506,7 +506,10 @@ mod tests {
         assert_eq!(rows.summary(), "{city?, name?, total?, ...}[]");
         assert_eq!(rows.to_schema()["items"]["additionalProperties"], json!({}));
         // Results that mostly agree stay closed: a field never seen is a mistake.
-        let files = learned(&[json!({"name": "a", "size": 1}), json!({"name": "b", "size": 2, "mtime": 3})]);
+        let files = learned(&[
+            json!({"name": "a", "size": 1}),
+            json!({"name": "b", "size": 2, "mtime": 3}),
+        ]);
         assert_eq!(files.summary(), "{mtime?, name, size}");
         assert!(files.to_schema().get("additionalProperties").is_none());
     }

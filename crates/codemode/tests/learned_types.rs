@@ -41,19 +41,29 @@ async fn a_wrong_guess_at_an_undeclared_result_is_caught_at_check_time_once_its_
     assert_eq!(cold.result_type, ResultType::Success, "{cold:#?}");
     assert_eq!(cold.output, Value::Null);
 
-    // The call taught the type: the same guess no longer passes the check, nothing runs.
+    // The call taught the type: the check now finds the guess. A learned type is what
+    // results looked like, not a contract, so `exec` (no model to repair) still runs the
+    // program, with the finding as a warning that says where it comes from.
     let declarations = codemode.declarations();
     assert!(
         declarations.contains("/** Learned from 1 result of this tool (it declares no output schema); a result that differs widens it. */\ntype ChatSendMessageOutput = {\n  channel: string;\n  id: number;\n};"),
         "{declarations}"
     );
+    let check = codemode.check_program(WRONG_GUESS).await.unwrap();
+    assert_eq!(check.diagnostics[0].code, "TS2339", "{:?}", check.diagnostics);
+    assert!(check.has_errors());
     let warm = codemode
         .execute_program(WRONG_GUESS, &RunOptions::default())
         .await
         .unwrap();
-    assert_eq!(warm.result_type, ResultType::CompileError, "{warm:#?}");
+    assert_eq!(warm.result_type, ResultType::Success, "{warm:#?}");
     assert_eq!(warm.diagnostics[0].code, "TS2339", "{:?}", warm.diagnostics);
-    assert!(warm.tool_calls.is_empty());
+    assert_eq!(warm.diagnostics[0].severity, codemode::Severity::Warning);
+    assert!(
+        warm.diagnostics[0].message.contains("learned output type"),
+        "{:?}",
+        warm.diagnostics
+    );
     let right = codemode
         .execute_program(
             "const sent = await tools.chat.send_message({ channel: \"eng\", text: \"hi\" });\nreturn sent.id;",
@@ -62,7 +72,8 @@ async fn a_wrong_guess_at_an_undeclared_result_is_caught_at_check_time_once_its_
         .await
         .unwrap();
     assert_eq!(right.result_type, ResultType::Success, "{right:#?}");
-    assert_eq!(right.output, json!(2));
+    assert!(right.diagnostics.is_empty(), "{:?}", right.diagnostics);
+    assert_eq!(right.output, json!(3));
 
     // Declared output schemas win: list_channels is never learned.
     codemode
@@ -71,7 +82,59 @@ async fn a_wrong_guess_at_an_undeclared_result_is_caught_at_check_time_once_its_
         .unwrap();
     let tools: Vec<String> = learned.entries().iter().map(|e| e.tool.clone()).collect();
     assert_eq!(tools, ["send_message"]);
-    assert_eq!(learned.entries()[0].calls, 2);
+    assert_eq!(learned.entries()[0].calls, 3);
+}
+
+/// In a run, an error only the learned type finds goes back to the main model once: the
+/// guess is repaired at check time, before any tool is called.
+#[tokio::test]
+async fn in_a_run_the_learned_type_gets_a_wrong_guess_repaired_before_anything_runs() {
+    let learned = Arc::new(LearnedTypes::new(ShapeStore::in_memory()));
+    let right = "const sent = await tools.chat.send_message({ channel: \"eng\", text: \"hi\" });
+return sent.id;";
+    let llm = Arc::new(
+        scripted(&[
+            WRONG_GUESS,
+            right,
+            WRONG_GUESS,
+            &WRONG_GUESS.replace("messageId", "name"),
+        ])
+        .reply(LlmRole::Strategy, "1. send hi to eng"),
+    );
+    let chat = Arc::new(FakeChatProvider::default());
+    let codemode = CodeMode::builder()
+        .llm(llm.clone())
+        .tool_provider("chat", chat.clone())
+        .environment(codemode::default_environment().unwrap())
+        .learned_types(learned)
+        .build()
+        .await
+        .unwrap();
+    codemode.execute_program(right, &RunOptions::default()).await.unwrap();
+
+    let report = codemode
+        .run(RunOptions::new("say hi in eng, return the id"))
+        .await
+        .unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.repairs, 1, "repaired at check time");
+    assert_eq!(report.runtime_repairs, 0);
+    assert_eq!(report.output, json!(2));
+    let repair = llm.requests().into_iter().find(|r| r.step == "repair").unwrap();
+    let asked = repair.messages.last().unwrap().content.clone();
+    assert!(asked.contains("TS2339") && asked.contains("messageId"), "{asked}");
+
+    // A guess the repair does not fix runs after that one repair, as it would without
+    // learned types, with the finding as a warning.
+    let report = codemode
+        .run(RunOptions::new("say hi in eng, return the id"))
+        .await
+        .unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.repairs, 1);
+    assert_eq!(report.output, Value::Null);
+    assert_eq!(report.diagnostics[0].severity, codemode::Severity::Warning);
+    assert_eq!(chat.messages.lock().unwrap().len(), 3);
 }
 
 /// One tool whose results change from call to call: an object, a bigger object, a text, and
@@ -171,11 +234,12 @@ async fn learned_types_can_be_kept_without_being_used_or_used_without_growing() 
     store.save().unwrap();
     let fixed = Arc::new(LearnedTypes::new(ShapeStore::open(&path).unwrap()).learning(false));
     let codemode = chat_with(fixed.clone()).await;
-    let report = codemode
+    let check = codemode.check_program(WRONG_GUESS).await.unwrap();
+    assert_eq!(check.diagnostics[0].code, "TS2339", "used: {:?}", check.diagnostics);
+    codemode
         .execute_program(WRONG_GUESS, &RunOptions::default())
         .await
         .unwrap();
-    assert_eq!(report.result_type, ResultType::CompileError, "used: {report:#?}");
     codemode
         .execute_program(
             "return (await tools.chat.send_message({ channel: \"x\", text: \"y\" })).id;",

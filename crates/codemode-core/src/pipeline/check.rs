@@ -8,6 +8,7 @@ use codemode_typescript::{
 
 use super::run::{RunContext, StepFailure};
 use super::types::Typed;
+use crate::catalog::ToolCatalog;
 use crate::checker::{CheckContext, CheckerError, TypeChecker};
 use crate::llm::{Llm, Message, Sampling};
 use crate::prompts;
@@ -65,6 +66,50 @@ pub(super) async fn diagnostics(
     checker.check(prepared, context).await
 }
 
+/// Errors that come from learned output types alone (the program passes when the tools that
+/// have one are declared as they declare themselves): `Some` with the program and those
+/// errors as warnings, each saying so. A learned type is what earlier results looked like,
+/// not a contract: it may make the model repair its program, never keep the program from
+/// running on its own.
+pub(super) async fn passes_without_learned_types(
+    checker: &dyn TypeChecker,
+    code: &str,
+    tools: &ToolCatalog,
+    diagnostics: &[Diagnostic],
+) -> Option<(Transpiled, Vec<Diagnostic>)> {
+    if !tools.has_learned_outputs() {
+        return None;
+    }
+    let declared = tools.without_learned_outputs();
+    let signatures = declared.signatures();
+    let declarations = declared.declarations();
+    let context = CheckContext {
+        tools: &signatures,
+        declarations: &declarations,
+    };
+    let Ok(Verdict::Passed {
+        program,
+        diagnostics: mut warnings,
+    }) = check_once(checker, code, context).await
+    else {
+        return None;
+    };
+    warnings.extend(
+        diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| Diagnostic {
+                severity: Severity::Warning,
+                message: format!(
+                    "{} (against a learned output type: the program runs as if the tool declared none)",
+                    d.message
+                ),
+                ..d.clone()
+            }),
+    );
+    Some((program, warnings))
+}
+
 /// The failure of a program that still has errors.
 pub(super) fn compile_failure(diagnostics: &[Diagnostic]) -> StepFailure {
     let first = diagnostics.iter().find(|d| d.severity == Severity::Error);
@@ -104,7 +149,8 @@ impl Checked {
 }
 
 /// Checks the program, sending diagnostics back to the main model at most `max_repairs`
-/// times.
+/// times. Errors that come from learned output types alone get one repair; a program that
+/// still has only those runs, with them as warnings.
 pub(super) async fn check_and_repair(
     ctx: &RunContext<'_>,
     main: &dyn Llm,
@@ -147,6 +193,19 @@ pub(super) async fn check_and_repair(
             }
         };
         diagnostics = found;
+        // Errors that only a learned output type finds get one repair, then the program runs.
+        if repairs >= max_repairs.min(1)
+            && let Some((program, warnings)) =
+                passes_without_learned_types(checker, &code, &typed.tools, &diagnostics).await
+        {
+            return Checked {
+                code,
+                diagnostics: warnings,
+                repairs,
+                result: Ok(program),
+                conversation,
+            };
+        }
         if repairs >= max_repairs {
             let failure = compile_failure(&diagnostics);
             return Checked {

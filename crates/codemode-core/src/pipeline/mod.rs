@@ -311,27 +311,17 @@ impl CodeMode {
             Ok(Verdict::Passed { program, diagnostics }) => {
                 report.diagnostics = diagnostics;
                 clock.finish(&mut report, "");
-                match &self.environment {
-                    Some(environment) => {
-                        let clock = StepClock::start(None, Step::Execute);
-                        let executed = execute::execute(
-                            environment.as_ref(),
-                            &program,
-                            catalog.clone(),
-                            options,
-                            self.approval_gate(options, approver),
-                            Vec::new(),
-                        )
-                        .instrument(clock.span())
-                        .await;
-                        self.learn_from(&catalog, &executed.tool_calls);
-                        record_execution(&mut report, clock, executed);
-                    }
-                    None => {
-                        report.result_type = ResultType::EnvironmentError;
-                        report.error = Some("no run environment is configured".into());
-                    }
-                }
+                self.execute_checked(&mut report, &program, catalog.clone(), options, approver)
+                    .await;
+            }
+            Ok(Verdict::Failed { diagnostics })
+                if let Some((program, warnings)) =
+                    check::passes_without_learned_types(self.checker.as_ref(), code, &catalog, &diagnostics).await =>
+            {
+                report.diagnostics = warnings;
+                clock.finish(&mut report, "learned types only");
+                self.execute_checked(&mut report, &program, catalog.clone(), options, approver)
+                    .await;
             }
             Ok(Verdict::Failed { diagnostics }) => {
                 let failure = check::compile_failure(&diagnostics);
@@ -343,6 +333,35 @@ impl CodeMode {
         }
         report.total_duration_ms = ms(started);
         Ok(report)
+    }
+
+    /// Runs a program that passed its check (`codemode exec`) and writes what it did.
+    async fn execute_checked(
+        &self,
+        report: &mut RunReport,
+        program: &Transpiled,
+        catalog: Arc<ToolCatalog>,
+        options: &RunOptions,
+        approver: Arc<dyn Approver>,
+    ) {
+        let Some(environment) = &self.environment else {
+            report.result_type = ResultType::EnvironmentError;
+            report.error = Some("no run environment is configured".into());
+            return;
+        };
+        let clock = StepClock::start(None, Step::Execute);
+        let executed = execute::execute(
+            environment.as_ref(),
+            program,
+            catalog.clone(),
+            options,
+            self.approval_gate(options, approver),
+            Vec::new(),
+        )
+        .instrument(clock.span())
+        .await;
+        self.learn_from(&catalog, &executed.tool_calls);
+        record_execution(report, clock, executed);
     }
 
     /// Runs the whole pipeline for `options.query`.
