@@ -83,16 +83,6 @@ impl CatalogEntry {
     /// One line for a model choosing tools: `path(arg, ...)`, then `: description` (white
     /// space folded, cut at `description_chars` characters; none when 0 or undescribed).
     pub fn brief(&self, description_chars: usize) -> String {
-        self.brief_line(None, description_chars)
-    }
-
-    /// [`Self::brief`] with ` -> type` after the arguments when the tool has a learned
-    /// output type (its summary, e.g. `{name, size?}[]`).
-    pub fn brief_with_learned_output(&self, description_chars: usize) -> String {
-        self.brief_line(self.learned_output().map(|l| l.summary.as_str()), description_chars)
-    }
-
-    fn brief_line(&self, returns: Option<&str>, description_chars: usize) -> String {
         let args: Vec<&str> = self
             .spec
             .input_schema
@@ -101,10 +91,6 @@ impl CatalogEntry {
             .map(|p| p.keys().map(String::as_str).collect())
             .unwrap_or_default();
         let mut line = format!("{}({})", self.path, args.join(", "));
-        if let Some(returns) = returns {
-            line.push_str(" -> ");
-            line.push_str(returns);
-        }
         let description: String = self
             .spec
             .description

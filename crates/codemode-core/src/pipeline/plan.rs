@@ -124,7 +124,7 @@ fn catalog_for_planner(catalog: &ToolCatalog) -> String {
     if catalog.len() <= PLAN_WHOLE_CATALOG {
         let mut tools = String::new();
         for entry in catalog.entries() {
-            let _ = writeln!(tools, "- {}", entry.brief_with_learned_output(PLAN_DESCRIPTION_CHARS));
+            let _ = writeln!(tools, "- {}", entry.brief(PLAN_DESCRIPTION_CHARS));
         }
         if !tools.is_empty() && tools.len() <= PLAN_DESCRIBED_CATALOG_CHARS {
             return prompts::render(
