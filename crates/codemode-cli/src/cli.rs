@@ -256,10 +256,10 @@ pub enum ToolsCommand {
     },
     /// Show the output types learned from tool results (tools that declare none), or forget them
     ///
-    /// Every successful call of `run`, `exec` and `serve` adds to them; the declarations of a
-    /// tool with no output schema use them. Kept in $CODEMODE_LEARNED_TYPES, [run]
-    /// learned_types_file or ~/.cache/codemode/learned-types.json; [run] learned_types = false
-    /// turns them off.
+    /// Off by default: [run] learned_types = true (or learned_types_file, or
+    /// CODEMODE_LEARNED_TYPES=on|FILE) turns them on. Then every successful call of `run`,
+    /// `exec` and `serve` adds to them, and the declarations of a tool with no output schema
+    /// use them. Kept in that file, else ~/.cache/codemode/learned-types.json.
     Shapes {
         /// Forget every learned type (removes the file)
         #[arg(long)]

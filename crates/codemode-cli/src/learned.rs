@@ -15,7 +15,9 @@ use crate::{Outcome, UsageError};
 /// Shows the learned output types, or forgets them with `clear`.
 pub async fn shapes(setup: &Setup, clear: bool, json: bool) -> Result<Outcome> {
     let Some(path) = setup::learned_types_file(setup) else {
-        eprintln!("learned output types are off ([run] learned_types = false, or CODEMODE_LEARNED_TYPES=off)");
+        eprintln!(
+            "learned output types are off: [run] learned_types = true (or CODEMODE_LEARNED_TYPES=on) turns them on"
+        );
         return Ok(Outcome::Success);
     };
     let mut store = match ShapeStore::open(&path) {
@@ -78,7 +80,8 @@ pub async fn shapes(setup: &Setup, clear: bool, json: bool) -> Result<Outcome> {
 pub async fn learn(setup: &Setup, namespace: Option<&str>, json: bool) -> Result<Outcome> {
     if setup::learned_types_file(setup).is_none() {
         return Err(UsageError(
-            "learned output types are off ([run] learned_types = false, or CODEMODE_LEARNED_TYPES=off)".into(),
+            "learned output types are off: [run] learned_types = true (or CODEMODE_LEARNED_TYPES=on) turns them on"
+                .into(),
         )
         .into());
     }

@@ -209,3 +209,36 @@ fn tools_learn_calls_the_read_only_tools_that_need_no_arguments() {
     );
     assert!(store.is_file());
 }
+
+/// Without `[run] learned_types` or a file, nothing is learned or kept; `on` in the
+/// environment keeps them in the cache directory.
+#[test]
+fn learned_types_are_off_by_default() {
+    let (dir, _) = everything_workspace();
+    let config = std::fs::read_to_string(dir.path().join("codemode.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        config.replace("learned_types_file = \"learned-types.json\"\n", ""),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("p.ts"),
+        "return await tools.everything.echo({ message: 'x' });\n",
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let run = |learned: Option<&str>| {
+        let mut command = command(dir.path());
+        command
+            .env_remove("CODEMODE_LEARNED_TYPES")
+            .env("CODEMODE_CACHE_DIR", cache.path());
+        if let Some(value) = learned {
+            command.env("CODEMODE_LEARNED_TYPES", value);
+        }
+        command.args(["exec", "p.ts"]).output().unwrap()
+    };
+    assert_eq!(run(None).status.code(), Some(0));
+    assert!(!cache.path().join("learned-types.json").exists());
+    assert_eq!(run(Some("on")).status.code(), Some(0));
+    assert!(cache.path().join("learned-types.json").is_file());
+}

@@ -361,7 +361,7 @@ macro_rules! run_limits {
             /// Where to write prompt logs.
             pub log_dir: Option<std::path::PathBuf>,
             /// Whether output types are learned from tool results and given to tools that
-            /// declare none (default true).
+            /// declare none (default false; setting `learned_types_file` turns them on).
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub learned_types: Option<bool>,
             /// Where learned output types are kept (default `learned-types.json` in the
