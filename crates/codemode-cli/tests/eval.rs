@@ -249,8 +249,13 @@ fn a_recorded_real_model_eval_of_real_servers_replays_to_the_same_results() {
         eprintln!("skipped: the real-server suite's servers are not installed (cargo xtask servers)");
         return;
     }
+    let _fixtures = SERVER_FIXTURES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     replays_to_the_same_results("eval-servers-qwen2.5-coder", "servers");
 }
+
+/// The recorded real-server runs lay their fixtures at the paths their prompts name
+/// (`/tmp/codemode-eval/<task>`), so two of them replay one after the other.
+static SERVER_FIXTURES: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The real-server suite warm: the same models with the output types learned from the cold
 /// run above (`--learned-types-to` on its replay, kept beside the recording as
@@ -261,6 +266,7 @@ fn a_recorded_warm_eval_of_real_servers_replays_to_the_same_results() {
         eprintln!("skipped: the real-server suite's servers are not installed (cargo xtask servers)");
         return;
     }
+    let _fixtures = SERVER_FIXTURES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     replays_to_the_same_results("eval-servers-warm-qwen2.5-coder", "servers");
 }
 
