@@ -249,7 +249,9 @@ fn a_recorded_real_model_eval_of_real_servers_replays_to_the_same_results() {
         eprintln!("skipped: the real-server suite's servers are not installed (cargo xtask servers)");
         return;
     }
-    let _fixtures = SERVER_FIXTURES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _fixtures = SERVER_FIXTURES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     replays_to_the_same_results("eval-servers-qwen2.5-coder", "servers");
 }
 
@@ -266,7 +268,9 @@ fn a_recorded_warm_eval_of_real_servers_replays_to_the_same_results() {
         eprintln!("skipped: the real-server suite's servers are not installed (cargo xtask servers)");
         return;
     }
-    let _fixtures = SERVER_FIXTURES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _fixtures = SERVER_FIXTURES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     replays_to_the_same_results("eval-servers-warm-qwen2.5-coder", "servers");
 }
 
