@@ -518,6 +518,16 @@ async fn doctor(setup: &Setup, json: bool) -> Result<Outcome> {
             Err(e) => e.to_string(),
         },
     );
+    push(
+        "learned types",
+        match setup::learned_types_file(setup) {
+            None => "off ([run] learned_types = true turns them on)".into(),
+            Some(path) => match codemode::learned::ShapeStore::open(&path) {
+                Ok(store) => format!("on: {} tools in {}", store.len(), path.display()),
+                Err(e) => format!("on, but {e}"),
+            },
+        },
+    );
     let limits: Vec<String> = setup
         .options
         .limit_values()

@@ -128,6 +128,13 @@ fn tools_shapes_shows_what_was_learned_and_clear_forgets_it() {
         "{json}"
     );
 
+    let doctor = text(&codemode(dir.path(), &["doctor"]).stdout);
+    assert!(
+        doctor
+            .lines()
+            .any(|l| l.starts_with("learned types ") && l.contains("  on: 2 tools in ")),
+        "{doctor}"
+    );
     let out = codemode(dir.path(), &["tools", "shapes", "--clear"]);
     assert!(
         text(&out.stdout).contains("forgot 2 learned output types"),
@@ -239,6 +246,14 @@ fn learned_types_are_off_by_default() {
     };
     assert_eq!(run(None).status.code(), Some(0));
     assert!(!cache.path().join("learned-types.json").exists());
+    let doctor = codemode(dir.path(), &["doctor"]);
+    assert!(
+        text(&doctor.stdout)
+            .lines()
+            .any(|l| l.starts_with("learned types ") && l.ends_with("  off ([run] learned_types = true turns them on)")),
+        "{}",
+        text(&doctor.stdout)
+    );
     assert_eq!(run(Some("on")).status.code(), Some(0));
     assert!(cache.path().join("learned-types.json").is_file());
 }
