@@ -224,7 +224,12 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
 }
 
 async fn catalog(setup: &Setup) -> Result<std::sync::Arc<ToolCatalog>> {
-    let codemode = setup::build(
+    Ok(tools_only(setup).await?.catalog())
+}
+
+/// The configured tools, without models, run environment or checker.
+pub(crate) async fn tools_only(setup: &Setup) -> Result<codemode::CodeMode> {
+    setup::build(
         setup,
         Needs {
             llms: false,
@@ -233,16 +238,18 @@ async fn catalog(setup: &Setup) -> Result<std::sync::Arc<ToolCatalog>> {
             ask: false,
         },
     )
-    .await?;
-    Ok(codemode.catalog())
+    .await
+}
+
+/// Whether `entry` is in namespace `ns` (its configured name or its path's first segment);
+/// every entry when `ns` is `None`.
+pub(crate) fn in_namespace(entry: &CatalogEntry, ns: Option<&str>) -> bool {
+    ns.is_none_or(|ns| entry.namespace == ns || entry.path.split('.').next() == Some(ns))
 }
 
 async fn tools_list(setup: &Setup, namespace: Option<&str>, json: bool) -> Result<Outcome> {
     let catalog = catalog(setup).await?;
-    let entries: Vec<_> = catalog
-        .entries()
-        .filter(|e| namespace.is_none_or(|ns| e.namespace == ns || e.path.split('.').next() == Some(ns)))
-        .collect();
+    let entries: Vec<_> = catalog.entries().filter(|e| in_namespace(e, namespace)).collect();
     if json {
         let list: Vec<_> = entries
             .iter()

@@ -9,7 +9,7 @@ use codemode::{ApprovalPolicy, CatalogEntry, ToolCallRecord, reads_like_an_error
 use serde_json::{Value, json};
 
 use crate::output::outln;
-use crate::setup::{self, Needs, Setup};
+use crate::setup::{self, Setup};
 use crate::{Outcome, UsageError};
 
 /// Shows the learned output types, or forgets them with `clear`.
@@ -92,27 +92,17 @@ pub async fn learn(setup: &Setup, namespace: Option<&str>, json: bool) -> Result
         )
         .into());
     }
-    let codemode = setup::build(
-        setup,
-        Needs {
-            llms: false,
-            environment: false,
-            checker: false,
-            ask: false,
-        },
-    )
-    .await?;
+    let codemode = crate::commands::tools_only(setup).await?;
     let learned = codemode
         .learned_types()
         .cloned()
         .ok_or_else(|| UsageError("the learned output types cannot be read (see the warning above)".into()))?;
     let catalog = codemode.catalog();
-    let in_namespace =
-        |e: &&CatalogEntry| namespace.is_none_or(|ns| e.namespace == ns || e.path.split('.').next() == Some(ns));
+    let in_namespace = |e: &&CatalogEntry| crate::commands::in_namespace(e, namespace);
     let (callable, needing_arguments): (Vec<&CatalogEntry>, Vec<&CatalogEntry>) = catalog
         .entries()
         .filter(in_namespace)
-        .filter(|e| e.spec.output_schema.is_none() && read_only(e))
+        .filter(|e| e.spec.output_schema.is_none() && e.is_read_only())
         .partition(|e| !has_required(&e.spec.input_schema));
     let timeout = Duration::from_secs_f64(setup.options.tool_call_timeout);
     let epoch = Instant::now();
@@ -190,17 +180,6 @@ pub async fn learn(setup: &Setup, namespace: Option<&str>, json: bool) -> Result
         );
     }
     Ok(Outcome::Success)
-}
-
-/// Whether the tool says it changes nothing (`readOnlyHint: true`).
-fn read_only(entry: &CatalogEntry) -> bool {
-    entry
-        .spec
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get("readOnlyHint"))
-        .and_then(Value::as_bool)
-        == Some(true)
 }
 
 /// Whether an input schema requires any property.

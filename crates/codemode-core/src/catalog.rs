@@ -109,6 +109,17 @@ impl CatalogEntry {
         line
     }
 
+    /// Whether the tool says it changes nothing (annotation `readOnlyHint: true`; no
+    /// annotation counts as not read-only).
+    pub fn is_read_only(&self) -> bool {
+        self.spec
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("readOnlyHint"))
+            .and_then(Value::as_bool)
+            == Some(true)
+    }
+
     /// The tool as the TypeScript generator and checker see it: its declared output
     /// schema, else the one learned from its results.
     pub fn signature(&self) -> ToolSignature<'_> {

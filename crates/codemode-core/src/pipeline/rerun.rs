@@ -9,7 +9,7 @@ use super::check::same_program;
 use super::execute::Executed;
 use super::run::{RunContext, StepFailure};
 use crate::bridge::ToolCallRecord;
-use crate::catalog::ToolCatalog;
+use crate::catalog::{CatalogEntry, ToolCatalog};
 use crate::limits::RerunPolicy;
 use crate::llm::{Llm, LlmError, Message, Sampling};
 use crate::prompts;
@@ -41,14 +41,7 @@ pub(super) fn refusal(policy: RerunPolicy, calls: &[ToolCallRecord], catalog: &T
         RerunPolicy::Always | RerunPolicy::Replay => None,
         RerunPolicy::Never => Some("not repaired: rerun_policy = never".into()),
         RerunPolicy::ReadOnly => {
-            let read_only = |path: &str| {
-                catalog
-                    .resolve(path)
-                    .and_then(|e| e.spec.annotations.as_ref())
-                    .and_then(|a| a.get("readOnlyHint"))
-                    .and_then(serde_json::Value::as_bool)
-                    == Some(true)
-            };
+            let read_only = |path: &str| catalog.resolve(path).is_some_and(CatalogEntry::is_read_only);
             let writer = calls.iter().find(|c| !read_only(&c.path))?;
             Some(format!(
                 "not repaired: running it again would repeat its call to tools.{}, which is not annotated \
