@@ -181,9 +181,21 @@ pub struct EvalArgs {
     /// Answer from a recording made with --record instead of live models (offline, seconds)
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
-    /// The main model as an agent in front of `codemode serve` (search_tools, describe_tools,
-    /// execute_code, one call per turn) instead of the six-step pipeline
-    #[arg(long)]
+    /// How the tasks are run; several (`--modes pipeline,direct`) run one after the other and
+    /// are compared in one table: `pipeline` (code mode's six steps), `agent` (the main model
+    /// driving `codemode serve`), `direct` (the main model calling the tools one JSON call at
+    /// a time, the classic agent loop)
+    #[arg(
+        long = "modes",
+        visible_alias = "mode",
+        value_enum,
+        value_delimiter = ',',
+        value_name = "MODES",
+        default_value = "pipeline"
+    )]
+    pub modes: Vec<EvalMode>,
+    /// Same as `--mode agent`
+    #[arg(long, conflicts_with = "modes")]
     pub agent: bool,
     /// Learned output types in FILE, used and added to task by task as a user's runs would
     /// [default: none: the eval neither reads nor writes learned types]
@@ -200,6 +212,30 @@ pub struct EvalArgs {
     /// Where to write the results as JSON
     #[arg(long, value_name = "FILE", default_value = "codemode-eval.json")]
     pub output: PathBuf,
+}
+
+/// How `codemode eval` runs a task.
+#[cfg(feature = "demo")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalMode {
+    /// The pipeline: plan, filter, types, program, check, sandbox.
+    Pipeline,
+    /// The main model as the agent of `codemode serve` (search_tools, describe_tools, execute_code).
+    Agent,
+    /// The main model calling the tools themselves, one JSON call at a time (the baseline).
+    Direct,
+}
+
+#[cfg(feature = "demo")]
+impl EvalMode {
+    /// The name `--modes` takes and the results use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pipeline => "pipeline",
+            Self::Agent => "agent",
+            Self::Direct => "direct",
+        }
+    }
 }
 
 /// The task suites of `codemode eval`.

@@ -156,6 +156,118 @@ fn the_agent_eval_drives_codemode_serve_and_is_judged_by_the_workspace() {
     assert!(count["code"].as_str().unwrap().contains("issues.length"));
 }
 
+/// `--modes pipeline,direct`: the same two tasks run by the pipeline, then by the main model
+/// calling the demo server's tools itself (the baseline), compared in one table. The scripted
+/// model (a test double) writes the pipeline's programs, then the direct agent's calls: two
+/// in one turn, a tool that does not exist, arguments the input schema refuses. The demo
+/// server, the bridge's checks, the judges and record and replay are real.
+#[test]
+fn direct_tool_calling_is_measured_beside_the_pipeline_on_the_same_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let call = |name: &str, arguments: Value| {
+        format!(
+            "<tool_call>\n{}\n</tool_call>",
+            json!({ "name": name, "arguments": arguments })
+        )
+    };
+    let script = json!({
+        "strategy": ["1. Send the message with `workspace.send_message`.", "1. List the open issues.\n2. Return how many."],
+        "tiny": ["[\"workspace.send_message\"]", "[\"workspace.list_issues\"]"],
+        "main": [
+            "```typescript\nawait tools.workspace.send_message({ channel: \"general\", text: \"Deploy finished\" });\nreturn \"sent\";\n```",
+            "```typescript\nconst { issues } = await tools.workspace.list_issues({ state: \"open\" });\nreturn issues.length;\n```",
+            // Direct: two calls in one turn.
+            format!(
+                "{}\n{}",
+                call("send_message", json!({ "channel": "general", "text": "Deploy finished" })),
+                // The catalog path is read as well as the offered name.
+                call("workspace.list_issues", json!({ "state": "open" }))
+            ),
+            "Posted.".to_string(),
+            call("workspace.list_issue", json!({ "state": "open" })),
+            call("workspace.list_issues", json!({ "state": 5 })),
+            call("workspace.list_issues", json!({ "state": "open" })),
+            "There are 2 open issues.".to_string(),
+        ],
+    });
+    std::fs::write(dir.path().join("script.json"), script.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        "[llm.main]\nprovider = \"scripted\"\nscript = \"script.json\"\n[run]\ntype_checker = \"builtin\"\n",
+    )
+    .unwrap();
+    let args = |models: &[&'static str]| {
+        let mut args = vec![
+            "eval",
+            "--modes",
+            "pipeline,direct",
+            "--tasks",
+            "post-general,count-open-issues",
+        ];
+        args.extend_from_slice(models);
+        args
+    };
+    let out = codemode(
+        dir.path(),
+        &args(&["--record", "calls.jsonl", "--output", "modes.json"]),
+    );
+    let stdout = text(&out.stdout);
+    let eval = results(dir.path(), "modes.json");
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{eval:#}\n{}", text(&out.stderr));
+    let tasks = eval["tasks"].as_array().unwrap();
+    let modes: Vec<&str> = tasks.iter().map(|t| t["mode"].as_str().unwrap()).collect();
+    assert_eq!(modes, ["pipeline", "pipeline", "direct", "direct"]);
+    let [post, count] = [&tasks[2], &tasks[3]];
+    assert_eq!(post["passed"], true, "{post:#}");
+    assert_eq!(post["result_type"], "answered");
+    assert_eq!(post["tool_calls"], 2, "both calls of the one turn were made: {post:#}");
+    assert_eq!(
+        post["output"]["offered_tools"], 11,
+        "the demo catalog fits whole: {post:#}"
+    );
+    assert_eq!(post["output"]["catalog_tools"], 11);
+    assert_eq!(count["passed"], true, "{count:#}");
+    assert_eq!(count["output"]["answer"], "There are 2 open issues.");
+    assert_eq!(
+        count["repairs"], 2,
+        "an unknown function and arguments the schema refuses come back as errors: {count:#}"
+    );
+    assert_eq!(
+        count["tool_calls"], 2,
+        "the unknown function reaches no server: {count:#}"
+    );
+    assert_eq!(count["models"]["main"]["calls"], 4);
+    // One summary per mode, and the comparison table on stdout.
+    let summaries = eval["modes"].as_array().unwrap();
+    assert_eq!(summaries.len(), 2, "{eval:#}");
+    assert_eq!(summaries[1]["mode"], "direct");
+    assert_eq!(summaries[1]["passed"], 2);
+    assert_eq!(summaries[1]["tool_calls"], 4);
+    assert_eq!(summaries[1]["model_calls"], 6);
+    assert!(
+        summaries[1]["prompt_tokens"].as_u64().unwrap() > summaries[0]["prompt_tokens"].as_u64().unwrap() / 10,
+        "{eval:#}"
+    );
+    assert!(stdout.contains("demo: mode"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.contains("direct") && l.contains("2/2")),
+        "{stdout}"
+    );
+
+    // The recording replays both modes offline to the same results.
+    std::fs::remove_file(dir.path().join("codemode.toml")).unwrap();
+    let out = codemode(
+        dir.path(),
+        &args(&["--replay", "calls.jsonl", "--output", "replayed.json"]),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let replayed = results(dir.path(), "replayed.json");
+    for key in ["passed", "tool_calls", "prompt_tokens", "model_calls"] {
+        assert_eq!(replayed["modes"][1][key], eval["modes"][1][key], "{key}");
+        assert_eq!(replayed["modes"][0][key], eval["modes"][0][key], "{key}");
+    }
+}
+
 #[test]
 fn eval_without_models_or_with_an_unknown_task_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -227,6 +339,70 @@ fn recall_counts_the_gold_tools_the_filter_kept() {
     );
     assert!(
         text(&out.stdout).contains("mean recall 0.50 over 1 tasks"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// `--recall N --mode direct`: the tools a direct tool-calling agent would be offered for
+/// each task (the search's best that fit its definition budget; no model answers), their
+/// recall and the prompt they make.
+#[test]
+fn recall_of_the_tools_a_direct_agent_is_offered() {
+    let Some(data) = livemcpbench() else {
+        eprintln!("skipped: the LiveMCPBench data is not here (set CODEMODE_SHARED_DIR)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = codemode(
+        dir.path(),
+        &[
+            "eval",
+            "--mode",
+            "direct",
+            "--tasks",
+            "none",
+            "--recall",
+            "2",
+            "--livemcpbench",
+            data.to_str().unwrap(),
+            "--output",
+            "recall.json",
+        ],
+    );
+    assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    let eval = results(dir.path(), "recall.json");
+    let rows = eval["recall"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{eval:#}");
+    for r in rows {
+        assert_eq!(r["mode"], "direct");
+        assert_eq!(r["model_calls"], 0);
+        let selected = r["selected"].as_u64().unwrap();
+        assert!((5..=40).contains(&selected), "a budget's worth of the 527 tools: {r:#}");
+        let prompt = r["prompt_tokens"].as_u64().unwrap();
+        assert!(
+            (2_000..=3_200).contains(&prompt),
+            "2,800 tokens of definitions and the request: {r:#}"
+        );
+    }
+    for r in rows {
+        let (found, gold) = (r["found"].as_array().unwrap(), r["gold"].as_array().unwrap());
+        assert!(found.iter().all(|f| gold.contains(f)), "{r:#}");
+        assert_eq!(
+            r["recall"].as_f64().unwrap(),
+            found.len() as f64 / gold.len() as f64,
+            "{r:#}"
+        );
+    }
+    // The request alone does not lead the search to the museum's tools (the pipeline's plan
+    // does): this is what a direct agent with a cut catalog loses.
+    assert_eq!(rows[0]["recall"], 0.0, "{:#}", rows[0]);
+    assert!(
+        eval.get("mean_recall").is_none(),
+        "the pipeline's figure is not made up: {eval:#}"
+    );
+    assert!(
+        text(&out.stdout).contains("direct: mean recall"),
         "{}",
         text(&out.stdout)
     );

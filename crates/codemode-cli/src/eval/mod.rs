@@ -14,10 +14,13 @@
 //! `--replay` runs the same eval offline.
 
 mod agent;
+mod compare;
+mod direct;
 mod recall;
 pub mod server_tasks;
 pub mod servers;
 pub mod tasks;
+mod turns;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -36,7 +39,7 @@ use codemode_demo_server::WorkspaceState;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::cli::{EvalArgs, EvalSuite};
+use crate::cli::{EvalArgs, EvalMode, EvalSuite};
 use crate::demo::{demo_harness_tools, demo_server_config};
 use crate::models::{RoleModels, live_models};
 use crate::output::{out, outln};
@@ -53,6 +56,8 @@ use self::tasks::{EvalTask, TASKS};
 pub struct TaskResult {
     /// `demo` or `servers`.
     pub suite: String,
+    /// `pipeline`, `agent` or `direct`.
+    pub mode: String,
     pub id: String,
     pub kind: String,
     pub query: String,
@@ -87,10 +92,13 @@ pub struct EvalResults<'r> {
     /// Whether the tasks had learned output types (`off`, or how and from which file).
     pub learned_types: String,
     pub tasks: Vec<&'r TaskResult>,
+    /// Per suite and mode: tasks passed, model calls, tokens, tool calls, time.
+    pub modes: Vec<compare::ModeSummary>,
     pub passed: usize,
     /// Runs that reported `success` but left the wrong state.
     pub false_successes: usize,
     pub recall: Vec<RecallResult>,
+    /// The pipeline's mean recall (the `direct` rows are in `recall`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean_recall: Option<f64>,
     pub total_ms: f64,
@@ -102,8 +110,6 @@ struct Harness {
     environment: Arc<dyn RunEnvironment>,
     checker: setup::CheckerChoice,
     options: RunOptions,
-    /// `--agent`: the main model drives `codemode serve` instead of the pipeline running.
-    agent: bool,
     /// `--learned-types*`: the learned output types every task shares, and how they are used.
     learned: Option<Arc<LearnedTypes>>,
     learned_description: String,
@@ -154,8 +160,9 @@ fn eval_learned_types(args: &EvalArgs) -> Result<(Option<Arc<LearnedTypes>>, Str
     Ok((None, "off".into()))
 }
 
-/// The models of the eval: `--replay`, `--llm-base-url`, `[llm.*]`, or an API key.
-fn pick_models(args: &EvalArgs, setup: &Setup) -> Result<RoleModels> {
+/// The models of the eval: `--replay`, `--llm-base-url`, `[llm.*]`, or an API key; none
+/// when `needed` is false and none is given (an eval that asks no model).
+fn pick_models(args: &EvalArgs, setup: &Setup, needed: bool) -> Result<RoleModels> {
     let models = if let Some(path) = &args.replay {
         let replay = ReplayLlm::from_file(path).map_err(|e| UsageError(format!("--replay: {e}")))?;
         RoleModels::same(format!("replay of {}", path.display()), Arc::new(replay))
@@ -165,6 +172,8 @@ fn pick_models(args: &EvalArgs, setup: &Setup) -> Result<RoleModels> {
         configured
     } else if let Some(live) = live_models(&args.models.clone().into())? {
         live
+    } else if !needed {
+        RoleModels::same("none (no task asks a model)".into(), Arc::new(NoModel))
     } else {
         return Err(UsageError(
             "codemode eval needs models: --llm-base-url URL (e.g. `cargo xtask local-model`), [llm.*] in codemode.toml, \
@@ -179,6 +188,16 @@ fn pick_models(args: &EvalArgs, setup: &Setup) -> Result<RoleModels> {
             models.recorded(path)
         }
         None => Ok(models),
+    }
+}
+
+/// The model of an eval that asks none (direct tool calling's recall alone).
+struct NoModel;
+
+#[async_trait::async_trait]
+impl codemode::Llm for NoModel {
+    async fn complete(&self, _: &codemode::LlmRequest) -> Result<codemode::LlmResponse, codemode::LlmError> {
+        Err(codemode::LlmError::Other("this eval has no model".into()))
     }
 }
 
@@ -249,12 +268,20 @@ pub async fn run(args: EvalArgs, setup: &Setup, json: bool) -> Result<Outcome> {
         n => Some(recall::Data::load(args.livemcpbench.as_deref(), n)?),
     };
     let (learned, learned_description) = eval_learned_types(&args)?;
+    let modes: Vec<EvalMode> = if args.agent {
+        vec![EvalMode::Agent]
+    } else {
+        args.modes.clone()
+    };
     let harness = Harness {
-        models: pick_models(&args, setup)?,
+        models: pick_models(
+            &args,
+            setup,
+            !tasks.is_empty() || (recall_data.is_some() && modes.contains(&EvalMode::Pipeline)),
+        )?,
         environment: setup::environment(setup)?,
         checker: setup::type_checker(setup)?,
         options: setup.options.clone(),
-        agent: args.agent,
         learned,
         learned_description,
     };
@@ -268,11 +295,20 @@ pub async fn run(args: EvalArgs, setup: &Setup, json: bool) -> Result<Outcome> {
         harness.checker.checker.name()
     );
     let mut results = Vec::new();
-    for (i, task) in tasks.iter().enumerate() {
-        eprint!("[{}/{}] {:<20} ", i + 1, tasks.len(), task.id());
+    let runs: Vec<(EvalMode, &AnyTask)> = modes
+        .iter()
+        .flat_map(|mode| tasks.iter().map(move |task| (*mode, task)))
+        .collect();
+    for (i, (mode, task)) in runs.iter().enumerate() {
+        let label = if modes.len() > 1 {
+            format!("{} {}", mode.name(), task.id())
+        } else {
+            task.id().to_string()
+        };
+        eprint!("[{}/{}] {:<20} ", i + 1, runs.len(), label);
         let result = match (task, &server_suite) {
-            (AnyTask::Demo(task), _) => run_task(&harness, task).await,
-            (AnyTask::Server(task), Some(suite)) => run_server_task(&harness, suite, task).await,
+            (AnyTask::Demo(task), _) => run_task(&harness, *mode, task).await,
+            (AnyTask::Server(task), Some(suite)) => run_server_task(&harness, *mode, suite, task).await,
             (AnyTask::Server(_), None) => unreachable!("the server suite is set up when a server task is selected"),
         };
         eprintln!(
@@ -289,10 +325,15 @@ pub async fn run(args: EvalArgs, setup: &Setup, json: bool) -> Result<Outcome> {
             &summarize(&harness, results.iter().collect(), Vec::new(), started),
         )?;
     }
-    let recall = match &recall_data {
-        Some(data) => recall::measure(&harness, data).await?,
-        None => Vec::new(),
-    };
+    let mut recall = Vec::new();
+    if let Some(data) = &recall_data {
+        if modes.contains(&EvalMode::Pipeline) {
+            recall.extend(recall::measure(&harness, data).await?);
+        }
+        if modes.contains(&EvalMode::Direct) {
+            recall.extend(recall::measure_direct(data)?);
+        }
+    }
     let eval = summarize(&harness, results.iter().collect(), recall, started);
     write_results(&args.output, &eval)?;
     if json {
@@ -324,7 +365,15 @@ fn summarize<'r>(
             .iter()
             .filter(|r| !r.passed && matches!(r.result_type.as_str(), "success" | "answered"))
             .count(),
-        mean_recall: (!recall.is_empty()).then(|| recall.iter().map(|r| r.recall).sum::<f64>() / recall.len() as f64),
+        modes: compare::summarize(&tasks),
+        mean_recall: {
+            let pipeline: Vec<f64> = recall
+                .iter()
+                .filter(|r| r.mode == "pipeline")
+                .map(|r| r.recall)
+                .collect();
+            (!pipeline.is_empty()).then(|| pipeline.iter().sum::<f64>() / pipeline.len() as f64)
+        },
         tasks,
         recall,
         total_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -341,9 +390,10 @@ fn write_results(path: &Path, eval: &EvalResults<'_>) -> Result<()> {
 
 impl TaskResult {
     /// A task not run yet.
-    fn new(suite: &str, id: &str, kind: &str, query: &str) -> Self {
+    fn new(suite: &str, mode: EvalMode, id: &str, kind: &str, query: &str) -> Self {
         Self {
             suite: suite.into(),
+            mode: mode.name().into(),
             id: id.into(),
             kind: kind.into(),
             query: query.into(),
@@ -375,9 +425,9 @@ impl TaskResult {
 }
 
 /// One real-server task on a fresh fixture, with all six servers offered.
-async fn run_server_task(harness: &Harness, suite: &ServerSuite, task: &ServerTask) -> TaskResult {
+async fn run_server_task(harness: &Harness, mode: EvalMode, suite: &ServerSuite, task: &ServerTask) -> TaskResult {
     let started = Instant::now();
-    let mut result = TaskResult::new("servers", task.id, task.kind, task.query);
+    let mut result = TaskResult::new("servers", mode, task.id, task.kind, task.query);
     let judged = async {
         let fixture = Fixture::lay(&suite.installed, task.id, &suite.url)?;
         let query = fixture.request(task.query);
@@ -388,7 +438,9 @@ async fn run_server_task(harness: &Harness, suite: &ServerSuite, task: &ServerTa
         for (name, provider) in suite.installed.start(&fixture).await? {
             builder = builder.tool_provider(name, provider);
         }
-        let output = harness.attempt(builder.build().await?, &query, &mut result).await?;
+        let output = harness
+            .attempt(mode, builder.build().await?, &query, &mut result)
+            .await?;
         anyhow::Ok((task.check)(&fixture, &output))
     }
     .await;
@@ -397,12 +449,12 @@ async fn run_server_task(harness: &Harness, suite: &ServerSuite, task: &ServerTa
 }
 
 /// One task on a fresh workspace.
-async fn run_task(harness: &Harness, task: &EvalTask) -> TaskResult {
+async fn run_task(harness: &Harness, mode: EvalMode, task: &EvalTask) -> TaskResult {
     let started = Instant::now();
-    let mut result = TaskResult::new("demo", task.id, task.kind, task.query);
+    let mut result = TaskResult::new("demo", mode, task.id, task.kind, task.query);
     let judged = async {
         let (provider, codemode) = fresh_workspace(harness).await?;
-        let output = harness.attempt(codemode, task.query, &mut result).await?;
+        let output = harness.attempt(mode, codemode, task.query, &mut result).await?;
         anyhow::Ok((task.check)(&workspace_state(&provider).await?, &output))
     }
     .await;
@@ -411,24 +463,38 @@ async fn run_task(harness: &Harness, task: &EvalTask) -> TaskResult {
 }
 
 impl Harness {
-    /// Runs `query` on `codemode` (the pipeline, or the main model driving `codemode serve`
-    /// with `--agent`) and fills `result`; the value a question is judged by.
-    async fn attempt(&self, codemode: CodeMode, query: &str, result: &mut TaskResult) -> Result<Value> {
-        if self.agent {
-            let options = ServeOptions {
-                run: self.options.clone(),
-                ..ServeOptions::default()
-            };
-            let run = agent::run(codemode, options, self.models.main.as_ref(), query).await?;
-            Ok(record_agent(result, run))
-        } else {
-            let report = codemode
-                .run(RunOptions {
-                    query: query.into(),
-                    ..self.options.clone()
-                })
-                .await?;
-            Ok(record_report(result, &report))
+    /// Runs `query` on `codemode` as `mode` says (the pipeline, the main model driving
+    /// `codemode serve`, or the main model calling the tools directly) and fills `result`;
+    /// the value a question is judged by.
+    async fn attempt(&self, mode: EvalMode, codemode: CodeMode, query: &str, result: &mut TaskResult) -> Result<Value> {
+        match mode {
+            EvalMode::Pipeline => {
+                let report = codemode
+                    .run(RunOptions {
+                        query: query.into(),
+                        ..self.options.clone()
+                    })
+                    .await?;
+                Ok(record_report(result, &report))
+            }
+            EvalMode::Agent => {
+                let options = ServeOptions {
+                    run: self.options.clone(),
+                    ..ServeOptions::default()
+                };
+                let (run, last_program) = agent::run(codemode, options, self.models.main.as_ref(), query).await?;
+                result.code = last_program;
+                Ok(record_agent(result, run, json!({})))
+            }
+            EvalMode::Direct => {
+                let direct = direct::run(&codemode, &self.options, self.models.main.as_ref(), query).await;
+                let offered = json!({
+                    "offered_tools": direct.offered,
+                    "catalog_tools": direct.catalog,
+                    "definition_tokens": direct.definition_tokens,
+                });
+                Ok(record_agent(result, direct.run, offered))
+            }
         }
     }
 }
@@ -472,16 +538,20 @@ fn record_report(result: &mut TaskResult, report: &RunReport) -> Value {
     report.output.clone()
 }
 
-/// Fills `result` from an agent run: its serve calls as tool calls, failed programs as
-/// repairs; its final answer is what a question is judged by.
-fn record_agent(result: &mut TaskResult, run: agent::AgentRun) -> Value {
+/// Fills `result` from an agent loop (`agent` or `direct`): the MCP tool calls its functions
+/// made, failed calls as repairs, the functions it called (and `extra`) in the output; its
+/// final answer is what a question is judged by.
+fn record_agent(result: &mut TaskResult, run: turns::AgentRun, extra: Value) -> Value {
     result.result_type = run.result_type.to_string();
     result.error = run.error;
-    result.repairs = run.failed_programs;
-    result.tool_calls = run.calls.len();
+    result.repairs = run.failed_calls;
+    result.tool_calls = run.tool_calls;
     result.models = BTreeMap::from([("main".to_string(), run.usage)]);
-    result.code = run.last_program;
-    result.output = json!({ "answer": run.answer, "calls": run.calls });
+    let mut output = json!({ "answer": run.answer, "calls": run.calls });
+    if let (Some(output), Value::Object(extra)) = (output.as_object_mut(), extra) {
+        output.extend(extra);
+    }
+    result.output = output;
     run.answer
 }
 
@@ -522,6 +592,9 @@ fn table(eval: &EvalResults<'_>) -> String {
         }
         let _ = writeln!(t);
         for suite in ["demo", "servers"] {
+            if eval.modes.iter().filter(|m| m.suite == suite).count() > 1 {
+                continue;
+            }
             let of_suite: Vec<_> = eval.tasks.iter().filter(|r| r.suite == suite).collect();
             if of_suite.is_empty() {
                 continue;
@@ -538,10 +611,16 @@ fn table(eval: &EvalResults<'_>) -> String {
                 100.0 * passed as f64 / of_suite.len() as f64,
             );
         }
+        t.push_str(&compare::table(&eval.modes));
         for r in eval.tasks.iter().filter(|r| !r.passed) {
             let _ = writeln!(
                 t,
-                "  {}: {}{}",
+                "  {}{}: {}{}",
+                if eval.modes.len() > 1 {
+                    format!("{} ", r.mode)
+                } else {
+                    String::new()
+                },
                 r.id,
                 r.why.as_deref().unwrap_or("-"),
                 r.error

@@ -1,6 +1,8 @@
 //! The filter's recall on LiveMCPBench: for each dev task, plan and filter over the whole
 //! catalog of real MCP tools (`tools.json`), and the share of the task's gold tools
-//! (`Annotator Metadata.Tools`) among the tools kept.
+//! (`Annotator Metadata.Tools`) among the tools kept. With `--modes direct`, the same for
+//! the tools a direct tool-calling agent is offered (the search's best that fit its
+//! definition budget; no model involved).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,8 @@ pub struct Data {
 /// The filter's outcome on one task.
 #[derive(Debug, Serialize)]
 pub struct RecallResult {
+    /// `pipeline` (plan and filter) or `direct` (the functions offered).
+    pub mode: String,
     pub id: String,
     pub question: String,
     pub gold: Vec<String>,
@@ -44,6 +48,9 @@ pub struct RecallResult {
     pub catalog: usize,
     pub result_type: String,
     pub model_calls: u64,
+    /// Prompt tokens: the plan's and the filter's (pipeline); the first turn's definitions
+    /// and request, sent again with every later turn (direct).
+    pub prompt_tokens: u64,
     pub total_ms: f64,
 }
 
@@ -154,11 +161,7 @@ pub async fn measure(harness: &Harness, data: &Data) -> Result<Vec<RecallResult>
             .filter(|g| kept.contains(g.as_str()))
             .cloned()
             .collect();
-        let recall = if task.gold.is_empty() {
-            1.0
-        } else {
-            found.len() as f64 / task.gold.len() as f64
-        };
+        let recall = share(found.len(), task.gold.len());
         eprintln!(
             "{}/{} gold tools kept, {} selected",
             found.len(),
@@ -166,6 +169,7 @@ pub async fn measure(harness: &Harness, data: &Data) -> Result<Vec<RecallResult>
             kept.len()
         );
         results.push(RecallResult {
+            mode: "pipeline".into(),
             id: task.id.clone(),
             question: task.question.clone(),
             gold: task.gold.clone(),
@@ -175,10 +179,53 @@ pub async fn measure(harness: &Harness, data: &Data) -> Result<Vec<RecallResult>
             catalog: size,
             result_type: report.result_type.to_string(),
             model_calls: report.token_usage.values().map(|u| u.calls).sum(),
+            prompt_tokens: report.token_usage.values().map(|u| u.prompt_tokens).sum(),
             total_ms: started.elapsed().as_secs_f64() * 1000.0,
         });
     }
     Ok(results)
+}
+
+/// The tools a direct tool-calling agent is offered for each task, and their recall.
+pub fn measure_direct(data: &Data) -> Result<Vec<RecallResult>> {
+    let catalog = ToolCatalog::from_static_json(&data.catalog_json)?;
+    let mut results = Vec::new();
+    for task in &data.tasks {
+        let started = Instant::now();
+        let (offered, definition_tokens) =
+            super::direct::offered_functions(&catalog, &task.question, super::direct::DEFINITION_TOKENS);
+        let kept: BTreeSet<&str> = offered
+            .iter()
+            .filter_map(|f| catalog.tool(&f.path))
+            .map(|entry| entry.spec.name.as_str())
+            .collect();
+        let found: Vec<String> = task
+            .gold
+            .iter()
+            .filter(|g| kept.contains(g.as_str()))
+            .cloned()
+            .collect();
+        results.push(RecallResult {
+            mode: "direct".into(),
+            id: task.id.clone(),
+            question: task.question.clone(),
+            gold: task.gold.clone(),
+            recall: share(found.len(), task.gold.len()),
+            found,
+            selected: offered.len(),
+            catalog: catalog.len(),
+            result_type: "offered".into(),
+            model_calls: 0,
+            prompt_tokens: definition_tokens + codemode::tokens::count_tokens(&task.question),
+            total_ms: started.elapsed().as_secs_f64() * 1000.0,
+        });
+    }
+    Ok(results)
+}
+
+/// `found / gold`, 1 when nothing was needed.
+fn share(found: usize, gold: usize) -> f64 {
+    if gold == 0 { 1.0 } else { found as f64 / gold as f64 }
 }
 
 /// The recall table.
@@ -187,28 +234,43 @@ pub fn table(results: &[RecallResult]) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "\nLiveMCPBench filter recall ({} tools)\n{:<44} {:>6} {:>8} {:>6} {:>7}",
+        "\nLiveMCPBench filter recall ({} tools)\n{:<44} {:<8} {:>6} {:>8} {:>6} {:>7} {:>7}",
         results.first().map_or(0, |r| r.catalog),
         "question",
+        "mode",
         "recall",
         "selected",
         "calls",
+        "prompt",
         "s"
     );
-    let _ = writeln!(t, "{}", "-".repeat(76));
+    let _ = writeln!(t, "{}", "-".repeat(92));
     for r in results {
         let _ = writeln!(
             t,
-            "{:<44} {:>6.2} {:>8} {:>6} {:>7.1}",
+            "{:<44} {:<8} {:>6.2} {:>8} {:>6} {:>7} {:>7.1}",
             truncate(&r.question, 43),
+            r.mode,
             r.recall,
             r.selected,
             r.model_calls,
+            r.prompt_tokens,
             r.total_ms / 1000.0
         );
     }
-    let mean = results.iter().map(|r| r.recall).sum::<f64>() / results.len().max(1) as f64;
-    let _ = writeln!(t, "mean recall {mean:.2} over {} tasks", results.len());
+    let mut modes: Vec<&str> = results.iter().map(|r| r.mode.as_str()).collect();
+    modes.dedup();
+    for mode in modes {
+        let of_mode: Vec<&RecallResult> = results.iter().filter(|r| r.mode == mode).collect();
+        let n = of_mode.len().max(1) as f64;
+        let mean = of_mode.iter().map(|r| r.recall).sum::<f64>() / n;
+        let selected = of_mode.iter().map(|r| r.selected).sum::<usize>() as f64 / n;
+        let _ = writeln!(
+            t,
+            "{mode}: mean recall {mean:.2} over {} tasks, {selected:.0} tools kept on average",
+            of_mode.len()
+        );
+    }
     t
 }
 

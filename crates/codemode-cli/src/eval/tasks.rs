@@ -281,10 +281,20 @@ fn new_messages(s: &WorkspaceState) -> impl Iterator<Item = &ChatMessage> {
     s.messages.iter().filter(|m| m.author == "me")
 }
 
+/// The one item a task asked for: none, or the same thing done twice, is a wrong state.
+fn exactly_one<'a, T>(mut found: impl Iterator<Item = &'a T>, what: impl Fn() -> String) -> Result<&'a T, String> {
+    let first = found.next().ok_or_else(|| format!("no {}", what()))?;
+    match found.count() {
+        0 => Ok(first),
+        more => Err(format!("{} {} (one was asked for)", more + 1, what())),
+    }
+}
+
 fn expect_message<'a>(s: &'a WorkspaceState, channel: &str, text: &str) -> Result<&'a ChatMessage, String> {
-    new_messages(s)
-        .find(|m| m.channel == channel && contains(&m.text, text))
-        .ok_or_else(|| format!("no new message containing {text:?} in #{channel}"))
+    exactly_one(
+        new_messages(s).filter(|m| m.channel == channel && contains(&m.text, text)),
+        || format!("new message containing {text:?} in #{channel}"),
+    )
 }
 
 fn expect_any_message(s: &WorkspaceState, channel: &str) -> Result<(), String> {
@@ -336,10 +346,10 @@ fn issue(s: &WorkspaceState, id: u64) -> Result<&Issue, String> {
 }
 
 fn issue_titled<'a>(s: &'a WorkspaceState, title: &str) -> Result<&'a Issue, String> {
-    s.issues
-        .iter()
-        .find(|i| i.id > 3 && contains(&i.title, title))
-        .ok_or_else(|| format!("no new issue titled {title:?}"))
+    exactly_one(
+        s.issues.iter().filter(|i| i.id > 3 && contains(&i.title, title)),
+        || format!("new issue titled {title:?}"),
+    )
 }
 
 fn expect_issue_state(s: &WorkspaceState, id: u64, state: &str) -> Result<(), String> {
@@ -360,9 +370,7 @@ fn sent_mail(s: &WorkspaceState) -> impl Iterator<Item = &Email> {
 }
 
 fn expect_sent<'a>(s: &'a WorkspaceState, to: &str) -> Result<&'a Email, String> {
-    sent_mail(s)
-        .find(|e| e.to == to)
-        .ok_or_else(|| format!("no email was sent to {to}"))
+    exactly_one(sent_mail(s).filter(|e| e.to == to), || format!("email sent to {to}"))
 }
 
 fn no_sent_mail(s: &WorkspaceState) -> Result<(), String> {
@@ -433,6 +441,30 @@ mod tests {
         assert!((count.check)(&seed, &json!({"open": 2})).is_ok());
         assert!((count.check)(&seed, &json!("There are 2 open issues")).is_ok());
         assert!((count.check)(&seed, &json!(3)).is_err());
+    }
+
+    /// An agent that opens the asked-for issue four times (seen with direct tool calling)
+    /// did not do what was asked.
+    #[test]
+    fn the_same_thing_done_twice_fails() {
+        let task = TASKS.iter().find(|t| t.id == "create-issue").unwrap();
+        let mut s = WorkspaceState::seed();
+        let issue = |id| codemode_demo_server::Issue {
+            id,
+            title: "Login button misaligned".into(),
+            body: "The login button overlaps the logo on mobile.".into(),
+            state: "open".into(),
+            labels: vec!["bug".into()],
+            comments: Vec::new(),
+        };
+        s.issues.push(issue(4));
+        assert_eq!((task.check)(&s, &Value::Null), Ok(()));
+        s.issues.push(issue(5));
+        let why = (task.check)(&s, &Value::Null).unwrap_err();
+        assert!(
+            why.contains("2 new issue") && why.contains("one was asked for"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@ use self::check::{Checked, Verdict};
 use self::execute::Executed;
 use self::run::{Observer, RunContext, StepClock, ms};
 use crate::approval::{ApprovalGate, ApprovalMemory, Approver};
+use crate::bridge::CatalogBridge;
 use crate::catalog::{ProviderFailure, ToolCatalog};
 use crate::checker::{CheckContext, TypeChecker};
 use crate::environment::RunEnvironment;
@@ -200,6 +201,17 @@ impl CodeMode {
             approver,
             self.approval_memory.clone(),
         ))
+    }
+
+    /// A bridge that calls this `CodeMode`'s tools by path outside any program, for a caller
+    /// that runs its own agent loop (direct tool calling, as `codemode eval --mode direct`
+    /// measures it): `options.max_tool_calls`, `tool_call_timeout` and the approval policy
+    /// hold as in a run, arguments are checked against the input schema, and every call is
+    /// recorded ([`CatalogBridge::records`]). Learned output types are not fed from it.
+    pub async fn tool_bridge(&self, options: &RunOptions) -> CatalogBridge {
+        let catalog = self.current_catalog().await;
+        CatalogBridge::new(catalog, options.max_tool_calls, options.tool_timeout())
+            .with_approval(self.approval_gate(options, self.approver.clone()))
     }
 
     async fn current_catalog(&self) -> Arc<ToolCatalog> {

@@ -1,0 +1,343 @@
+//! The agent loop both baselines of the eval share (`--mode agent`, `--mode direct`): the
+//! main model is offered functions in the format Qwen-style chat models are trained on
+//! (`<tools>` JSON signatures, `<tool_call>` JSON answers, `<tool_response>` results), reads
+//! each result and answers without a call when it is done.
+//!
+//! Models without native function calling (the local ones) write calls as text; they are
+//! read leniently (a missing closing tag, a fenced or bare JSON object, raw newlines and
+//! template literals inside strings), since a baseline that failed on its parser would
+//! measure the parser.
+
+use codemode::{Llm, LlmRequest, LlmRole, Message, TokenUsage, ToolSpec};
+use serde_json::{Value, json};
+
+/// What one function call did, as the loop reports it to the model and counts it.
+pub(super) struct CallAnswer {
+    /// The text the model reads back (a result, or `Error: ...`).
+    pub text: String,
+    /// The call failed (the model has to react to an error).
+    pub failed: bool,
+    /// Calls to MCP tools it made (one for a direct call; a program's calls for `execute_code`).
+    pub tool_calls: usize,
+    /// The run must stop here (the tool-call limit), with this result type.
+    pub ends_run: Option<&'static str>,
+}
+
+/// The limits and wording of one loop.
+pub(super) struct LoopSpec {
+    /// The system prompt, with `{tools}` already replaced.
+    pub system: String,
+    /// Model turns before the run gives up.
+    pub turns: usize,
+    /// Calls read from one turn (later ones are ignored).
+    pub calls_per_turn: usize,
+    /// The most output tokens a turn asks for.
+    pub turn_tokens: u32,
+    /// What the model is told when it repeats its last call, after the reason.
+    pub repeat_hint: &'static str,
+}
+
+/// What the agent did with one task.
+#[derive(Debug, Default)]
+pub(super) struct AgentRun {
+    /// `answered` (ended without a call), `turns_exhausted`, `model_error`, or how a call
+    /// ended it (`tool_call_limit`).
+    pub result_type: &'static str,
+    /// The final answer, as a string value.
+    pub answer: Value,
+    /// Why the run ended early, when it did.
+    pub error: Option<String>,
+    /// The functions it called, in order (`?` for an answer that was not a valid call).
+    pub calls: Vec<String>,
+    /// Calls that came back with an error, repeated calls and unreadable calls included.
+    pub failed_calls: u32,
+    /// Calls to MCP tools the functions made.
+    pub tool_calls: usize,
+    /// The main model's calls and tokens.
+    pub usage: TokenUsage,
+}
+
+/// Runs the loop for `query`: one model turn, its calls (`call` makes each), their results
+/// back as the next turn, until the model answers, a call ends the run, or turns run out.
+pub(super) async fn drive(
+    model: &dyn Llm,
+    spec: &LoopSpec,
+    query: &str,
+    mut call: impl AsyncFnMut(&str, Value) -> CallAnswer,
+) -> AgentRun {
+    let mut messages = vec![Message::system(spec.system.clone()), Message::user(query)];
+    let mut run = AgentRun {
+        result_type: "turns_exhausted",
+        ..AgentRun::default()
+    };
+    // The calls of the last turn, to tell a repeated one.
+    let mut previous: Vec<(String, Value)> = Vec::new();
+    for _ in 0..spec.turns {
+        let request = LlmRequest {
+            role: LlmRole::Main,
+            step: "agent".into(),
+            messages: messages.clone(),
+            max_output_tokens: Some(spec.turn_tokens),
+            sampling: Default::default(),
+        };
+        let response = match model.complete(&request).await {
+            Ok(response) => response,
+            Err(e) => {
+                run.result_type = "model_error";
+                run.error = Some(e.to_string());
+                return run;
+            }
+        };
+        // The pipeline's rule: a model that reports no usage is counted (o200k).
+        let mut usage = response.usage;
+        codemode::tokens::count_unreported(&mut usage, &request.messages, &response.text);
+        run.usage.add(usage);
+        messages.push(Message::assistant(response.text.clone()));
+        let mut replies = Vec::new();
+        match parse_turn(&response.text) {
+            Turn::Answer(text) => {
+                run.result_type = "answered";
+                run.answer = Value::String(text);
+                return run;
+            }
+            Turn::Invalid(why) => {
+                run.calls.push("?".into());
+                run.failed_calls += 1;
+                replies.push(format!(
+                    "Error: {why}. Call a function as <tool_call>{{\"name\": ..., \"arguments\": {{...}}}}</tool_call>, or answer without one when the task is done."
+                ));
+            }
+            Turn::Calls(mut calls) => {
+                calls.truncate(spec.calls_per_turn);
+                if calls == previous {
+                    // The same calls again get the same answers; say so instead of making
+                    // them (seen: the 1.5B model sent one failing program eight times at
+                    // temperature 0).
+                    for (name, _) in &calls {
+                        run.calls.push(name.clone());
+                        run.failed_calls += 1;
+                    }
+                    replies.push(format!(
+                        "Error: this is the same call as your last one, and its answer would be the same (above). If the results above are enough for the task, answer now, without a function call; else change the call{}",
+                        spec.repeat_hint
+                    ));
+                } else {
+                    for (name, arguments) in &calls {
+                        run.calls.push(name.clone());
+                        let answer = call(name, arguments.clone()).await;
+                        run.tool_calls += answer.tool_calls;
+                        run.failed_calls += u32::from(answer.failed);
+                        if let Some(result_type) = answer.ends_run {
+                            run.result_type = result_type;
+                            run.error = Some(answer.text);
+                            return run;
+                        }
+                        replies.push(answer.text);
+                    }
+                    previous = calls;
+                }
+            }
+        }
+        let replies: Vec<String> = replies
+            .into_iter()
+            .map(|reply| format!("<tool_response>\n{reply}\n</tool_response>"))
+            .collect();
+        messages.push(Message::user(replies.join("\n")));
+    }
+    run.error = Some(format!("no answer after {} turns", spec.turns));
+    run
+}
+
+/// The answer to a call of a function that was not offered.
+pub(super) fn unknown_function(name: &str, names: &[String]) -> CallAnswer {
+    CallAnswer {
+        text: format!(
+            "Error: there is no function `{name}`; the functions are {}.",
+            names.join(", ")
+        ),
+        failed: true,
+        tool_calls: 0,
+        ends_run: None,
+    }
+}
+
+/// The system prompt `template` with `{tools}` replaced by one JSON function signature per
+/// line.
+pub(super) fn system_prompt(template: &str, functions: &[ToolSpec]) -> String {
+    let signatures: Vec<String> = functions.iter().map(|t| signature(t).to_string()).collect();
+    template.replace("{tools}", &signatures.join("\n"))
+}
+
+/// One function as the model reads it (the OpenAI `tools` entry).
+pub(super) fn signature(tool: &ToolSpec) -> Value {
+    json!({
+        "type": "function",
+        "function": { "name": tool.name, "description": tool.description, "parameters": tool.input_schema },
+    })
+}
+
+/// What one model turn says.
+#[derive(Debug, PartialEq)]
+pub(super) enum Turn {
+    /// Function calls (name, arguments), in order.
+    Calls(Vec<(String, Value)>),
+    /// No call: the agent's final answer.
+    Answer(String),
+    /// A call that cannot be read, and why (none of the turn's calls is made).
+    Invalid(String),
+}
+
+/// Reads a turn: every `<tool_call>` block (the last closing tag may be missing), else a
+/// JSON object with `name` and `arguments` (bare or fenced), else the text is the answer.
+pub(super) fn parse_turn(text: &str) -> Turn {
+    let blocks: Vec<&str> = if text.contains("<tool_call>") {
+        text.split("<tool_call>")
+            .skip(1)
+            .map(|rest| rest.split("</tool_call>").next().unwrap_or(rest))
+            .collect()
+    } else {
+        let unfenced = text.trim().trim_start_matches("```json").trim_matches('`').trim();
+        if unfenced.starts_with('{') && unfenced.contains("\"name\"") {
+            vec![unfenced]
+        } else {
+            return Turn::Answer(text.trim().to_string());
+        }
+    };
+    let mut calls = Vec::new();
+    for block in blocks {
+        match parse_call(block) {
+            Ok(call) => calls.push(call),
+            Err(why) => return Turn::Invalid(why),
+        }
+    }
+    Turn::Calls(calls)
+}
+
+fn parse_call(block: &str) -> Result<(String, Value), String> {
+    let value = lenient_json(block.trim()).ok_or("the function call is not valid JSON")?;
+    let name = value
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or("the function call has no \"name\"")?;
+    let arguments = match value.get("arguments") {
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(Value::Null),
+        Some(v) => v.clone(),
+        None => json!({}),
+    };
+    if !arguments.is_object() {
+        return Err(format!("the arguments of `{name}` are not a JSON object"));
+    }
+    Ok((name.to_string(), arguments))
+}
+
+/// JSON as small models write it: also with raw newlines and tabs inside strings (a
+/// program in `"code"`), with a program in a JavaScript template literal (`` `...` ``, seen
+/// with Qwen2.5-Coder 1.5B), and with text after the object.
+fn lenient_json(text: &str) -> Option<Value> {
+    let mut escaped = String::with_capacity(text.len());
+    // The quote of the string the scan is in: `"`, or `` ` `` for a template literal.
+    let mut quote: Option<char> = None;
+    let mut backslash = false;
+    for c in text.chars() {
+        let was_backslash = backslash;
+        backslash = c == '\\' && !was_backslash;
+        match (quote, c) {
+            (None, '"' | '`') => {
+                quote = Some(c);
+                escaped.push('"');
+            }
+            (Some(q), _) if c == q && !was_backslash => {
+                quote = None;
+                escaped.push('"');
+            }
+            (Some(_), '\n') => escaped.push_str("\\n"),
+            (Some(_), '\r') => {}
+            (Some(_), '\t') => escaped.push_str("\\t"),
+            (Some('`'), '"') => escaped.push_str("\\\""),
+            (Some('`'), '`') => {
+                // `\`` inside a template literal: a backtick, which needs no escape in JSON.
+                escaped.pop();
+                escaped.push('`');
+            }
+            _ => escaped.push(c),
+        }
+    }
+    let mut values = serde_json::Deserializer::from_str(&escaped).into_iter::<Value>();
+    values.next()?.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(name: &str, arguments: Value) -> Turn {
+        Turn::Calls(vec![(name.into(), arguments)])
+    }
+
+    #[test]
+    fn a_tool_call_is_read_with_raw_newlines_in_the_program() {
+        let turn = parse_turn(
+            "Let me run it.\n<tool_call>\n{\"name\": \"execute_code\", \"arguments\": {\"code\": \"const a = \\\"x\\\";\n\treturn a;\"}}\n</tool_call>",
+        );
+        assert_eq!(
+            turn,
+            one("execute_code", json!({ "code": "const a = \"x\";\n\treturn a;" }))
+        );
+    }
+
+    #[test]
+    fn a_program_in_a_template_literal_is_read() {
+        let turn = parse_turn(
+            "```json\n{\n  \"name\": \"execute_code\",\n  \"arguments\": {\n    \"code\": `\n      const a = \"x\";\n      return a + \\`y\\`;\n    `\n  }\n}\n```",
+        );
+        assert_eq!(
+            turn,
+            one(
+                "execute_code",
+                json!({ "code": "\n      const a = \"x\";\n      return a + `y`;\n    " })
+            )
+        );
+    }
+
+    #[test]
+    fn bare_and_fenced_calls_answers_and_garbage_are_told_apart() {
+        assert_eq!(
+            parse_turn("```json\n{\"name\": \"search_tools\", \"arguments\": {\"query\": \"chat\"}}\n```"),
+            one("search_tools", json!({ "query": "chat" }))
+        );
+        assert_eq!(
+            parse_turn("<tool_call>{\"name\": \"describe_tools\", \"arguments\": \"{\\\"paths\\\": [\\\"a.b\\\"]}\"}"),
+            one("describe_tools", json!({ "paths": ["a.b"] }))
+        );
+        assert_eq!(
+            parse_turn("  3 issues are open.\n"),
+            Turn::Answer("3 issues are open.".into())
+        );
+        assert!(matches!(parse_turn("<tool_call>{\"name\": "), Turn::Invalid(_)));
+        assert!(matches!(
+            parse_turn("<tool_call>{\"arguments\": {}}</tool_call>"),
+            Turn::Invalid(why) if why.contains("no \"name\"")
+        ));
+        assert!(matches!(
+            parse_turn("<tool_call>{\"name\": \"execute_code\", \"arguments\": [1]}</tool_call>"),
+            Turn::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn several_calls_in_one_turn_are_read_in_order_and_one_bad_one_spoils_the_turn() {
+        assert_eq!(
+            parse_turn(
+                "<tool_call>\n{\"name\": \"fs.read\", \"arguments\": {\"path\": \"a\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"fs.read\", \"arguments\": {\"path\": \"b\"}}"
+            ),
+            Turn::Calls(vec![
+                ("fs.read".into(), json!({ "path": "a" })),
+                ("fs.read".into(), json!({ "path": "b" })),
+            ])
+        );
+        assert!(matches!(
+            parse_turn("<tool_call>{\"name\": \"a\", \"arguments\": {}}</tool_call><tool_call>{\"name\": </tool_call>"),
+            Turn::Invalid(_)
+        ));
+    }
+}
