@@ -119,7 +119,7 @@ pub(super) struct Function {
 
 /// The tools offered as functions and their definitions' tokens: the whole catalog when it
 /// fits in `budget` tokens, in path order; else the tools the search ranks highest for
-/// `query` that fit, best first. A function has the tool's own name when no other tool of
+/// `query` that fit, best first, then others in path order while the budget lasts. A function has the tool's own name when no other tool of
 /// the catalog has it (as MCP clients list them), else its catalog path.
 pub(super) fn offered_functions(catalog: &ToolCatalog, query: &str, budget: u64) -> (Vec<Function>, u64) {
     let function = |path: &str| {
@@ -143,10 +143,19 @@ pub(super) fn offered_functions(catalog: &ToolCatalog, query: &str, budget: u64)
     if total <= budget {
         return (all, total);
     }
+    // The search's ranking first; then, while the budget lasts, the tools that share no word
+    // with the request (a short request matches few tools, and the agent should not get
+    // fewer than fit).
+    let ranked: Vec<String> = catalog
+        .search(query, catalog.len())
+        .into_iter()
+        .map(|hit| hit.path)
+        .collect();
+    let rest = all.iter().map(|f| &f.path).filter(|p| !ranked.contains(p)).cloned();
     let mut offered = Vec::new();
     let mut used = 0;
-    for hit in catalog.search(query, catalog.len()) {
-        let Some(f) = function(&hit.path) else { continue };
+    for path in ranked.iter().cloned().chain(rest) {
+        let Some(f) = function(&path) else { continue };
         let cost = tokens(&f);
         if used + cost <= budget {
             used += cost;
@@ -208,12 +217,16 @@ mod tests {
         );
         assert_eq!(all[3].path, "weather.send_email");
         assert!(tokens > 400, "{tokens}");
-        // The long inbox tool does not fit in 200 tokens, and shares no word with the request.
+        // The long inbox tool does not fit in 200 tokens.
         let (ranked, used) = offered_functions(&catalog, "email the forecast", 200);
         let names: Vec<&str> = ranked.iter().map(|f| f.function.name.as_str()).collect();
         assert_eq!(names.len(), 3, "{names:?}");
         assert!(names.contains(&"mail.send_email") && names.contains(&"get_forecast"));
         assert!(used <= 200);
+        // A request that matches nothing still gets what fits, in path order.
+        let (unranked, _) = offered_functions(&catalog, "zzz", 200);
+        let names: Vec<&str> = unranked.iter().map(|f| f.function.name.as_str()).collect();
+        assert_eq!(names, ["mail.send_email", "get_forecast", "weather.send_email"]);
     }
 
     #[test]

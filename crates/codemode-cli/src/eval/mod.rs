@@ -568,6 +568,7 @@ fn table(eval: &EvalResults<'_>) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "models: {}; checker: {}", eval.models, eval.checker);
     if !eval.tasks.is_empty() {
+        let several_modes = eval.tasks.iter().any(|r| r.mode != eval.tasks[0].mode);
         let _ = writeln!(
             t,
             "\n{:<18} {:<11} {:<5} {:<14} {:>4} {:>5}  {:<16} {:<16} {:<16} {:>6}",
@@ -578,7 +579,11 @@ fn table(eval: &EvalResults<'_>) -> String {
             let _ = writeln!(
                 t,
                 "{:<18} {:<11} {:<5} {:<14} {:>4} {:>5}  {:<16} {:<16} {:<16} {:>6.1}",
-                r.id,
+                if several_modes {
+                    format!("{} {}", r.mode, r.id)
+                } else {
+                    r.id.clone()
+                },
                 r.kind,
                 if r.passed { "pass" } else { "FAIL" },
                 r.result_type,
@@ -631,7 +636,7 @@ fn table(eval: &EvalResults<'_>) -> String {
         }
         let _ = writeln!(
             t,
-            "columns: fix = compile+runtime repairs; strategy/tiny/main = model calls/prompt+completion tokens; s = seconds"
+            "columns: fix = compile+runtime repairs (agent, direct: calls that failed); calls = MCP tool calls; strategy/tiny/main = model calls/prompt+completion tokens; s = seconds"
         );
     }
     if !eval.recall.is_empty() {

@@ -187,8 +187,10 @@ pub(super) enum Turn {
     Invalid(String),
 }
 
-/// Reads a turn: every `<tool_call>` block (the last closing tag may be missing), else a
-/// JSON object with `name` and `arguments` (bare or fenced), else the text is the answer.
+/// Reads a turn: every `<tool_call>` block (the last closing tag may be missing); else a
+/// JSON object with `name` (bare or fenced); else every fenced block between prose that is
+/// an object with `name` and `arguments` (seen: "I will use `list_directory`:" and the call
+/// in a ```json block); else the text is the answer.
 pub(super) fn parse_turn(text: &str) -> Turn {
     let blocks: Vec<&str> = if text.contains("<tool_call>") {
         text.split("<tool_call>")
@@ -200,7 +202,11 @@ pub(super) fn parse_turn(text: &str) -> Turn {
         if unfenced.starts_with('{') && unfenced.contains("\"name\"") {
             vec![unfenced]
         } else {
-            return Turn::Answer(text.trim().to_string());
+            let fenced = fenced_calls(text);
+            if fenced.is_empty() {
+                return Turn::Answer(text.trim().to_string());
+            }
+            fenced
         }
     };
     let mut calls = Vec::new();
@@ -211,6 +217,20 @@ pub(super) fn parse_turn(text: &str) -> Turn {
         }
     }
     Turn::Calls(calls)
+}
+
+/// The fenced code blocks of `text` that read as an object with a string `name` and
+/// `arguments`.
+fn fenced_calls(text: &str) -> Vec<&str> {
+    text.split("```")
+        .skip(1)
+        .step_by(2)
+        .map(|block| block.strip_prefix("json").unwrap_or(block).trim())
+        .filter(|block| {
+            lenient_json(block)
+                .is_some_and(|v| v.get("name").is_some_and(Value::is_string) && v.get("arguments").is_some())
+        })
+        .collect()
 }
 
 fn parse_call(block: &str) -> Result<(String, Value), String> {
@@ -322,6 +342,21 @@ mod tests {
             parse_turn("<tool_call>{\"name\": \"execute_code\", \"arguments\": [1]}</tool_call>"),
             Turn::Invalid(_)
         ));
+    }
+
+    #[test]
+    fn calls_in_fenced_blocks_between_prose_are_read_and_other_code_is_not() {
+        let text = "To count them I will use `list_directory`:\n\n```json\n{\n  \"name\": \"list_directory\",\n  \"arguments\": {\"path\": \"/tmp/docs\"}\n}\n```\n\nThen filter:\n\n```json\n{\"name\": \"filter\", \"arguments\": {\"pattern\": \"\\\\.md$\"}}\n```\n\n```json\n{\"name\": \"exit\"}\n```";
+        assert_eq!(
+            parse_turn(text),
+            Turn::Calls(vec![
+                ("list_directory".into(), json!({ "path": "/tmp/docs" })),
+                ("filter".into(), json!({ "pattern": "\\.md$" })),
+            ])
+        );
+        // Code that is not a call leaves the text an answer.
+        let answer = "The query is:\n```sql\nSELECT name FROM products ORDER BY price DESC LIMIT 1;\n```\nDesk Chair.";
+        assert_eq!(parse_turn(answer), Turn::Answer(answer.into()));
     }
 
     #[test]
