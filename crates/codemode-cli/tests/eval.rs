@@ -417,20 +417,6 @@ fn a_recorded_real_model_eval_replays_to_the_same_results() {
     replays_to_the_same_results("eval-qwen2.5-coder", "demo");
 }
 
-/// The same for the real-server suite: six MCP servers from npm and PyPI on fresh fixtures
-/// (installed by `cargo xtask servers`, which `cargo xtask test` runs).
-#[test]
-fn a_recorded_real_model_eval_of_real_servers_replays_to_the_same_results() {
-    if servers_installed().is_none() {
-        eprintln!("skipped: the real-server suite's servers are not installed (cargo xtask servers)");
-        return;
-    }
-    let _fixtures = SERVER_FIXTURES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    replays_to_the_same_results("eval-servers-qwen2.5-coder", "servers");
-}
-
 /// The recorded real-server runs lay their fixtures at the paths their prompts name
 /// (`/tmp/codemode-eval/<task>`), so two of them replay one after the other.
 static SERVER_FIXTURES: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -448,6 +434,29 @@ fn a_recorded_warm_eval_of_real_servers_replays_to_the_same_results() {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     replays_to_the_same_results("eval-servers-warm-qwen2.5-coder", "servers");
+}
+
+/// The published comparison of the demo suite (docs/status.md): the pipeline's recording
+/// above and the direct tool-calling agent's (`--mode direct`), the same models, replayed
+/// as `--modes pipeline,direct` to the same verdicts and the same per-mode totals.
+#[test]
+fn the_recorded_comparison_with_direct_tool_calling_replays_to_the_same_table() {
+    replays_to_the_same_results("eval-compare-qwen2.5-coder", "demo");
+}
+
+/// The same comparison on the real-server suite: six MCP servers from npm and PyPI on fresh
+/// fixtures (installed by `cargo xtask servers`, which `cargo xtask test` runs). It is also
+/// the replay of the pipeline's cold recording of that suite (`eval-servers-qwen2.5-coder`).
+#[test]
+fn the_recorded_comparison_on_real_servers_replays_to_the_same_table() {
+    if servers_installed().is_none() {
+        eprintln!("skipped: the real-server suite's servers are not installed (cargo xtask servers)");
+        return;
+    }
+    let _fixtures = SERVER_FIXTURES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    replays_to_the_same_results("eval-servers-compare-qwen2.5-coder", "servers");
 }
 
 /// The servers' cache when `cargo xtask servers` has filled it.
@@ -476,13 +485,26 @@ fn replays_to_the_same_results(name: &str, suite: &str) {
         ),
     )
     .unwrap();
-    let recording = recorded.join(format!("{name}.jsonl"));
-    let ids: Vec<&str> = expected["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap())
-        .collect();
+    // A comparison of modes replays the recordings of each, one after the other.
+    let recording = match expected["recordings"].as_array() {
+        None => recorded.join(format!("{name}.jsonl")),
+        Some(files) => {
+            let combined = dir.path().join("combined.jsonl");
+            let text: String = files
+                .iter()
+                .map(|f| std::fs::read_to_string(recorded.join(f.as_str().unwrap())).unwrap())
+                .collect();
+            std::fs::write(&combined, text).unwrap();
+            combined
+        }
+    };
+    let mut ids: Vec<&str> = Vec::new();
+    for t in expected["tasks"].as_array().unwrap() {
+        let id = t["id"].as_str().unwrap();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
     let ids = ids.join(",");
     let mut args = vec![
         "eval",
@@ -495,6 +517,9 @@ fn replays_to_the_same_results(name: &str, suite: &str) {
         "--output",
         "replayed.json",
     ];
+    if let Some(modes) = expected["modes"].as_str() {
+        args.extend(["--modes", modes]);
+    }
     // A warm recording: the learned output types its run had.
     let learned = recorded.join(format!("{name}.learned-types.json"));
     if learned.is_file() {
@@ -502,13 +527,14 @@ fn replays_to_the_same_results(name: &str, suite: &str) {
     }
     let out = codemode(dir.path(), &args);
     let replayed = results(dir.path(), "replayed.json");
-    let summary = |eval: &Value| -> Vec<(String, bool, String)> {
+    let summary = |eval: &Value| -> Vec<(String, String, bool, String)> {
         eval["tasks"]
             .as_array()
             .unwrap()
             .iter()
             .map(|t| {
                 (
+                    t["mode"].as_str().unwrap_or("pipeline").to_string(),
                     t["id"].as_str().unwrap().to_string(),
                     t["passed"].as_bool().unwrap(),
                     t["result_type"].as_str().unwrap().to_string(),
@@ -523,6 +549,12 @@ fn replays_to_the_same_results(name: &str, suite: &str) {
         text(&out.stdout),
         text(&out.stderr)
     );
+    // A published comparison: each mode's totals (all but time) come back the same.
+    for (i, published) in expected["summaries"].as_array().into_iter().flatten().enumerate() {
+        for (key, value) in published.as_object().unwrap() {
+            assert_eq!(&replayed["modes"][i][key], value, "{key} of {}", published["mode"]);
+        }
+    }
 }
 
 /// The real-server suite, run as a user would, with a scripted model (a test double): the
