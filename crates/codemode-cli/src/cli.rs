@@ -197,6 +197,12 @@ pub struct EvalArgs {
     /// Same as `--mode agent`
     #[arg(long, conflicts_with = "modes")]
     pub agent: bool,
+    /// How the agent and direct modes offer functions and read calls: `text` (signatures in
+    /// the system prompt, calls written as `<tool_call>` JSON, read leniently: for any chat
+    /// server, and the format Qwen-style models are trained on) or `native` (OpenAI `tools`
+    /// and `tool_calls`, for models and servers with native function calling)
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    pub function_calls: FunctionCalls,
     /// Learned output types in FILE, used and added to task by task as a user's runs would
     /// [default: none: the eval neither reads nor writes learned types]
     #[arg(long, value_name = "FILE", group = "learned")]
@@ -236,6 +242,16 @@ impl EvalMode {
             Self::Direct => "direct",
         }
     }
+}
+
+/// How `codemode eval`'s agent loops talk functions with the model.
+#[cfg(feature = "demo")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FunctionCalls {
+    /// Signatures in the system prompt, calls as `<tool_call>` JSON in the answer's text.
+    Text,
+    /// The API's own function calling (`tools` in the request, `tool_calls` in the answer).
+    Native,
 }
 
 /// The task suites of `codemode eval`.

@@ -268,6 +268,140 @@ fn direct_tool_calling_is_measured_beside_the_pipeline_on_the_same_tasks() {
     }
 }
 
+/// A fake OpenAI-compatible server with native function calling (a test double): it answers
+/// by the number of `tool` messages the conversation holds, as a model would by its results.
+struct FakeFunctionCallingModel;
+
+impl wiremock::Respond for FakeFunctionCallingModel {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let results = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["role"] == "tool")
+            .count();
+        let send = |id: &str, arguments: &str| json!({"id": id, "type": "function", "function": {"name": "send_message", "arguments": arguments}});
+        let post = r#"{"channel": "general", "text": "Deploy finished"}"#;
+        let message = match results {
+            // Two calls, one with arguments that are not JSON: neither is made.
+            0 => {
+                json!({"role": "assistant", "content": null, "tool_calls": [send("call_a", post), send("call_b", "{channel: general")]})
+            }
+            2 => json!({"role": "assistant", "content": "", "tool_calls": [send("call_c", post)]}),
+            _ => json!({"role": "assistant", "content": "Posted."}),
+        };
+        wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 500, "completion_tokens": 20},
+        }))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn direct_tool_calling_with_native_function_calls() {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/v1/chat/completions"))
+        .respond_with(FakeFunctionCallingModel)
+        .expect(3)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("codemode.toml"), "[run]\ntype_checker = \"builtin\"\n").unwrap();
+    let url = format!("{}/v1", server.uri());
+    let eval = |extra: Vec<String>| {
+        let dir = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let mut args: Vec<String> = [
+                "eval",
+                "--mode",
+                "direct",
+                "--function-calls",
+                "native",
+                "--tasks",
+                "post-general",
+            ]
+            .map(String::from)
+            .to_vec();
+            args.extend(extra);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            codemode(&dir, &args)
+        })
+    };
+    let out = eval(
+        [
+            "--llm-base-url",
+            &url,
+            "--model",
+            "fake",
+            "--record",
+            "calls.jsonl",
+            "--output",
+            "native.json",
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await
+    .unwrap();
+    let native = results(dir.path(), "native.json");
+    assert_eq!(out.status.code(), Some(0), "{native:#}\n{}", text(&out.stderr));
+    let task = &native["tasks"][0];
+    assert_eq!(task["passed"], true, "{task:#}");
+    assert_eq!(task["result_type"], "answered");
+    assert_eq!(
+        task["tool_calls"], 1,
+        "the turn with unreadable arguments made no call: {task:#}"
+    );
+    assert_eq!(task["repairs"], 1, "{task:#}");
+
+    let requests = server.received_requests().await.unwrap();
+    let bodies: Vec<Value> = requests
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    // The functions go as `tools`, not in the prompt.
+    assert_eq!(bodies[0]["tools"].as_array().unwrap().len(), 11, "{:#}", bodies[0]);
+    assert_eq!(bodies[0]["tools"][0]["type"], "function");
+    let system = bodies[0]["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        system.starts_with("You are an agent.") && !system.contains("<tool"),
+        "{system}"
+    );
+    // Every call of a turn is answered by a `tool` message naming it.
+    let messages = bodies[1]["messages"].as_array().unwrap();
+    assert_eq!(messages[2]["tool_calls"].as_array().unwrap().len(), 2, "{messages:#?}");
+    for (message, id) in messages[3..].iter().zip(["call_a", "call_b"]) {
+        assert_eq!(message["role"], "tool");
+        assert_eq!(message["tool_call_id"], id);
+        let content = message["content"].as_str().unwrap();
+        assert!(
+            content.contains("arguments of `send_message` are not a JSON object"),
+            "{content}"
+        );
+    }
+    let last = bodies[2]["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["role"].as_str(), last["tool_call_id"].as_str()),
+        (Some("tool"), Some("call_c"))
+    );
+    assert!(!last["content"].as_str().unwrap().starts_with("Error"), "{last:#}");
+
+    // The recording keeps the native calls: it replays offline to the same result.
+    let out = eval(
+        ["--replay", "calls.jsonl", "--output", "replayed.json"]
+            .map(String::from)
+            .to_vec(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let replayed = results(dir.path(), "replayed.json");
+    for key in ["passed", "result_type", "tool_calls", "repairs"] {
+        assert_eq!(replayed["tasks"][0][key], task[key], "{key}");
+    }
+}
+
 #[test]
 fn eval_without_models_or_with_an_unknown_task_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();

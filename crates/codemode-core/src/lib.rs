@@ -50,7 +50,8 @@ pub use extract::{contains_program, extract_code};
 pub use filter::{FilterAnswer, parse_filter_answer};
 pub use limits::{ApprovalPolicy, FilterMode, LIMITS, LimitOverrides, LimitSpec, RerunPolicy};
 pub use llm::{
-    Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, MessageRole, Sampling, TokenUsage, VARIED_TEMPERATURE,
+    Llm, LlmError, LlmFunction, LlmFunctionCall, LlmRequest, LlmResponse, LlmRole, Message, MessageRole, Sampling,
+    TokenUsage, VARIED_TEMPERATURE,
 };
 pub use options::RunOptions;
 pub use pipeline::{CheckResult, CodeMode, CodeModeBuilder, RunObserver};

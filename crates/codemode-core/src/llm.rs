@@ -49,6 +49,8 @@ pub enum MessageRole {
     User,
     /// A previous answer of the model.
     Assistant,
+    /// The result of a function the model called natively ([`Message::call_id`] says which).
+    Tool,
 }
 
 /// One chat message.
@@ -58,30 +60,73 @@ pub struct Message {
     pub role: MessageRole,
     /// The text.
     pub content: String,
+    /// The functions an assistant message called natively (empty for text answers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<LlmFunctionCall>,
+    /// The call a [`MessageRole::Tool`] message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
 }
 
 impl Message {
+    fn new(role: MessageRole, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+            calls: Vec::new(),
+            call_id: None,
+        }
+    }
+
     /// A system message.
     pub fn system(content: impl Into<String>) -> Self {
-        Self {
-            role: MessageRole::System,
-            content: content.into(),
-        }
+        Self::new(MessageRole::System, content)
     }
     /// A user message.
     pub fn user(content: impl Into<String>) -> Self {
-        Self {
-            role: MessageRole::User,
-            content: content.into(),
-        }
+        Self::new(MessageRole::User, content)
     }
     /// An assistant message.
     pub fn assistant(content: impl Into<String>) -> Self {
+        Self::new(MessageRole::Assistant, content)
+    }
+    /// An assistant message that called functions natively (the answer's
+    /// [`LlmResponse::calls`]), to send back with their results.
+    pub fn assistant_calls(content: impl Into<String>, calls: Vec<LlmFunctionCall>) -> Self {
         Self {
-            role: MessageRole::Assistant,
-            content: content.into(),
+            calls,
+            ..Self::new(MessageRole::Assistant, content)
         }
     }
+    /// The result of the native call `call_id`.
+    pub fn tool(call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            call_id: Some(call_id.into()),
+            ..Self::new(MessageRole::Tool, content)
+        }
+    }
+}
+
+/// A function offered to a model with native function calling (an OpenAI `tools` entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmFunction {
+    /// The name the model calls it by.
+    pub name: String,
+    /// What it does (empty: not said).
+    pub description: String,
+    /// Its parameters, as a JSON Schema object.
+    pub parameters: serde_json::Value,
+}
+
+/// A function call a model made natively.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmFunctionCall {
+    /// The call's id, which its result names ([`Message::tool`]).
+    pub id: String,
+    /// The function called.
+    pub name: String,
+    /// The arguments as the model wrote them: a JSON object, unless the model erred.
+    pub arguments: String,
 }
 
 /// How a client should sample a request's answer.
@@ -131,6 +176,10 @@ pub struct LlmRequest {
     /// How to sample the answer.
     #[serde(default, skip_serializing_if = "Sampling::is_configured")]
     pub sampling: Sampling,
+    /// Functions the model may call natively (empty: a text answer is asked). Clients
+    /// without native function calling answer with text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<LlmFunction>,
 }
 
 impl LlmRequest {
@@ -184,6 +233,10 @@ pub struct LlmResponse {
     /// (`finish_reason: "length"`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// The functions the model called natively, in order (only when the request offered
+    /// [`LlmRequest::functions`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<LlmFunctionCall>,
 }
 
 impl LlmResponse {
@@ -196,6 +249,7 @@ impl LlmResponse {
                 ..TokenUsage::default()
             },
             truncated: false,
+            calls: Vec::new(),
         }
     }
 }
@@ -235,7 +289,7 @@ pub enum LlmError {
 /// use codemode_core::{Llm, LlmRequest, LlmRole, Message};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let echo = |prompt: String| async move { Ok::<_, std::io::Error>(format!("you said: {prompt}")) };
-/// let request = LlmRequest { role: LlmRole::Main, step: "implement".into(), messages: vec![Message::user("hi")], max_output_tokens: None, sampling: Default::default() };
+/// let request = LlmRequest { role: LlmRole::Main, step: "implement".into(), messages: vec![Message::user("hi")], max_output_tokens: None, sampling: Default::default(), functions: Vec::new() };
 /// assert_eq!(echo.complete(&request).await.unwrap().text, "you said: hi");
 /// # });
 /// ```

@@ -38,8 +38,12 @@ impl PromptLog {
                 MessageRole::System => "system",
                 MessageRole::User => "user",
                 MessageRole::Assistant => "assistant",
+                MessageRole::Tool => "tool",
             };
             text.push_str(&format!("## {who}\n\n{}\n\n", m.content));
+            for call in &m.calls {
+                text.push_str(&format!("call `{}` ({}): {}\n\n", call.name, call.id, call.arguments));
+            }
         }
         match answer {
             Ok(a) => text.push_str(&format!("## response\n\n{a}\n")),

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::LlmConfig;
 use crate::error::CodeModeError;
-use crate::llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, TokenUsage};
+use crate::llm::{Llm, LlmError, LlmFunctionCall, LlmRequest, LlmResponse, LlmRole, Message, TokenUsage};
 use crate::redact::{redact, secret_values_from_env};
 use crate::registry::{FactoryContext, LlmFactory};
 
@@ -37,6 +37,9 @@ pub struct RecordedCall {
     /// The answer was cut off at the model's token limit.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// The functions the model called natively.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<LlmFunctionCall>,
 }
 
 /// Wraps an `Llm` and appends every call to a JSON-lines file.
@@ -70,8 +73,8 @@ impl Llm for RecordingLlm {
             .messages
             .iter()
             .map(|m| Message {
-                role: m.role,
                 content: redact(&m.content, &self.secrets),
+                ..m.clone()
             })
             .collect();
         let call = RecordedCall {
@@ -82,6 +85,7 @@ impl Llm for RecordingLlm {
             error: result.as_ref().err().map(|e| redact(&e.to_string(), &self.secrets)),
             usage: result.as_ref().map(|r| r.usage).unwrap_or_default(),
             truncated: result.as_ref().is_ok_and(|r| r.truncated),
+            calls: result.as_ref().map(|r| r.calls.clone()).unwrap_or_default(),
         };
         match serde_json::to_string(&call) {
             Ok(line) => {
@@ -157,6 +161,7 @@ impl Llm for ReplayLlm {
                 text,
                 usage: call.usage,
                 truncated: call.truncated,
+                calls: call.calls,
             }),
             (None, Some(e)) => Err(LlmError::Other(e)),
             (None, None) => Err(LlmError::InvalidResponse(
@@ -206,6 +211,7 @@ mod tests {
             messages: vec![Message::user(text)],
             max_output_tokens: None,
             sampling: Default::default(),
+            functions: Vec::new(),
         };
         recorder.complete(&req(LlmRole::Strategy, "plan", "p")).await.unwrap();
         recorder.complete(&req(LlmRole::Main, "implement", "m1")).await.unwrap();

@@ -15,6 +15,11 @@
 //! Requests are retried on 429, 5xx and connection errors with exponential backoff and
 //! jitter, honouring `Retry-After`, up to a cap; 400, 401, 403 and 404 are not retried.
 //! Errors say what to fix and never contain the API key.
+//!
+//! A request that offers [`LlmRequest::functions`](codemode_core::LlmRequest::functions) sends
+//! them as `tools`; the answer's `tool_calls` come back as
+//! [`LlmResponse::calls`](codemode_core::LlmResponse::calls), and their results go back as
+//! `tool` messages.
 
 mod factory;
 mod retry;
@@ -24,7 +29,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use codemode_core::redact::redact;
-use codemode_core::{Llm, LlmError, LlmRequest, LlmResponse, MessageRole, Sampling, TokenUsage};
+use codemode_core::{
+    Llm, LlmError, LlmFunctionCall, LlmRequest, LlmResponse, Message, MessageRole, Sampling, TokenUsage,
+};
 use serde_json::{Map, Value, json};
 
 pub use factory::apply_settings;
@@ -281,21 +288,24 @@ impl ChatModel {
 
     /// The JSON body of a request.
     pub fn request_body(&self, request: &LlmRequest) -> Value {
-        let messages: Vec<Value> = request
-            .messages
-            .iter()
-            .map(|m| {
-                let role = match m.role {
-                    MessageRole::System => "system",
-                    MessageRole::User => "user",
-                    MessageRole::Assistant => "assistant",
-                };
-                json!({"role": role, "content": m.content})
-            })
-            .collect();
+        let messages: Vec<Value> = request.messages.iter().map(message_json).collect();
         let mut body = Map::new();
         body.insert("model".into(), self.model.clone().into());
         body.insert("messages".into(), messages.into());
+        if !request.functions.is_empty() {
+            let tools: Vec<Value> = request
+                .functions
+                .iter()
+                .map(|f| {
+                    let mut function = json!({"name": f.name, "parameters": f.parameters});
+                    if !f.description.is_empty() {
+                        function["description"] = f.description.clone().into();
+                    }
+                    json!({"type": "function", "function": function})
+                })
+                .collect();
+            body.insert("tools".into(), tools.into());
+        }
         if let Some(t) = request.sampling.temperature(self.temperature) {
             body.insert("temperature".into(), t.into());
         }
@@ -467,6 +477,61 @@ impl ChatModel {
     }
 }
 
+/// One message as the chat completions API takes it: native calls as `tool_calls`, their
+/// results as `tool` messages naming the call.
+fn message_json(m: &Message) -> Value {
+    let role = match m.role {
+        MessageRole::System => "system",
+        MessageRole::User => "user",
+        MessageRole::Assistant => "assistant",
+        MessageRole::Tool => "tool",
+    };
+    let mut message = json!({"role": role, "content": m.content});
+    if !m.calls.is_empty() {
+        let calls: Vec<Value> = m
+            .calls
+            .iter()
+            .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+            .collect();
+        message["tool_calls"] = calls.into();
+    }
+    if let Some(id) = &m.call_id {
+        message["tool_call_id"] = id.clone().into();
+    }
+    message
+}
+
+/// The native function calls of an answer (`message.tool_calls`); a call without an id gets
+/// one from its position, since its result must name it.
+fn function_calls(message: &Value) -> Vec<LlmFunctionCall> {
+    let Some(calls) = message.get("tool_calls").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    calls
+        .iter()
+        .enumerate()
+        .filter_map(|(i, call)| {
+            let function = call.get("function")?;
+            let name = function.get("name").and_then(Value::as_str)?;
+            let arguments = match function.get("arguments") {
+                Some(Value::String(text)) => text.clone(),
+                Some(Value::Null) | None => "{}".to_string(),
+                // Some servers send the object itself.
+                Some(other) => other.to_string(),
+            };
+            let id = call
+                .get("id")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("codemode-{i}"), str::to_string);
+            Some(LlmFunctionCall {
+                id,
+                name: name.to_string(),
+                arguments,
+            })
+        })
+        .collect()
+}
+
 fn parse_completion(text: &str) -> Result<LlmResponse, LlmError> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
         LlmError::InvalidResponse(format!(
@@ -478,7 +543,8 @@ fn parse_completion(text: &str) -> Result<LlmResponse, LlmError> {
         .pointer("/choices/0")
         .ok_or_else(|| LlmError::InvalidResponse("the answer has no choices".into()))?;
     let content = choice.pointer("/message/content").and_then(Value::as_str).unwrap_or("");
-    if content.trim().is_empty() {
+    let calls = choice.get("message").map(function_calls).unwrap_or_default();
+    if content.trim().is_empty() && calls.is_empty() {
         let reason = choice.get("finish_reason").and_then(Value::as_str).unwrap_or("unknown");
         return Err(LlmError::InvalidResponse(format!(
             "the model returned no text (finish_reason: {reason})"
@@ -501,5 +567,6 @@ fn parse_completion(text: &str) -> Result<LlmResponse, LlmError> {
         text: content.to_string(),
         usage,
         truncated: choice.get("finish_reason").and_then(Value::as_str) == Some("length"),
+        calls,
     })
 }

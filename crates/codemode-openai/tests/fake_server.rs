@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use codemode_core::{Llm, LlmError, LlmRequest, LlmRole, Message};
+use codemode_core::{Llm, LlmError, LlmFunction, LlmFunctionCall, LlmRequest, LlmRole, Message};
 use codemode_openai::{ChatModel, OpenAiClient, RetryPolicy};
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path};
@@ -18,6 +18,7 @@ fn request() -> LlmRequest {
         messages: vec![Message::system("You write TypeScript."), Message::user("Return 42.")],
         max_output_tokens: None,
         sampling: Default::default(),
+        functions: Vec::new(),
     }
 }
 
@@ -375,4 +376,87 @@ async fn a_varied_request_is_sampled_and_falls_back_when_the_model_takes_no_temp
         .mount(&server)
         .await;
     assert_eq!(model(&server, 0).complete(&varied).await.unwrap().text, "default");
+}
+
+#[tokio::test]
+async fn native_function_calls_go_as_tools_and_come_back_as_calls() {
+    let server = MockServer::start().await;
+    let schema = json!({"type": "object", "properties": {"channel": {"type": "string"}}, "required": ["channel"]});
+    // The second turn of a conversation: the first turn's call and its result go back as
+    // the API has them (`tool_calls` on the assistant message, a `tool` message naming it).
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_json(json!({
+            "model": "gpt-test",
+            "messages": [
+                {"role": "user", "content": "Read #general, then post a summary."},
+                {"role": "assistant", "content": "", "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "read_channel", "arguments": "{\"channel\":\"general\"}"}}
+                ]},
+                {"role": "tool", "content": "[\"Deploy done\"]", "tool_call_id": "call_1"}
+            ],
+            "tools": [
+                {"type": "function", "function": {"name": "read_channel", "description": "Messages of a channel.", "parameters": schema}},
+                {"type": "function", "function": {"name": "post", "parameters": {"type": "object"}}}
+            ]
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                "role": "assistant",
+                "content": null,
+                "tool_calls": [
+                    {"id": "call_2", "type": "function", "function": {"name": "post", "arguments": "{\"text\":\"Deploy done\"}"}},
+                    // Some OpenAI-compatible servers send the arguments as an object, or none.
+                    {"id": "call_3", "type": "function", "function": {"name": "post", "arguments": {"text": "again"}}},
+                    {"type": "function", "function": {"name": "post"}}
+                ]
+            }}],
+            "usage": {"prompt_tokens": 90, "completion_tokens": 12}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let request = LlmRequest {
+        messages: vec![
+            Message::user("Read #general, then post a summary."),
+            Message::assistant_calls(
+                "",
+                vec![LlmFunctionCall {
+                    id: "call_1".into(),
+                    name: "read_channel".into(),
+                    arguments: "{\"channel\":\"general\"}".into(),
+                }],
+            ),
+            Message::tool("call_1", "[\"Deploy done\"]"),
+        ],
+        functions: vec![
+            LlmFunction {
+                name: "read_channel".into(),
+                description: "Messages of a channel.".into(),
+                parameters: schema.clone(),
+            },
+            LlmFunction {
+                name: "post".into(),
+                description: String::new(),
+                parameters: json!({"type": "object"}),
+            },
+        ],
+        ..request()
+    };
+    let response = model(&server, 0).complete(&request).await.unwrap();
+    assert_eq!(response.text, "", "a turn of calls alone has no text");
+    let calls: Vec<(&str, &str, &str)> = response
+        .calls
+        .iter()
+        .map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("call_2", "post", "{\"text\":\"Deploy done\"}"),
+            ("call_3", "post", "{\"text\":\"again\"}"),
+            ("codemode-2", "post", "{}")
+        ]
+    );
+    assert_eq!(response.usage.prompt_tokens, 90);
 }

@@ -56,6 +56,7 @@ async fn sends_attribution_routing_and_fallbacks() {
         messages: vec![Message::user("plan it")],
         max_output_tokens: None,
         sampling: Default::default(),
+        functions: Vec::new(),
     };
     let response = llm.complete(&request).await.unwrap();
     assert_eq!(response.text, "1. do it");
@@ -84,6 +85,7 @@ async fn a_rejected_key_names_openrouter_api_key() {
         messages: vec![Message::user("x")],
         max_output_tokens: None,
         sampling: Default::default(),
+        functions: Vec::new(),
     };
     let err = llm.complete(&request).await.unwrap_err().to_string();
     assert!(

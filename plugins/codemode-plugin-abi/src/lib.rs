@@ -185,6 +185,12 @@ pub trait PluginLlm: Sized + Send + Sync + 'static {
     fn create(config: Value) -> Result<Self, String>;
     /// One completion for `request` (`{"role", "step", "messages", "max_output_tokens"}`, and
     /// `"sampling": "varied"` when the host wants an answer other than the likeliest one).
+    /// The answer is `{"text", "usage": {"prompt_tokens", "completion_tokens"}, "truncated"}`
+    /// (`text` required). A request may offer `"functions"` (`{"name", "description",
+    /// "parameters"}`) for native function calling; a plugin that supports it answers the
+    /// calls as `"calls": [{"id", "name", "arguments"}]` (`arguments` a JSON text), and reads
+    /// them back in assistant messages' `calls` and `"role": "tool"` messages' `call_id`. One
+    /// that does not answers with text, which the host reads as before.
     fn complete(&self, request: Value) -> Result<Value, String>;
 }
 

@@ -43,7 +43,8 @@ impl PluginLlm {
     }
 }
 
-/// The plugin's answer as a response: `text` required, `usage` and `truncated` optional.
+/// The plugin's answer as a response: `text` required, `usage`, `truncated` and `calls`
+/// (native function calls: `id`, `name`, `arguments`) optional.
 fn response(answer: Value) -> Result<LlmResponse, LlmError> {
     let text = answer
         .get("text")
@@ -59,6 +60,11 @@ fn response(answer: Value) -> Result<LlmResponse, LlmError> {
             ..TokenUsage::default()
         },
         truncated: answer.get("truncated").and_then(Value::as_bool).unwrap_or(false),
+        calls: match answer.get("calls") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(calls) => serde_json::from_value(calls.clone())
+                .map_err(|e| LlmError::InvalidResponse(format!("the plugin's `calls` cannot be read: {e}")))?,
+        },
     })
 }
 

@@ -206,6 +206,7 @@ async fn the_example_model_is_found_by_name_and_answers_through_the_abi() {
         messages: vec![Message::system("be brief"), Message::user("hi")],
         max_output_tokens: Some(64),
         sampling: Default::default(),
+        functions: Vec::new(),
     };
     let response = model.complete(&request).await.unwrap();
     assert_eq!(response.text, "hello from the server");

@@ -4,7 +4,8 @@
 //! Each task gets a fresh demo workspace behind a [`CodeModeServer`] on loopback HTTP; the
 //! eval connects to it with codemode's MCP client and offers the model `search_tools`,
 //! `describe_tools` and `execute_code` (as their descriptions and schemas, in the
-//! function-calling format Qwen-style chat models are trained on: `<tool_call>` JSON). The
+//! function-calling format Qwen-style chat models are trained on: `<tool_call>` JSON; or
+//! natively with `--function-calls native`). The
 //! model calls them one per turn until it answers without a call or runs out of turns. The
 //! task is judged by the workspace it leaves behind, like the pipeline's.
 
@@ -18,8 +19,9 @@ use codemode::{CodeMode, Llm, ToolProvider, ToolSpec};
 use serde_json::Value;
 
 use super::turns::{self, AgentRun, CallAnswer, LoopSpec};
+use crate::cli::FunctionCalls;
 
-/// The agent's instructions; `{tools}` becomes one JSON function signature per line.
+/// The agent's instructions ([`turns::system_prompt`]).
 const AGENT_SYSTEM: &str = include_str!("agent_system.md");
 /// The serve tools an agent is offered (`run_task` would hand the task to the pipeline).
 const AGENT_TOOLS: [&str; 3] = ["search_tools", "describe_tools", "execute_code"];
@@ -33,6 +35,7 @@ pub(super) async fn run(
     codemode: CodeMode,
     options: ServeOptions,
     model: &dyn Llm,
+    format: FunctionCalls,
     query: &str,
 ) -> Result<(AgentRun, Option<String>)> {
     let server = CodeModeServer::new(Arc::new(codemode), options);
@@ -52,7 +55,7 @@ pub(super) async fn run(
             },
         )
         .await?;
-        let run = drive(&client, model, query).await;
+        let run = drive(&client, model, format, query).await;
         // The session is deleted before the server stops.
         client.close().await;
         let _ = stop.send(());
@@ -68,7 +71,12 @@ pub(super) async fn run(
 }
 
 /// The agent loop over the serve tools; the run, and the last program sent to `execute_code`.
-async fn drive(client: &McpToolProvider, model: &dyn Llm, query: &str) -> Result<(AgentRun, Option<String>)> {
+async fn drive(
+    client: &McpToolProvider,
+    model: &dyn Llm,
+    format: FunctionCalls,
+    query: &str,
+) -> Result<(AgentRun, Option<String>)> {
     let offered: Vec<ToolSpec> = client
         .list_tools()
         .await
@@ -78,7 +86,8 @@ async fn drive(client: &McpToolProvider, model: &dyn Llm, query: &str) -> Result
         .collect();
     let names: Vec<String> = offered.iter().map(|t| t.name.clone()).collect();
     let spec = LoopSpec {
-        system: turns::system_prompt(AGENT_SYSTEM, &offered),
+        system: turns::system_prompt(AGENT_SYSTEM, &offered, format),
+        functions: turns::native_functions(&offered, format),
         turns: AGENT_TURNS,
         calls_per_turn: 1,
         turn_tokens: TURN_TOKENS,

@@ -12,8 +12,9 @@ use codemode::{BridgeError, CatalogBridge, CodeMode, Llm, RunOptions, ToolBridge
 use serde_json::Value;
 
 use super::turns::{self, AgentRun, CallAnswer, LoopSpec};
+use crate::cli::FunctionCalls;
 
-/// The agent's instructions; `{tools}` becomes one JSON function signature per line.
+/// The agent's instructions ([`turns::system_prompt`]).
 const DIRECT_SYSTEM: &str = include_str!("direct_system.md");
 /// Model turns per task: a chain of calls, a few fixes, the answer.
 const DIRECT_TURNS: usize = 12;
@@ -41,14 +42,21 @@ pub(super) struct DirectRun {
 }
 
 /// Runs `query` with `model` calling the tools of `codemode` directly.
-pub(super) async fn run(codemode: &CodeMode, options: &RunOptions, model: &dyn Llm, query: &str) -> DirectRun {
+pub(super) async fn run(
+    codemode: &CodeMode,
+    options: &RunOptions,
+    model: &dyn Llm,
+    format: FunctionCalls,
+    query: &str,
+) -> DirectRun {
     let bridge = codemode.tool_bridge(options).await;
     let catalog = codemode.catalog();
     let (functions, definition_tokens) = offered_functions(&catalog, query, DEFINITION_TOKENS);
     let names: Vec<String> = functions.iter().map(|f| f.function.name.clone()).collect();
     let specs: Vec<ToolSpec> = functions.iter().map(|f| f.function.clone()).collect();
     let spec = LoopSpec {
-        system: turns::system_prompt(DIRECT_SYSTEM, &specs),
+        system: turns::system_prompt(DIRECT_SYSTEM, &specs, format),
+        functions: turns::native_functions(&specs, format),
         turns: DIRECT_TURNS,
         calls_per_turn: CALLS_PER_TURN,
         turn_tokens: TURN_TOKENS,

@@ -39,7 +39,7 @@ use codemode_demo_server::WorkspaceState;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::cli::{EvalArgs, EvalMode, EvalSuite};
+use crate::cli::{EvalArgs, EvalMode, EvalSuite, FunctionCalls};
 use crate::demo::{demo_harness_tools, demo_server_config};
 use crate::models::{RoleModels, live_models};
 use crate::output::{out, outln};
@@ -113,6 +113,8 @@ struct Harness {
     /// `--learned-types*`: the learned output types every task shares, and how they are used.
     learned: Option<Arc<LearnedTypes>>,
     learned_description: String,
+    /// `--function-calls`: how the agent loops offer functions.
+    function_calls: FunctionCalls,
 }
 
 impl Harness {
@@ -284,6 +286,7 @@ pub async fn run(args: EvalArgs, setup: &Setup, json: bool) -> Result<Outcome> {
         options: setup.options.clone(),
         learned,
         learned_description,
+        function_calls: args.function_calls,
     };
     let started = Instant::now();
     eprintln!(
@@ -482,12 +485,20 @@ impl Harness {
                     run: self.options.clone(),
                     ..ServeOptions::default()
                 };
-                let (run, last_program) = agent::run(codemode, options, self.models.main.as_ref(), query).await?;
+                let (run, last_program) =
+                    agent::run(codemode, options, self.models.main.as_ref(), self.function_calls, query).await?;
                 result.code = last_program;
                 Ok(record_agent(result, run, json!({})))
             }
             EvalMode::Direct => {
-                let direct = direct::run(&codemode, &self.options, self.models.main.as_ref(), query).await;
+                let direct = direct::run(
+                    &codemode,
+                    &self.options,
+                    self.models.main.as_ref(),
+                    self.function_calls,
+                    query,
+                )
+                .await;
                 let offered = json!({
                     "offered_tools": direct.offered,
                     "catalog_tools": direct.catalog,

@@ -3,13 +3,21 @@
 //! (`<tools>` JSON signatures, `<tool_call>` JSON answers, `<tool_response>` results), reads
 //! each result and answers without a call when it is done.
 //!
-//! Models without native function calling (the local ones) write calls as text; they are
-//! read leniently (a missing closing tag, a fenced or bare JSON object, raw newlines and
+//! With `--function-calls native` the functions go as the API's own (`tools`) and calls come
+//! back as `tool_calls`, their results as `tool` messages; a model that writes a call as text
+//! anyway is still read. Models without native function calling (the local ones) write calls
+//! as text; they are read leniently (a missing closing tag, a fenced or bare JSON object, raw newlines and
 //! template literals inside strings), since a baseline that failed on its parser would
 //! measure the parser.
 
-use codemode::{Llm, LlmRequest, LlmRole, Message, TokenUsage, ToolSpec};
+use codemode::{Llm, LlmFunction, LlmFunctionCall, LlmRequest, LlmRole, Message, TokenUsage, ToolSpec};
 use serde_json::{Value, json};
+
+use crate::cli::FunctionCalls;
+
+/// The text-format block of the system prompts (`{functions}`): `{tools}` becomes one JSON
+/// function signature per line.
+const TEXT_FUNCTIONS: &str = include_str!("text_functions.md");
 
 /// What one function call did, as the loop reports it to the model and counts it.
 pub(super) struct CallAnswer {
@@ -25,8 +33,11 @@ pub(super) struct CallAnswer {
 
 /// The limits and wording of one loop.
 pub(super) struct LoopSpec {
-    /// The system prompt, with `{tools}` already replaced.
+    /// The system prompt ([`system_prompt`]).
     pub system: String,
+    /// The functions offered natively (`--function-calls native`); empty when they are in
+    /// the system prompt as text.
+    pub functions: Vec<LlmFunction>,
     /// Model turns before the run gives up.
     pub turns: usize,
     /// Calls read from one turn (later ones are ignored).
@@ -79,6 +90,7 @@ pub(super) async fn drive(
             messages: messages.clone(),
             max_output_tokens: Some(spec.turn_tokens),
             sampling: Default::default(),
+            functions: spec.functions.clone(),
         };
         let response = match model.complete(&request).await {
             Ok(response) => response,
@@ -92,9 +104,23 @@ pub(super) async fn drive(
         let mut usage = response.usage;
         codemode::tokens::count_unreported(&mut usage, &request.messages, &response.text);
         run.usage.add(usage);
-        messages.push(Message::assistant(response.text.clone()));
+        // Native calls, else calls written in the text (also when functions are native: a
+        // model may write them anyway).
+        let native = !response.calls.is_empty();
+        let turn = if native {
+            native_turn(&response.calls)
+        } else {
+            parse_turn(&response.text)
+        };
+        messages.push(if native {
+            Message::assistant_calls(response.text.clone(), response.calls.clone())
+        } else {
+            Message::assistant(response.text.clone())
+        });
+        // One reply per call made, or one for the whole turn (an unreadable or repeated call).
         let mut replies = Vec::new();
-        match parse_turn(&response.text) {
+        let mut made = 0;
+        match turn {
             Turn::Answer(text) => {
                 run.result_type = "answered";
                 run.answer = Value::String(text);
@@ -103,9 +129,13 @@ pub(super) async fn drive(
             Turn::Invalid(why) => {
                 run.calls.push("?".into());
                 run.failed_calls += 1;
-                replies.push(format!(
-                    "Error: {why}. Call a function as <tool_call>{{\"name\": ..., \"arguments\": {{...}}}}</tool_call>, or answer without one when the task is done."
-                ));
+                replies.push(if native {
+                    format!("Error: {why}. Call the function again with a JSON object of arguments, or answer without a call when the task is done.")
+                } else {
+                    format!(
+                        "Error: {why}. Call a function as <tool_call>{{\"name\": ..., \"arguments\": {{...}}}}</tool_call>, or answer without one when the task is done."
+                    )
+                });
             }
             Turn::Calls(mut calls) => {
                 calls.truncate(spec.calls_per_turn);
@@ -134,15 +164,20 @@ pub(super) async fn drive(
                         }
                         replies.push(answer.text);
                     }
+                    made = calls.len();
                     previous = calls;
                 }
             }
         }
-        let replies: Vec<String> = replies
-            .into_iter()
-            .map(|reply| format!("<tool_response>\n{reply}\n</tool_response>"))
-            .collect();
-        messages.push(Message::user(replies.join("\n")));
+        if native {
+            messages.extend(native_replies(&response.calls, replies, made, spec.calls_per_turn));
+        } else {
+            let replies: Vec<String> = replies
+                .into_iter()
+                .map(|reply| format!("<tool_response>\n{reply}\n</tool_response>"))
+                .collect();
+            messages.push(Message::user(replies.join("\n")));
+        }
     }
     run.error = Some(format!("no answer after {} turns", spec.turns));
     run
@@ -161,11 +196,74 @@ pub(super) fn unknown_function(name: &str, names: &[String]) -> CallAnswer {
     }
 }
 
-/// The system prompt `template` with `{tools}` replaced by one JSON function signature per
-/// line.
-pub(super) fn system_prompt(template: &str, functions: &[ToolSpec]) -> String {
-    let signatures: Vec<String> = functions.iter().map(|t| signature(t).to_string()).collect();
-    template.replace("{tools}", &signatures.join("\n"))
+/// The system prompt `template` for `functions`: in text format, `{functions}` becomes the
+/// block that lists their signatures and says how to write a call; natively, the API carries
+/// both and the block is left out.
+pub(super) fn system_prompt(template: &str, functions: &[ToolSpec], format: FunctionCalls) -> String {
+    match format {
+        FunctionCalls::Text => {
+            let signatures: Vec<String> = functions.iter().map(|t| signature(t).to_string()).collect();
+            let block = TEXT_FUNCTIONS.replace("{tools}", &signatures.join("\n"));
+            template
+                .replace("{each}", ", one <tool_call> block each")
+                .replace("{functions}", &block)
+        }
+        FunctionCalls::Native => template.replace("{each}", "").replace("{functions}", ""),
+    }
+}
+
+/// The functions a loop offers natively: none in text format (they are in the prompt).
+pub(super) fn native_functions(functions: &[ToolSpec], format: FunctionCalls) -> Vec<LlmFunction> {
+    match format {
+        FunctionCalls::Text => Vec::new(),
+        FunctionCalls::Native => functions
+            .iter()
+            .map(|t| LlmFunction {
+                name: t.name.clone(),
+                description: t.description.clone().unwrap_or_default(),
+                parameters: t.input_schema.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// A turn of native calls: their arguments are JSON text, read leniently; one that is not
+/// an object makes the turn invalid (none of its calls is made).
+fn native_turn(calls: &[LlmFunctionCall]) -> Turn {
+    let mut read = Vec::new();
+    for call in calls {
+        let arguments = if call.arguments.trim().is_empty() {
+            json!({})
+        } else {
+            lenient_json(&call.arguments).unwrap_or(Value::Null)
+        };
+        if !arguments.is_object() {
+            return Turn::Invalid(format!("the arguments of `{}` are not a JSON object", call.name));
+        }
+        read.push((call.name.clone(), arguments));
+    }
+    Turn::Calls(read)
+}
+
+/// The `tool` messages answering a turn's native calls, one per call as the API requires:
+/// the first `made` get their own reply; a turn answered as a whole gives every call that
+/// reply; calls past `per_turn` are said not to be made.
+fn native_replies(calls: &[LlmFunctionCall], replies: Vec<String>, made: usize, per_turn: usize) -> Vec<Message> {
+    let whole = (made == 0).then(|| replies.first().cloned()).flatten();
+    calls
+        .iter()
+        .enumerate()
+        .map(|(i, call)| {
+            let text = match (&whole, replies.get(i)) {
+                (Some(reply), _) => reply.clone(),
+                (None, Some(reply)) if i < made => reply.clone(),
+                _ => format!(
+                    "Error: this call was not made: at most {per_turn} calls are made from one answer; call it again."
+                ),
+            };
+            Message::tool(call.id.clone(), text)
+        })
+        .collect()
 }
 
 /// One function as the model reads it (the OpenAI `tools` entry).
@@ -292,6 +390,74 @@ mod tests {
 
     fn one(name: &str, arguments: Value) -> Turn {
         Turn::Calls(vec![(name.into(), arguments)])
+    }
+
+    fn native(id: &str, arguments: &str) -> LlmFunctionCall {
+        LlmFunctionCall {
+            id: id.into(),
+            name: "post".into(),
+            arguments: arguments.into(),
+        }
+    }
+
+    #[test]
+    fn native_arguments_are_read_leniently_and_must_be_an_object() {
+        let turn = native_turn(&[native("a", "{\"text\": \"hi\"}"), native("b", "  ")]);
+        assert_eq!(
+            turn,
+            Turn::Calls(vec![("post".into(), json!({"text": "hi"})), ("post".into(), json!({}))])
+        );
+        assert_eq!(
+            native_turn(&[native("a", "{}"), native("b", "[1]")]),
+            Turn::Invalid("the arguments of `post` are not a JSON object".into())
+        );
+    }
+
+    #[test]
+    fn every_native_call_gets_a_reply_naming_it() {
+        let calls = [native("a", "{}"), native("b", "{}"), native("c", "{}")];
+        let made = native_replies(&calls, vec!["one".into(), "two".into()], 2, 2);
+        let read: Vec<(Option<&str>, &str)> = made
+            .iter()
+            .map(|m| (m.call_id.as_deref(), m.content.as_str()))
+            .collect();
+        assert_eq!(&read[..2], [(Some("a"), "one"), (Some("b"), "two")]);
+        assert_eq!(read[2].0, Some("c"));
+        assert!(read[2].1.contains("not made: at most 2 calls"), "{}", read[2].1);
+        // A turn answered as a whole (unreadable or repeated calls) answers each call.
+        let whole = native_replies(&calls[..2], vec!["Error: the same call".into()], 0, 8);
+        assert!(
+            whole
+                .iter()
+                .all(|m| m.content == "Error: the same call" && m.role == codemode::MessageRole::Tool)
+        );
+    }
+
+    #[test]
+    fn native_functions_leave_the_text_format_out_of_the_prompt() {
+        let tool = ToolSpec::new("post", "Posts.", json!({"type": "object"}));
+        let text = system_prompt(
+            "Intro.\n\n{functions}Calls may go in one answer{each}.",
+            std::slice::from_ref(&tool),
+            FunctionCalls::Text,
+        );
+        assert!(
+            text.contains("<tools>\n{\"type\":\"function\",\"function\":{\"name\":\"post\"")
+                && text.contains("one <tool_call> block each."),
+            "{text}"
+        );
+        let native = system_prompt(
+            "Intro.\n\n{functions}Calls may go in one answer{each}.",
+            std::slice::from_ref(&tool),
+            FunctionCalls::Native,
+        );
+        assert_eq!(native, "Intro.\n\nCalls may go in one answer.");
+        assert!(native_functions(std::slice::from_ref(&tool), FunctionCalls::Text).is_empty());
+        let functions = native_functions(&[tool], FunctionCalls::Native);
+        assert_eq!(
+            (functions[0].name.as_str(), functions[0].description.as_str()),
+            ("post", "Posts.")
+        );
     }
 
     #[test]

@@ -144,6 +144,7 @@ impl<'a> RunContext<'a> {
             messages,
             max_output_tokens,
             sampling,
+            functions: Vec::new(),
         };
         let span = tracing::info_span!(
             "model_call",
