@@ -29,6 +29,19 @@ pub struct ModeSummary {
     /// Calls to MCP tools.
     pub tool_calls: usize,
     pub total_ms: f64,
+    /// Direct calling: the fewest and most tools offered to a task as functions, and the
+    /// most in a task's catalog (fewer offered than in the catalog: cut to the search's best).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offered_tools: Option<OfferedTools>,
+}
+
+/// How many tools a mode offered its tasks as functions.
+#[derive(Debug, Serialize, PartialEq, Clone, Copy)]
+pub struct OfferedTools {
+    pub fewest: u64,
+    pub most: u64,
+    /// The largest catalog of the suite's tasks.
+    pub catalog: u64,
 }
 
 /// The summaries of `tasks`, suites and modes in the order they first appear.
@@ -52,6 +65,7 @@ pub fn summarize(tasks: &[&TaskResult]) -> Vec<ModeSummary> {
                     multi_step_prompt_tokens: 0,
                     tool_calls: 0,
                     total_ms: 0.0,
+                    offered_tools: None,
                 });
                 summaries.len() - 1
             }
@@ -72,6 +86,17 @@ pub fn summarize(tasks: &[&TaskResult]) -> Vec<ModeSummary> {
         }
         s.tool_calls += r.tool_calls;
         s.total_ms += r.total_ms;
+        let count = |key: &str| r.output.get(key).and_then(serde_json::Value::as_u64);
+        if let (Some(offered), Some(catalog)) = (count("offered_tools"), count("catalog_tools")) {
+            let o = s.offered_tools.get_or_insert(OfferedTools {
+                fewest: offered,
+                most: offered,
+                catalog,
+            });
+            o.fewest = o.fewest.min(offered);
+            o.most = o.most.max(offered);
+            o.catalog = o.catalog.max(catalog);
+        }
     }
     summaries
 }
@@ -108,7 +133,7 @@ pub fn table(summaries: &[ModeSummary]) -> String {
             "",
             w = suite.len() + 1
         );
-        for s in rows {
+        for s in &rows {
             let _ = writeln!(
                 t,
                 "{:<w$} {:<9} {:>7} {:>10} {:>6} {:>7} {:>11} {:>10} {:>13} {:>6} {:>7.1}",
@@ -125,6 +150,26 @@ pub fn table(summaries: &[ModeSummary]) -> String {
                 s.total_ms / 60_000.0,
                 w = suite.len() + 1
             );
+        }
+        for s in rows
+            .iter()
+            .filter(|s| s.offered_tools.is_some_and(|o| o.most < o.catalog))
+        {
+            if let Some(o) = s.offered_tools {
+                let range = if o.fewest == o.most {
+                    o.most.to_string()
+                } else {
+                    format!("{}-{}", o.fewest, o.most)
+                };
+                let _ = writeln!(
+                    t,
+                    "{:<w$} {}: offered {range} of {} tools a task, the search's best for the request first (the definitions that fit their token budget)",
+                    "",
+                    s.mode,
+                    o.catalog,
+                    w = suite.len() + 1
+                );
+            }
         }
         let _ = writeln!(t);
     }
@@ -177,6 +222,9 @@ mod tests {
             task(EvalMode::Direct, "chain", false, "answered", 400),
             task(EvalMode::Direct, "single", true, "answered", 70),
         ];
+        let mut tasks = tasks;
+        tasks[2].output = serde_json::json!({"offered_tools": 20, "catalog_tools": 44});
+        tasks[3].output = serde_json::json!({"offered_tools": 28, "catalog_tools": 44});
         let refs: Vec<&TaskResult> = tasks.iter().collect();
         let summaries = summarize(&refs);
         assert_eq!(summaries.len(), 2);
@@ -197,6 +245,16 @@ mod tests {
         let table = table(&summaries);
         assert!(table.contains("pipeline") && table.contains("direct"), "{table}");
         assert!(table.contains("1/2"), "{table}");
+        assert_eq!(
+            direct.offered_tools,
+            Some(OfferedTools {
+                fewest: 20,
+                most: 28,
+                catalog: 44
+            })
+        );
+        assert_eq!(pipeline.offered_tools, None);
+        assert!(table.contains("direct: offered 20-28 of 44 tools a task"), "{table}");
         assert_eq!(
             super::table(&summaries[..1]),
             "",
