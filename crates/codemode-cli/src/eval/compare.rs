@@ -151,25 +151,24 @@ pub fn table(summaries: &[ModeSummary]) -> String {
                 w = suite.len() + 1
             );
         }
-        for s in rows
+        // Direct calling whose catalog was cut to the search's best.
+        let cut = rows
             .iter()
-            .filter(|s| s.offered_tools.is_some_and(|o| o.most < o.catalog))
-        {
-            if let Some(o) = s.offered_tools {
-                let range = if o.fewest == o.most {
-                    o.most.to_string()
-                } else {
-                    format!("{}-{}", o.fewest, o.most)
-                };
-                let _ = writeln!(
-                    t,
-                    "{:<w$} {}: offered {range} of {} tools a task, the search's best for the request first (the definitions that fit their token budget)",
-                    "",
-                    s.mode,
-                    o.catalog,
-                    w = suite.len() + 1
-                );
-            }
+            .filter_map(|s| Some((s, s.offered_tools.filter(|o| o.most < o.catalog)?)));
+        for (s, o) in cut {
+            let range = if o.fewest == o.most {
+                o.most.to_string()
+            } else {
+                format!("{}-{}", o.fewest, o.most)
+            };
+            let _ = writeln!(
+                t,
+                "{:<w$} {}: offered {range} of {} tools a task, the search's best for the request first (the definitions that fit their token budget)",
+                "",
+                s.mode,
+                o.catalog,
+                w = suite.len() + 1
+            );
         }
         let _ = writeln!(t);
     }
@@ -216,13 +215,12 @@ mod tests {
 
     #[test]
     fn modes_are_summed_apart_and_multi_step_tasks_counted_on_their_own() {
-        let tasks = [
+        let mut tasks = [
             task(EvalMode::Pipeline, "chain", true, "success", 100),
             task(EvalMode::Pipeline, "single", false, "success", 50),
             task(EvalMode::Direct, "chain", false, "answered", 400),
             task(EvalMode::Direct, "single", true, "answered", 70),
         ];
-        let mut tasks = tasks;
         tasks[2].output = serde_json::json!({"offered_tools": 20, "catalog_tools": 44});
         tasks[3].output = serde_json::json!({"offered_tools": 28, "catalog_tools": 44});
         let refs: Vec<&TaskResult> = tasks.iter().collect();
