@@ -74,6 +74,15 @@ impl Llm for RecordingLlm {
             .iter()
             .map(|m| Message {
                 content: redact(&m.content, &self.secrets),
+                // A native call's arguments are the model's words like any content.
+                calls: m
+                    .calls
+                    .iter()
+                    .map(|c| LlmFunctionCall {
+                        arguments: redact(&c.arguments, &self.secrets),
+                        ..c.clone()
+                    })
+                    .collect(),
                 ..m.clone()
             })
             .collect();
@@ -257,6 +266,48 @@ mod tests {
         let err = replay.complete(&req(LlmRole::Main, "repair", "x")).await.unwrap_err();
         assert!(err.to_string().contains("no more calls for the main role"));
         assert!(ReplayLlm::from_jsonl("not json").is_err());
+    }
+
+    #[tokio::test]
+    async fn native_calls_are_recorded_redacted_and_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("calls.jsonl");
+        let token = "sk-live0123456789abcdefghij";
+        /// A test double: a model that answers every request with one native call.
+        struct Calling;
+        #[async_trait]
+        impl Llm for Calling {
+            async fn complete(&self, _: &LlmRequest) -> Result<LlmResponse, LlmError> {
+                Ok(LlmResponse {
+                    calls: vec![LlmFunctionCall {
+                        id: "call_2".into(),
+                        name: "post".into(),
+                        arguments: "{}".into(),
+                    }],
+                    ..LlmResponse::text("")
+                })
+            }
+        }
+        let recorder = RecordingLlm::new(Arc::new(Calling), &path).unwrap();
+        let call = LlmFunctionCall {
+            id: "call_1".into(),
+            name: "login".into(),
+            arguments: format!("{{\"key\": \"{token}\"}}"),
+        };
+        let request = LlmRequest {
+            role: LlmRole::Main,
+            step: "agent".into(),
+            messages: vec![Message::assistant_calls("", vec![call]), Message::tool("call_1", "ok")],
+            max_output_tokens: None,
+            sampling: Default::default(),
+            functions: Vec::new(),
+        };
+        recorder.complete(&request).await.unwrap();
+        let recorded = std::fs::read_to_string(&path).unwrap();
+        assert!(!recorded.contains(token), "{recorded}");
+        assert!(recorded.contains("\"call_id\":\"call_1\""), "{recorded}");
+        let replayed = ReplayLlm::from_file(&path).unwrap().complete(&request).await.unwrap();
+        assert_eq!(replayed.calls[0].id, "call_2");
     }
 
     #[test]
