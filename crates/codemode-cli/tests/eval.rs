@@ -418,9 +418,11 @@ fn eval_without_models_or_with_an_unknown_task_is_a_usage_error() {
     assert!(text(&out.stderr).contains("post-general"), "{}", text(&out.stderr));
 }
 
-/// The filter's recall over the real LiveMCPBench catalog (527 tools). The scripted tiny
-/// model keeps nothing; the plan names one of the first task's two gold tools by path, and
-/// the filter always keeps what the plan names.
+/// The filter's recall over the real LiveMCPBench catalog (527 tools), with scripted models
+/// (test doubles): the plan names no tool, the strategy model's search keywords say
+/// "museum", and the tiny model keeps nothing, so what is kept is the search's trusted best.
+/// The first task's gold tools (the Met Museum's object search and lookup) share no word
+/// with "find the painting ...": without the keywords the search does not find them.
 #[test]
 fn recall_counts_the_gold_tools_the_filter_kept() {
     let Some(data) = livemcpbench() else {
@@ -429,7 +431,7 @@ fn recall_counts_the_gold_tools_the_filter_kept() {
     };
     let dir = tempfile::tempdir().unwrap();
     let script = json!({
-        "strategy": ["1. Find the painting with `met_museum.search_museum_objects`.\n2. Return what it says."],
+        "strategy": ["1. Find the painting.\n2. Return what it says.", "museum art collection object"],
         "tiny": ["[]"],
     });
     std::fs::write(dir.path().join("script.json"), script.to_string()).unwrap();
@@ -438,44 +440,53 @@ fn recall_counts_the_gold_tools_the_filter_kept() {
         "[llm.main]\nprovider = \"scripted\"\nscript = \"script.json\"\n",
     )
     .unwrap();
-    let out = codemode(
-        dir.path(),
-        &[
-            "eval",
-            "--tasks",
-            "none",
-            "--recall",
-            "1",
-            // The tiny model's answer alone, so what it kept is what is counted.
-            "--retrieval-keep",
-            "0",
-            "--livemcpbench",
-            data.to_str().unwrap(),
-            "--output",
-            "recall.json",
-        ],
-    );
-    assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
-    let eval = results(dir.path(), "recall.json");
-    let r = &eval["recall"][0];
+    let recall = |keywords: &str| {
+        let out = codemode(
+            dir.path(),
+            &[
+                "eval",
+                "--tasks",
+                "none",
+                "--recall",
+                "1",
+                // The tiny model's answer alone beside the search's trusted best.
+                "--retrieval-keep",
+                "0",
+                "--search-keywords",
+                keywords,
+                "--livemcpbench",
+                data.to_str().unwrap(),
+                "--output",
+                "recall.json",
+            ],
+        );
+        assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
+        (
+            results(dir.path(), "recall.json")["recall"][0].clone(),
+            text(&out.stdout),
+        )
+    };
+
+    let (r, stdout) = recall("true");
     assert_eq!(r["catalog"], 527, "{r:#}");
     assert_eq!(
         r["gold"],
         json!(["search-museum-objects", "get-museum-object"]),
         "{r:#}"
     );
-    assert_eq!(r["found"], json!(["search-museum-objects"]), "{r:#}");
-    assert_eq!(r["recall"], 0.5, "{r:#}");
-    assert_eq!(r["selected"], 1, "{r:#}");
-    assert_eq!(
-        r["model_calls"], 5,
-        "a plan and 4 filter batches of the search's 80 candidates: {r:#}"
-    );
-    assert!(
-        text(&out.stdout).contains("mean recall 0.50 over 1 tasks"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_eq!(r["keywords"], "museum art collection object", "{r:#}");
+    assert_eq!(r["found"], r["gold"], "{r:#}");
+    assert_eq!(r["recall"], 1.0, "{r:#}");
+    // 50 candidates: the best 30 kept, the last 20 in one batch the tiny model emptied.
+    assert_eq!(r["selected"], 30, "{r:#}");
+    assert_eq!(r["model_calls"], 3, "a plan, the keywords and one filter batch: {r:#}");
+    assert_eq!(r["tiny_calls"], 1, "{r:#}");
+    assert!(stdout.contains("mean recall 1.00 over 1 tasks"), "{stdout}");
+
+    let (r, _) = recall("false");
+    assert!(r.get("keywords").is_none(), "{r:#}");
+    assert_eq!(r["found"], json!([]), "no word of the request finds the museum: {r:#}");
+    assert_eq!(r["model_calls"], 2, "{r:#}");
 }
 
 /// `--recall N --mode direct`: the tools a direct tool-calling agent would be offered for

@@ -419,12 +419,19 @@ run_limits! {
     /// search index alone, no model) or hybrid (the index keeps `retrieval_candidates`, the
     /// tiny model picks among them).
     filter_mode: FilterMode = FilterMode::Hybrid, flag "filter-mode", unit "MODE", check any;
-    /// Tools the search index keeps for the tiny model (hybrid) or as the selection (retrieval).
-    retrieval_candidates: usize = 80, flag "retrieval-candidates", unit "N", check at_least(1);
+    /// Tools the search index keeps (catalogs larger than this): all but the last
+    /// `max_tools_per_prompt` are kept and the tiny model judges the rest (hybrid), or all
+    /// are the selection (retrieval).
+    retrieval_candidates: usize = 50, flag "retrieval-candidates", unit "N", check at_least(1);
     /// Tools the search index ranks best for the request and the plan that are kept whatever
     /// the tiny model answers (hybrid): a small tiny model drops tools a task needs. 0: the
     /// tiny model's answer alone.
     retrieval_keep: usize = 3, flag "retrieval-keep", unit "N", check any;
+    /// Whether the strategy model writes search keywords for the request (the kind of tools
+    /// it needs, in words their descriptions use) before the search over a catalog larger
+    /// than `retrieval_candidates`: one short model call that finds tools sharing no word
+    /// with the request.
+    search_keywords: bool = true, flag "search-keywords", unit "BOOL", check any;
     /// Whether filter prompts show tool descriptions; false lists names and parameters only.
     include_descriptions_in_filter: bool = true, flag "include-descriptions-in-filter", unit "BOOL", check any;
     /// Filter prompts in flight at once.

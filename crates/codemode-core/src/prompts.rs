@@ -14,6 +14,9 @@ pub(crate) const PLAN_EXAMPLE_ASSISTANT: &str = include_str!("../prompts/plan_ex
 pub(crate) const FILTER_SYSTEM: &str = include_str!("../prompts/filter_system.md");
 pub(crate) const FILTER_USER: &str = include_str!("../prompts/filter_user.md");
 pub(crate) const FILTER_RETRY: &str = include_str!("../prompts/filter_retry.md");
+/// Words a helpful tool's description would contain, for the search over a large catalog.
+pub(crate) const SEARCH_KEYWORDS_SYSTEM: &str = include_str!("../prompts/search_keywords_system.md");
+pub(crate) const SEARCH_KEYWORDS_USER: &str = include_str!("../prompts/search_keywords_user.md");
 pub(crate) const IMPLEMENT_SYSTEM: &str = include_str!("../prompts/implement_system.md");
 pub(crate) const IMPLEMENT_USER: &str = include_str!("../prompts/implement_user.md");
 /// A worked request and program, sent as an earlier turn for the same reason as the plan's.

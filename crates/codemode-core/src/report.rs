@@ -161,6 +161,9 @@ pub struct RunReport {
     /// The plan.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pseudocode: Option<String>,
+    /// The keywords the strategy model gave the filter's search (large catalogs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_keywords: Option<String>,
     /// Tool paths chosen by the filter (or given).
     pub selected_tools: Vec<String>,
     /// Filter batches that failed (their tools were kept).
@@ -218,6 +221,7 @@ impl Default for RunReport {
             timings: Vec::new(),
             total_duration_ms: 0.0,
             pseudocode: None,
+            search_keywords: None,
             selected_tools: Vec::new(),
             filter_failures: Vec::new(),
             code: None,

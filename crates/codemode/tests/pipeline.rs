@@ -465,12 +465,14 @@ fn thousand_tools() -> ToolCatalog {
     catalog
 }
 
-/// A pipeline over [`thousand_tools`]: the strategy model answers `plan`, the tiny model
-/// selects every tool it is shown, the main model returns 1.
+/// A pipeline over [`thousand_tools`]: the strategy model answers `plan`, then the search
+/// keywords "billing records", the tiny model selects every tool it is shown, the main model
+/// returns 1.
 async fn over_thousand_tools(plan: &str) -> (Arc<ScriptedLlm>, CodeMode) {
     let llm = Arc::new(
         ScriptedLlm::new()
             .reply(LlmRole::Strategy, plan)
+            .reply(LlmRole::Strategy, "Billing, records.")
             .respond_with(LlmRole::Tiny, select_all)
             .reply(LlmRole::Main, fenced("return 1;")),
     );
@@ -492,20 +494,43 @@ async fn hybrid_filter_asks_the_tiny_model_about_the_search_candidates_only() {
         .await
         .unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
-    let filters: Vec<_> = llm.requests().into_iter().filter(|r| r.step == "filter").collect();
-    assert_eq!(filters.len(), 2, "30 candidates in batches of 20");
-    // The two invoice tools rank first, so they are among the candidates.
-    assert!(report.selected_tools.contains(&"ns3.tool_042".to_string()));
-    assert!(report.selected_tools.contains(&"ns7.tool_042".to_string()));
-    // The scripted tiny model keeps every tool it is shown, which filters nothing: each
-    // batch keeps its tools among the search's best 10 (see the test below).
-    let kept = report.selected_tools.len();
-    assert!(kept <= 10, "{kept}");
-    let detail = &report.timing(Step::Filter).unwrap().detail;
+    let requests = llm.requests();
+    let keywords: Vec<_> = requests.iter().filter(|r| r.step == "keywords").collect();
+    assert_eq!(keywords.len(), 1, "one keywords call before the search");
+    assert!(keywords[0].messages[1].content.contains("sum the invoices"));
+    assert_eq!(report.search_keywords.as_deref(), Some("billing records"));
+    let filters: Vec<_> = requests.iter().filter(|r| r.step == "filter").collect();
     assert_eq!(
-        detail,
-        &format!("{kept} of 1000 tools, 30 candidates by search, 2 batches")
+        filters.len(),
+        1,
+        "30 candidates: the best 10 are kept, the tiny model judges the last 20"
     );
+    let listing = &filters[0].messages[1].content;
+    // The two invoice tools rank first: kept without asking the tiny model.
+    for invoices in ["ns3.tool_042", "ns7.tool_042"] {
+        assert!(report.selected_tools.iter().any(|t| t == invoices));
+        assert!(!listing.contains(invoices), "{listing}");
+    }
+    // The scripted tiny model keeps every tool it is shown, which filters nothing: the
+    // batch keeps only its tools among the search's best 10 (see below), all trusted anyway.
+    assert_eq!(report.selected_tools.len(), 10, "{:?}", report.selected_tools);
+    let detail = &report.timing(Step::Filter).unwrap().detail;
+    assert_eq!(detail, "10 of 1000 tools, 30 candidates by search, 1 batch");
+
+    // Keywords off: no keywords call, the same split.
+    let (llm, cm) = over_thousand_tools("1. Read the invoices.").await;
+    let report = cm
+        .run(
+            RunOptions::new("sum the invoices")
+                .retrieval_candidates(30)
+                .search_keywords(false),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert!(llm.requests().iter().all(|r| r.step != "keywords"));
+    assert_eq!(report.search_keywords, None);
+    assert_eq!(report.selected_tools.len(), 10, "{:?}", report.selected_tools);
 
     // Without descriptions the listing shows names and parameters only.
     let (llm, cm) = over_thousand_tools("plan").await;
@@ -541,8 +566,9 @@ async fn hybrid_filter_keeps_the_best_ranked_tools_whatever_the_tiny_model_answe
             .build()
             .await
             .unwrap();
+        // 20 candidates, one batch: the tiny model judges them all.
         let options = RunOptions::new("sum the invoices")
-            .retrieval_candidates(30)
+            .retrieval_candidates(20)
             .retrieval_keep(keep);
         cm.run(options).await.unwrap()
     };
@@ -556,9 +582,9 @@ async fn hybrid_filter_keeps_the_best_ranked_tools_whatever_the_tiny_model_answe
 
 #[tokio::test]
 async fn a_tiny_model_that_keeps_every_tool_of_a_batch_is_read_as_no_answer() {
-    // 30 candidates in batches of 20 and 10; the tiny model answers each with all of its
-    // tools. That filters nothing: each batch keeps only its tools the search ranks among
-    // the best 10 for the request and the plan.
+    // 20 candidates in one batch; the tiny model answers with all of its tools. That
+    // filters nothing: the batch keeps only its tools the search ranks among the best 10
+    // for the request and the plan.
     let llm = Arc::new(
         ScriptedLlm::new()
             .reply(LlmRole::Strategy, "1. Read the invoices.")
@@ -573,7 +599,7 @@ async fn a_tiny_model_that_keeps_every_tool_of_a_batch_is_read_as_no_answer() {
         .await
         .unwrap();
     let report = cm
-        .run(RunOptions::new("sum the invoices").retrieval_candidates(30))
+        .run(RunOptions::new("sum the invoices").retrieval_candidates(20))
         .await
         .unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");

@@ -47,7 +47,13 @@ pub struct RecallResult {
     pub selected: usize,
     pub catalog: usize,
     pub result_type: String,
+    /// The strategy model's search keywords (pipeline, large catalogs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keywords: Option<String>,
     pub model_calls: u64,
+    /// The tiny model's calls and prompt tokens (the filter's batches).
+    pub tiny_calls: u64,
+    pub tiny_prompt_tokens: u64,
     /// Prompt tokens: the plan's and the filter's (pipeline); the first turn's definitions
     /// and request, sent again with every later turn (direct).
     pub prompt_tokens: u64,
@@ -162,6 +168,7 @@ pub async fn measure(harness: &Harness, data: &Data) -> Result<Vec<RecallResult>
             .cloned()
             .collect();
         let recall = share(found.len(), task.gold.len());
+        let tiny = report.token_usage.get("tiny");
         eprintln!(
             "{}/{} gold tools kept, {} selected",
             found.len(),
@@ -178,7 +185,10 @@ pub async fn measure(harness: &Harness, data: &Data) -> Result<Vec<RecallResult>
             selected: report.selected_tools.len(),
             catalog: size,
             result_type: report.result_type.to_string(),
+            keywords: report.search_keywords.clone(),
             model_calls: report.token_usage.values().map(|u| u.calls).sum(),
+            tiny_calls: tiny.map_or(0, |u| u.calls),
+            tiny_prompt_tokens: tiny.map_or(0, |u| u.prompt_tokens),
             prompt_tokens: report.token_usage.values().map(|u| u.prompt_tokens).sum(),
             total_ms: started.elapsed().as_secs_f64() * 1000.0,
         });
@@ -215,7 +225,10 @@ pub fn measure_direct(data: &Data) -> Result<Vec<RecallResult>> {
             selected: offered.len(),
             catalog: catalog.len(),
             result_type: "offered".into(),
+            keywords: None,
             model_calls: 0,
+            tiny_calls: 0,
+            tiny_prompt_tokens: 0,
             prompt_tokens: definition_tokens + codemode::tokens::count_tokens(&task.question),
             total_ms: started.elapsed().as_secs_f64() * 1000.0,
         });
@@ -234,26 +247,28 @@ pub fn table(results: &[RecallResult]) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "\nLiveMCPBench filter recall ({} tools)\n{:<44} {:<8} {:>6} {:>8} {:>6} {:>7} {:>7}",
+        "\nLiveMCPBench filter recall ({} tools)\n{:<44} {:<8} {:>6} {:>8} {:>6} {:>5} {:>7} {:>7}",
         results.first().map_or(0, |r| r.catalog),
         "question",
         "mode",
         "recall",
         "selected",
         "calls",
+        "tiny",
         "prompt",
         "s"
     );
-    let _ = writeln!(t, "{}", "-".repeat(92));
+    let _ = writeln!(t, "{}", "-".repeat(98));
     for r in results {
         let _ = writeln!(
             t,
-            "{:<44} {:<8} {:>6.2} {:>8} {:>6} {:>7} {:>7.1}",
+            "{:<44} {:<8} {:>6.2} {:>8} {:>6} {:>5} {:>7} {:>7.1}",
             truncate(&r.question, 43),
             r.mode,
             r.recall,
             r.selected,
             r.model_calls,
+            r.tiny_calls,
             r.prompt_tokens,
             r.total_ms / 1000.0
         );
@@ -265,9 +280,13 @@ pub fn table(results: &[RecallResult]) -> String {
         let n = of_mode.len().max(1) as f64;
         let mean = of_mode.iter().map(|r| r.recall).sum::<f64>() / n;
         let selected = of_mode.iter().map(|r| r.selected).sum::<usize>() as f64 / n;
+        let tiny = of_mode.iter().map(|r| r.tiny_calls).sum::<u64>() as f64 / n;
+        let prompt = of_mode.iter().map(|r| r.prompt_tokens).sum::<u64>() as f64 / n;
+        let seconds = of_mode.iter().map(|r| r.total_ms).sum::<f64>() / n / 1000.0;
         let _ = writeln!(
             t,
-            "{mode}: mean recall {mean:.2} over {} tasks, {selected:.0} tools kept on average",
+            "{mode}: mean recall {mean:.2} over {} tasks, {selected:.0} tools kept on average; \
+             a task: {tiny:.1} tiny-model calls, {prompt:.0} prompt tokens, {seconds:.1} s",
             of_mode.len()
         );
     }

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use futures::StreamExt;
 
+use super::keywords;
 use super::run::{RunContext, StepFailure};
 use crate::catalog::{CatalogEntry, ToolCatalog};
 use crate::filter::{FilterAnswer, parse_filter_answer};
@@ -33,6 +34,8 @@ pub(super) struct Filtered {
     pub batches: usize,
     /// Batches that failed (their tools are in `selected`).
     pub failures: Vec<FilterBatchFailure>,
+    /// The strategy model's search keywords, when it was asked.
+    pub keywords: Option<String>,
 }
 
 impl Filtered {
@@ -53,44 +56,79 @@ impl Filtered {
 }
 
 /// The share of the search's candidates that come from the request alone, before the
-/// request and the plan together fill the rest: a small planner's plan can be about the
+/// request, the keywords and the plan together fill the rest: a small planner's plan can be about the
 /// wrong thing (seen: a museum question planned as recipe lookups), and its words then
 /// outweigh the request's. Measured on the LiveMCPBench dev tasks with a good plan, a
 /// quarter costs nothing (recall@80 0.888 either way).
 const QUERY_ONLY_SHARE: usize = 4;
 
-/// The tools the tiny model is asked about: all of them, or the search's best
-/// `retrieval_candidates` (a quarter for the request alone, the rest for the request and the
-/// plan), in catalog order so a batch's contents do not depend on scores.
-fn candidates<'c>(
-    options: &RunOptions,
-    plan: &str,
-    catalog: &'c ToolCatalog,
-) -> (Vec<&'c CatalogEntry>, Option<usize>) {
-    let search = match options.filter_mode {
+/// Whether the filter searches the catalog before asking the tiny model.
+fn searches(options: &RunOptions, catalog: &ToolCatalog) -> bool {
+    match options.filter_mode {
         FilterMode::Llm => false,
         FilterMode::Hybrid => catalog.len() > options.retrieval_candidates,
         FilterMode::Retrieval => true,
-    };
-    if !search {
-        return (catalog.entries().collect(), None);
+    }
+}
+
+/// What the search leaves for the tiny model.
+struct Candidates<'c> {
+    /// Kept whatever the tiny model answers: the search's best.
+    trusted: Vec<String>,
+    /// The tools the tiny model is asked about, in catalog order so a batch's contents do
+    /// not depend on scores.
+    asked: Vec<&'c CatalogEntry>,
+    /// How many tools the search kept; `None` when it did not run.
+    searched: Option<usize>,
+}
+
+/// Without a search, every tool goes to the tiny model. With one, the search keeps the
+/// `retrieval_candidates` tools it ranks best: a quarter for the request alone, then the
+/// best for the `search` text (the request, the model's keywords and the plan). In `hybrid` mode all but the last `max_tools_per_prompt` of them are kept as they
+/// are and the tiny model judges that last batch: on the LiveMCPBench dev tasks the 0.5B
+/// tiny model kept about a third of the needed tools it was shown, where the search's first
+/// 30 of 527 held two thirds of them.
+fn candidates<'c>(options: &RunOptions, search: &str, catalog: &'c ToolCatalog) -> Candidates<'c> {
+    if !searches(options, catalog) {
+        return Candidates {
+            trusted: Vec::new(),
+            asked: catalog.entries().collect(),
+            searched: None,
+        };
     }
     let limit = options.retrieval_candidates;
-    let mut kept: BTreeSet<String> = catalog
+    let mut ranked: Vec<String> = catalog
         .search(&options.query, limit / QUERY_ONLY_SHARE)
         .into_iter()
         .map(|h| h.path)
         .collect();
-    let with_plan = catalog.search(&format!("{}\n{plan}", options.query), limit);
-    for hit in with_plan {
-        if kept.len() >= limit {
+    for hit in catalog.search(search, limit) {
+        if ranked.len() >= limit {
             break;
         }
-        kept.insert(hit.path);
+        if !ranked.contains(&hit.path) {
+            ranked.push(hit.path);
+        }
     }
-    let kept: Vec<&CatalogEntry> = kept.iter().filter_map(|p| catalog.tool(p)).collect();
-    let n = kept.len();
-    (kept, Some(n))
+    let searched = Some(ranked.len());
+    let trusted_count = match options.filter_mode {
+        FilterMode::Retrieval => ranked.len(),
+        _ => ranked.len().saturating_sub(options.max_tools_per_prompt),
+    };
+    let asked: BTreeSet<String> = ranked.split_off(trusted_count).into_iter().collect();
+    Candidates {
+        trusted: ranked,
+        asked: asked.iter().filter_map(|p| catalog.tool(p)).collect(),
+        searched,
+    }
+}
+
+/// What the search looks for with the plan: the request, the keywords (when any) and the plan.
+fn search_text(query: &str, keywords: Option<&str>, plan: &str) -> String {
+    match keywords {
+        Some(keywords) => format!("{query}\n{keywords}\n{plan}"),
+        None => format!("{query}\n{plan}"),
+    }
 }
 
 /// Asks the tiny model about every batch, at most `max_concurrent_threads` at a time, and
@@ -103,25 +141,41 @@ fn candidates<'c>(
 /// run ends with `llm_error`.
 ///
 /// In `retrieval` mode (or without a tiny model) the search's candidates are the selection.
+///
+/// Before a search (`search_keywords` on, a `strategy` model given), the strategy model
+/// names the kind of tools the request needs ([`super::keywords`]).
 pub(super) async fn filter(
     ctx: &RunContext<'_>,
     tiny: Option<&dyn Llm>,
+    strategy: Option<&dyn Llm>,
     options: &RunOptions,
     plan: &str,
     catalog: &ToolCatalog,
 ) -> Result<Filtered, StepFailure> {
     let all: Vec<&CatalogEntry> = catalog.entries().collect();
-    let (entries, candidates) = candidates(options, plan, catalog);
+    let keywords = match strategy {
+        Some(llm) if options.search_keywords && searches(options, catalog) => {
+            keywords::search_keywords(ctx, llm, &options.query).await
+        }
+        _ => None,
+    };
+    let search = search_text(&options.query, keywords.as_deref(), plan);
+    let Candidates {
+        trusted,
+        asked: entries,
+        searched,
+    } = candidates(options, &search, catalog);
     let mut filtered = Filtered {
-        selected: BTreeSet::new(),
-        candidates,
+        selected: trusted.into_iter().collect(),
+        candidates: searched,
         batches: 0,
         failures: Vec::new(),
+        keywords,
     };
     let tiny = match tiny {
         Some(tiny) if options.filter_mode != FilterMode::Retrieval => tiny,
         _ => {
-            filtered.selected = entries.iter().map(|e| e.path.clone()).collect();
+            filtered.selected.extend(entries.iter().map(|e| e.path.clone()));
             filtered.selected.extend(named_in(plan, &all));
             return Ok(filtered);
         }
@@ -155,11 +209,7 @@ pub(super) async fn filter(
                 // the main model's prompt grew to 6,000 tokens).
                 let ranked = ranked.get_or_insert_with(|| {
                     let limit = (options.max_tools_per_prompt / INDISCRIMINATE_SHARE).max(options.retrieval_keep);
-                    catalog
-                        .search(&format!("{}\n{plan}", options.query), limit)
-                        .into_iter()
-                        .map(|hit| hit.path)
-                        .collect()
+                    catalog.search(&search, limit).into_iter().map(|hit| hit.path).collect()
                 });
                 tracing::debug!(
                     batch = i,
@@ -197,7 +247,7 @@ pub(super) async fn filter(
     }
     filtered.selected.extend(named_in(plan, &all));
     if options.filter_mode == FilterMode::Hybrid {
-        filtered.selected.extend(best_ranked(options, plan, catalog));
+        filtered.selected.extend(best_ranked(options, &search, catalog));
     }
     Ok(filtered)
 }
@@ -215,17 +265,17 @@ fn keeps_everything(selected: &BTreeSet<String>, batch: usize) -> bool {
     batch > INDISCRIMINATE_BATCH && selected.len() >= batch
 }
 
-/// The `retrieval_keep` tools the search index ranks best for the request and the plan:
+/// The `retrieval_keep` tools the search index ranks best for the `search` text:
 /// kept whatever the tiny model answers. Seen with a 0.5B tiny model on an 11-tool catalog:
 /// it answered with the same block of the list for most requests and dropped
 /// `send_message` from "post the number to the general channel"; the main model then
 /// emailed a channel.
-fn best_ranked(options: &RunOptions, plan: &str, catalog: &ToolCatalog) -> Vec<String> {
+fn best_ranked(options: &RunOptions, search: &str, catalog: &ToolCatalog) -> Vec<String> {
     if options.retrieval_keep == 0 {
         return Vec::new();
     }
     catalog
-        .search(&format!("{}\n{plan}", options.query), options.retrieval_keep)
+        .search(search, options.retrieval_keep)
         .into_iter()
         .map(|hit| hit.path)
         .collect()

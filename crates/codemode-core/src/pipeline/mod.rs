@@ -8,6 +8,7 @@ mod check;
 mod execute;
 mod filter;
 mod implement;
+mod keywords;
 mod plan;
 mod rerun;
 mod run;
@@ -512,7 +513,7 @@ impl CodeMode {
         clock.finish(report, "");
 
         let clock = StepClock::start(ctx.observer, Step::Filter);
-        let filtered = match filter::filter(ctx, tiny, options, &plan, catalog)
+        let filtered = match filter::filter(ctx, tiny, Some(strategy), options, &plan, catalog)
             .instrument(clock.span())
             .await
         {
@@ -522,6 +523,7 @@ impl CodeMode {
                 return None;
             }
         };
+        report.search_keywords = filtered.keywords.clone();
         report.selected_tools = filtered.selected.iter().cloned().collect();
         report.filter_failures = filtered.failures.clone();
         clock.finish(report, filtered.detail(catalog.len()));
