@@ -56,8 +56,8 @@ impl Filtered {
 }
 
 /// The share of the search's candidates that come from the request alone, before the
-/// request, the keywords and the plan together fill the rest: a small planner's plan can be about the
-/// wrong thing (seen: a museum question planned as recipe lookups), and its words then
+/// request, the keywords and the plan together fill the rest: a small planner's plan can be
+/// about the wrong thing (seen: a museum question planned as recipe lookups), and its words then
 /// outweigh the request's. Measured on the LiveMCPBench dev tasks with a good plan, a
 /// quarter costs nothing (recall@80 0.888 either way).
 const QUERY_ONLY_SHARE: usize = 4;
@@ -143,22 +143,21 @@ fn search_text(query: &str, keywords: Option<&str>, plan: &str) -> String {
 ///
 /// In `retrieval` mode (or without a tiny model) the search's candidates are the selection.
 ///
-/// Before a search (`search_keywords` on, a `strategy` model given), the strategy model
-/// names the kind of tools the request needs ([`super::keywords`]).
+/// Before a search (`search_keywords` on), the strategy model names the kind of tools the
+/// request needs ([`super::keywords`]).
 pub(super) async fn filter(
     ctx: &RunContext<'_>,
     tiny: Option<&dyn Llm>,
-    strategy: Option<&dyn Llm>,
+    strategy: &dyn Llm,
     options: &RunOptions,
     plan: &str,
     catalog: &ToolCatalog,
 ) -> Result<Filtered, StepFailure> {
     let all: Vec<&CatalogEntry> = catalog.entries().collect();
-    let keywords = match strategy {
-        Some(llm) if options.search_keywords && searches(options, catalog) => {
-            keywords::search_keywords(ctx, llm, &options.query).await
-        }
-        _ => None,
+    let keywords = if options.search_keywords && searches(options, catalog) {
+        keywords::search_keywords(ctx, strategy, &options.query).await
+    } else {
+        None
     };
     let search = search_text(&options.query, keywords.as_deref(), plan);
     let Candidates {

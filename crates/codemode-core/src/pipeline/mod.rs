@@ -513,7 +513,7 @@ impl CodeMode {
         clock.finish(report, "");
 
         let clock = StepClock::start(ctx.observer, Step::Filter);
-        let filtered = match filter::filter(ctx, tiny, Some(strategy), options, &plan, catalog)
+        let filtered = match filter::filter(ctx, tiny, strategy, options, &plan, catalog)
             .instrument(clock.span())
             .await
         {
