@@ -16,6 +16,7 @@
 //! assert_eq!(codes, ["TS2741", "TS2353"]);
 //! ```
 
+mod calls;
 mod check;
 mod diagnostic;
 pub mod ident;
@@ -26,6 +27,7 @@ mod schema;
 mod transpile;
 mod tsc;
 
+pub use calls::{ToolCallSite, tool_calls};
 pub use check::{BUILTIN_CHECKER_NAME, BuiltinChecker};
 pub use diagnostic::{Diagnostic, LineIndex, Severity};
 pub use program::{PreparedProgram, prepare_program, shape_diagnostics};

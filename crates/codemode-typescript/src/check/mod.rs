@@ -149,7 +149,7 @@ pub(crate) fn in_tool_arguments(source: &str, offset: usize) -> bool {
 }
 
 /// `tools.a.b` as segments with the byte offset of each segment.
-fn tool_chain(expr: &Expression<'_>) -> Option<Vec<(String, u32)>> {
+pub(crate) fn tool_chain(expr: &Expression<'_>) -> Option<Vec<(String, u32)>> {
     match expr {
         Expression::Identifier(id) if id.name == "tools" => Some(Vec::new()),
         Expression::StaticMemberExpression(m) => {
