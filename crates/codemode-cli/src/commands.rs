@@ -140,6 +140,13 @@ pub(crate) fn print_report(report: &RunReport, full: bool) {
             report.selected_tools.join("\n")
         };
         outln!("── selected tools ({}) ──\n{selected}\n", report.selected_tools.len());
+        if !report.tools_declared_by_check.is_empty() {
+            outln!(
+                "── declared by the check ({}): the program called them ──\n{}\n",
+                report.tools_declared_by_check.len(),
+                report.tools_declared_by_check.join("\n")
+            );
+        }
         if let Some(code) = &report.code {
             outln!(
                 "── code ({} repairs, checker: {}) ──\n{}\n",

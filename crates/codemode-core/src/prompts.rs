@@ -26,6 +26,11 @@ pub(crate) const REPAIR_USER: &str = include_str!("../prompts/repair_user.md");
 pub(crate) const REPAIR_AGAIN_USER: &str = include_str!("../prompts/repair_again_user.md");
 /// A repair sent back unchanged: only the first failing line is asked for.
 pub(crate) const REPAIR_LINE_USER: &str = include_str!("../prompts/repair_line_user.md");
+/// Added to a repair when the program called tools its declarations lacked (the check's
+/// second chance): the catalog's tools for those calls, declared.
+pub(crate) const REPAIR_DECLARED_TOOLS: &str = include_str!("../prompts/repair_declared_tools.md");
+/// One line per called path the catalog does not have, after [`REPAIR_DECLARED_TOOLS`].
+pub(crate) const REPAIR_UNKNOWN_TOOL: &str = include_str!("../prompts/repair_unknown_tool.md");
 pub(crate) const RUNTIME_REPAIR_USER: &str = include_str!("../prompts/runtime_repair_user.md");
 pub(crate) const RUNTIME_REPAIR_AGAIN_USER: &str = include_str!("../prompts/runtime_repair_again_user.md");
 pub(crate) const NO_CODE_USER: &str = include_str!("../prompts/no_code_user.md");

@@ -166,6 +166,10 @@ pub struct RunReport {
     pub search_keywords: Option<String>,
     /// Tool paths chosen by the filter (or given).
     pub selected_tools: Vec<String>,
+    /// Tools the check declared besides `selected_tools`: the program called them (the
+    /// filter had left them out) or called a name the catalog lacks and these matched it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools_declared_by_check: Vec<String>,
     /// Filter batches that failed (their tools were kept).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filter_failures: Vec<FilterBatchFailure>,
@@ -223,6 +227,7 @@ impl Default for RunReport {
             pseudocode: None,
             search_keywords: None,
             selected_tools: Vec::new(),
+            tools_declared_by_check: Vec::new(),
             filter_failures: Vec::new(),
             code: None,
             diagnostics: Vec::new(),

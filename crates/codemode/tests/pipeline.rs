@@ -828,3 +828,98 @@ async fn an_answer_without_code_is_asked_for_again() {
     assert_eq!(main[1].step, "implement");
     assert!(main[1].messages.last().unwrap().content.contains("has no program"));
 }
+
+/// The pipeline over the fake chat tools with a tiny model that keeps only `list_channels`
+/// and `send_message` (run it with `retrieval_keep(0)`, so the search adds none), and the
+/// main model answering `programs` in turn.
+async fn with_two_tools_offered(programs: &[&str]) -> (Arc<ScriptedLlm>, Arc<FakeChatProvider>, CodeMode) {
+    let mut llm = ScriptedLlm::new()
+        .reply(
+            LlmRole::Strategy,
+            "1. list channels\n2. send to test channels\n3. react",
+        )
+        .respond_with(LlmRole::Tiny, |_| {
+            Ok(r#"["chat.list_channels", "chat.send_message"]"#.to_string())
+        });
+    for program in programs {
+        llm = llm.reply(LlmRole::Main, fenced(program));
+    }
+    let llm = Arc::new(llm);
+    let chat = Arc::new(FakeChatProvider::default());
+    let cm = pipeline(llm.clone(), chat.clone()).await;
+    (llm, chat, cm)
+}
+
+#[tokio::test]
+async fn a_program_calling_a_catalog_tool_the_filter_left_out_gets_it_declared() {
+    let program = "const m = await tools.chat.send_message({ channel: 'test-1', text: 'hi' });\nawait tools.chat.add_reaction({ message_id: m.id, emoji: 'wave' });\nreturn m.id;";
+    let (llm, chat, cm) = with_two_tools_offered(&[program]).await;
+    let report = cm
+        .run(RunOptions::new("say hi in test-1 and wave").retrieval_keep(0))
+        .await
+        .unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.selected_tools, ["chat.list_channels", "chat.send_message"]);
+    assert_eq!(report.tools_declared_by_check, ["chat.add_reaction"]);
+    // Declared and checked again at once: no repair, one program from the main model.
+    assert_eq!(report.repairs, 0);
+    assert_eq!(report.token_usage["main"].calls, 1);
+    assert_eq!(chat.reactions.lock().unwrap().len(), 1);
+    assert!(llm.requests().iter().all(|r| r.step != "repair"));
+}
+
+#[tokio::test]
+async fn a_program_calling_a_tool_the_catalog_lacks_is_repaired_with_the_matches_declared() {
+    let wrong = "const m = await tools.chat.send_message({ channel: 'test-1', text: 'hi' });\nawait tools.chat.react({ message_id: m.id, emoji: 'wave' });\nreturn m.id;";
+    let right = "const m = await tools.chat.send_message({ channel: 'test-1', text: 'hi' });\nawait tools.chat.add_reaction({ message_id: m.id, emoji: 'wave' });\nreturn m.id;";
+    let (llm, chat, cm) = with_two_tools_offered(&[wrong, right]).await;
+    let report = cm
+        .run(RunOptions::new("say hi in test-1 and wave").retrieval_keep(0))
+        .await
+        .unwrap();
+    assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
+    assert_eq!(report.repairs, 1);
+    assert_eq!(
+        report.tools_declared_by_check.first().map(String::as_str),
+        Some("chat.add_reaction")
+    );
+    assert_eq!(chat.reactions.lock().unwrap().len(), 1);
+    let repair = llm
+        .requests()
+        .into_iter()
+        .find(|r| r.step == "repair")
+        .expect("a repair");
+    let ask = &repair.messages.last().unwrap().content;
+    assert!(
+        ask.starts_with("The program calls tools that were not declared to it (`tools.chat.react`)."),
+        "{ask}"
+    );
+    assert!(ask.contains("add_reaction(input: ChatAddReactionInput)"), "{ask}");
+    assert!(
+        ask.contains("There is no tool `tools.chat.react`: call one of the tools declared above instead."),
+        "{ask}"
+    );
+    // The checker's own words follow, as in every repair.
+    assert!(ask.contains("Property 'react' does not exist"), "{ask}");
+
+    // A program that keeps calling the missing name is not offered the tools again: the
+    // check ends as a compile error once the repairs are spent.
+    let still_wrong = wrong.replace("'wave'", "'smile'");
+    let (llm, _, cm) = with_two_tools_offered(&[wrong, &still_wrong]).await;
+    let report = cm
+        .run(RunOptions::new("say hi in test-1 and wave").max_repairs(1))
+        .await
+        .unwrap();
+    assert_eq!(report.result_type, ResultType::CompileError, "{report:#?}");
+    assert_eq!(report.code.as_deref(), Some(still_wrong.as_str()));
+    let asks_with_the_note = llm
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.messages
+                .last()
+                .is_some_and(|m| m.content.starts_with("The program calls tools that were not declared"))
+        })
+        .count();
+    assert_eq!(asks_with_the_note, 1, "the note is sent in one repair only");
+}

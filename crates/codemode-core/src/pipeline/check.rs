@@ -2,12 +2,14 @@
 //! transpiled before anything runs; errors go back to the main model, at most
 //! `max_repairs` times.
 
+use std::collections::BTreeSet;
+
 use codemode_typescript::{
     Diagnostic, Severity, TranspileError, Transpiled, prepare_program, shape_diagnostics, transpile,
 };
 
 use super::run::{RunContext, StepFailure};
-use super::types::Typed;
+use super::types::{DeclaredCalls, Typed};
 use crate::catalog::ToolCatalog;
 use crate::checker::{CheckContext, CheckerError, TypeChecker};
 use crate::llm::{Llm, Message, Sampling};
@@ -134,6 +136,9 @@ pub(super) struct Checked {
     pub diagnostics: Vec<Diagnostic>,
     /// Repair rounds used.
     pub repairs: u32,
+    /// Tools the second chance declared (the program called them; the filter had left
+    /// them out, or the program named them wrong).
+    pub declared: Vec<String>,
     /// Its JavaScript, or why the run ends here.
     pub result: Result<Transpiled, StepFailure>,
     /// The conversation that ends with the answer holding `code` (a runtime repair goes on
@@ -148,22 +153,44 @@ impl Checked {
     }
 }
 
+/// What checking a program needs besides the program: the model that repairs it, the
+/// checker, the run's whole catalog (for the second chance) and the repair budget.
+#[derive(Clone, Copy)]
+pub(super) struct Checking<'a> {
+    pub main: &'a dyn Llm,
+    pub checker: &'a dyn TypeChecker,
+    pub catalog: &'a ToolCatalog,
+    pub max_repairs: u32,
+}
+
 /// Checks the program, sending diagnostics back to the main model at most `max_repairs`
 /// times. Errors that come from learned output types alone get one repair; a program that
 /// still has only those runs, with them as warnings.
+///
+/// The second chance: a program that fails and calls tools its declarations lack gets them
+/// from the catalog ([`Typed::declare_called`]): checked again at once when it called them
+/// by their paths, else repaired with the matches declared in the repair prompt.
 pub(super) async fn check_and_repair(
     ctx: &RunContext<'_>,
-    main: &dyn Llm,
-    checker: &dyn TypeChecker,
-    typed: &Typed,
+    checking: Checking<'_>,
+    typed: &mut Typed,
     mut code: String,
     mut conversation: Vec<Message>,
-    max_repairs: u32,
 ) -> Checked {
-    let signatures = typed.tools.signatures();
+    let Checking {
+        main,
+        checker,
+        catalog,
+        max_repairs,
+    } = checking;
     let mut repairs = 0;
     let mut diagnostics = Vec::new();
+    let mut declared = Vec::new();
+    let mut looked_up = BTreeSet::new();
+    // Tools declared since the model last saw the declarations, to show in the next repair.
+    let mut to_show: Option<DeclaredCalls> = None;
     loop {
+        let signatures = typed.tools.signatures();
         let context = CheckContext {
             tools: &signatures,
             declarations: &typed.declarations,
@@ -177,6 +204,7 @@ pub(super) async fn check_and_repair(
                     code,
                     diagnostics: warnings,
                     repairs,
+                    declared,
                     result: Ok(program),
                     conversation,
                 };
@@ -187,10 +215,29 @@ pub(super) async fn check_and_repair(
                     code,
                     diagnostics,
                     repairs,
+                    declared,
                     result: Err(failure),
                     conversation,
                 };
             }
+        };
+        drop(signatures);
+        if let Some(called) = typed.declare_called(catalog, &code, &mut looked_up) {
+            declared.extend(called.declared.iter().cloned());
+            let unknown = !called.unknown.is_empty();
+            to_show = Some(match to_show.take() {
+                Some(earlier) => earlier.and(called),
+                None => called,
+            });
+            if !unknown {
+                // Called by their paths: the same program may pass now.
+                continue;
+            }
+        }
+        let signatures = typed.tools.signatures();
+        let context = CheckContext {
+            tools: &signatures,
+            declarations: &typed.declarations,
         };
         diagnostics = found;
         // Errors that only a learned output type finds get one repair, then the program runs.
@@ -202,6 +249,7 @@ pub(super) async fn check_and_repair(
                 code,
                 diagnostics: warnings,
                 repairs,
+                declared,
                 result: Ok(program),
                 conversation,
             };
@@ -212,16 +260,23 @@ pub(super) async fn check_and_repair(
                 code,
                 diagnostics,
                 repairs,
+                declared,
                 result: Err(failure),
                 conversation,
             };
         }
         let hints = repair_hints(checker, &code, context, &diagnostics).await;
         let quoted = quote_diagnostics(&diagnostics, &hints, &code);
-        conversation.push(Message::user(prompts::render(
+        let mut ask = String::new();
+        if let Some(shown) = to_show.take() {
+            ask.push_str(&shown.note(catalog));
+            ask.push_str("\n\n");
+        }
+        ask.push_str(&prompts::render(
             prompts::REPAIR_USER,
             &[("checker", checker.name()), ("diagnostics", &quoted)],
-        )));
+        ));
+        conversation.push(Message::user(ask));
         let failing = Failing {
             code: &code,
             quoted: &quoted,
@@ -235,6 +290,7 @@ pub(super) async fn check_and_repair(
                     code,
                     diagnostics,
                     repairs,
+                    declared,
                     result: Err(e.into()),
                     conversation,
                 };

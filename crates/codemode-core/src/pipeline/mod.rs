@@ -554,7 +554,7 @@ impl CodeMode {
         };
 
         let clock = StepClock::start(ctx.observer, Step::Types);
-        let typed = types::types(&catalog, filtered.selected.iter().map(String::as_str));
+        let mut typed = types::types(&catalog, filtered.selected.iter().map(String::as_str));
         clock.finish(report, typed.detail());
 
         let clock = StepClock::start(ctx.observer, Step::Implement);
@@ -570,14 +570,18 @@ impl CodeMode {
 
         let clock = StepClock::start(ctx.observer, Step::Check);
         report.checker = Some(self.checker.name().to_string());
+        let checking = check::Checking {
+            main: models.main.as_ref(),
+            checker: self.checker.as_ref(),
+            catalog: &catalog,
+            max_repairs: options.max_repairs,
+        };
         let checked = check::check_and_repair(
             ctx,
-            models.main.as_ref(),
-            self.checker.as_ref(),
-            &typed,
+            checking,
+            &mut typed,
             implementation.code,
             implementation.conversation,
-            options.max_repairs,
         )
         .instrument(clock.span())
         .await;
@@ -645,17 +649,9 @@ impl CodeMode {
 
             let clock = StepClock::start(ctx.observer, Step::Check);
             let repairs_before = report.repairs;
-            let again = check::check_and_repair(
-                ctx,
-                models.main.as_ref(),
-                self.checker.as_ref(),
-                &typed,
-                fixed,
-                conversation,
-                options.max_repairs,
-            )
-            .instrument(clock.span())
-            .await;
+            let again = check::check_and_repair(ctx, checking, &mut typed, fixed, conversation)
+                .instrument(clock.span())
+                .await;
             checked = match record_check(report, clock, again) {
                 Some(passed) => passed,
                 None => return,
@@ -685,9 +681,11 @@ fn record_check(report: &mut RunReport, clock: StepClock<'_>, checked: Checked) 
         code,
         diagnostics,
         repairs,
+        declared,
         result,
         conversation,
     } = checked;
+    report.tools_declared_by_check.extend(declared);
     report.code = Some(code.clone());
     report.diagnostics = diagnostics;
     report.repairs = repairs;
