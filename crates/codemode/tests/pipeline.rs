@@ -36,9 +36,15 @@ async fn success_path_reports_everything() {
     assert_eq!(report.tool_calls.len(), 5);
     assert_eq!(report.tool_calls[0].path, "chat.list_channels");
     assert_eq!(chat.messages.lock().unwrap().len(), 2);
-    // The filter asks for a short answer (a list of paths: 32 + 12 tokens per tool listed).
+    // The filter asks for a short answer (a list of paths: 32 + 12 tokens per tool listed),
+    // the plan for at most 384 tokens (longer plans repeat their steps), the program for
+    // what the model's configuration allows.
     for request in llm.requests() {
-        let budget = (request.step == "filter").then_some(32 + 12 * 5);
+        let budget = match request.step.as_str() {
+            "filter" => Some(32 + 12 * 5),
+            "plan" => Some(384),
+            _ => None,
+        };
         assert_eq!(request.max_output_tokens, budget, "{}", request.step);
     }
     let steps: Vec<Step> = report.timings.iter().map(|t| t.step).collect();

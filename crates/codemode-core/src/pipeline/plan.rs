@@ -21,6 +21,12 @@ const PLAN_WHOLE_CATALOG: usize = 60;
 const PLAN_DESCRIBED_CATALOG_CHARS: usize = 3_000;
 /// How much of each description the planner sees.
 const PLAN_DESCRIPTION_CHARS: usize = 100;
+/// Most tokens a plan may take. Plans that do their job are short (the 1.5B planner's:
+/// median 65 tokens, at most 162 on the demo and real-server suites); a plan that runs
+/// longer repeats its steps (16 of 48 LiveMCPBench plans went on to the server's 1,024
+/// tokens, "Call airbnb_search ... Loop over the results ..." forty times), which took up
+/// to 140 s of a task and filled the search text and the filter's prompt with noise.
+pub(super) const PLAN_MAX_TOKENS: u32 = 384;
 
 /// The plan for `query`, trimmed, without its optional steps.
 pub(super) async fn plan(
@@ -36,7 +42,7 @@ pub(super) async fn plan(
         &[("catalog", catalog_for_planner(catalog).trim_end()), ("query", query)],
     );
     let answer = ctx
-        .ask(
+        .ask_brief(
             llm,
             LlmRole::Strategy,
             "plan",
@@ -46,6 +52,7 @@ pub(super) async fn plan(
                 Message::assistant(prompts::PLAN_EXAMPLE_ASSISTANT),
                 Message::user(user),
             ],
+            PLAN_MAX_TOKENS,
         )
         .await?;
     Ok(with_real_tool_names(&without_optional_steps(answer.trim()), catalog))

@@ -32,22 +32,9 @@ impl<'a> RunContext<'a> {
         }
     }
 
-    /// One model call: logged when a prompt log is open, its tokens counted per role.
-    pub async fn ask(
-        &self,
-        llm: &dyn Llm,
-        role: LlmRole,
-        step: &str,
-        messages: Vec<Message>,
-    ) -> Result<String, LlmError> {
-        self.complete(llm, role, step, messages, None, Sampling::Configured)
-            .await
-            .map(|r| r.text)
-    }
-
-    /// [`Self::ask`] for an answer that needs at most `max_output_tokens` (a small model
+    /// One model call for an answer that needs at most `max_output_tokens` (a small model
     /// can repeat itself up to the server's limit: seen, 1,024 tokens and 36 s for a list of
-    /// nine tools).
+    /// nine tools): logged when a prompt log is open, its tokens counted per role.
     pub async fn ask_brief(
         &self,
         llm: &dyn Llm,
