@@ -172,6 +172,11 @@ pub struct EvalArgs {
     /// Also measure the filter's recall on the first N LiveMCPBench dev tasks (527 tools each)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub recall: usize,
+    /// With --recall: also write and check a program for each task (its tools come from a
+    /// static catalog: typed and checked, never called) and report the gold tools declared
+    /// after the check's second chance and those the program calls
+    #[arg(long)]
+    pub recall_programs: bool,
     /// The LiveMCPBench data (tools.json, tasks_dev.json) [default: $CODEMODE_SHARED_DIR/data/livemcpbench or ../shared/data/livemcpbench]
     #[arg(long, value_name = "DIR")]
     pub livemcpbench: Option<PathBuf>,

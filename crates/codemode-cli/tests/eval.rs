@@ -489,6 +489,68 @@ fn recall_counts_the_gold_tools_the_filter_kept() {
     assert_eq!(r["model_calls"], 2, "{r:#}");
 }
 
+/// `--recall N --recall-programs`: the whole pipeline runs for each task; a program that
+/// calls a gold tool the filter left out gets it declared by the check's second chance, and
+/// the eval counts it (the static catalog's tools are checked, never called).
+#[test]
+fn recall_programs_count_the_tools_the_check_declared() {
+    let Some(data) = livemcpbench() else {
+        eprintln!("skipped: the LiveMCPBench data is not here (set CODEMODE_SHARED_DIR)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let program =
+        "const ids = await tools.met_museum.search_museum_objects({ q: \"Corridor in the Asylum\" });\nreturn ids;";
+    let script = json!({
+        "strategy": ["1. Find the painting.\n2. Return what it says."],
+        "tiny": ["[]"],
+        "main": [format!("```typescript\n{program}\n```")],
+    });
+    std::fs::write(dir.path().join("script.json"), script.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("codemode.toml"),
+        "[llm.main]\nprovider = \"scripted\"\nscript = \"script.json\"\n",
+    )
+    .unwrap();
+    let out = codemode(
+        dir.path(),
+        &[
+            "eval",
+            "--tasks",
+            "none",
+            "--recall",
+            "1",
+            "--recall-programs",
+            "--retrieval-keep",
+            "0",
+            "--search-keywords",
+            "false",
+            "--livemcpbench",
+            data.to_str().unwrap(),
+            "--output",
+            "recall.json",
+        ],
+    );
+    assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    let r = results(dir.path(), "recall.json")["recall"][0].clone();
+    // The filter found neither museum tool; the program called one, which the check declared.
+    assert_eq!(r["found"], json!([]), "{r:#}");
+    let program = &r["program"];
+    assert_eq!(program["declared_by_check"], json!(["search-museum-objects"]), "{r:#}");
+    assert_eq!(program["found_after_check"], json!(["search-museum-objects"]), "{r:#}");
+    assert_eq!(program["recall_after_check"], 0.5, "{r:#}");
+    assert_eq!(program["called_gold"], json!(["search-museum-objects"]), "{r:#}");
+    assert_eq!(program["checked"], true, "{r:#}");
+    // It ran, and failed at its call: a static catalog's tools are never called.
+    assert_eq!(r["result_type"], "runtime_error", "{r:#}");
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout
+            .contains("pipeline programs: mean recall after the check 0.50; the check declared tools in 1 of 1 tasks"),
+        "{stdout}"
+    );
+}
+
 /// `--recall N --mode direct`: the tools a direct tool-calling agent would be offered for
 /// each task (the search's best that fit its definition budget; no model answers), their
 /// recall and the prompt they make.

@@ -331,7 +331,7 @@ pub async fn run(args: EvalArgs, setup: &Setup, json: bool) -> Result<Outcome> {
     let mut recall = Vec::new();
     if let Some(data) = &recall_data {
         if modes.contains(&EvalMode::Pipeline) {
-            recall.extend(recall::measure(&harness, data).await?);
+            recall.extend(recall::measure(&harness, data, args.recall_programs).await?);
         }
         if modes.contains(&EvalMode::Direct) {
             recall.extend(recall::measure_direct(data)?);

@@ -58,6 +58,24 @@ pub struct RecallResult {
     /// and request, sent again with every later turn (direct).
     pub prompt_tokens: u64,
     pub total_ms: f64,
+    /// With `--recall-programs`: what the program written for the task shows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program: Option<ProgramOutcome>,
+}
+
+/// A task's program (`--recall-programs`): its tools are declared and checked, never called.
+#[derive(Debug, Serialize)]
+pub struct ProgramOutcome {
+    /// Tools the check's second chance declared (names), besides those the filter kept.
+    pub declared_by_check: Vec<String>,
+    /// Gold tools declared after the check: those the filter kept and those it declared.
+    pub found_after_check: Vec<String>,
+    /// `found_after_check / gold`.
+    pub recall_after_check: f64,
+    /// Gold tools the last program calls (by parsing it).
+    pub called_gold: Vec<String>,
+    /// Whether the last program type-checked.
+    pub checked: bool,
 }
 
 fn data_dir(given: Option<&Path>) -> Result<PathBuf> {
@@ -134,12 +152,27 @@ impl Data {
     }
 }
 
-/// Plans and filters each task over the whole catalog.
-pub async fn measure(harness: &Harness, data: &Data) -> Result<Vec<RecallResult>> {
+/// Plans and filters each task over the whole catalog; with `programs`, runs the whole
+/// pipeline instead (its tool calls fail: the catalog is static) and reads what the last
+/// program declares and calls.
+pub async fn measure(harness: &Harness, data: &Data, programs: bool) -> Result<Vec<RecallResult>> {
     let catalog = ToolCatalog::from_static_json(&data.catalog_json)?;
     let size = catalog.len();
     let codemode = harness.over_catalog(catalog).await?;
     let catalog = codemode.catalog();
+    let names = |paths: &mut dyn Iterator<Item = &str>| -> BTreeSet<String> {
+        paths
+            .filter_map(|path| catalog.tool(path))
+            .map(|entry| entry.spec.name.clone())
+            .collect()
+    };
+    let gold_among = |task: &RecallTask, kept: &BTreeSet<String>| -> Vec<String> {
+        task.gold
+            .iter()
+            .filter(|g| kept.contains(g.as_str()))
+            .cloned()
+            .collect()
+    };
     let mut results = Vec::new();
     for (i, task) in data.tasks.iter().enumerate() {
         eprint!(
@@ -149,32 +182,48 @@ pub async fn measure(harness: &Harness, data: &Data) -> Result<Vec<RecallResult>
             truncate(&task.question, 39)
         );
         let started = Instant::now();
-        let report = codemode
-            .select_tools(RunOptions {
-                query: task.question.clone(),
-                ..harness.options.clone()
-            })
-            .await?;
-        let kept: BTreeSet<&str> = report
-            .selected_tools
-            .iter()
-            .filter_map(|path| catalog.tool(path))
-            .map(|entry| entry.spec.name.as_str())
-            .collect();
-        let found: Vec<String> = task
-            .gold
-            .iter()
-            .filter(|g| kept.contains(g.as_str()))
-            .cloned()
-            .collect();
+        let options = RunOptions {
+            query: task.question.clone(),
+            ..harness.options.clone()
+        };
+        let report = if programs {
+            codemode.run(options.max_runtime_repairs(0)).await?
+        } else {
+            codemode.select_tools(options).await?
+        };
+        let kept = names(&mut report.selected_tools.iter().map(String::as_str));
+        let found = gold_among(task, &kept);
         let recall = share(found.len(), task.gold.len());
         let tiny = report.token_usage.get("tiny");
-        eprintln!(
+        eprint!(
             "{}/{} gold tools kept, {} selected",
             found.len(),
             task.gold.len(),
             kept.len()
         );
+        let program = programs.then(|| {
+            let declared = names(&mut report.tools_declared_by_check.iter().map(String::as_str));
+            let after: BTreeSet<String> = kept.union(&declared).cloned().collect();
+            let found_after_check = gold_among(task, &after);
+            let code = report.code.as_deref().unwrap_or_default();
+            let called = names(&mut codemode::typescript::tool_calls(code).iter().map(|c| c.path.as_str()));
+            eprint!(
+                "; after the check {}/{} ({} declared by it), the program calls {} ({})",
+                found_after_check.len(),
+                task.gold.len(),
+                declared.len(),
+                gold_among(task, &called).len(),
+                report.result_type
+            );
+            ProgramOutcome {
+                declared_by_check: declared.into_iter().collect(),
+                recall_after_check: share(found_after_check.len(), task.gold.len()),
+                found_after_check,
+                called_gold: gold_among(task, &called),
+                checked: report.timing(codemode::Step::Execute).is_some(),
+            }
+        });
+        eprintln!();
         results.push(RecallResult {
             mode: "pipeline".into(),
             id: task.id.clone(),
@@ -191,6 +240,7 @@ pub async fn measure(harness: &Harness, data: &Data) -> Result<Vec<RecallResult>
             tiny_prompt_tokens: tiny.map_or(0, |u| u.prompt_tokens),
             prompt_tokens: report.token_usage.values().map(|u| u.prompt_tokens).sum(),
             total_ms: started.elapsed().as_secs_f64() * 1000.0,
+            program,
         });
     }
     Ok(results)
@@ -231,6 +281,7 @@ pub fn measure_direct(data: &Data) -> Result<Vec<RecallResult>> {
             tiny_prompt_tokens: 0,
             prompt_tokens: definition_tokens + codemode::tokens::count_tokens(&task.question),
             total_ms: started.elapsed().as_secs_f64() * 1000.0,
+            program: None,
         });
     }
     Ok(results)
@@ -289,6 +340,21 @@ pub fn table(results: &[RecallResult]) -> String {
              a task: {tiny:.1} tiny-model calls, {prompt:.0} prompt tokens, {seconds:.1} s",
             of_mode.len()
         );
+        let programs: Vec<&ProgramOutcome> = of_mode.iter().filter_map(|r| r.program.as_ref()).collect();
+        if !programs.is_empty() {
+            let n = programs.len() as f64;
+            let after = programs.iter().map(|p| p.recall_after_check).sum::<f64>() / n;
+            let declared = programs.iter().filter(|p| !p.declared_by_check.is_empty()).count();
+            let checked = programs.iter().filter(|p| p.checked).count();
+            let called: usize = programs.iter().map(|p| p.called_gold.len()).sum();
+            let gold: usize = of_mode.iter().map(|r| r.gold.len()).sum();
+            let _ = writeln!(
+                t,
+                "{mode} programs: mean recall after the check {after:.2}; the check declared tools in {declared} \
+                 of {} tasks; {checked} programs type-checked; they call {called} of {gold} gold tools",
+                programs.len()
+            );
+        }
     }
     t
 }
