@@ -434,12 +434,7 @@ fn recall_counts_the_gold_tools_the_filter_kept() {
         "strategy": ["1. Find the painting.\n2. Return what it says.", "museum art collection object"],
         "tiny": ["[]"],
     });
-    std::fs::write(dir.path().join("script.json"), script.to_string()).unwrap();
-    std::fs::write(
-        dir.path().join("codemode.toml"),
-        "[llm.main]\nprovider = \"scripted\"\nscript = \"script.json\"\n",
-    )
-    .unwrap();
+    with_scripted_models(dir.path(), &script);
     let recall = |keywords: &str| {
         let out = codemode(
             dir.path(),
@@ -489,6 +484,17 @@ fn recall_counts_the_gold_tools_the_filter_kept() {
     assert_eq!(r["model_calls"], 2, "{r:#}");
 }
 
+/// Writes `script` (answers per role) and a `codemode.toml` whose models answer from it
+/// (the scripted test double), with the checker the machine has.
+fn with_scripted_models(dir: &Path, script: &Value) {
+    std::fs::write(dir.join("script.json"), script.to_string()).unwrap();
+    std::fs::write(
+        dir.join("codemode.toml"),
+        "[llm.main]\nprovider = \"scripted\"\nscript = \"script.json\"\n",
+    )
+    .unwrap();
+}
+
 /// `--recall N --recall-programs`: the whole pipeline runs for each task; a program that
 /// calls a gold tool the filter left out gets it declared by the check's second chance, and
 /// the eval counts it (the static catalog's tools are checked, never called).
@@ -506,12 +512,7 @@ fn recall_programs_count_the_tools_the_check_declared() {
         "tiny": ["[]"],
         "main": [format!("```typescript\n{program}\n```")],
     });
-    std::fs::write(dir.path().join("script.json"), script.to_string()).unwrap();
-    std::fs::write(
-        dir.path().join("codemode.toml"),
-        "[llm.main]\nprovider = \"scripted\"\nscript = \"script.json\"\n",
-    )
-    .unwrap();
+    with_scripted_models(dir.path(), &script);
     let out = codemode(
         dir.path(),
         &[

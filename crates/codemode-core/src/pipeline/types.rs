@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use codemode_typescript::{generate_declarations, tool_calls};
+use codemode_typescript::tool_calls;
 
 use crate::catalog::ToolCatalog;
 use crate::prompts;
@@ -126,7 +126,7 @@ impl DeclaredCalls {
     pub fn note(&self, catalog: &ToolCatalog) -> String {
         let called: Vec<String> = self.called.iter().map(|p| format!("`tools.{p}`")).collect();
         let declared = catalog.subset(self.declared.iter().map(String::as_str));
-        let declarations = generate_declarations(&declared.signatures()).text;
+        let declarations = declared.declarations();
         let mut note = prompts::render(
             prompts::REPAIR_DECLARED_TOOLS,
             &[
@@ -175,7 +175,7 @@ fn name_words(path: &str) -> String {
 /// Declarations for the tools of `catalog` at `paths`.
 pub(super) fn types<'a>(catalog: &ToolCatalog, paths: impl IntoIterator<Item = &'a str>) -> Typed {
     let tools = catalog.subset(paths);
-    let declarations = generate_declarations(&tools.signatures()).text;
+    let declarations = tools.declarations();
     Typed { tools, declarations }
 }
 
