@@ -125,11 +125,6 @@ impl ProcessEnvironment {
         Ok(Self { exe, major, runtime })
     }
 
-    /// The runtime's major version (Node.js or Deno).
-    pub fn node_major_version(&self) -> u32 {
-        self.major
-    }
-
     /// The child for one run: the runtime's own isolation flags, then what both share (an
     /// empty environment, the throwaway directory, piped stdio, killed when dropped).
     fn command(&self, dir: &Path, memory_mb: u64) -> Command {

@@ -22,7 +22,6 @@
 //! `tool` messages.
 
 mod factory;
-mod retry;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,8 +33,8 @@ use codemode_core::{
 };
 use serde_json::{Map, Value, json};
 
+pub use codemode_rest::RetryPolicy;
 pub use factory::apply_settings;
-pub use retry::RetryPolicy;
 
 /// OpenAI's API.
 pub const OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
@@ -396,7 +395,7 @@ impl ChatModel {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(retry::parse_retry_after);
+            .and_then(codemode_rest::parse_retry_after);
         let text = response.text().await?;
         Ok((status, retry_after, text))
     }

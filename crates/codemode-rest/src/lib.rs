@@ -25,6 +25,8 @@
 //! # Ok(()) }
 //! ```
 
+mod retry;
+
 use std::sync::RwLock;
 use std::time::Duration;
 
@@ -34,10 +36,9 @@ use codemode_core::registry::FactoryContext;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
+pub use retry::{RetryPolicy, parse_retry_after};
+
 /// Retries of a request answered 429 (or, when idempotent, 5xx or not at all).
-const MAX_RETRIES: u32 = 3;
-/// No wait between retries is longer, `Retry-After` included.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(10);
 /// Requests take at most this long unless configured otherwise.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Error texts from servers are cut to this many characters.
@@ -173,13 +174,14 @@ impl RestClient {
         idempotent: bool,
         build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<RestAnswer, ToolError> {
+        let policy = RetryPolicy::TOOL_PROVIDER;
         let mut retry = 0;
         loop {
             let response = match build(&self.http).header("accept", "application/json").send().await {
                 Ok(r) => r,
-                Err(e) if idempotent && retry < MAX_RETRIES && (e.is_connect() || e.is_timeout()) => {
+                Err(e) if idempotent && retry < policy.max_retries && (e.is_connect() || e.is_timeout()) => {
+                    tokio::time::sleep(policy.delay(retry, None)).await;
                     retry += 1;
-                    tokio::time::sleep(backoff(retry, None)).await;
                     continue;
                 }
                 Err(e) if e.is_timeout() => return Err(self.failed(format!("{} did not answer in time", self.service))),
@@ -189,15 +191,15 @@ impl RestClient {
             };
             let status = response.status();
             let again = status == StatusCode::TOO_MANY_REQUESTS || (idempotent && status.is_server_error());
-            if again && retry < MAX_RETRIES {
-                retry += 1;
+            if again && retry < policy.max_retries {
                 let after = response
                     .headers()
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(parse_retry_after);
-                tracing::debug!(service = self.service, %status, retry, "retrying");
-                tokio::time::sleep(backoff(retry, after)).await;
+                tracing::debug!(service = self.service, %status, retry = retry + 1, "retrying");
+                tokio::time::sleep(policy.delay(retry, after)).await;
+                retry += 1;
                 continue;
             }
             let text = response
@@ -250,20 +252,6 @@ pub fn provider_settings<T: serde::de::DeserializeOwned>(
         provider: context.name.clone(),
         message: format!("invalid {service} settings: {e}"),
     })
-}
-
-/// Parses a `Retry-After` given in seconds.
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    let secs: f64 = value.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
-}
-
-/// The wait before retry number `retry` (1-based): the server's `Retry-After` when given,
-/// else 250 ms doubling; capped at 10 s.
-fn backoff(retry: u32, retry_after: Option<Duration>) -> Duration {
-    retry_after
-        .unwrap_or_else(|| Duration::from_millis(250).saturating_mul(1 << retry.min(8)))
-        .min(MAX_RETRY_WAIT)
 }
 
 /// A server's error text: `error` as a string, or `error.message` (plus `suggested_fix`

@@ -1,4 +1,5 @@
-//! Retries with exponential backoff and jitter.
+//! Retries with exponential backoff and jitter: the one policy of codemode's HTTP clients
+//! (the OpenAI-compatible model client and the cloud tool providers).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,6 +25,14 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The cloud tool providers' policy ([`crate::RestClient`]): 3 retries, 500 ms doubling,
+    /// no wait over 10 s; a tool call should not stall the program for long.
+    pub const TOOL_PROVIDER: RetryPolicy = RetryPolicy {
+        max_retries: 3,
+        base_delay: Duration::from_millis(500),
+        max_delay: Duration::from_secs(10),
+    };
+
     /// The wait before retry number `retry` (0-based): the server's `Retry-After` when it
     /// gave one, else `base_delay * 2^retry` with ±50 % jitter; capped at `max_delay`.
     pub fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
@@ -53,7 +62,7 @@ fn jitter() -> f64 {
 }
 
 /// Parses a `Retry-After` header given in seconds.
-pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let secs: f64 = value.trim().parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
