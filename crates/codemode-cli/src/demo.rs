@@ -96,12 +96,14 @@ pub async fn run(args: DemoArgs, setup: &Setup) -> Result<Outcome> {
         exclude_tools: demo_harness_tools(),
         ..demo_server_config()?
     };
-    let provider = codemode::mcp::McpToolProvider::connect("workspace", &config).await?;
+    let provider = config.tool_filter().apply(Arc::new(
+        codemode::mcp::McpToolProvider::connect("workspace", &config).await?,
+    ));
     let builder = CodeMode::builder()
         .strategy_llm(models.strategy)
         .tiny_llm(models.tiny)
         .main_llm(models.main)
-        .tool_provider("workspace", Arc::new(provider))
+        .tool_provider("workspace", provider)
         .environment(setup::environment(setup)?);
     let codemode = setup::type_checker(setup)?.apply(builder).build().await?;
     outln!(

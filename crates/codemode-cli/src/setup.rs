@@ -8,7 +8,8 @@ use anyhow::{Context, Result};
 use codemode::config::{CodeModeConfig, load_mcp_servers_json};
 use codemode::learned::{LearnedTypes, ShapeStore};
 use codemode::registry::{
-    FactoryContext, create_environment, create_llm, create_type_checker, find_tool_provider_factory,
+    FactoryContext, check_tool_provider, create_environment, create_llm, create_tool_provider, create_type_checker,
+    find_tool_provider_factory,
 };
 use codemode::{CodeMode, Llm, LlmRole, RunEnvironment, RunOptions, ToolCatalog, ToolProvider, TypeChecker};
 
@@ -98,7 +99,7 @@ pub fn load(global: &GlobalArgs) -> Result<Setup> {
         && let Ok(factory) = find_tool_provider_factory("mcp")
     {
         for server in mcp_servers.values() {
-            (factory.check)(server)?;
+            check_tool_provider(factory, server)?;
         }
     }
     if let Some(name) = config.tool_providers.keys().find(|n| mcp_servers.contains_key(*n)) {
@@ -148,7 +149,7 @@ async fn mcp_providers(servers: &BTreeMap<String, FactoryContext>) -> Result<Vec
     let started = futures::future::join_all(
         servers
             .iter()
-            .map(|(name, server)| async move { (name.clone(), (factory.create)(server.clone()).await) }),
+            .map(|(name, server)| async move { (name.clone(), create_tool_provider(factory, server.clone()).await) }),
     )
     .await;
     let mut providers = Vec::new();
@@ -171,9 +172,10 @@ async fn other_providers(setup: &Setup) -> Result<Vec<(String, Arc<dyn ToolProvi
         let Some(context) = setup.config.tool_provider_context(name) else {
             continue;
         };
-        (factory.check)(&context).map_err(|e| UsageError(format!("[tool_providers.{name}]: {}", chain(&e))))?;
+        check_tool_provider(factory, &context)
+            .map_err(|e| UsageError(format!("[tool_providers.{name}]: {}", chain(&e))))?;
         let name = name.clone();
-        pending.push(async move { (name, (factory.create)(context).await) });
+        pending.push(async move { (name, create_tool_provider(factory, context).await) });
     }
     let mut providers = Vec::new();
     for (name, result) in futures::future::join_all(pending).await {

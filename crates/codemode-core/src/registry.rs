@@ -16,6 +16,7 @@ use crate::environment::RunEnvironment;
 use crate::error::CodeModeError;
 use crate::llm::Llm;
 use crate::tool::{ToolError, ToolProvider};
+use crate::tool_filter::ToolFilter;
 
 /// A future that builds a tool provider.
 pub type ProviderFuture = Pin<Box<dyn Future<Output = Result<Arc<dyn ToolProvider>, ToolError>> + Send>>;
@@ -244,6 +245,38 @@ pub fn create_type_checker(context: &FactoryContext) -> Result<Arc<dyn TypeCheck
     }
 }
 
+/// Checks a provider's settings without connecting: the `include_tools` / `exclude_tools`
+/// every provider takes, then the factory's own check of the rest.
+pub fn check_tool_provider(factory: &ToolProviderFactory, context: &FactoryContext) -> Result<(), CodeModeError> {
+    let (_, context) = tool_filter_apart(context.clone())?;
+    (factory.check)(&context)
+}
+
+/// Starts or connects a provider with `factory`, offering only the tools its settings'
+/// `include_tools` / `exclude_tools` offer: every kind of provider (MCP servers, the cloud
+/// providers, plugins) takes them, and the factory sees its settings without them.
+pub async fn create_tool_provider(
+    factory: &ToolProviderFactory,
+    context: FactoryContext,
+) -> Result<Arc<dyn ToolProvider>, ToolError> {
+    let name = context.name.clone();
+    let (filter, context) = tool_filter_apart(context).map_err(|e| ToolError::Unavailable {
+        provider: name,
+        message: e.to_string(),
+    })?;
+    Ok(filter.apply((factory.create)(context).await?))
+}
+
+/// The filter the settings ask for, and the context without its keys.
+fn tool_filter_apart(mut context: FactoryContext) -> Result<(ToolFilter, FactoryContext), CodeModeError> {
+    let filter = ToolFilter::from_settings(&context.settings)?;
+    if let Value::Object(settings) = &mut context.settings {
+        settings.remove("include_tools");
+        settings.remove("exclude_tools");
+    }
+    Ok((filter, context))
+}
+
 /// Finds a tool provider factory by name.
 pub fn find_tool_provider_factory(name: &str) -> Result<&'static ToolProviderFactory, CodeModeError> {
     let factories = tool_provider_factories();
@@ -257,6 +290,70 @@ pub fn find_tool_provider_factory(name: &str) -> Result<&'static ToolProviderFac
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A test double of a provider kind whose settings allow only `region`, as the cloud
+    /// providers' do (`deny_unknown_fields`).
+    fn strict_check(context: &FactoryContext) -> Result<(), CodeModeError> {
+        match context.settings.as_object() {
+            Some(map) if map.keys().all(|k| k == "region") => Ok(()),
+            _ => Err(CodeModeError::Config(format!(
+                "unknown setting in {}",
+                context.settings
+            ))),
+        }
+    }
+
+    fn three_tools(context: FactoryContext) -> ProviderFuture {
+        Box::pin(async move {
+            strict_check(&context).map_err(|e| ToolError::Unavailable {
+                provider: context.name.clone(),
+                message: e.to_string(),
+            })?;
+            let tools = ["list_items", "get_item", "reset_all"]
+                .into_iter()
+                .map(|n| crate::tool::ToolSpec::new(n, "", serde_json::json!({"type": "object"})))
+                .collect();
+            Ok(Arc::new(crate::tool::StaticToolProvider::new(tools)) as Arc<dyn ToolProvider>)
+        })
+    }
+
+    #[test]
+    fn every_provider_kind_takes_include_and_exclude_tools() {
+        let factory = ToolProviderFactory {
+            name: "strict",
+            description: "test double",
+            check: strict_check,
+            create: three_tools,
+        };
+        let settings = serde_json::json!({"region": "eu", "exclude_tools": ["reset_*"]});
+        let context = FactoryContext::new("shop", settings);
+        // The factory's own check never sees the filter's keys.
+        assert!(strict_check(&context).is_err());
+        check_tool_provider(&factory, &context).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            let provider = create_tool_provider(&factory, context).await.unwrap();
+            let names: Vec<String> = provider
+                .list_tools()
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| t.name)
+                .collect();
+            assert_eq!(names, ["list_items", "get_item"]);
+            let refused = provider.call_tool("reset_all", Value::Null).await.unwrap_err();
+            assert!(matches!(refused, ToolError::NotCallable(_)), "{refused}");
+
+            let only = FactoryContext::new("shop", serde_json::json!({"include_tools": ["get_*"]}));
+            let provider = create_tool_provider(&factory, only).await.unwrap();
+            assert_eq!(provider.list_tools().await.unwrap().len(), 1);
+
+            let wrong = FactoryContext::new("shop", serde_json::json!({"include_tools": "get_*"}));
+            let error = check_tool_provider(&factory, &wrong).unwrap_err().to_string();
+            assert!(error.contains("`include_tools` must be a list"), "{error}");
+            assert!(create_tool_provider(&factory, wrong).await.is_err());
+        });
+    }
 
     #[test]
     fn relative_paths_resolve_against_the_config_folder() {

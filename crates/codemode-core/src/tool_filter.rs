@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use crate::error::CodeModeError;
 use crate::tool::{ToolError, ToolProvider, ToolSpec};
 
 /// Which tools of a provider are offered: names or patterns where `*` stands for any run
@@ -21,6 +22,48 @@ impl ToolFilter {
     /// matching `exclude`.
     pub fn new(include: Vec<String>, exclude: Vec<String>) -> Self {
         Self { include, exclude }
+    }
+
+    /// The filter a provider's settings ask for (`[tool_providers.NAME]`,
+    /// `[mcp_servers.NAME]`): `include_tools` and `exclude_tools`, each a list of names or
+    /// patterns; absent keys filter nothing.
+    ///
+    /// ```
+    /// # use codemode_core::ToolFilter;
+    /// let filter = ToolFilter::from_settings(&serde_json::json!({"exclude_tools": ["reset_*"]})).unwrap();
+    /// assert!(filter.offers("list_issues") && !filter.offers("reset_workspace"));
+    /// assert!(ToolFilter::from_settings(&serde_json::json!({"include_tools": "list_*"})).is_err());
+    /// ```
+    pub fn from_settings(settings: &Value) -> Result<Self, CodeModeError> {
+        let patterns = |key: &str| -> Result<Vec<String>, CodeModeError> {
+            match settings.get(key) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|item| {
+                        item.as_str().map(str::to_string).ok_or_else(|| {
+                            CodeModeError::Config(format!(
+                                "`{key}` must be a list of tool names or patterns, found {item}"
+                            ))
+                        })
+                    })
+                    .collect(),
+                Some(other) => Err(CodeModeError::Config(format!(
+                    "`{key}` must be a list of tool names or patterns (e.g. [\"list_*\"]), found {other}"
+                ))),
+            }
+        };
+        Ok(Self::new(patterns("include_tools")?, patterns("exclude_tools")?))
+    }
+
+    /// `provider`, offering only the tools this filter offers (as it is when the filter
+    /// offers everything).
+    pub fn apply(self, provider: Arc<dyn ToolProvider>) -> Arc<dyn ToolProvider> {
+        if self.is_empty() {
+            provider
+        } else {
+            Arc::new(FilteredToolProvider::new(provider, self))
+        }
     }
 
     /// True when the filter offers everything.

@@ -59,7 +59,8 @@ impl McpServerConfig {
         }
     }
 
-    /// Which of the server's tools are offered: `include_tools` and `exclude_tools`.
+    /// Which of the server's tools are offered: `include_tools` and `exclude_tools`
+    /// ([`ToolFilter::apply`] wraps a provider with it).
     pub fn tool_filter(&self) -> ToolFilter {
         ToolFilter::new(self.include_tools.clone(), self.exclude_tools.clone())
     }

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use codemode_core::{ToolError, ToolFilter, ToolProvider, ToolSpec};
+use codemode_core::{ToolError, ToolProvider, ToolSpec};
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::{MaybeSendFuture, NotificationContext, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -234,8 +234,6 @@ struct Restarts {
 pub struct McpToolProvider {
     server: String,
     config: McpServerConfig,
-    /// Which of the server's tools are offered (`include_tools`, `exclude_tools`).
-    filter: ToolFilter,
     /// The current connection; `None` after a restart failed.
     connection: tokio::sync::Mutex<Option<Arc<Connection>>>,
     restarts: std::sync::Mutex<Restarts>,
@@ -256,7 +254,9 @@ impl std::fmt::Debug for McpToolProvider {
 
 impl McpToolProvider {
     /// Starts or connects the server described by `config` (`command` for stdio, `url` for
-    /// streamable HTTP).
+    /// streamable HTTP). All its tools are offered: `include_tools` / `exclude_tools` are
+    /// applied by [`codemode_core::registry::create_tool_provider`] for configured servers,
+    /// or by `config.tool_filter().apply(...)`.
     pub async fn connect(server: &str, config: &McpServerConfig) -> Result<Self, McpError> {
         let changed = Arc::new(AtomicBool::new(false));
         let handler = Handler {
@@ -281,7 +281,6 @@ impl McpToolProvider {
         Ok(Self {
             server: server.to_string(),
             config: config.clone(),
-            filter: config.tool_filter(),
             connection: tokio::sync::Mutex::new(Some(Arc::new(connection))),
             restarts: std::sync::Mutex::default(),
             changed,
@@ -435,20 +434,10 @@ impl ToolProvider for McpToolProvider {
         if let Ok(mut kept) = self.listing_warnings.lock() {
             kept.clone_from(&listing.warnings);
         }
-        Ok(listing
-            .tools
-            .into_iter()
-            .filter(|tool| self.filter.offers(&tool.name))
-            .collect())
+        Ok(listing.tools)
     }
 
     async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, ToolError> {
-        if !self.filter.offers(name) {
-            return Err(ToolError::NotCallable(format!(
-                "`{name}` of MCP server `{}` is not offered (include_tools / exclude_tools)",
-                self.server
-            )));
-        }
         let arguments = match arguments {
             Value::Object(map) => Some(map),
             Value::Null => None,
