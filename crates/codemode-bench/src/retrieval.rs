@@ -241,8 +241,8 @@ pub async fn index_benches(rows: &mut Vec<Row>) -> Result<()> {
         });
     }
 
-    // The filter's own candidates (retrieval mode: a quarter for the question alone, the
-    // rest for the question and the plan), with the steps as the plan.
+    // The filter's own candidates (retrieval mode: the question, the keywords and the plan
+    // searched apart and their rankings fused), with the steps as the plan.
     for k in [20, 80] {
         let mut sum = 0.0;
         for task in &data.tasks {

@@ -517,11 +517,36 @@ async fn hybrid_filter_asks_the_tiny_model_about_the_search_candidates_only() {
         assert!(report.selected_tools.iter().any(|t| t == invoices));
         assert!(!listing.contains(invoices), "{listing}");
     }
+    // The best 10 of the fused ranking are kept without asking.
+    let shown = |path: &String| listing.contains(&format!("{path}(")) || listing.contains(&format!("{path}:"));
+    let trusted: Vec<&String> = report.selected_tools.iter().filter(|p| !shown(p)).collect();
+    assert_eq!(trusted.len(), 10, "{:?}", report.selected_tools);
     // The scripted tiny model keeps every tool it is shown, which filters nothing: the
-    // batch keeps only its tools among the search's best 10 (see below), all trusted anyway.
-    assert_eq!(report.selected_tools.len(), 10, "{:?}", report.selected_tools);
+    // batch keeps only its tools among the best 10 of one search of the request, the
+    // keywords and the plan (every tool but two ties on "records" here, so which ones
+    // depends on ties).
+    let best: Vec<String> = thousand_tools()
+        .search("sum the invoices\nbilling records\n1. Read the invoices.", 10)
+        .into_iter()
+        .map(|hit| hit.path)
+        .collect();
+    for path in report.selected_tools.iter().filter(|p| shown(p)) {
+        assert!(best.contains(path), "{path} kept from the batch: {best:?}");
+    }
+    for path in best.iter().filter(|p| shown(p)) {
+        assert!(
+            report.selected_tools.contains(path),
+            "{path} of the search's best dropped"
+        );
+    }
     let detail = &report.timing(Step::Filter).unwrap().detail;
-    assert_eq!(detail, "10 of 1000 tools, 30 candidates by search, 1 batch");
+    assert_eq!(
+        detail,
+        &format!(
+            "{} of 1000 tools, 30 candidates by search, 1 batch",
+            report.selected_tools.len()
+        )
+    );
 
     // Keywords off: no keywords call, the same split.
     let (llm, cm) = over_thousand_tools("1. Read the invoices.").await;

@@ -55,12 +55,11 @@ impl Filtered {
     }
 }
 
-/// The share of the search's candidates that come from the request alone, before the
-/// request, the keywords and the plan together fill the rest: a small planner's plan can be
-/// about the wrong thing (seen: a museum question planned as recipe lookups), and its words then
-/// outweigh the request's. Measured on the LiveMCPBench dev tasks with a good plan, a
-/// quarter costs nothing (recall@80 0.888 either way).
-const QUERY_ONLY_SHARE: usize = 4;
+/// How far down each ranking the fusion looks, as a multiple of `retrieval_candidates`.
+const FUSION_DEPTH: usize = 2;
+/// The constant of reciprocal rank fusion: a tool's score is the sum over the rankings of
+/// `1 / (FUSION_K + rank)`. Small enough that the top of each ranking counts most.
+const FUSION_K: f64 = 20.0;
 
 /// Whether the filter searches the catalog before asking the tiny model.
 fn searches(options: &RunOptions, catalog: &ToolCatalog) -> bool {
@@ -83,13 +82,13 @@ struct Candidates<'c> {
 }
 
 /// Without a search, every tool goes to the tiny model. With one, the search keeps the
-/// `retrieval_candidates` tools it ranks best: a quarter for the request alone, then the
-/// best for the `search` text (the request, the model's keywords and the plan). In `hybrid`
-/// mode all but the last `max_tools_per_prompt` of them are kept as they are and the tiny
-/// model judges that last batch: on the LiveMCPBench dev tasks the 0.5B tiny model's
-/// answers left out about a third of the needed tools it was shown (32 of 111), and each
-/// batch of 20 cost it 10 to 20 s on 2 cores.
-fn candidates<'c>(options: &RunOptions, search: &str, catalog: &'c ToolCatalog) -> Candidates<'c> {
+/// `retrieval_candidates` tools it ranks best, fusing the rankings of the request, the
+/// model's keywords and the plan, each searched apart ([`fused_ranking`]). In `hybrid` mode
+/// all but the last `max_tools_per_prompt` of them are kept as they are and the tiny model
+/// judges that last batch: on the LiveMCPBench dev tasks the 0.5B tiny model's answers left
+/// out about a third of the needed tools it was shown (32 of 111), and each batch of 20
+/// cost it 10 to 20 s on 2 cores.
+fn candidates<'c>(options: &RunOptions, texts: &[&str], catalog: &'c ToolCatalog) -> Candidates<'c> {
     if !searches(options, catalog) {
         return Candidates {
             trusted: Vec::new(),
@@ -98,19 +97,8 @@ fn candidates<'c>(options: &RunOptions, search: &str, catalog: &'c ToolCatalog) 
         };
     }
     let limit = options.retrieval_candidates;
-    let mut ranked: Vec<String> = catalog
-        .search(&options.query, limit / QUERY_ONLY_SHARE)
-        .into_iter()
-        .map(|h| h.path)
-        .collect();
-    for hit in catalog.search(search, limit) {
-        if ranked.len() >= limit {
-            break;
-        }
-        if !ranked.contains(&hit.path) {
-            ranked.push(hit.path);
-        }
-    }
+    let mut ranked = fused_ranking(catalog, texts, limit * FUSION_DEPTH);
+    ranked.truncate(limit);
     let searched = Some(ranked.len());
     let trusted_count = match options.filter_mode {
         FilterMode::Retrieval => ranked.len(),
@@ -122,6 +110,33 @@ fn candidates<'c>(options: &RunOptions, search: &str, catalog: &'c ToolCatalog) 
         asked: asked.iter().filter_map(|p| catalog.tool(p)).collect(),
         searched,
     }
+}
+
+/// The catalog's tools ranked by reciprocal rank fusion of the searches for each of `texts`
+/// (the best `depth` of each; empty texts skipped), best first.
+///
+/// One search of the request, the keywords and a small planner's plan together lets the
+/// longest part decide: a plan about the wrong thing (a museum question planned as
+/// listing lookups) outweighs the request's words. Searched apart and fused, a tool the
+/// request or the keywords rank high stays high. Measured on the 48 LiveMCPBench dev tasks
+/// with the 1.5B model's keywords and plans (five sets of them): the 50 candidates held
+/// 0.76 of the needed tools against 0.73 for one search of all three (after a quarter of
+/// the candidates for the request alone), and the 30 kept without the tiny model 0.70
+/// against 0.65; live, the filter kept 0.75 against 0.70 (docs/status.md).
+fn fused_ranking(catalog: &ToolCatalog, texts: &[&str], depth: usize) -> Vec<String> {
+    let mut scores: Vec<(String, f64)> = Vec::new();
+    for text in texts.iter().filter(|t| !t.trim().is_empty()) {
+        for (rank, hit) in catalog.search(text, depth).into_iter().enumerate() {
+            let score = 1.0 / (FUSION_K + rank as f64 + 1.0);
+            match scores.iter_mut().find(|(path, _)| *path == hit.path) {
+                Some((_, total)) => *total += score,
+                None => scores.push((hit.path, score)),
+            }
+        }
+    }
+    // Stable: ties keep the order of first appearance (the request's ranking first).
+    scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+    scores.into_iter().map(|(path, _)| path).collect()
 }
 
 /// What the search looks for with the plan: the request, the keywords (when any) and the plan.
@@ -160,11 +175,12 @@ pub(super) async fn filter(
         None
     };
     let search = search_text(&options.query, keywords.as_deref(), plan);
+    let texts = [options.query.as_str(), keywords.as_deref().unwrap_or(""), plan];
     let Candidates {
         trusted,
         asked: entries,
         searched,
-    } = candidates(options, &search, catalog);
+    } = candidates(options, &texts, catalog);
     let mut filtered = Filtered {
         selected: trusted.into_iter().collect(),
         candidates: searched,
@@ -265,11 +281,12 @@ fn keeps_everything(selected: &BTreeSet<String>, batch: usize) -> bool {
     batch > INDISCRIMINATE_BATCH && selected.len() >= batch
 }
 
-/// The `retrieval_keep` tools the search index ranks best for the `search` text:
-/// kept whatever the tiny model answers. Seen with a 0.5B tiny model on an 11-tool catalog:
-/// it answered with the same block of the list for most requests and dropped
-/// `send_message` from "post the number to the general channel"; the main model then
-/// emailed a channel.
+/// The `retrieval_keep` tools the search index ranks best for the `search` text (the
+/// request, the keywords and the plan in one search, unlike the candidates' fused ranking,
+/// so they can add a tool the candidates lack): kept whatever the tiny model answers. Seen
+/// with a 0.5B tiny model on an 11-tool catalog: it answered with the same block of the
+/// list for most requests and dropped `send_message` from "post the number to the general
+/// channel"; the main model then emailed a channel.
 fn best_ranked(options: &RunOptions, search: &str, catalog: &ToolCatalog) -> Vec<String> {
     if options.retrieval_keep == 0 {
         return Vec::new();
@@ -381,6 +398,59 @@ mod tests {
     use super::*;
     use crate::tool::ToolSpec;
     use serde_json::json;
+
+    #[test]
+    fn the_request_keywords_and_plan_are_searched_apart_and_fused() {
+        let mut catalog = ToolCatalog::new();
+        let provider: std::sync::Arc<dyn crate::tool::ToolProvider> =
+            std::sync::Arc::new(crate::tool::StaticToolProvider::new(Vec::new()));
+        let mut specs: Vec<ToolSpec> = (0..8)
+            .map(|i| {
+                ToolSpec::new(
+                    format!("listing_{i}"),
+                    "Get the listing details of a stay: price, location, rooms",
+                    json!({"type": "object"}),
+                )
+            })
+            .collect();
+        specs.push(ToolSpec::new(
+            "search_objects",
+            "Search the collection for paintings",
+            json!({"type": "object"}),
+        ));
+        specs.push(ToolSpec::new(
+            "get_object",
+            "Get a museum object by its id",
+            json!({"type": "object"}),
+        ));
+        catalog.add_tools("ws", provider, specs);
+        let request = "find the painting Corridor in the Asylum";
+        // A plan about the wrong thing, much longer than the request.
+        let plan = "1. Call the listing details for the price.\n2. Get the listing location.\n\
+                    3. Get the listing rooms and price.\n4. Return the listing details.";
+        let keywords = "museum artwork collection";
+        let options = RunOptions::new(request)
+            .filter_mode(FilterMode::Retrieval)
+            .retrieval_candidates(4);
+        let picked = candidates(&options, &[request, keywords, plan], &catalog);
+        assert_eq!(picked.searched, Some(4));
+        let kept: Vec<&str> = picked.trusted.iter().map(String::as_str).collect();
+        assert!(kept.contains(&"ws.search_objects"), "{kept:?}");
+        assert!(kept.contains(&"ws.get_object"), "{kept:?}");
+        // One search of all three at once lets the plan's words push the museum's object
+        // lookup out of the best four.
+        let together = catalog.search(&search_text(request, Some(keywords), plan), 4);
+        assert!(together.iter().all(|hit| hit.path != "ws.get_object"), "{together:?}");
+        // Empty texts are skipped; a lone text keeps its own order.
+        assert_eq!(
+            fused_ranking(&catalog, &[request, "", " "], 10),
+            catalog
+                .search(request, 10)
+                .into_iter()
+                .map(|h| h.path)
+                .collect::<Vec<_>>()
+        );
+    }
 
     #[test]
     fn tools_the_plan_names_by_path_are_kept() {
