@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::catalog::CatalogEntry;
 use crate::limits::ApprovalPolicy;
+use crate::tool::ToolAnnotations;
 
 /// A tool call waiting for a decision.
 #[derive(Debug, Clone, PartialEq)]
@@ -227,18 +228,14 @@ impl ApprovalGate {
 /// (`destructiveHint` true when absent) would ask for nearly every call of most servers,
 /// which annotate nothing; use `all` for servers you do not trust.
 pub fn needs_approval(policy: ApprovalPolicy, entry: &CatalogEntry) -> Option<String> {
-    let hint = |name: &str| {
-        entry
-            .spec
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(name))
-            .and_then(Value::as_bool)
-    };
     match policy {
         ApprovalPolicy::Never => None,
         ApprovalPolicy::All => Some("approval = \"all\"".to_string()),
-        ApprovalPolicy::Destructive => (hint("destructiveHint") == Some(true) && hint("readOnlyHint") != Some(true))
+        ApprovalPolicy::Destructive => entry
+            .spec
+            .annotations
+            .as_ref()
+            .is_some_and(ToolAnnotations::destructive)
             .then(|| "annotated destructiveHint: true".to_string()),
     }
 }
@@ -287,9 +284,12 @@ mod tests {
 
     fn catalog() -> Arc<ToolCatalog> {
         let mut destructive = ToolSpec::new("wipe", "Deletes everything", json!({"type": "object"}));
-        destructive.annotations = Some(json!({"destructiveHint": true}));
+        destructive.annotations = Some(ToolAnnotations::destructive_hint(true));
         let mut read_only = ToolSpec::new("peek", "Reads", json!({"type": "object"}));
-        read_only.annotations = Some(json!({"destructiveHint": true, "readOnlyHint": true}));
+        read_only.annotations = Some(ToolAnnotations {
+            read_only_hint: Some(true),
+            ..ToolAnnotations::destructive_hint(true)
+        });
         let plain = ToolSpec::new("work", "Works", json!({"type": "object"}));
         let mut catalog = ToolCatalog::new();
         catalog.add_tools("fx", Arc::new(Echo), vec![destructive, read_only, plain]);

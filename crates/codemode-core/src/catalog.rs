@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::error::CodeModeError;
 use crate::learned::{LearnedOutput, ShapeKey};
 use crate::search::{Bm25Index, SearchHit, ToolIndex};
-use crate::tool::{StaticToolProvider, ToolError, ToolProvider, ToolSpec};
+use crate::tool::{StaticToolProvider, ToolAnnotations, ToolError, ToolProvider, ToolSpec};
 
 /// One tool in the catalog.
 #[derive(Clone)]
@@ -112,12 +112,7 @@ impl CatalogEntry {
     /// Whether the tool says it changes nothing (annotation `readOnlyHint: true`; no
     /// annotation counts as not read-only).
     pub fn is_read_only(&self) -> bool {
-        self.spec
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("readOnlyHint"))
-            .and_then(Value::as_bool)
-            == Some(true)
+        self.spec.annotations.as_ref().is_some_and(ToolAnnotations::read_only)
     }
 
     /// The tool as the TypeScript generator and checker see it: its declared output

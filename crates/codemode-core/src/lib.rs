@@ -57,7 +57,7 @@ pub use options::RunOptions;
 pub use pipeline::{CheckResult, CodeMode, CodeModeBuilder, RunObserver};
 pub use report::{FilterBatchFailure, ResultType, RunAttempt, RunReport, Step, StepTiming};
 pub use search::{SearchHit, ToolIndex};
-pub use tool::{StaticToolProvider, ToolError, ToolProvider, ToolSpec};
+pub use tool::{StaticToolProvider, ToolAnnotations, ToolError, ToolProvider, ToolSpec};
 pub use tool_filter::{FilteredToolProvider, ToolFilter};
 
 /// Re-exported so plugin crates register with the same `inventory` version.

@@ -23,9 +23,81 @@ pub struct ToolSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub output_schema: Option<Value>,
-    /// MCP annotations (hints such as `readOnlyHint`), passed through.
+    /// MCP annotations (hints such as `readOnlyHint`); annotations that are not an object
+    /// of the right types are dropped.
+    #[serde(
+        default,
+        deserialize_with = "lenient_annotations",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub annotations: Option<ToolAnnotations>,
+}
+
+/// What a tool says about itself (MCP `ToolAnnotations`): hints, not guarantees. Read once
+/// here; the catalog and the approval policy ask [`ToolAnnotations::read_only`] and
+/// [`ToolAnnotations::destructive`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolAnnotations {
+    /// A human-readable title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<Value>,
+    pub title: Option<String>,
+    /// The tool changes nothing (`readOnlyHint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only_hint: Option<bool>,
+    /// The tool may destroy or overwrite data (`destructiveHint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destructive_hint: Option<bool>,
+    /// Calling it again with the same arguments changes nothing more (`idempotentHint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotent_hint: Option<bool>,
+    /// It reaches outside entities, such as the web (`openWorldHint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_world_hint: Option<bool>,
+    /// Hints this type does not know, kept as they came.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
+}
+
+impl ToolAnnotations {
+    /// Annotations saying only whether the tool is read-only.
+    pub fn read_only_hint(read_only: bool) -> Self {
+        Self {
+            read_only_hint: Some(read_only),
+            ..Self::default()
+        }
+    }
+
+    /// Annotations saying only whether the tool is destructive.
+    pub fn destructive_hint(destructive: bool) -> Self {
+        Self {
+            destructive_hint: Some(destructive),
+            ..Self::default()
+        }
+    }
+
+    /// Whether the tool says it changes nothing (`readOnlyHint: true`).
+    pub fn read_only(&self) -> bool {
+        self.read_only_hint == Some(true)
+    }
+
+    /// Whether the tool says it is destructive (`destructiveHint: true`) and not read-only.
+    pub fn destructive(&self) -> bool {
+        self.destructive_hint == Some(true) && !self.read_only()
+    }
+}
+
+/// `annotations` as [`ToolAnnotations`] when they are an object of the right types, else
+/// `None` (a server's odd annotations cost the hints, not the tool).
+fn lenient_annotations<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<ToolAnnotations>, D::Error> {
+    let value = Option::<Value>::deserialize(deserializer)?;
+    Ok(value.and_then(|v| match serde_json::from_value(v) {
+        Ok(annotations) => Some(annotations),
+        Err(e) => {
+            tracing::debug!(error = %e, "tool annotations dropped");
+            None
+        }
+    }))
 }
 
 fn empty_object_schema() -> Value {
@@ -124,5 +196,39 @@ impl ToolProvider for StaticToolProvider {
         Err(ToolError::NotCallable(format!(
             "`{name}` comes from a static catalog: it can be typed and checked, not called"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn annotations_are_typed_leniently_and_keep_unknown_hints() {
+        let spec: ToolSpec = serde_json::from_value(json!({
+            "name": "wipe",
+            "annotations": {"destructiveHint": true, "title": "Wipe", "vendorHint": {"x": 1}}
+        }))
+        .unwrap();
+        let annotations = spec.annotations.clone().unwrap();
+        assert!(annotations.destructive() && !annotations.read_only());
+        assert_eq!(annotations.title.as_deref(), Some("Wipe"));
+        assert_eq!(
+            serde_json::to_value(&spec).unwrap()["annotations"],
+            json!({"destructiveHint": true, "title": "Wipe", "vendorHint": {"x": 1}})
+        );
+        // Read-only wins over destructive.
+        let both = ToolAnnotations {
+            read_only_hint: Some(true),
+            ..ToolAnnotations::destructive_hint(true)
+        };
+        assert!(both.read_only() && !both.destructive());
+        // Odd annotations cost the hints, not the tool.
+        for odd in [json!("destructive"), json!({"readOnlyHint": "yes"}), json!(null)] {
+            let spec: ToolSpec = serde_json::from_value(json!({"name": "t", "annotations": odd})).unwrap();
+            assert_eq!(spec.annotations, None, "{odd}");
+        }
     }
 }

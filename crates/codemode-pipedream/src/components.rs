@@ -45,7 +45,9 @@ pub(crate) fn action_spec(component: &Value) -> Option<(ToolSpec, ActionInfo)> {
         .filter(|d| !d.trim().is_empty())
         .or_else(|| component.get("name").and_then(Value::as_str))
         .map(str::to_string);
-    let annotations = component.get("annotations").filter(|a| a.is_object()).cloned();
+    let annotations = component
+        .get("annotations")
+        .and_then(|a| serde_json::from_value(a.clone()).ok());
     let spec = ToolSpec {
         name: key,
         description,

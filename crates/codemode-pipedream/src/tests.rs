@@ -61,7 +61,9 @@ fn components_become_tools_with_annotations() {
     let (spec, info) = action_spec(&component).unwrap();
     assert_eq!(spec.name, "slack-send-message");
     assert_eq!(spec.description.as_deref(), Some("Send Message"));
-    assert_eq!(spec.annotations.unwrap()["readOnlyHint"], false);
+    let annotations = spec.annotations.unwrap();
+    assert_eq!(annotations.read_only_hint, Some(false));
+    assert!(!annotations.destructive());
     assert_eq!(spec.input_schema["required"], json!(["text"]));
     assert_eq!(info.version.as_deref(), Some("0.1.4"));
     assert_eq!(info.apps.len(), 1);

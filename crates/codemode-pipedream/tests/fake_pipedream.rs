@@ -109,7 +109,7 @@ async fn lists_pages_of_actions_as_typed_tools() {
     // The app prop is the provider's business, the alert is not an input.
     assert!(send.input_schema["properties"].get("slack").is_none());
     assert!(send.input_schema["properties"].get("info").is_none());
-    assert_eq!(send.annotations.as_ref().unwrap()["readOnlyHint"], false);
+    assert_eq!(send.annotations.as_ref().unwrap().read_only_hint, Some(false));
     let list = &tools[0];
     assert_eq!(list.input_schema["properties"]["pageSize"]["maximum"], 1000);
     assert_eq!(

@@ -495,7 +495,7 @@ struct Wiper {
 impl ToolProvider for Wiper {
     async fn list_tools(&self) -> Result<Vec<ToolSpec>, ToolError> {
         let mut wipe = ToolSpec::new("wipe", "Deletes everything", json!({"type": "object"}));
-        wipe.annotations = Some(json!({"destructiveHint": true}));
+        wipe.annotations = Some(codemode_core::ToolAnnotations::destructive_hint(true));
         Ok(vec![wipe])
     }
     async fn call_tool(&self, name: &str, _arguments: Value) -> Result<Value, ToolError> {

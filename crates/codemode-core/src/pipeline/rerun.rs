@@ -252,7 +252,7 @@ mod tests {
     #[test]
     fn only_read_only_calls_may_be_repeated_under_read_only() {
         let spec = |name: &str, read_only: Option<bool>| ToolSpec {
-            annotations: read_only.map(|r| json!({ "readOnlyHint": r })),
+            annotations: read_only.map(crate::tool::ToolAnnotations::read_only_hint),
             ..ToolSpec::new(name, "a tool", json!({"type": "object"}))
         };
         let tools = vec![
