@@ -88,6 +88,42 @@ impl RunFailure {
             column: None,
         }
     }
+
+    /// The failure for a program that reached its wall-clock limit
+    /// (`total_execution_timeout`).
+    pub fn timeout(limit: Duration) -> Self {
+        Self::new(
+            FailureKind::Timeout,
+            format!(
+                "the program did not finish within {:.1} s (total_execution_timeout)",
+                limit.as_secs_f64()
+            ),
+        )
+    }
+
+    /// The failure for a program that used up its CPU budget (`cpu_time_limit`).
+    pub fn cpu_time(budget: Duration) -> Self {
+        Self::new(
+            FailureKind::Timeout,
+            format!(
+                "the program computed for more than {:.2} s (cpu_time_limit); time spent waiting for tools is not counted",
+                budget.as_secs_f64()
+            ),
+        )
+    }
+
+    /// The failure for a run that `who` (a run environment, a plugin) did not end when its
+    /// wall-clock limit had passed, nor within `grace` after it.
+    pub fn did_not_stop(who: &str, limit: Duration, grace: Duration) -> Self {
+        Self::new(
+            FailureKind::Timeout,
+            format!(
+                "{who} did not stop within {:.1} s of the {:.1} s deadline (total_execution_timeout)",
+                grace.as_secs_f64(),
+                limit.as_secs_f64()
+            ),
+        )
+    }
 }
 
 /// What a run produced.

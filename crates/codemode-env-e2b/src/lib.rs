@@ -299,7 +299,7 @@ impl E2bEnvironment {
         }
         let sandbox = match tokio::time::timeout_at(deadline, self.create_sandbox(&limits)).await {
             Ok(created) => created?,
-            Err(_) => return Err(codemode_env_local::timeout_failure(limits.total_timeout)),
+            Err(_) => return Err(RunFailure::timeout(limits.total_timeout)),
         };
         tracing::debug!(sandbox = %sandbox.id, "E2B sandbox created");
         let outcome = self.run_in(&sandbox, &script, bridge, limits, deadline, console).await;
@@ -327,7 +327,7 @@ impl E2bEnvironment {
             .body(envelope(&start))
             .send();
         let response = match tokio::time::timeout_at(deadline, response).await {
-            Err(_) => return Err(codemode_env_local::timeout_failure(limits.total_timeout)),
+            Err(_) => return Err(RunFailure::timeout(limits.total_timeout)),
             Ok(Err(e)) => {
                 return Err(self.failure(
                     FailureKind::Environment,
@@ -350,7 +350,7 @@ impl E2bEnvironment {
         }
         let mut events = EventStream::new(response);
         let pid = match tokio::time::timeout_at(deadline, events.wait_for_start()).await {
-            Err(_) => return Err(codemode_env_local::timeout_failure(limits.total_timeout)),
+            Err(_) => return Err(RunFailure::timeout(limits.total_timeout)),
             Ok(Err(message)) => return Err(self.failure(FailureKind::Environment, message)),
             Ok(Ok(pid)) => pid,
         };

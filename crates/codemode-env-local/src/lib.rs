@@ -36,29 +36,3 @@ pub use console::ConsoleCapture;
 pub use process::{EnvError, ProcessEnvironment, ProcessRuntime};
 #[cfg(feature = "wasm")]
 pub use wasm::{DEFAULT_POOL_SIZE, WasmEnvironment, WasmError};
-
-use std::time::Duration;
-
-use codemode_core::{FailureKind, RunFailure};
-
-/// The failure for a run that reached its wall-clock limit.
-pub fn timeout_failure(timeout: Duration) -> RunFailure {
-    RunFailure::new(
-        FailureKind::Timeout,
-        format!(
-            "the program did not finish within {:.1} s (total_execution_timeout)",
-            timeout.as_secs_f64()
-        ),
-    )
-}
-
-/// The failure for a run that used up its CPU budget.
-pub fn cpu_failure(budget: Duration) -> RunFailure {
-    RunFailure::new(
-        FailureKind::Timeout,
-        format!(
-            "the program computed for more than {:.2} s (cpu_time_limit); time spent waiting for tools is not counted",
-            budget.as_secs_f64()
-        ),
-    )
-}

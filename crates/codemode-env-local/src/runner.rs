@@ -132,7 +132,7 @@ pub async fn drive(
             Some(_) = calls.join_next(), if !calls.is_empty() => {}
             _ = cpu_tick.tick(), if watch_cpu => {
                 if cpu_time.and_then(|f| f()).is_some_and(|used| used > limits.cpu_time) {
-                    return Err(DriveEnd::Failed(crate::cpu_failure(limits.cpu_time)));
+                    return Err(DriveEnd::Failed(RunFailure::cpu_time(limits.cpu_time)));
                 }
             }
             read = read_bounded_line(&mut reader, &mut line, limits.max_value_bytes) => {
@@ -191,7 +191,7 @@ pub async fn drive(
                 }
             }
             () = tokio::time::sleep_until(deadline) => {
-                return Err(DriveEnd::Failed(crate::timeout_failure(limits.total_timeout)));
+                return Err(DriveEnd::Failed(RunFailure::timeout(limits.total_timeout)));
             }
         }
     }

@@ -162,14 +162,10 @@ impl RunEnvironment for PluginEnvironment {
             Ok(Ok(answer)) => outcome(answer),
             Ok(Err(e)) => outcome(Err(format!("the plugin's thread failed: {e}"))),
             Err(_) => RunOutcome {
-                result: Err(RunFailure::new(
-                    FailureKind::Timeout,
-                    format!(
-                        "plugin {} did not stop within total_execution_timeout ({:.1} s) and {} s more",
-                        self.name,
-                        limits.total_timeout.as_secs_f64(),
-                        GRACE.as_secs()
-                    ),
+                result: Err(RunFailure::did_not_stop(
+                    &format!("plugin {}", self.name),
+                    limits.total_timeout,
+                    GRACE,
                 )),
                 console: Vec::new(),
             },

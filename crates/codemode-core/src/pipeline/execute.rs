@@ -12,7 +12,7 @@ use super::run::StepFailure;
 use crate::approval::{ApprovalGate, ApprovalRecord};
 use crate::bridge::{CatalogBridge, ToolBridge, ToolCallRecord};
 use crate::catalog::ToolCatalog;
-use crate::environment::{ExecutionLimits, ExecutionRequest, FailureKind, RunEnvironment};
+use crate::environment::{ExecutionLimits, ExecutionRequest, FailureKind, RunEnvironment, RunFailure};
 use crate::options::RunOptions;
 use crate::report::ResultType;
 
@@ -75,11 +75,12 @@ pub(super) async fn execute(
             console: Vec::new(),
             result: Err(StepFailure::Ended {
                 result_type: ResultType::Timeout,
-                message: format!(
-                    "the run environment `{}` did not stop at the {:.1} s deadline (total_execution_timeout)",
-                    environment.name(),
-                    options.total_execution_timeout
-                ),
+                message: RunFailure::did_not_stop(
+                    &format!("the run environment `{}`", environment.name()),
+                    limits.total_timeout,
+                    ENVIRONMENT_GRACE,
+                )
+                .message,
             }),
             error_line: None,
             detail,

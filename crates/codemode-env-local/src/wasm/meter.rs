@@ -11,7 +11,6 @@ use codemode_core::{FailureKind, RunFailure};
 use wasmtime::{Store, Trap};
 
 use super::host::HostState;
-use crate::timeout_failure;
 
 /// Time spent executing the guest, measured around each poll of the run's future.
 #[derive(Default)]
@@ -55,7 +54,7 @@ pub(super) fn classify(error: wasmtime::Error, store: &Store<HostState>, timeout
         return failure.clone();
     }
     match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => timeout_failure(timeout),
+        Some(Trap::Interrupt) => RunFailure::timeout(timeout),
         Some(Trap::StackOverflow) => RunFailure::new(
             FailureKind::Runtime,
             "RangeError: Maximum call stack size exceeded (wasm stack overflow)",

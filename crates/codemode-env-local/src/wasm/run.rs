@@ -12,7 +12,6 @@ use super::WasmEnvironment;
 use super::host::{HostState, random_words};
 use super::meter::{CpuMeter, Metered, classify};
 use crate::console::ConsoleCapture;
-use crate::{cpu_failure, timeout_failure};
 
 /// Bytes in a wasm page.
 const WASM_PAGE: u64 = 64 * 1024;
@@ -45,7 +44,7 @@ pub(super) async fn run(env: &WasmEnvironment, request: &ExecutionRequest, bridg
     .await;
     let console = std::mem::take(&mut store.data_mut().console).into_lines();
     let result = match outcome {
-        Err(_) => Err(timeout_failure(limits.total_timeout)),
+        Err(_) => Err(RunFailure::timeout(limits.total_timeout)),
         Ok(Err(failure)) => Err(failure),
         Ok(Ok(out)) => decode(&out, &limits),
     };
@@ -80,13 +79,13 @@ fn new_store(
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |mut ctx| {
         if Instant::now() >= wall_deadline {
-            ctx.data_mut().ended_by = Some(timeout_failure(total_timeout));
+            ctx.data_mut().ended_by = Some(RunFailure::timeout(total_timeout));
             return Ok(UpdateDeadline::Interrupt);
         }
         // Only a budget below the wall clock can run out first.
         let used = meter.lock().map(|m| m.used()).unwrap_or_default();
         if cpu_budget < total_timeout && used > cpu_budget {
-            ctx.data_mut().ended_by = Some(cpu_failure(cpu_budget));
+            ctx.data_mut().ended_by = Some(RunFailure::cpu_time(cpu_budget));
             return Ok(UpdateDeadline::Interrupt);
         }
         Ok(UpdateDeadline::Yield(1))
