@@ -148,7 +148,7 @@ pub(super) struct Checked {
 
 impl Checked {
     /// The step's detail for the report: `1 repairs`.
-    pub fn detail(&self) -> String {
+    pub(crate) fn detail(&self) -> String {
         format!("{} repairs", self.repairs)
     }
 }

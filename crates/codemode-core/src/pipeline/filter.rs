@@ -41,7 +41,7 @@ pub(super) struct Filtered {
 impl Filtered {
     /// The step's detail for the report: `3 of 40 tools, 2 batches`, with the search's
     /// candidates when it ran: `4 of 10000 tools, 80 candidates by search, 4 batches`.
-    pub fn detail(&self, catalog_size: usize) -> String {
+    pub(crate) fn detail(&self, catalog_size: usize) -> String {
         let searched = self
             .candidates
             .map(|n| format!(", {n} candidate{} by search", if n == 1 { "" } else { "s" }))

@@ -24,7 +24,7 @@ pub(super) struct RunContext<'a> {
 }
 
 impl<'a> RunContext<'a> {
-    pub fn new(log: Option<PromptLog>, observer: Observer<'a>) -> Self {
+    pub(crate) fn new(log: Option<PromptLog>, observer: Observer<'a>) -> Self {
         Self {
             log,
             usage: Mutex::new(BTreeMap::new()),
@@ -35,7 +35,7 @@ impl<'a> RunContext<'a> {
     /// One model call for an answer that needs at most `max_output_tokens` (a small model
     /// can repeat itself up to the server's limit: seen, 1,024 tokens and 36 s for a list of
     /// nine tools): logged when a prompt log is open, its tokens counted per role.
-    pub async fn ask_brief(
+    pub(crate) async fn ask_brief(
         &self,
         llm: &dyn Llm,
         role: LlmRole,
@@ -51,7 +51,7 @@ impl<'a> RunContext<'a> {
     /// A model call whose answer must be whole (a program): an answer cut off at the
     /// model's token limit is never taken as the program. It is asked for once more,
     /// shorter; cut off again, the call fails with an error that says so.
-    pub async fn ask_whole(
+    pub(crate) async fn ask_whole(
         &self,
         llm: &dyn Llm,
         role: LlmRole,
@@ -79,7 +79,7 @@ impl<'a> RunContext<'a> {
     /// Asks the main model for a program: the answer is added to `conversation` and its code
     /// returned. An answer with no program in it (prose, an apology, a plan) is asked for
     /// once more, as one fenced block, before it counts.
-    pub async fn ask_program(
+    pub(crate) async fn ask_program(
         &self,
         main: &dyn Llm,
         step: &str,
@@ -90,7 +90,7 @@ impl<'a> RunContext<'a> {
     }
 
     /// [`Self::ask_program`] with the answer sampled as `sampling` says.
-    pub async fn ask_program_sampled(
+    pub(crate) async fn ask_program_sampled(
         &self,
         main: &dyn Llm,
         step: &str,
@@ -163,7 +163,7 @@ impl<'a> RunContext<'a> {
     }
 
     /// The tokens counted so far, per role.
-    pub fn usage(&self) -> BTreeMap<String, TokenUsage> {
+    pub(crate) fn usage(&self) -> BTreeMap<String, TokenUsage> {
         self.usage.lock().map(|u| u.clone()).unwrap_or_default()
     }
 }
@@ -204,7 +204,7 @@ pub(super) struct StepClock<'a> {
 }
 
 impl<'a> StepClock<'a> {
-    pub fn start(observer: Observer<'a>, step: Step) -> Self {
+    pub(crate) fn start(observer: Observer<'a>, step: Step) -> Self {
         if let Some(o) = observer {
             o.step_started(step);
         }
@@ -222,11 +222,11 @@ impl<'a> StepClock<'a> {
     }
 
     /// The step's span, for the work of the step to run in (`.instrument(clock.span())`).
-    pub fn span(&self) -> tracing::Span {
+    pub(crate) fn span(&self) -> tracing::Span {
         self.span.clone()
     }
 
-    pub fn finish(self, report: &mut RunReport, detail: impl Into<String>) {
+    pub(crate) fn finish(self, report: &mut RunReport, detail: impl Into<String>) {
         let timing = StepTiming {
             step: self.step,
             duration_ms: ms(self.started),
@@ -243,7 +243,7 @@ impl<'a> StepClock<'a> {
 
     /// Ends the step and the run with `failure`; `detail` is the step's detail unless a
     /// model call failed (then it is `failed`).
-    pub fn fail(self, report: &mut RunReport, failure: StepFailure, detail: impl Into<String>) {
+    pub(crate) fn fail(self, report: &mut RunReport, failure: StepFailure, detail: impl Into<String>) {
         self.span.record("failed", true);
         match failure {
             StepFailure::Llm(error) => {

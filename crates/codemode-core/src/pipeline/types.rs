@@ -24,7 +24,7 @@ pub(super) struct Typed {
 
 impl Typed {
     /// The step's detail for the report: `42 lines`.
-    pub fn detail(&self) -> String {
+    pub(crate) fn detail(&self) -> String {
         format!("{} lines", self.declarations.lines().count())
     }
 
@@ -35,7 +35,7 @@ impl Typed {
     /// the name's words. A path is looked up once per run (`looked_up`), so a program that
     /// keeps calling a name the catalog lacks does not keep growing the declarations.
     /// `None` when nothing was declared.
-    pub fn declare_called(
+    pub(crate) fn declare_called(
         &mut self,
         catalog: &ToolCatalog,
         code: &str,
@@ -114,7 +114,7 @@ pub(super) struct DeclaredCalls {
 
 impl DeclaredCalls {
     /// Both second chances, as one (for a repair that shows what both declared).
-    pub fn and(mut self, later: DeclaredCalls) -> DeclaredCalls {
+    pub(crate) fn and(mut self, later: DeclaredCalls) -> DeclaredCalls {
         self.called.extend(later.called);
         self.declared.extend(later.declared);
         self.unknown.extend(later.unknown);
@@ -123,7 +123,7 @@ impl DeclaredCalls {
 
     /// What the repair prompt says about them: the called paths, the declarations of the
     /// tools declared for them (from `catalog`), and a line per path the catalog lacks.
-    pub fn note(&self, catalog: &ToolCatalog) -> String {
+    pub(crate) fn note(&self, catalog: &ToolCatalog) -> String {
         let called: Vec<String> = self.called.iter().map(|p| format!("`tools.{p}`")).collect();
         let declared = catalog.subset(self.declared.iter().map(String::as_str));
         let declarations = declared.declarations();

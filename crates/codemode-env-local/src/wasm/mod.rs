@@ -42,7 +42,7 @@ use wasmtime::{Engine, InstancePre};
 use self::host::HostState;
 
 /// The guest, built by `cargo xtask guest` (committed so users need no wasm toolchain).
-pub const GUEST_WASM: &[u8] = include_bytes!("../../guest/codemode_guest.wasm");
+pub(crate) const GUEST_WASM: &[u8] = include_bytes!("../../guest/codemode_guest.wasm");
 
 /// Runs that may execute at once by default (slots in the pooling allocator).
 pub const DEFAULT_POOL_SIZE: u32 = 16;

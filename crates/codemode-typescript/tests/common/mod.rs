@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 /// Finds `shared/data/livemcpbench/tools.json` next to the project (`../shared`), or at
 /// `$CODEMODE_SHARED_DIR`.
-pub fn tools_json() -> Value {
+pub(crate) fn tools_json() -> Value {
     let mut candidates: Vec<PathBuf> = std::env::var_os("CODEMODE_SHARED_DIR")
         .map(PathBuf::from)
         .into_iter()
@@ -26,7 +26,7 @@ pub fn tools_json() -> Value {
 }
 
 /// (path, tool) for every tool, namespaced by server.
-pub fn tools(data: &Value) -> Vec<(String, Value)> {
+pub(crate) fn tools(data: &Value) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for server in data.as_array().unwrap() {
         for (name, entry) in server["tools"].as_object().unwrap() {
@@ -43,7 +43,7 @@ pub fn tools(data: &Value) -> Vec<(String, Value)> {
     out
 }
 
-pub fn signatures(tools: &[(String, Value)]) -> Vec<ToolSignature<'_>> {
+pub(crate) fn signatures(tools: &[(String, Value)]) -> Vec<ToolSignature<'_>> {
     tools
         .iter()
         .map(|(path, t)| ToolSignature {
@@ -58,7 +58,7 @@ pub fn signatures(tools: &[(String, Value)]) -> Vec<ToolSignature<'_>> {
 
 /// A value valid under `schema`: its default or first example, else something built from
 /// the type.
-pub fn sample(schema: &Value) -> Value {
+pub(crate) fn sample(schema: &Value) -> Value {
     if let Some(v) = schema.get("default").filter(|v| !v.is_null()) {
         return v.clone();
     }
@@ -103,12 +103,12 @@ pub fn sample(schema: &Value) -> Value {
 }
 
 /// A TypeScript literal for a JSON value (JSON is valid TypeScript expression syntax).
-pub fn literal(v: &Value) -> String {
+pub(crate) fn literal(v: &Value) -> String {
     v.to_string()
 }
 
 /// The TypeScript 7 compiler installed by `cargo xtask test` into tests/npm.
-pub fn tsc() -> codemode_typescript::TscChecker {
+pub(crate) fn tsc() -> codemode_typescript::TscChecker {
     let wrapper = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/npm/node_modules/.bin/tsc");
     assert!(
         wrapper.is_file(),
@@ -119,7 +119,7 @@ pub fn tsc() -> codemode_typescript::TscChecker {
 }
 
 /// One call per tool with a sample argument, as a program.
-pub fn sample_program(tools: &[(String, Value)]) -> String {
+pub(crate) fn sample_program(tools: &[(String, Value)]) -> String {
     let mut program = String::new();
     for (path, tool) in tools {
         program.push_str(&format!(

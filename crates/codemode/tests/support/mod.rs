@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 /// A fake chat workspace: channels, messages and reactions, kept in memory.
 #[derive(Default)]
-pub struct FakeChatProvider {
+pub(crate) struct FakeChatProvider {
     pub messages: Mutex<Vec<Value>>,
     pub reactions: Mutex<Vec<Value>>,
 }
@@ -62,7 +62,7 @@ impl ToolProvider for FakeChatProvider {
 }
 
 /// Answers the filter with every tool path it is shown.
-pub fn select_all(request: &codemode::LlmRequest) -> Result<String, codemode::LlmError> {
+pub(crate) fn select_all(request: &codemode::LlmRequest) -> Result<String, codemode::LlmError> {
     let listing = &request.messages[1].content;
     let paths: Vec<String> = listing
         .lines()
@@ -75,11 +75,11 @@ pub fn select_all(request: &codemode::LlmRequest) -> Result<String, codemode::Ll
     Ok(serde_json::to_string(&paths).unwrap())
 }
 
-pub fn fenced(code: &str) -> String {
+pub(crate) fn fenced(code: &str) -> String {
     format!("Here is the program:\n```typescript\n{code}\n```\n")
 }
 
-pub async fn pipeline(llm: Arc<ScriptedLlm>, chat: Arc<FakeChatProvider>) -> CodeMode {
+pub(crate) async fn pipeline(llm: Arc<ScriptedLlm>, chat: Arc<FakeChatProvider>) -> CodeMode {
     CodeMode::builder()
         .llm(llm)
         .tool_provider("chat", chat)
@@ -90,7 +90,7 @@ pub async fn pipeline(llm: Arc<ScriptedLlm>, chat: Arc<FakeChatProvider>) -> Cod
 }
 
 /// The chat tools in the default environment, with no models: for `execute_program`.
-pub async fn without_models(chat: Arc<FakeChatProvider>) -> CodeMode {
+pub(crate) async fn without_models(chat: Arc<FakeChatProvider>) -> CodeMode {
     CodeMode::builder()
         .tool_provider("chat", chat)
         .environment(codemode::default_environment().expect("the default environment starts"))
@@ -99,7 +99,7 @@ pub async fn without_models(chat: Arc<FakeChatProvider>) -> CodeMode {
         .unwrap()
 }
 
-pub fn scripted(main_answers: &[&str]) -> ScriptedLlm {
+pub(crate) fn scripted(main_answers: &[&str]) -> ScriptedLlm {
     let mut llm = ScriptedLlm::new()
         .reply(
             LlmRole::Strategy,
