@@ -7,8 +7,10 @@ mod builder;
 mod check;
 mod execute;
 mod filter;
+mod hints;
 mod implement;
 mod keywords;
+mod line_edit;
 mod plan;
 mod rerun;
 mod run;
@@ -338,7 +340,7 @@ impl CodeMode {
             }
             Ok(Verdict::Failed { diagnostics }) => {
                 let failure = check::compile_failure(&diagnostics);
-                report.hints = check::repair_hints(self.checker.as_ref(), code, context, &diagnostics).await;
+                report.hints = hints::repair_hints(self.checker.as_ref(), code, context, &diagnostics).await;
                 report.diagnostics = diagnostics;
                 clock.fail(&mut report, failure, "");
             }
@@ -642,7 +644,7 @@ impl CodeMode {
                 Err(e) => return clock.fail(report, e.into(), ""),
             };
             clock.finish(report, format!("runtime repair {}", report.runtime_repairs));
-            if check::same_program(&fixed, &checked.code) {
+            if line_edit::same_program(&fixed, &checked.code) {
                 // Running it again would fail the same way: the run ends with that failure.
                 return rerun::end_with_last_attempt(report, "the runtime repair returned the same program");
             }

@@ -5,8 +5,8 @@
 //! new run repeats no call: the successful calls of the earlier attempts are answered from
 //! their record (`CatalogBridge::with_replay`).
 
-use super::check::same_program;
 use super::execute::Executed;
+use super::line_edit::same_program;
 use super::run::{RunContext, StepFailure};
 use crate::bridge::ToolCallRecord;
 use crate::catalog::{CatalogEntry, ToolCatalog};
