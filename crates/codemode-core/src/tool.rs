@@ -76,6 +76,14 @@ impl ToolAnnotations {
         }
     }
 
+    /// `value` (a provider's `annotations`) as annotations when it is an object of the right
+    /// types, else `None`: a server's odd annotations cost the hints, not the tool.
+    pub fn from_value(value: &Value) -> Option<Self> {
+        serde_json::from_value(value.clone())
+            .inspect_err(|e| tracing::debug!(error = %e, "tool annotations dropped"))
+            .ok()
+    }
+
     /// Whether the tool says it changes nothing (`readOnlyHint: true`).
     pub fn read_only(&self) -> bool {
         self.read_only_hint == Some(true)
@@ -91,13 +99,7 @@ impl ToolAnnotations {
 /// `None` (a server's odd annotations cost the hints, not the tool).
 fn lenient_annotations<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<ToolAnnotations>, D::Error> {
     let value = Option::<Value>::deserialize(deserializer)?;
-    Ok(value.and_then(|v| match serde_json::from_value(v) {
-        Ok(annotations) => Some(annotations),
-        Err(e) => {
-            tracing::debug!(error = %e, "tool annotations dropped");
-            None
-        }
-    }))
+    Ok(value.as_ref().and_then(ToolAnnotations::from_value))
 }
 
 fn empty_object_schema() -> Value {

@@ -117,10 +117,9 @@ fn read_tool(tool: &Value) -> Result<(ToolSpec, Option<String>), String> {
     if problem.is_some() {
         object.insert("inputSchema".into(), json!({"type": "object"}));
     }
-    for optional in ["outputSchema", "annotations"] {
-        if object.get(optional).is_some_and(|v| !v.is_object()) {
-            object.remove(optional);
-        }
+    // Odd `annotations` are dropped by `ToolSpec`'s own lenient reading.
+    if object.get("outputSchema").is_some_and(|v| !v.is_object()) {
+        object.remove("outputSchema");
     }
     if object.get("description").is_some_and(|v| !v.is_string()) {
         object.remove("description");

@@ -1,6 +1,6 @@
 //! What Pipedream lists: pages of components, and an action component as a [`ToolSpec`].
 
-use codemode_core::ToolSpec;
+use codemode_core::{ToolAnnotations, ToolSpec};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -45,9 +45,7 @@ pub(crate) fn action_spec(component: &Value) -> Option<(ToolSpec, ActionInfo)> {
         .filter(|d| !d.trim().is_empty())
         .or_else(|| component.get("name").and_then(Value::as_str))
         .map(str::to_string);
-    let annotations = component
-        .get("annotations")
-        .and_then(|a| serde_json::from_value(a.clone()).ok());
+    let annotations = component.get("annotations").and_then(ToolAnnotations::from_value);
     let spec = ToolSpec {
         name: key,
         description,
