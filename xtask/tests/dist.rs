@@ -127,3 +127,76 @@ esac
     assert_eq!(calls.len(), 1, "{report:#}");
     assert_eq!(calls[0]["path"], "units.convert", "{report:#}");
 }
+
+/// What a plugin crate compiles of codemode: `codemode-traits` and its dependencies, which
+/// must stay light. Its normal dependency tree (resolved from the workspace's lock file) has
+/// none of the engine's heavy crates, and its direct dependencies are the few it declares.
+#[test]
+fn the_traits_a_plugin_depends_on_pull_in_no_engine() {
+    let tree = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "codemode-traits",
+            "-e",
+            "normal",
+            "--prefix",
+            "depth",
+            "--format",
+            "{p}",
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&tree.stdout);
+    assert!(
+        tree.status.success(),
+        "cargo tree failed:\n{}",
+        String::from_utf8_lossy(&tree.stderr)
+    );
+    let crates: Vec<(usize, &str)> = stdout
+        .lines()
+        .filter_map(|l| {
+            let depth_end = l.find(|c: char| !c.is_ascii_digit())?;
+            let depth = l[..depth_end].parse().ok()?;
+            Some((depth, l[depth_end..].split_whitespace().next()?))
+        })
+        .collect();
+    assert_eq!(crates.first().map(|c| c.1), Some("codemode-traits"), "{stdout}");
+    for heavy in [
+        "oxc",
+        "jsonschema",
+        "tiktoken-rs",
+        "wasmtime",
+        "rquickjs",
+        "codemode-typescript",
+        "codemode-core",
+        "tokio",
+        "reqwest",
+        "rmcp",
+    ] {
+        let found: Vec<&str> = crates
+            .iter()
+            .map(|c| c.1)
+            .filter(|n| *n == heavy || n.starts_with(&format!("{heavy}_")))
+            .collect();
+        assert!(found.is_empty(), "codemode-traits pulls in {found:?}:\n{stdout}");
+    }
+    let direct: Vec<&str> = crates.iter().filter(|c| c.0 == 1).map(|c| c.1).collect();
+    let light = [
+        "async-trait",
+        "inventory",
+        "serde",
+        "serde_json",
+        "thiserror",
+        "tracing",
+    ];
+    for name in &direct {
+        assert!(
+            light.contains(name),
+            "codemode-traits depends on `{name}`, not one of {light:?}"
+        );
+    }
+    assert_eq!(direct.len(), light.len(), "{direct:?}");
+}

@@ -35,9 +35,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use codemode_core::registry::{FactoryContext, ProviderFuture, ToolProviderFactory, accept_settings};
-use codemode_core::{ToolError, ToolProvider, ToolSpec};
 use codemode_rest::{RestClient, error_text};
+use codemode_traits::registry::{FactoryContext, ProviderFuture, ToolProviderFactory, accept_settings};
+use codemode_traits::{ToolError, ToolProvider, ToolSpec};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 

@@ -17,9 +17,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::bridge::ToolCallRecord;
 use crate::report::RunReport;
 use crate::tokens::count_tokens;
+use codemode_traits::ToolCallRecord;
 
 /// The least budget one tool call's arguments or result get in a fitted report, however
 /// many calls share it.

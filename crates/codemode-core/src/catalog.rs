@@ -8,10 +8,9 @@ use codemode_typescript::ident::sanitize_identifier;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::CodeModeError;
 use crate::learned::{LearnedOutput, ShapeKey};
 use crate::search::{Bm25Index, SearchHit, ToolIndex};
-use crate::tool::{StaticToolProvider, ToolAnnotations, ToolError, ToolProvider, ToolSpec};
+use codemode_traits::{CodeModeError, StaticToolProvider, ToolAnnotations, ToolError, ToolProvider, ToolSpec};
 
 /// One tool in the catalog.
 #[derive(Clone)]

@@ -7,28 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::CodeModeError;
-use crate::llm::LlmRole;
-use crate::registry::FactoryContext;
+use codemode_traits::{CodeModeError, LlmRole, registry::FactoryContext};
 
-/// One model: which provider serves it and how to reach it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LlmConfig {
-    /// Registered provider name (`openai`, `openrouter`, `scripted`, ...).
-    pub provider: String,
-    /// Model name as the provider knows it.
-    #[serde(default)]
-    pub model: String,
-    /// Base URL of an OpenAI-compatible server.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_url: Option<String>,
-    /// Name of the environment variable holding the API key (never the key itself).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_key_env: Option<String>,
-    /// Provider-specific settings (temperature, max_tokens, script, ...).
-    #[serde(flatten)]
-    pub settings: BTreeMap<String, Value>,
-}
+pub use codemode_traits::LlmConfig;
 
 /// The `[llm.*]` tables.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

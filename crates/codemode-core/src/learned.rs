@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use codemode_shapes::Observed;
 use serde_json::Value;
 
-use crate::bridge::ToolCallRecord;
 use crate::catalog::ToolCatalog;
+use codemode_traits::ToolCallRecord;
 
 pub use codemode_shapes::{LearnedShape, Shape, ShapeError, ShapeKey, ShapeStore, default_store_path};
 

@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::error::CodeModeError;
-use crate::llm::{LlmRequest, MessageRole};
-use crate::redact::{redact, secret_values_from_env};
+use codemode_traits::{
+    CodeModeError, LlmRequest, MessageRole,
+    redact::{redact, secret_values_from_env},
+};
 
 /// Writes one file per model call: `NNN-<step>-<role>.md` with the prompt and the answer.
 #[derive(Debug)]

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::config::LlmConfig;
-use crate::error::CodeModeError;
-use crate::llm::{Llm, LlmError, LlmFunctionCall, LlmRequest, LlmResponse, LlmRole, Message, TokenUsage};
-use crate::redact::{redact, secret_values_from_env};
-use crate::registry::{FactoryContext, LlmFactory};
+use codemode_traits::{
+    CodeModeError, Llm, LlmConfig, LlmError, LlmFunctionCall, LlmRequest, LlmResponse, LlmRole, Message, TokenUsage,
+    redact::{redact, secret_values_from_env},
+    registry::{FactoryContext, LlmFactory},
+};
 
 /// One recorded call: a line of the recording.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,7 +191,7 @@ fn create_replay(context: &FactoryContext<LlmConfig>) -> Result<Arc<dyn Llm>, Co
     Ok(Arc::new(ReplayLlm::from_file(&context.resolve_path(path))?))
 }
 
-inventory::submit! {
+codemode_traits::inventory::submit! {
     LlmFactory {
         name: "replay",
         description: "serves a recording (JSON lines) back by role and order",
@@ -322,9 +322,9 @@ mod tests {
             settings: [("recording".to_string(), serde_json::json!("calls.jsonl"))].into(),
         };
         let beside = FactoryContext::new("main", config.clone()).config_dir(Some(dir.path().to_path_buf()));
-        crate::registry::create_llm(&beside).unwrap();
+        codemode_traits::registry::create_llm(&beside).unwrap();
         let here = FactoryContext::new("main", config);
-        let e = crate::registry::create_llm(&here).err().unwrap().to_string();
+        let e = codemode_traits::registry::create_llm(&here).err().unwrap().to_string();
         assert!(e.contains("calls.jsonl"), "{e}");
     }
 }

@@ -7,8 +7,7 @@ use codemode_typescript::Diagnostic;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::bridge::ToolCallRecord;
-use crate::llm::TokenUsage;
+use codemode_traits::{TokenUsage, ToolCallRecord};
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::config::LlmConfig;
-use crate::error::CodeModeError;
-use crate::llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole};
-use crate::registry::{FactoryContext, LlmFactory};
+use codemode_traits::{
+    CodeModeError, Llm, LlmConfig, LlmError, LlmRequest, LlmResponse, LlmRole,
+    registry::{FactoryContext, LlmFactory},
+};
 
 type Responder = Arc<dyn Fn(&LlmRequest) -> Result<String, LlmError> + Send + Sync>;
 
@@ -160,7 +160,7 @@ fn create_scripted(context: &FactoryContext<LlmConfig>) -> Result<Arc<dyn Llm>, 
     Ok(Arc::new(ScriptedLlm::from_script_json(&text)?))
 }
 
-inventory::submit! {
+codemode_traits::inventory::submit! {
     LlmFactory {
         name: "scripted",
         description: "test double: answers from a JSON script by role (not a model)",

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use tiktoken_rs::CoreBPE;
 
-use crate::llm::{Message, TokenUsage};
+use codemode_traits::{Message, TokenUsage};
 
 /// Tokens a chat format adds around each message (role and separators), as OpenAI counts them.
 const TOKENS_PER_MESSAGE: u64 = 3;

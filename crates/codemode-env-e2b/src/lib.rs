@@ -35,13 +35,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use codemode_core::registry::{FactoryContext, RunEnvironmentFactory};
-use codemode_core::{
-    CodeModeError, ExecutionLimits, ExecutionRequest, FailureKind, RunEnvironment, RunFailure, RunOutcome, ToolBridge,
-};
 use codemode_env_local::ConsoleCapture;
 use codemode_env_local::runner::{self, DriveEnd, StderrTail};
 use codemode_rest::RestClient;
+use codemode_traits::registry::{FactoryContext, RunEnvironmentFactory};
+use codemode_traits::{
+    CodeModeError, ExecutionLimits, ExecutionRequest, FailureKind, RunEnvironment, RunFailure, RunOutcome, ToolBridge,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::io::BufReader;

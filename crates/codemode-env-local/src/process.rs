@@ -5,8 +5,10 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use codemode_core::registry::{FactoryContext, RunEnvironmentFactory};
-use codemode_core::{CodeModeError, ExecutionRequest, FailureKind, RunEnvironment, RunFailure, RunOutcome, ToolBridge};
+use codemode_traits::registry::{FactoryContext, RunEnvironmentFactory};
+use codemode_traits::{
+    CodeModeError, ExecutionRequest, FailureKind, RunEnvironment, RunFailure, RunOutcome, ToolBridge,
+};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use codemode_core::{BridgeError, ExecutionLimits, FailureKind, RunFailure, ToolBridge};
+use codemode_traits::{BridgeError, ExecutionLimits, FailureKind, RunFailure, ToolBridge};
 use serde_json::Value;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;

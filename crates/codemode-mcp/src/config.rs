@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use codemode_core::registry::FactoryContext;
-use codemode_core::{CodeModeError, ToolFilter};
+use codemode_traits::registry::FactoryContext;
+use codemode_traits::{CodeModeError, ToolFilter};
 use serde::{Deserialize, Serialize};
 
 /// One MCP server: a command to start (stdio) or a URL (streamable HTTP).

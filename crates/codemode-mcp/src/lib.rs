@@ -38,9 +38,9 @@ mod stdio;
 
 use std::sync::Arc;
 
-use codemode_core::CodeModeError;
-use codemode_core::registry::{FactoryContext, ProviderFuture, ToolProviderFactory};
-use codemode_core::{ToolError, ToolProvider};
+use codemode_traits::CodeModeError;
+use codemode_traits::registry::{FactoryContext, ProviderFuture, ToolProviderFactory};
+use codemode_traits::{ToolError, ToolProvider};
 
 pub use config::McpServerConfig;
 pub use content::result_to_value;

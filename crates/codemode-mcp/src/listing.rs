@@ -7,7 +7,7 @@
 //! warning, and so is a tool that can only be called as an MCP task
 //! (`execution.taskSupport: "required"`), since every plain `tools/call` of it fails.
 
-use codemode_core::ToolSpec;
+use codemode_traits::ToolSpec;
 use rmcp::model::{ClientRequest, ListToolsRequest, PaginatedRequestParams};
 use rmcp::service::{Peer, RoleClient, ServiceError};
 use serde_json::{Value, json};

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use codemode_core::{ToolError, ToolProvider, ToolSpec};
+use codemode_traits::{ToolError, ToolProvider, ToolSpec};
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::{MaybeSendFuture, NotificationContext, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
@@ -255,7 +255,7 @@ impl std::fmt::Debug for McpToolProvider {
 impl McpToolProvider {
     /// Starts or connects the server described by `config` (`command` for stdio, `url` for
     /// streamable HTTP). All its tools are offered: `include_tools` / `exclude_tools` are
-    /// applied by [`codemode_core::registry::create_tool_provider`] for configured servers,
+    /// applied by [`codemode_traits::registry::create_tool_provider`] for configured servers,
     /// or by `config.tool_filter().apply(...)`.
     pub async fn connect(server: &str, config: &McpServerConfig) -> Result<Self, McpError> {
         let changed = Arc::new(AtomicBool::new(false));

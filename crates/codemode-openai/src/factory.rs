@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use codemode_core::config::LlmConfig;
-use codemode_core::registry::{FactoryContext, LlmFactory};
-use codemode_core::{CodeModeError, Llm};
+use codemode_traits::LlmConfig;
+use codemode_traits::registry::{FactoryContext, LlmFactory};
+use codemode_traits::{CodeModeError, Llm};
 use serde_json::Value;
 
 use crate::{ChatModel, OPENAI_API_KEY_ENV, OpenAiClient, RetryPolicy};

@@ -16,9 +16,9 @@
 //! jitter, honouring `Retry-After`, up to a cap; 400, 401, 403 and 404 are not retried.
 //! Errors say what to fix and never contain the API key.
 //!
-//! A request that offers [`LlmRequest::functions`](codemode_core::LlmRequest::functions) sends
+//! A request that offers [`LlmRequest::functions`](codemode_traits::LlmRequest::functions) sends
 //! them as `tools`; the answer's `tool_calls` come back as
-//! [`LlmResponse::calls`](codemode_core::LlmResponse::calls), and their results go back as
+//! [`LlmResponse::calls`](codemode_traits::LlmResponse::calls), and their results go back as
 //! `tool` messages.
 
 mod factory;
@@ -27,8 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use codemode_core::redact::redact;
-use codemode_core::{
+use codemode_traits::redact::redact;
+use codemode_traits::{
     Llm, LlmError, LlmFunctionCall, LlmRequest, LlmResponse, Message, MessageRole, Sampling, TokenUsage,
 };
 use serde_json::{Map, Value, json};

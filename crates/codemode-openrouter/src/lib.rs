@@ -17,10 +17,10 @@
 
 use std::sync::Arc;
 
-use codemode_core::config::LlmConfig;
-use codemode_core::registry::{FactoryContext, LlmFactory};
-use codemode_core::{CodeModeError, Llm};
 use codemode_openai::{ChatModel, OpenAiClient, OpenAiError, apply_settings};
+use codemode_traits::LlmConfig;
+use codemode_traits::registry::{FactoryContext, LlmFactory};
+use codemode_traits::{CodeModeError, Llm};
 use serde::{Deserialize, Serialize};
 
 /// OpenRouter's API.

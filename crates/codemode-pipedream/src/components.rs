@@ -1,6 +1,6 @@
 //! What Pipedream lists: pages of components, and an action component as a [`ToolSpec`].
 
-use codemode_core::{ToolAnnotations, ToolSpec};
+use codemode_traits::{ToolAnnotations, ToolSpec};
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -42,9 +42,9 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use codemode_core::registry::{FactoryContext, ProviderFuture, ToolProviderFactory, accept_settings};
-use codemode_core::{ToolError, ToolProvider, ToolSpec};
 use codemode_rest::{RestAnswer, RestClient, error_text};
+use codemode_traits::registry::{FactoryContext, ProviderFuture, ToolProviderFactory, accept_settings};
+use codemode_traits::{ToolError, ToolProvider, ToolSpec};
 use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};

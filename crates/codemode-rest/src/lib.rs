@@ -30,9 +30,9 @@ mod retry;
 use std::sync::RwLock;
 use std::time::Duration;
 
-use codemode_core::ToolError;
-use codemode_core::redact::redact;
-use codemode_core::registry::FactoryContext;
+use codemode_traits::ToolError;
+use codemode_traits::redact::redact;
+use codemode_traits::registry::FactoryContext;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 

@@ -18,6 +18,7 @@
 
 mod calls;
 mod check;
+mod checkers;
 mod diagnostic;
 pub mod ident;
 pub mod install;
@@ -29,6 +30,7 @@ mod tsc;
 
 pub use calls::{ToolCallSite, tool_calls};
 pub use check::{BUILTIN_CHECKER_NAME, BuiltinChecker};
+pub use checkers::{BuiltinTypeChecker, TscTypeChecker};
 pub use diagnostic::{Diagnostic, LineIndex, Severity};
 pub use program::{PreparedProgram, prepare_program, shape_diagnostics};
 pub use schema::{Declarations, ToolSignature, ToolTypeNames, generate_declarations};

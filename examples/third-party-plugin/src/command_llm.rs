@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use codemode_core::registry::{LlmContext, LlmFactory};
-use codemode_core::{CodeModeError, Llm, LlmError, LlmRequest, LlmResponse};
+use codemode_traits::registry::{LlmContext, LlmFactory};
+use codemode_traits::{CodeModeError, Llm, LlmError, LlmRequest, LlmResponse};
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
@@ -190,7 +190,7 @@ fn create(context: &LlmContext) -> Result<Arc<dyn Llm>, CodeModeError> {
     )))
 }
 
-codemode_core::inventory::submit! {
+codemode_traits::inventory::submit! {
     LlmFactory {
         name: "command",
         description: "any program as the model: the request as JSON on stdin, the answer on stdout (acme-codemode-plugins)",

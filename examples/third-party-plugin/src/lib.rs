@@ -1,4 +1,4 @@
-//! Example third-party plugins for codemode, registered with the registry of `codemode-core`
+//! Example third-party plugins for codemode, registered with the registry of `codemode-traits`
 //! when this crate is linked into a binary (`cargo xtask dist --plugin-path ...`):
 //!
 //! - the LLM provider `command`: any program as the model. It gets the request as JSON on

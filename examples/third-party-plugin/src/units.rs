@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use codemode_core::registry::{FactoryContext, ProviderFuture, ToolProviderFactory};
-use codemode_core::{CodeModeError, ToolError, ToolProvider, ToolSpec};
+use codemode_traits::registry::{FactoryContext, ProviderFuture, ToolProviderFactory};
+use codemode_traits::{CodeModeError, ToolError, ToolProvider, ToolSpec};
 use serde_json::{Value, json};
 
 /// A unit: its dimension and how to get to the dimension's base unit.
@@ -178,7 +178,7 @@ fn create(_context: FactoryContext) -> ProviderFuture {
     Box::pin(async { Ok(Arc::new(UnitTools) as Arc<dyn ToolProvider>) })
 }
 
-codemode_core::inventory::submit! {
+codemode_traits::inventory::submit! {
     ToolProviderFactory {
         name: "units",
         description: "unit conversion: length, mass, time, temperature (acme-codemode-plugins)",

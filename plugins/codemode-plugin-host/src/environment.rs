@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use codemode_core::{ExecutionRequest, FailureKind, RunEnvironment, RunFailure, RunOutcome, ToolBridge};
 use codemode_plugin_abi::HostCallbacks;
+use codemode_traits::{ExecutionRequest, FailureKind, RunEnvironment, RunFailure, RunOutcome, ToolBridge};
 use serde_json::{Value, json};
 
 use crate::library::{Instance, PluginKind};

@@ -52,9 +52,9 @@ mod tools;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use codemode_core::CodeModeError;
-use codemode_core::registry::{FactoryContext, LlmFactory, RunEnvironmentFactory, ToolProviderFactory};
 use codemode_plugin_abi::ABI_VERSION;
+use codemode_traits::CodeModeError;
+use codemode_traits::registry::{FactoryContext, LlmFactory, RunEnvironmentFactory, ToolProviderFactory};
 use serde_json::Value;
 
 pub use environment::PluginEnvironment;
@@ -224,10 +224,10 @@ fn plugin_settings(context: &FactoryContext, section: &str) -> Result<(PluginSou
     Ok((source, settings.get("config").cloned().unwrap_or(Value::Null)))
 }
 
-fn create_tools(context: FactoryContext) -> codemode_core::registry::ProviderFuture {
+fn create_tools(context: FactoryContext) -> codemode_traits::registry::ProviderFuture {
     Box::pin(async move {
         let namespace = context.name.clone();
-        let unavailable = |message: String| codemode_core::ToolError::Unavailable {
+        let unavailable = |message: String| codemode_traits::ToolError::Unavailable {
             provider: namespace.clone(),
             message,
         };
@@ -240,7 +240,7 @@ fn create_tools(context: FactoryContext) -> codemode_core::registry::ProviderFut
         .await
         .map_err(|e| unavailable(format!("loading the plugin failed: {e}")))?
         .map_err(|e| unavailable(e.to_string()))?;
-        Ok(Arc::new(provider) as Arc<dyn codemode_core::ToolProvider>)
+        Ok(Arc::new(provider) as Arc<dyn codemode_traits::ToolProvider>)
     })
 }
 
@@ -248,12 +248,12 @@ inventory::submit! {
     ToolProviderFactory {
         name: "plugin",
         description: "tools from a plugin loaded at run time (a shared library implementing the codemode plugin ABI)",
-        check: codemode_core::registry::accept_settings,
+        check: codemode_traits::registry::accept_settings,
         create: create_tools,
     }
 }
 
-fn create_llm(context: &codemode_core::registry::LlmContext) -> Result<Arc<dyn codemode_core::Llm>, CodeModeError> {
+fn create_llm(context: &codemode_traits::registry::LlmContext) -> Result<Arc<dyn codemode_traits::Llm>, CodeModeError> {
     let config = &context.settings;
     let section = format!("[llm.{}]", context.name);
     let settings = FactoryContext {
@@ -300,7 +300,7 @@ inventory::submit! {
     }
 }
 
-fn create_environment(context: &FactoryContext) -> Result<Arc<dyn codemode_core::RunEnvironment>, CodeModeError> {
+fn create_environment(context: &FactoryContext) -> Result<Arc<dyn codemode_traits::RunEnvironment>, CodeModeError> {
     let (source, config) = plugin_settings(context, &format!("[environments.{}]", context.name))
         .map_err(|e| CodeModeError::factory("run environment", "plugin", e))?;
     let environment =

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use codemode_core::{Llm, LlmError, LlmRequest, LlmResponse, TokenUsage};
+use codemode_traits::{Llm, LlmError, LlmRequest, LlmResponse, TokenUsage};
 use serde_json::{Value, json};
 
 use crate::library::{Instance, PluginKind};

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use codemode_core::{ToolError, ToolProvider, ToolSpec};
+use codemode_traits::{ToolError, ToolProvider, ToolSpec};
 use serde_json::{Value, json};
 
 use crate::library::{Instance, PluginKind};

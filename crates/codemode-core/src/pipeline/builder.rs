@@ -5,12 +5,9 @@ use std::sync::{Arc, RwLock};
 use super::CodeMode;
 use crate::approval::{ApprovalMemory, Approver, DenyAll};
 use crate::catalog::ToolCatalog;
-use crate::checker::{BuiltinTypeChecker, TypeChecker};
-use crate::environment::RunEnvironment;
-use crate::error::CodeModeError;
 use crate::learned::LearnedTypes;
-use crate::llm::Llm;
-use crate::tool::ToolProvider;
+use codemode_traits::{CodeModeError, Llm, RunEnvironment, ToolProvider, TypeChecker};
+use codemode_typescript::BuiltinTypeChecker;
 
 /// Builds a [`CodeMode`].
 #[derive(Default)]

@@ -13,10 +13,9 @@ use super::line_edit::{Failing, ask_for_a_change};
 use super::run::{RunContext, StepFailure};
 use super::types::{DeclaredCalls, Typed};
 use crate::catalog::ToolCatalog;
-use crate::checker::{CheckContext, CheckerError, TypeChecker};
-use crate::llm::{Llm, Message};
 use crate::prompts;
 use crate::report::ResultType;
+use codemode_traits::{CheckContext, CheckerError, Llm, Message, TypeChecker};
 
 /// What one check of a program found.
 pub(super) enum Verdict {

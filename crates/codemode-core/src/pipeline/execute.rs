@@ -10,11 +10,13 @@ use serde_json::Value;
 
 use super::run::StepFailure;
 use crate::approval::{ApprovalGate, ApprovalRecord};
-use crate::bridge::{CatalogBridge, ToolBridge, ToolCallRecord};
+use crate::bridge::CatalogBridge;
 use crate::catalog::ToolCatalog;
-use crate::environment::{ExecutionLimits, ExecutionRequest, FailureKind, RunEnvironment, RunFailure};
 use crate::options::RunOptions;
 use crate::report::ResultType;
+use codemode_traits::{
+    ExecutionLimits, ExecutionRequest, FailureKind, RunEnvironment, RunFailure, ToolBridge, ToolCallRecord,
+};
 
 /// Grace the pipeline gives an environment past its own deadline before giving up on it.
 const ENVIRONMENT_GRACE: Duration = Duration::from_secs(5);

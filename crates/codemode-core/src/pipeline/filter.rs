@@ -11,10 +11,10 @@ use super::run::{RunContext, StepFailure};
 use crate::catalog::{CatalogEntry, ToolCatalog};
 use crate::filter::{FilterAnswer, parse_filter_answer};
 use crate::limits::FilterMode;
-use crate::llm::{Llm, LlmError, LlmRole, Message};
 use crate::options::RunOptions;
 use crate::prompts;
 use crate::report::FilterBatchFailure;
+use codemode_traits::{Llm, LlmError, LlmRole, Message};
 
 /// How much of a tool description the filter sees.
 const FILTER_DESCRIPTION_CHARS: usize = 240;
@@ -396,14 +396,14 @@ async fn filter_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tool::ToolSpec;
+    use codemode_traits::ToolSpec;
     use serde_json::json;
 
     #[test]
     fn the_request_keywords_and_plan_are_searched_apart_and_fused() {
         let mut catalog = ToolCatalog::new();
-        let provider: std::sync::Arc<dyn crate::tool::ToolProvider> =
-            std::sync::Arc::new(crate::tool::StaticToolProvider::new(Vec::new()));
+        let provider: std::sync::Arc<dyn codemode_traits::ToolProvider> =
+            std::sync::Arc::new(codemode_traits::StaticToolProvider::new(Vec::new()));
         let mut specs: Vec<ToolSpec> = (0..8)
             .map(|i| {
                 ToolSpec::new(
@@ -455,8 +455,8 @@ mod tests {
     #[test]
     fn tools_the_plan_names_by_path_are_kept() {
         let mut catalog = ToolCatalog::new();
-        let provider: std::sync::Arc<dyn crate::tool::ToolProvider> =
-            std::sync::Arc::new(crate::tool::StaticToolProvider::new(Vec::new()));
+        let provider: std::sync::Arc<dyn codemode_traits::ToolProvider> =
+            std::sync::Arc::new(codemode_traits::StaticToolProvider::new(Vec::new()));
         catalog.add_tools(
             "ws",
             provider,

@@ -4,7 +4,7 @@
 
 use codemode_typescript::{Diagnostic, prepare_program};
 
-use crate::checker::{CheckContext, TypeChecker};
+use codemode_traits::{CheckContext, TypeChecker};
 
 /// What explains `diagnostics` of `code` to whoever fixes it: the built-in checker's words,
 /// the properties of an object passed for a plain value.
@@ -28,7 +28,7 @@ async fn builtin_hints(checker: &dyn TypeChecker, code: &str, context: CheckCont
         return Vec::new();
     }
     let prepared = prepare_program(code);
-    crate::checker::BuiltinTypeChecker
+    codemode_typescript::BuiltinTypeChecker
         .check(&prepared.text, context)
         .await
         .unwrap_or_default()

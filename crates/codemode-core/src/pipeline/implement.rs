@@ -2,8 +2,8 @@
 //! declarations, following the plan.
 
 use super::run::{RunContext, StepFailure};
-use crate::llm::{Llm, Message};
 use crate::prompts;
+use codemode_traits::{Llm, Message};
 
 /// The program the main model wrote and the conversation it came from (repairs continue it).
 pub(super) struct Implementation {

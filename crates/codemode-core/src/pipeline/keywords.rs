@@ -10,8 +10,8 @@
 //! those words to the search.
 
 use super::run::RunContext;
-use crate::llm::{Llm, LlmRole, Message};
 use crate::prompts;
+use codemode_traits::{Llm, LlmRole, Message};
 
 /// The longest answer asked for: one line of about a dozen words. A small model repeats a
 /// phrase until its limit when let run (seen: "departure time" 60 times).

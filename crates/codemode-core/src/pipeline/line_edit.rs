@@ -5,8 +5,8 @@ use codemode_typescript::{Diagnostic, Severity};
 
 use super::hints::describe_diagnostics;
 use super::run::RunContext;
-use crate::llm::{Llm, Message, Sampling};
 use crate::prompts;
+use codemode_traits::{Llm, Message, Sampling};
 
 /// A program that failed its check, and what was said about it.
 #[derive(Clone, Copy)]
@@ -31,7 +31,7 @@ pub(super) async fn ask_for_a_change(
     main: &dyn Llm,
     conversation: &mut Vec<Message>,
     failing: Failing<'_>,
-) -> Result<String, crate::llm::LlmError> {
+) -> Result<String, codemode_traits::LlmError> {
     let code = ctx.ask_program(main, "repair", conversation).await?;
     if !same_program(&code, failing.code) {
         return Ok(code);

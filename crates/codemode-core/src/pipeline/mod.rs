@@ -32,16 +32,12 @@ use self::run::{Observer, RunContext, StepClock, ms};
 use crate::approval::{ApprovalGate, ApprovalMemory, Approver};
 use crate::bridge::CatalogBridge;
 use crate::catalog::{ProviderFailure, ToolCatalog};
-use crate::checker::{CheckContext, TypeChecker};
-use crate::environment::RunEnvironment;
-use crate::error::CodeModeError;
 use crate::learned::LearnedTypes;
 use crate::limits::{FilterMode, RerunPolicy};
-use crate::llm::{Llm, Message};
 use crate::options::RunOptions;
 use crate::promptlog::PromptLog;
 use crate::report::{ResultType, RunReport, Step};
-use crate::tool::ToolProvider;
+use codemode_traits::{CheckContext, CodeModeError, Llm, Message, RunEnvironment, ToolProvider, TypeChecker};
 
 /// Code mode: plan, filter, generate types, implement, check and execute.
 ///
@@ -151,7 +147,7 @@ impl CodeMode {
     }
 
     /// Feeds the results of a program's calls to the learned types.
-    fn learn_from(&self, catalog: &ToolCatalog, calls: &[crate::bridge::ToolCallRecord]) {
+    fn learn_from(&self, catalog: &ToolCatalog, calls: &[codemode_traits::ToolCallRecord]) {
         if let Some(learned) = &self.learned {
             let changed = learned.observe(catalog, calls);
             if changed > 0 {

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use super::run::{RunContext, StepFailure};
 use crate::catalog::ToolCatalog;
-use crate::llm::{Llm, LlmRole, Message};
 use crate::prompts;
+use codemode_traits::{Llm, LlmRole, Message};
 
 /// How many tool names per namespace the planner sees in a large catalog.
 const PLAN_SAMPLES_PER_NAMESPACE: usize = 8;
@@ -199,7 +199,7 @@ mod tests {
 
     use super::{PLAN_WHOLE_CATALOG, catalog_for_planner, next_path, with_real_tool_names, without_optional_steps};
     use crate::catalog::ToolCatalog;
-    use crate::tool::{StaticToolProvider, ToolSpec};
+    use codemode_traits::{StaticToolProvider, ToolSpec};
 
     fn catalog(namespace: &str, tools: &[(&str, &str)]) -> ToolCatalog {
         let mut catalog = ToolCatalog::new();

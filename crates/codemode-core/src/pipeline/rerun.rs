@@ -8,12 +8,11 @@
 use super::execute::Executed;
 use super::line_edit::same_program;
 use super::run::{RunContext, StepFailure};
-use crate::bridge::ToolCallRecord;
 use crate::catalog::{CatalogEntry, ToolCatalog};
 use crate::limits::RerunPolicy;
-use crate::llm::{Llm, LlmError, Message, Sampling};
 use crate::prompts;
 use crate::report::{ResultType, RunAttempt, RunReport};
+use codemode_traits::{Llm, LlmError, Message, Sampling, ToolCallRecord};
 
 /// Tool calls and console lines quoted to the model, at most.
 const QUOTED_ITEMS: usize = 20;
@@ -233,7 +232,7 @@ fn quote_lines(lines: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tool::{StaticToolProvider, ToolSpec};
+    use codemode_traits::{StaticToolProvider, ToolSpec};
     use serde_json::json;
 
     fn call(path: &str) -> ToolCallRecord {
@@ -252,7 +251,7 @@ mod tests {
     #[test]
     fn only_read_only_calls_may_be_repeated_under_read_only() {
         let spec = |name: &str, read_only: Option<bool>| ToolSpec {
-            annotations: read_only.map(crate::tool::ToolAnnotations::read_only_hint),
+            annotations: read_only.map(codemode_traits::ToolAnnotations::read_only_hint),
             ..ToolSpec::new(name, "a tool", json!({"type": "object"}))
         };
         let tools = vec![

@@ -7,11 +7,11 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::extract::{contains_program, extract_code};
-use crate::llm::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, Sampling, TokenUsage};
 use crate::promptlog::PromptLog;
 use crate::prompts;
 use crate::report::{ResultType, RunReport, Step, StepTiming};
 use crate::tokens;
+use codemode_traits::{Llm, LlmError, LlmRequest, LlmResponse, LlmRole, Message, Sampling, TokenUsage};
 
 /// Per-run state shared by the steps.
 pub(super) struct RunContext<'a> {

@@ -263,7 +263,7 @@ mod tests {
     use serde_json::json;
 
     use crate::catalog::ToolCatalog;
-    use crate::tool::{StaticToolProvider, ToolSpec};
+    use codemode_traits::{StaticToolProvider, ToolSpec};
 
     fn catalog() -> ToolCatalog {
         let mut catalog = ToolCatalog::new();

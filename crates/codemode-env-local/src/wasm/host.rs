@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use codemode_core::{BridgeError, FailureKind, RunFailure, ToolBridge};
+use codemode_traits::{BridgeError, FailureKind, RunFailure, ToolBridge};
 use futures::StreamExt;
 use futures::future::{AbortHandle, BoxFuture, abortable};
 use futures::stream::FuturesUnordered;

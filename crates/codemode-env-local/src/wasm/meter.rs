@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use codemode_core::{FailureKind, RunFailure};
+use codemode_traits::{FailureKind, RunFailure};
 use wasmtime::{Store, Trap};
 
 use super::host::HostState;

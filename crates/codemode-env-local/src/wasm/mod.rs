@@ -34,8 +34,8 @@ mod wasi;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use codemode_core::registry::{FactoryContext, RunEnvironmentFactory};
-use codemode_core::{CodeModeError, ExecutionRequest, RunEnvironment, RunOutcome, ToolBridge};
+use codemode_traits::registry::{FactoryContext, RunEnvironmentFactory};
+use codemode_traits::{CodeModeError, ExecutionRequest, RunEnvironment, RunOutcome, ToolBridge};
 use tokio::sync::Semaphore;
 use wasmtime::{Engine, InstancePre};
 

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use codemode_core::{ExecutionLimits, ExecutionRequest, FailureKind, RunFailure, RunOutcome, ToolBridge};
+use codemode_traits::{ExecutionLimits, ExecutionRequest, FailureKind, RunFailure, RunOutcome, ToolBridge};
 use serde_json::{Value, json};
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+pub use codemode_traits::ToolSignature;
 use serde_json::Value;
 
 use crate::ident::{is_identifier_name, pascal_case, property_key};
@@ -23,23 +24,6 @@ pub(crate) use render::resolve_pointer;
 
 /// Nesting depth past which a schema is rendered as `unknown` instead of recursing further.
 const MAX_DEPTH: usize = 48;
-
-/// One tool to declare: where it lives in the `tools` tree and its schemas.
-#[derive(Debug, Clone, Copy)]
-pub struct ToolSignature<'a> {
-    /// Dotted path under `tools`, e.g. `slack.send_message`. Segments should be identifiers;
-    /// others are quoted.
-    pub path: &'a str,
-    /// The tool's description, rendered as JSDoc.
-    pub description: Option<&'a str>,
-    /// JSON Schema of the tool's arguments.
-    pub input_schema: &'a Value,
-    /// JSON Schema of the tool's result, when the tool declares one or one was learned.
-    pub output_schema: Option<&'a Value>,
-    /// `Some(n)` when `output_schema` was learned from `n` results rather than declared:
-    /// parts it leaves open are `any` (not `unknown`) and its JSDoc says so.
-    pub output_learned_from: Option<u64>,
-}
 
 /// The type names generated for one tool.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,13 @@
 //! The `Llm` boundary: one completion for a list of messages.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Which of the three models a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -324,4 +326,23 @@ impl Llm for Arc<dyn Llm> {
     async fn complete(&self, request: &LlmRequest) -> Result<LlmResponse, LlmError> {
         (**self).complete(request).await
     }
+}
+
+/// One model: which provider serves it and how to reach it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmConfig {
+    /// Registered provider name (`openai`, `openrouter`, `scripted`, ...).
+    pub provider: String,
+    /// Model name as the provider knows it.
+    #[serde(default)]
+    pub model: String,
+    /// Base URL of an OpenAI-compatible server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Name of the environment variable holding the API key (never the key itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// Provider-specific settings (temperature, max_tokens, script, ...).
+    #[serde(flatten)]
+    pub settings: BTreeMap<String, Value>,
 }

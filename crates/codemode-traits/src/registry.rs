@@ -11,10 +11,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::checker::TypeChecker;
-use crate::config::LlmConfig;
 use crate::environment::RunEnvironment;
 use crate::error::CodeModeError;
-use crate::llm::Llm;
+use crate::llm::{Llm, LlmConfig};
 use crate::tool::{ToolError, ToolProvider};
 use crate::tool_filter::ToolFilter;
 
@@ -365,20 +364,5 @@ mod tests {
         assert_eq!(context.resolve_path("/abs.json"), PathBuf::from("/abs.json"));
         let here = FactoryContext::new("x", Value::Null);
         assert_eq!(here.resolve_path("a.json"), PathBuf::from("a.json"));
-    }
-
-    #[test]
-    fn checkers_are_picked_by_name() {
-        let builtin = create_type_checker(&FactoryContext::new("builtin", Value::Null)).unwrap();
-        assert!(builtin.name().starts_with("builtin"), "{}", builtin.name());
-        let missing = serde_json::json!({"path": "/nonexistent/tsc"});
-        let auto = create_type_checker(&FactoryContext::new("auto", missing.clone())).unwrap();
-        assert!(auto.name().starts_with("builtin"), "auto falls back: {}", auto.name());
-        assert!(create_type_checker(&FactoryContext::new("tsc", missing)).is_err());
-        let e = create_type_checker(&FactoryContext::new("flow", Value::Null))
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(e.contains("`flow`") && e.contains("auto, builtin, tsc"), "{e}");
     }
 }

@@ -1,41 +1,14 @@
-//! The `TypeChecker` boundary.
+//! The checkers behind the `TypeChecker` boundary, registered by name: `builtin` (oxc, no
+//! TypeScript needed) and `tsc` (TypeScript 7).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use codemode_typescript::{BUILTIN_CHECKER_NAME, BuiltinChecker, Diagnostic, ToolSignature};
+use codemode_traits::registry::{FactoryContext, TypeCheckerFactory};
+use codemode_traits::{CheckContext, CheckerError, CodeModeError, Diagnostic, TypeChecker};
 
-use crate::error::CodeModeError;
-use crate::registry::{FactoryContext, TypeCheckerFactory};
-
-/// What a checker needs to know besides the program.
-#[derive(Debug, Clone, Copy)]
-pub struct CheckContext<'a> {
-    /// The tools the program may call.
-    pub tools: &'a [ToolSignature<'a>],
-    /// Their TypeScript declarations.
-    pub declarations: &'a str,
-}
-
-/// A checker could not run at all (not: the program has errors).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("type checker `{checker}` failed: {message}")]
-pub struct CheckerError {
-    /// The checker's name.
-    pub checker: String,
-    /// What went wrong.
-    pub message: String,
-}
-
-/// Diagnostics for a TypeScript program, at the lines and columns of the program as written.
-#[async_trait]
-pub trait TypeChecker: Send + Sync {
-    /// The checker's name, as shown in reports.
-    fn name(&self) -> &str;
-
-    /// Checks a program (already in program shape: see `prepare_program`).
-    async fn check(&self, program: &str, context: CheckContext<'_>) -> Result<Vec<Diagnostic>, CheckerError>;
-}
+use crate::check::{BUILTIN_CHECKER_NAME, BuiltinChecker};
+use crate::tsc::{TscChecker, TscError};
 
 /// The built-in oxc checker behind the trait.
 #[derive(Debug, Clone, Copy, Default)]
@@ -56,13 +29,13 @@ impl TypeChecker for BuiltinTypeChecker {
 /// runtime's threads).
 #[derive(Debug, Clone)]
 pub struct TscTypeChecker {
-    tsc: codemode_typescript::TscChecker,
+    tsc: TscChecker,
     name: String,
 }
 
 impl TscTypeChecker {
     /// Wraps a discovered compiler.
-    pub fn new(tsc: codemode_typescript::TscChecker) -> Self {
+    pub fn new(tsc: TscChecker) -> Self {
         let name = tsc.name();
         Self { tsc, name }
     }
@@ -96,8 +69,8 @@ impl TypeChecker for TscTypeChecker {
 impl TscTypeChecker {
     /// TypeScript 7's `tsc` at `path`; without one, `CODEMODE_TSC`, `./node_modules/.bin/tsc`
     /// and `PATH` are tried. An error says what was looked for.
-    pub fn discover(path: Option<&std::path::Path>) -> Result<Self, codemode_typescript::TscError> {
-        codemode_typescript::TscChecker::discover(path).map(Self::new)
+    pub fn discover(path: Option<&std::path::Path>) -> Result<Self, TscError> {
+        TscChecker::discover(path).map(Self::new)
     }
 }
 
@@ -110,7 +83,7 @@ fn create_builtin(_: &FactoryContext) -> Result<Arc<dyn TypeChecker>, CodeModeEr
 /// into codemode's cache with npm, once, unless `[type_checkers.tsc] install = false` or
 /// `CODEMODE_TSC_INSTALL=0` says not to.
 fn create_tsc(context: &FactoryContext) -> Result<Arc<dyn TypeChecker>, CodeModeError> {
-    use codemode_typescript::{TscError, install};
+    use crate::install;
     let path = context.str_setting("path").map(|p| context.resolve_path(p));
     let found = match TscTypeChecker::discover(path.as_deref()) {
         Err(TscError::NotFound { .. })
@@ -125,7 +98,7 @@ fn create_tsc(context: &FactoryContext) -> Result<Arc<dyn TypeChecker>, CodeMode
                 install::INSTALL_ENV
             );
             install::install_pinned()
-                .and_then(|tsc| codemode_typescript::TscChecker::from_path(&tsc))
+                .and_then(|tsc| TscChecker::from_path(&tsc))
                 .map(TscTypeChecker::new)
         }
         other => other,
@@ -135,7 +108,7 @@ fn create_tsc(context: &FactoryContext) -> Result<Arc<dyn TypeChecker>, CodeMode
         .map_err(|e| CodeModeError::factory("type checker", "tsc", e))
 }
 
-inventory::submit! {
+codemode_traits::inventory::submit! {
     TypeCheckerFactory {
         name: "builtin",
         description: "the built-in checker: syntax, tool paths, arguments against the schemas (no TypeScript needed)",
@@ -143,10 +116,31 @@ inventory::submit! {
     }
 }
 
-inventory::submit! {
+codemode_traits::inventory::submit! {
     TypeCheckerFactory {
         name: "tsc",
         description: "TypeScript 7 (`tsc --strict`), one warm `tsc --lsp` process reused across checks",
         create: create_tsc,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use codemode_traits::registry::{FactoryContext, create_type_checker};
+    use serde_json::Value;
+
+    #[test]
+    fn checkers_are_picked_by_name() {
+        let builtin = create_type_checker(&FactoryContext::new("builtin", Value::Null)).unwrap();
+        assert!(builtin.name().starts_with("builtin"), "{}", builtin.name());
+        let missing = serde_json::json!({"path": "/nonexistent/tsc"});
+        let auto = create_type_checker(&FactoryContext::new("auto", missing.clone())).unwrap();
+        assert!(auto.name().starts_with("builtin"), "auto falls back: {}", auto.name());
+        assert!(create_type_checker(&FactoryContext::new("tsc", missing)).is_err());
+        let e = create_type_checker(&FactoryContext::new("flow", Value::Null))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("`flow`") && e.contains("auto, builtin, tsc"), "{e}");
     }
 }
