@@ -39,10 +39,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let codemode = CodeMode::builder().environment(Arc::new(env)).build().await?;
     let report = codemode
-        .execute_program(
+        .run(codemode::RunRequest::program(
             "const xs: number[] = [3, 1, 2];\nreturn xs.sort();",
-            &RunOptions::default(),
-        )
+            RunOptions::default(),
+        ))
         .await?;
     println!(
         "{} in {}: {}",

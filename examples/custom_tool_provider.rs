@@ -67,7 +67,9 @@ await Promise.all(["a", "b", "c"].map((k, i) => tools.kv.set({ key: k, value: i 
 const { value } = await tools.kv.get({ key: "c" });
 return value;
 "#;
-    let report = codemode.execute_program(program, &RunOptions::default()).await?;
+    let report = codemode
+        .run(codemode::RunRequest::program(program, RunOptions::default()))
+        .await?;
     println!(
         "{}: {} after {} tool calls",
         report.result_type,

@@ -386,7 +386,8 @@ async fn first_run() -> Result<()> {
     let started = Instant::now();
     let env = codemode::env_local::WasmEnvironment::new()?;
     let cm = CodeMode::builder().environment(Arc::new(env)).build().await?;
-    cm.execute_program("return 1;", &RunOptions::default()).await?;
+    cm.run(codemode::RunRequest::program("return 1;", RunOptions::default()))
+        .await?;
     println!("{}", ms(started.elapsed()));
     Ok(())
 }
@@ -438,10 +439,10 @@ async fn mcp_benches(rows: &mut Vec<Row>) -> Result<()> {
         .await?;
     let opts = RunOptions::default().max_tool_calls(100_000);
     let seq = measure_async(3, || async {
-        cm.execute_program(
+        cm.run(codemode::RunRequest::program(
             "for (let i = 0; i < 1000; i++) { await tools.workspace.list_channels({}); }\nreturn 1;",
-            &opts,
-        )
+            opts.clone(),
+        ))
         .await
         .ok();
     })
@@ -456,10 +457,10 @@ async fn mcp_benches(rows: &mut Vec<Row>) -> Result<()> {
         ),
     });
     let all = measure_async(3, || async {
-        cm.execute_program(
+        cm.run(codemode::RunRequest::program(
             "await Promise.all(Array.from({ length: 1000 }, () => tools.workspace.list_channels({})));\nreturn 1;",
-            &opts,
-        )
+            opts.clone(),
+        ))
         .await
         .ok();
     })

@@ -173,7 +173,9 @@ async fn filter_run(catalog: ToolCatalog, task: &Task, mode: FilterMode) -> Resu
     let cm = CodeMode::builder().llm(llm).catalog(catalog).build().await?;
     let started = Instant::now();
     let report = cm
-        .select_tools(RunOptions::new(task.question.clone()).filter_mode(mode))
+        .run(codemode::RunRequest::select_tools(
+            RunOptions::new(task.question.clone()).filter_mode(mode),
+        ))
         .await?;
     let elapsed = started.elapsed();
     let tiny = report.token_usage.get("tiny").copied().unwrap_or_default();
@@ -255,7 +257,7 @@ pub async fn index_benches(rows: &mut Vec<Row>) -> Result<()> {
             let options = RunOptions::new(task.question.clone())
                 .filter_mode(FilterMode::Retrieval)
                 .retrieval_candidates(k);
-            let report = cm.select_tools(options).await?;
+            let report = cm.run(codemode::RunRequest::select_tools(options)).await?;
             let kept: BTreeSet<&str> = report
                 .selected_tools
                 .iter()

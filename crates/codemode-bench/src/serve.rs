@@ -138,7 +138,9 @@ pub async fn serve_benches(rows: &mut Vec<Row>, demo: &McpServerConfig) -> Resul
         let codemode = &codemode;
         let run = &options.run;
         async move {
-            let report = codemode.execute_program(PROGRAM, run).await?;
+            let report = codemode
+                .run(codemode::RunRequest::program(PROGRAM, run.clone()))
+                .await?;
             if report.result_type != ResultType::Success {
                 bail!("the program did not succeed: {:?}", report.result_type);
             }
@@ -159,7 +161,7 @@ pub async fn serve_benches(rows: &mut Vec<Row>, demo: &McpServerConfig) -> Resul
     rows.push(Row {
         name: "serve: the same 100 programs in-process (p50)".into(),
         median: local_p50,
-        note: in_process.note("CodeMode::execute_program, no MCP"),
+        note: in_process.note("CodeMode::run(RunRequest::program), no MCP"),
     });
     Ok(())
 }

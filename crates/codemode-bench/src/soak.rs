@@ -62,7 +62,9 @@ pub async fn soak_benches(rows: &mut Vec<Row>, demo: &McpServerConfig, sequentia
     let options = RunOptions::default();
     let run = |codemode: Arc<CodeMode>, options: RunOptions| async move {
         let started = Instant::now();
-        let report = codemode.execute_program(PROGRAM, &options).await?;
+        let report = codemode
+            .run(codemode::RunRequest::program(PROGRAM, options.clone()))
+            .await?;
         if !report.is_success() {
             bail!("a run failed: {:?} {:?}", report.result_type, report.error);
         }

@@ -117,12 +117,12 @@ pub async fn run(args: DemoArgs, setup: &Setup) -> Result<Outcome> {
         codemode.environment_name().unwrap_or("none")
     );
     let report = codemode
-        .run_observed(
-            RunOptions {
+        .run(
+            codemode::RunRequest::query(RunOptions {
                 query: SEED_QUERY.into(),
                 ..setup.options.clone()
-            },
-            Some(&Progress),
+            })
+            .observer(&Progress),
         )
         .await?;
     outln!();
@@ -133,7 +133,7 @@ pub async fn run(args: DemoArgs, setup: &Setup) -> Result<Outcome> {
             code.trim_end()
         );
     }
-    crate::commands::print_report(&report.fitted(setup.report_tokens), false);
+    crate::output::print_report(&report.fitted(setup.report_tokens), false);
     out!("{}", report.timing_table());
     Ok(if report.is_success() {
         Outcome::Success

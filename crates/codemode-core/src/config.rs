@@ -220,7 +220,7 @@ pub fn load_mcp_servers_json(path: &Path) -> Result<BTreeMap<String, FactoryCont
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::RunOptions;
+    use crate::limits::RunOptions;
 
     #[test]
     fn parses_every_section() {

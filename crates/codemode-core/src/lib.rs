@@ -12,34 +12,26 @@
 //! same paths), so a plugin crate that implements one depends on that light crate and not
 //! on this engine; plugins register factories by name (see [`registry`]).
 
+mod answer;
 pub mod approval;
 mod bridge;
-pub mod budget;
 mod catalog;
 pub mod config;
-mod extract;
-mod filter;
-pub mod learned;
 pub mod limits;
-mod options;
 mod pipeline;
 mod promptlog;
 mod prompts;
 pub mod record;
 mod report;
-pub mod search;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod tokens;
 
+pub use answer::{FilterAnswer, contains_program, extract_code, parse_filter_answer};
 pub use bridge::CatalogBridge;
-pub use catalog::{CatalogEntry, NamespaceSummary, ProviderFailure, ToolCatalog};
-pub use extract::{contains_program, extract_code};
-pub use filter::{FilterAnswer, parse_filter_answer};
-pub use limits::{ApprovalPolicy, FilterMode, LIMITS, LimitOverrides, LimitSpec, RerunPolicy};
-pub use options::RunOptions;
-pub use pipeline::{CheckResult, CodeMode, CodeModeBuilder, RunObserver};
-pub use report::{FilterBatchFailure, ResultType, RunAttempt, RunReport, Step, StepTiming};
+pub use catalog::{CatalogEntry, NamespaceSummary, ProviderFailure, ToolCatalog, learned, search};
+pub use limits::{ApprovalPolicy, FilterMode, LIMITS, LimitOverrides, LimitSpec, RerunPolicy, RunOptions};
+pub use pipeline::{CheckResult, CodeMode, CodeModeBuilder, RunObserver, RunRequest, RunTask};
+pub use report::{FilterBatchFailure, ResultType, RunAttempt, RunReport, Step, StepTiming, budget, tokens};
 pub use search::{SearchHit, ToolIndex};
 
 // The boundaries, from `codemode-traits`, at the paths they always had here.

@@ -21,7 +21,7 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let e2b = E2bEnvironment::new(E2bConfig::default())?; // reads E2B_API_KEY
 //! let codemode = CodeMode::builder().environment(Arc::new(e2b)).build().await?;
-//! let report = codemode.execute_program("return 6 * 7;", &RunOptions::default()).await?;
+//! let report = codemode.run(codemode_core::RunRequest::program("return 6 * 7;", RunOptions::default())).await?;
 //! assert_eq!(report.output, serde_json::json!(42));
 //! # Ok(()) }
 //! ```

@@ -243,7 +243,10 @@ async fn a_program_runs_in_a_fresh_sandbox_that_is_deleted_afterwards() {
     let program = r#"const [x, y] = await Promise.all([tools.math.add({ a: 1, b: 2 }), tools.math.add({ a: 3, b: 4 })]);
 console.log("sums", x, y);
 return { total: x + y, process: typeof process, require: typeof require };"#;
-    let report = cm.execute_program(program, &RunOptions::default()).await.unwrap();
+    let report = cm
+        .run(codemode_core::RunRequest::program(program, RunOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
     // The runner's own guards hold inside the sandbox too.
     assert_eq!(
@@ -276,7 +279,10 @@ async fn an_endless_loop_ends_at_the_deadline_and_the_sandbox_is_deleted() {
         ..RunOptions::default()
     };
     let started = Instant::now();
-    let report = cm.execute_program("while (true) {}", &options).await.unwrap();
+    let report = cm
+        .run(codemode_core::RunRequest::program("while (true) {}", options.clone()))
+        .await
+        .unwrap();
     let took = started.elapsed();
     assert_eq!(report.result_type, ResultType::Timeout, "{report:#?}");
     // Stopped near the deadline; the slack covers a busy machine starting the runner.
@@ -290,7 +296,10 @@ async fn a_runtime_error_points_at_the_line() {
     let url = serve(fake.clone()).await;
     let cm = codemode(environment(&url, E2bConfig::default())).await;
     let report = cm
-        .execute_program("const a = 1;\nthrow new TypeError('bad ' + a);", &RunOptions::default())
+        .run(codemode_core::RunRequest::program(
+            "const a = 1;\nthrow new TypeError('bad ' + a);",
+            RunOptions::default(),
+        ))
         .await
         .unwrap();
     assert_eq!(report.result_type, ResultType::RuntimeError, "{report:#?}");
@@ -306,15 +315,18 @@ async fn work_the_program_did_not_await_finishes_and_a_floating_failure_fails() 
     let url = serve(fake.clone()).await;
     let cm = codemode(environment(&url, E2bConfig::default())).await;
     let program = "const main = async () => {\n  await tools.math.add({ a: 1, b: 2 });\n};\nmain().then(() => console.log('Done'));";
-    let report = cm.execute_program(program, &RunOptions::default()).await.unwrap();
+    let report = cm
+        .run(codemode_core::RunRequest::program(program, RunOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
     assert_eq!(report.tool_calls.len(), 1, "{report:#?}");
     assert_eq!(report.console, ["Done"], "{report:#?}");
     let report = cm
-        .execute_program(
+        .run(codemode_core::RunRequest::program(
             "(async () => { await tools.math.add({ a: 1, b: 2 }); throw new TypeError('late'); })();\nreturn 1;",
-            &RunOptions::default(),
-        )
+            RunOptions::default(),
+        ))
         .await
         .unwrap();
     assert_eq!(report.result_type, ResultType::RuntimeError, "{report:#?}");
@@ -335,7 +347,10 @@ async fn a_runner_that_cannot_start_is_an_environment_error() {
         ..E2bConfig::default()
     };
     let cm = codemode(environment(&url, config)).await;
-    let report = cm.execute_program("return 1;", &RunOptions::default()).await.unwrap();
+    let report = cm
+        .run(codemode_core::RunRequest::program("return 1;", RunOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(report.result_type, ResultType::EnvironmentError, "{report:#?}");
     let error = report.error.unwrap_or_default();
     assert!(
@@ -356,7 +371,10 @@ async fn a_rejected_key_is_reported_without_the_key() {
     };
     let env = E2bEnvironment::with_api_key(config, "e2b_wrong_key_000000000000").unwrap();
     let cm = codemode(env).await;
-    let report = cm.execute_program("return 1;", &RunOptions::default()).await.unwrap();
+    let report = cm
+        .run(codemode_core::RunRequest::program("return 1;", RunOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(report.result_type, ResultType::EnvironmentError, "{report:#?}");
     let error = report.error.unwrap_or_default();
     assert!(
@@ -378,16 +396,25 @@ async fn the_host_limits_hold_in_the_sandbox_and_every_sandbox_is_deleted() {
         max_tool_calls: 5,
         ..RunOptions::default()
     };
-    let report = cm.execute_program(flood, &options).await.unwrap();
+    let report = cm
+        .run(codemode_core::RunRequest::program(flood, options.clone()))
+        .await
+        .unwrap();
     assert_eq!(report.result_type, ResultType::ToolCallLimit, "{report:#?}");
 
     let huge = "return 'x'.repeat(20 * 1024 * 1024);";
-    let report = cm.execute_program(huge, &RunOptions::default()).await.unwrap();
+    let report = cm
+        .run(codemode_core::RunRequest::program(huge, RunOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(report.result_type, ResultType::RuntimeError, "{report:#?}");
     assert!(report.error.unwrap_or_default().contains("larger than"));
 
     let spam = "for (let i = 0; i < 100000; i++) console.log('spam line', i);\nreturn 'done';";
-    let report = cm.execute_program(spam, &RunOptions::default()).await.unwrap();
+    let report = cm
+        .run(codemode_core::RunRequest::program(spam, RunOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
     assert!(report.console.last().unwrap().contains("console output truncated"));
 

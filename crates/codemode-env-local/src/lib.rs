@@ -20,7 +20,7 @@
 //!     .environment(Arc::new(ProcessEnvironment::node()?))
 //!     .build()
 //!     .await?;
-//! let report = codemode.execute_program("return 6 * 7;", &RunOptions::default()).await?;
+//! let report = codemode.run(codemode_core::RunRequest::program("return 6 * 7;", RunOptions::default())).await?;
 //! assert_eq!(report.output, serde_json::json!(42));
 //! # Ok(()) }
 //! ```

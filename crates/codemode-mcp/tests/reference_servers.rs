@@ -115,7 +115,10 @@ try {
 }
 return { weather, echoes, sum, progress, error, invalid };
 "#;
-    let report = cm.execute_program(program, &RunOptions::default()).await.unwrap();
+    let report = cm
+        .run(codemode_core::RunRequest::program(program, RunOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
     let out = &report.output;
     assert!(out["weather"]["temperature"].is_number(), "structuredContent: {out}");
@@ -184,7 +187,10 @@ async fn a_call_past_its_timeout_fails_naming_the_tool() {
     let program = "try {\n  await tools.everything.trigger_long_running_operation({ duration: 5, steps: 5 });\n  return 'finished';\n} catch (e) {\n  return String(e);\n}";
     let started = Instant::now();
     let report = cm
-        .execute_program(program, &RunOptions::default().tool_call_timeout(0.5))
+        .run(codemode_core::RunRequest::program(
+            program,
+            RunOptions::default().tool_call_timeout(0.5),
+        ))
         .await
         .unwrap();
     assert_eq!(
@@ -197,10 +203,10 @@ async fn a_call_past_its_timeout_fails_naming_the_tool() {
     );
     // The server is still usable.
     let report = cm
-        .execute_program(
+        .run(codemode_core::RunRequest::program(
             "return await tools.everything.echo({ message: 'still here' });",
-            &RunOptions::default(),
-        )
+            RunOptions::default(),
+        ))
         .await
         .unwrap();
     assert_eq!(report.output, json!("Echo: still here"));
@@ -224,7 +230,7 @@ async fn memory_and_filesystem_servers() {
     let unapproved = node_codemode("fs", provider).await;
     let write = format!(r#"return await tools.fs.write_file({{ path: "{root}/x.txt", content: "x" }});"#);
     let report = unapproved
-        .execute_program(&write, &RunOptions::default())
+        .run(codemode_core::RunRequest::program(&write, RunOptions::default()))
         .await
         .unwrap();
     assert!(
@@ -251,7 +257,10 @@ const b = await tools.fs.read_text_file({{ path: "{root}/b.txt" }});
 return {{ entities: graph.entities.map((e: any) => e.name), listing, b }};
 "#
     );
-    let report = cm.execute_program(&program, &RunOptions::default()).await.unwrap();
+    let report = cm
+        .run(codemode_core::RunRequest::program(&program, RunOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
     assert_eq!(report.output["entities"], json!(["codemode", "rmcp"]));
     assert!(
@@ -321,11 +330,17 @@ async fn a_server_that_exited_is_started_again_by_the_next_run() {
     );
     let cm = node_codemode("fragile", provider).await;
     let program = "return await tools.fragile.work({ n: 1 });";
-    let first = cm.execute_program(program, &RunOptions::default()).await.unwrap();
+    let first = cm
+        .run(codemode_core::RunRequest::program(program, RunOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(first.output, json!({"call": 1}), "{first:#?}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     // The run lists the tools again first (the server is gone), which restarts it.
-    let second = cm.execute_program(program, &RunOptions::default()).await.unwrap();
+    let second = cm
+        .run(codemode_core::RunRequest::program(program, RunOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(second.result_type, ResultType::Success, "{second:#?}");
     assert_eq!(second.output, json!({"call": 1}));
 }
@@ -457,10 +472,10 @@ async fn a_tool_without_input_schema_keeps_its_server_and_takes_any_object() {
     let cm = node_codemode("loose", provider).await;
     assert_eq!(cm.catalog().tool_paths(), vec!["loose.schemaless", "loose.work"]);
     let report = cm
-        .execute_program(
+        .run(codemode_core::RunRequest::program(
             "return [await tools.loose.schemaless({ anything: 1 }), await tools.loose.work({ n: 2 })];",
-            &RunOptions::default(),
-        )
+            RunOptions::default(),
+        ))
         .await
         .unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
@@ -478,10 +493,10 @@ async fn a_call_that_times_out_sends_cancellation() {
     );
     let cm = node_codemode("stuck", provider).await;
     let report = cm
-        .execute_program(
+        .run(codemode_core::RunRequest::program(
             "try { await tools.stuck.work({ n: 1 }); } catch (e) { return String(e); }",
-            &RunOptions::default().tool_call_timeout(0.3),
-        )
+            RunOptions::default().tool_call_timeout(0.3),
+        ))
         .await
         .unwrap();
     assert_eq!(
@@ -514,7 +529,10 @@ async fn dropping_a_run_cancels_its_calls_in_flight_and_ends_its_subprocess() {
     // The Node.js environment: each run is a subprocess of this test.
     let cm = node_codemode("stuck", provider).await;
     let options = RunOptions::default();
-    let run = cm.execute_program("await tools.stuck.work({ n: 1 }); return 1;", &options);
+    let run = cm.run(codemode_core::RunRequest::program(
+        "await tools.stuck.work({ n: 1 }); return 1;",
+        options.clone(),
+    ));
     // Boxed, so that `drop` really drops the run (a pinned reference would not).
     let mut run = Box::pin(run);
     // Until the call is in flight (the server logged it), then the run is dropped.
@@ -633,13 +651,19 @@ async fn tools_list_changed_refreshes_the_catalog() {
     let cm = node_codemode("dynamic", provider).await;
     assert_eq!(cm.catalog().tool_paths(), vec!["dynamic.work"]);
     let report = cm
-        .execute_program("return await tools.dynamic.work({});", &RunOptions::default())
+        .run(codemode_core::RunRequest::program(
+            "return await tools.dynamic.work({});",
+            RunOptions::default(),
+        ))
         .await
         .unwrap();
     assert_eq!(report.output, json!({"call": 1}));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let report = cm
-        .execute_program("return await tools.dynamic.added_later({});", &RunOptions::default())
+        .run(codemode_core::RunRequest::program(
+            "return await tools.dynamic.added_later({});",
+            RunOptions::default(),
+        ))
         .await
         .unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");

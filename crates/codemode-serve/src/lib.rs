@@ -317,7 +317,7 @@ impl CodeModeServer {
         ));
         let run = self
             .codemode
-            .execute_program_with_approver(&input.code, &self.options.run, approver);
+            .run(codemode_core::RunRequest::program(&input.code, self.options.run.clone()).approver(approver));
         let report = tokio::select! {
             report = run => report,
             () = context.ct.cancelled() => return error_result("cancelled by the client; the run was stopped".into()),
@@ -339,7 +339,9 @@ impl CodeModeServer {
             context.peer.clone(),
             self.codemode.approver(),
         ));
-        let run = self.codemode.run_with_approver(options, None, approver);
+        let run = self
+            .codemode
+            .run(codemode_core::RunRequest::query(options).approver(approver));
         let report = tokio::select! {
             report = run => report,
             () = context.ct.cancelled() => return error_result("cancelled by the client; the run was stopped".into()),

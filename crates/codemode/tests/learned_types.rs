@@ -35,7 +35,7 @@ async fn a_wrong_guess_at_an_undeclared_result_is_caught_at_check_time_once_its_
 
     // Cold: nothing says what the result is; the guess runs and "succeeds" with nothing.
     let cold = codemode
-        .execute_program(WRONG_GUESS, &RunOptions::default())
+        .run(codemode::RunRequest::program(WRONG_GUESS, RunOptions::default()))
         .await
         .unwrap();
     assert_eq!(cold.result_type, ResultType::Success, "{cold:#?}");
@@ -53,7 +53,7 @@ async fn a_wrong_guess_at_an_undeclared_result_is_caught_at_check_time_once_its_
     assert_eq!(check.diagnostics[0].code, "TS2339", "{:?}", check.diagnostics);
     assert!(check.has_errors());
     let warm = codemode
-        .execute_program(WRONG_GUESS, &RunOptions::default())
+        .run(codemode::RunRequest::program(WRONG_GUESS, RunOptions::default()))
         .await
         .unwrap();
     assert_eq!(warm.result_type, ResultType::Success, "{warm:#?}");
@@ -65,10 +65,10 @@ async fn a_wrong_guess_at_an_undeclared_result_is_caught_at_check_time_once_its_
         warm.diagnostics
     );
     let right = codemode
-        .execute_program(
+        .run(codemode::RunRequest::program(
             "const sent = await tools.chat.send_message({ channel: \"eng\", text: \"hi\" });\nreturn sent.id;",
-            &RunOptions::default(),
-        )
+            RunOptions::default(),
+        ))
         .await
         .unwrap();
     assert_eq!(right.result_type, ResultType::Success, "{right:#?}");
@@ -77,7 +77,10 @@ async fn a_wrong_guess_at_an_undeclared_result_is_caught_at_check_time_once_its_
 
     // Declared output schemas win: list_channels is never learned.
     codemode
-        .execute_program("return await tools.chat.list_channels({});", &RunOptions::default())
+        .run(codemode::RunRequest::program(
+            "return await tools.chat.list_channels({});",
+            RunOptions::default(),
+        ))
         .await
         .unwrap();
     let tools: Vec<String> = learned.entries().iter().map(|e| e.tool.clone()).collect();
@@ -110,7 +113,10 @@ return sent.id;";
         .build()
         .await
         .unwrap();
-    codemode.execute_program(right, &RunOptions::default()).await.unwrap();
+    codemode
+        .run(codemode::RunRequest::program(right, RunOptions::default()))
+        .await
+        .unwrap();
 
     let report = codemode
         .run(RunOptions::new("say hi in eng, return the id"))
@@ -178,7 +184,10 @@ async fn a_result_that_contradicts_the_learned_type_widens_it() {
     let summaries: Vec<String> = {
         let mut seen = Vec::new();
         for _ in 0..4 {
-            let report = codemode.execute_program(call, &RunOptions::default()).await.unwrap();
+            let report = codemode
+                .run(codemode::RunRequest::program(call, RunOptions::default()))
+                .await
+                .unwrap();
             assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
             seen.push(
                 codemode
@@ -217,7 +226,7 @@ async fn learned_types_can_be_kept_without_being_used_or_used_without_growing() 
     let learning_only = Arc::new(LearnedTypes::new(store).applying(false));
     let codemode = chat_with(learning_only.clone()).await;
     codemode
-        .execute_program(WRONG_GUESS, &RunOptions::default())
+        .run(codemode::RunRequest::program(WRONG_GUESS, RunOptions::default()))
         .await
         .unwrap();
     assert_eq!(learning_only.entries().len(), 1, "learned");
@@ -237,14 +246,14 @@ async fn learned_types_can_be_kept_without_being_used_or_used_without_growing() 
     let check = codemode.check_program(WRONG_GUESS).await.unwrap();
     assert_eq!(check.diagnostics[0].code, "TS2339", "used: {:?}", check.diagnostics);
     codemode
-        .execute_program(WRONG_GUESS, &RunOptions::default())
+        .run(codemode::RunRequest::program(WRONG_GUESS, RunOptions::default()))
         .await
         .unwrap();
     codemode
-        .execute_program(
+        .run(codemode::RunRequest::program(
             "return (await tools.chat.send_message({ channel: \"x\", text: \"y\" })).id;",
-            &RunOptions::default(),
-        )
+            RunOptions::default(),
+        ))
         .await
         .unwrap();
     assert_eq!(fixed.entries()[0].calls, 1, "not grown");
@@ -266,10 +275,10 @@ async fn the_planner_is_not_given_learned_types() {
         .await
         .unwrap();
     codemode
-        .execute_program(
+        .run(codemode::RunRequest::program(
             "return await tools.chat.send_message({ channel: \"eng\", text: \"hi\" });",
-            &RunOptions::default(),
-        )
+            RunOptions::default(),
+        ))
         .await
         .unwrap();
     assert!(

@@ -768,13 +768,19 @@ async fn exec_runs_a_program_with_main_and_no_model() {
     let chat = Arc::new(FakeChatProvider::default());
     let cm = without_models(chat.clone()).await;
     let program = "async function main() {\n  const r = await tools.chat.send_message({ channel: 'eng', text: 'hi' });\n  return r.id;\n}";
-    let report = cm.execute_program(program, &RunOptions::default()).await.unwrap();
+    let report = cm
+        .run(codemode::RunRequest::program(program, RunOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
     assert_eq!(report.output, json!(1));
     assert!(cm.run(RunOptions::new("q")).await.is_err(), "run needs models");
     let started = Instant::now();
     let report = cm
-        .execute_program("await tools.chat.send_message({ channel: 1 });", &RunOptions::default())
+        .run(codemode::RunRequest::program(
+            "await tools.chat.send_message({ channel: 1 });",
+            RunOptions::default(),
+        ))
         .await
         .unwrap();
     assert_eq!(report.result_type, ResultType::CompileError);
@@ -824,7 +830,10 @@ async fn arguments_are_validated_against_the_schema_before_the_call() {
     let cm = without_models(chat.clone()).await;
     // `any` hides the mistake from the type checker; the bridge still refuses it.
     let program = "const args: any = { channel: 42, text: 'x', extra: true };\ntry {\n  await tools.chat.send_message(args);\n} catch (e) {\n  return String(e.message);\n}";
-    let report = cm.execute_program(program, &RunOptions::default()).await.unwrap();
+    let report = cm
+        .run(codemode::RunRequest::program(program, RunOptions::default()))
+        .await
+        .unwrap();
     let message = report.output.as_str().unwrap().to_string();
     assert!(
         message.starts_with("tools.chat.send_message: invalid arguments:"),

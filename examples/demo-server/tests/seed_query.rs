@@ -39,7 +39,10 @@ async fn run_seed(config: McpServerConfig) -> serde_json::Value {
         .unwrap();
     let check = cm.check_program(SEED_PROGRAM).await.unwrap();
     assert!(check.diagnostics.is_empty(), "{:?}", check.diagnostics);
-    let report = cm.execute_program(SEED_PROGRAM, &RunOptions::default()).await.unwrap();
+    let report = cm
+        .run(codemode_core::RunRequest::program(SEED_PROGRAM, RunOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
     assert_eq!(
         report.output,
@@ -47,10 +50,10 @@ async fn run_seed(config: McpServerConfig) -> serde_json::Value {
     );
     assert_eq!(report.tool_calls.len(), 1 + 2 + 2 + 3);
     let state = cm
-        .execute_program(
+        .run(codemode_core::RunRequest::program(
             "return await tools.workspace.get_workspace_state({});",
-            &RunOptions::default(),
-        )
+            RunOptions::default(),
+        ))
         .await
         .unwrap();
     state.output

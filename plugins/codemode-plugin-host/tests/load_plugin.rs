@@ -142,7 +142,10 @@ async fn a_program_in_the_sandbox_uses_the_plugin() {
     let program = r#"const { text } = await tools.text.reverse({ text: "stressed" });
 const { words } = await tools.text.word_count({ text: "one two three" });
 return `${text} ${words}`;"#;
-    let report = codemode.execute_program(program, &RunOptions::default()).await.unwrap();
+    let report = codemode
+        .run(codemode_core::RunRequest::program(program, RunOptions::default()))
+        .await
+        .unwrap();
     assert_eq!(report.result_type, ResultType::Success, "{report:#?}");
     assert_eq!(report.output, json!("desserts 3"));
 }
@@ -251,7 +254,10 @@ async fn with_plugin_environment(program: &str, options: RunOptions) -> codemode
         .build()
         .await
         .unwrap();
-    codemode.execute_program(program, &options).await.unwrap()
+    codemode
+        .run(codemode_core::RunRequest::program(program, options.clone()))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

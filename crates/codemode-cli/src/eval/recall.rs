@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::Harness;
 use crate::UsageError;
-use crate::commands::truncate;
+use crate::output::truncate;
 
 /// One dev task: the question and the names of the tools it needs.
 pub struct RecallTask {
@@ -189,7 +189,7 @@ pub async fn measure(harness: &Harness, data: &Data, programs: bool) -> Result<V
         let report = if programs {
             codemode.run(options.max_runtime_repairs(0)).await?
         } else {
-            codemode.select_tools(options).await?
+            codemode.run(codemode::RunRequest::select_tools(options)).await?
         };
         let kept = names(&mut report.selected_tools.iter().map(String::as_str));
         let found = gold_among(task, &kept);

@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 use super::CodeMode;
 use crate::approval::{ApprovalMemory, Approver, DenyAll};
 use crate::catalog::ToolCatalog;
-use crate::learned::LearnedTypes;
+use crate::catalog::learned::LearnedTypes;
 use codemode_traits::{CodeModeError, Llm, RunEnvironment, ToolProvider, TypeChecker};
 use codemode_typescript::BuiltinTypeChecker;
 

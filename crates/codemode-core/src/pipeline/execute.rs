@@ -12,7 +12,7 @@ use super::run::StepFailure;
 use crate::approval::{ApprovalGate, ApprovalRecord};
 use crate::bridge::CatalogBridge;
 use crate::catalog::ToolCatalog;
-use crate::options::RunOptions;
+use crate::limits::RunOptions;
 use crate::report::ResultType;
 use codemode_traits::{
     ExecutionLimits, ExecutionRequest, FailureKind, RunEnvironment, RunFailure, ToolBridge, ToolCallRecord,

@@ -8,10 +8,10 @@ use futures::StreamExt;
 
 use super::keywords;
 use super::run::{RunContext, StepFailure};
+use crate::answer::{FilterAnswer, parse_filter_answer};
 use crate::catalog::{CatalogEntry, ToolCatalog};
-use crate::filter::{FilterAnswer, parse_filter_answer};
 use crate::limits::FilterMode;
-use crate::options::RunOptions;
+use crate::limits::RunOptions;
 use crate::prompts;
 use crate::report::FilterBatchFailure;
 use codemode_traits::{Llm, LlmError, LlmRole, Message};

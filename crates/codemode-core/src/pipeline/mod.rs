@@ -4,15 +4,13 @@
 //! module runs them in order and writes the [`RunReport`].
 
 mod builder;
-mod check;
 mod execute;
 mod filter;
-mod hints;
 mod implement;
 mod keywords;
-mod line_edit;
 mod plan;
-mod rerun;
+mod repair;
+mod request;
 mod run;
 mod types;
 
@@ -24,17 +22,19 @@ use tracing::Instrument;
 use codemode_typescript::{Diagnostic, Severity, Transpiled, prepare_program};
 
 pub use builder::CodeModeBuilder;
+pub use request::{RunRequest, RunTask};
 pub use run::RunObserver;
 
-use self::check::{Checked, Verdict};
 use self::execute::Executed;
+use self::repair::compile::{self, Checked, Verdict};
+use self::repair::{hints, line_edit, runtime};
 use self::run::{Observer, RunContext, StepClock, ms};
 use crate::approval::{ApprovalGate, ApprovalMemory, Approver};
 use crate::bridge::CatalogBridge;
+use crate::catalog::learned::LearnedTypes;
 use crate::catalog::{ProviderFailure, ToolCatalog};
-use crate::learned::LearnedTypes;
+use crate::limits::RunOptions;
 use crate::limits::{FilterMode, RerunPolicy};
-use crate::options::RunOptions;
 use crate::promptlog::PromptLog;
 use crate::report::{ResultType, RunReport, Step};
 use codemode_traits::{CheckContext, CodeModeError, Llm, Message, RunEnvironment, ToolProvider, TypeChecker};
@@ -260,46 +260,15 @@ impl CodeMode {
             tools: &signatures,
             declarations: &declarations,
         };
-        let diagnostics = check::diagnostics(self.checker.as_ref(), &prepare_program(code).text, context).await?;
+        let diagnostics = compile::diagnostics(self.checker.as_ref(), &prepare_program(code).text, context).await?;
         Ok(CheckResult {
             checker: self.checker.name().to_string(),
             diagnostics,
         })
     }
 
-    /// Checks and runs a program against the tools, no model involved (what `codemode exec`
-    /// does). `options.query` is ignored.
-    pub async fn execute_program(&self, code: &str, options: &RunOptions) -> Result<RunReport, CodeModeError> {
-        self.execute_program_with_approver(code, options, self.approver.clone())
-            .await
-    }
-
-    /// [`Self::execute_program`] with `approver` deciding on the calls that need approval in
-    /// this run (instead of the builder's), e.g. one that asks the user of the MCP client
-    /// that sent the program.
-    pub async fn execute_program_with_approver(
-        &self,
-        code: &str,
-        options: &RunOptions,
-        approver: Arc<dyn Approver>,
-    ) -> Result<RunReport, CodeModeError> {
-        let span = tracing::info_span!("run", kind = "program", result_type = tracing::field::Empty);
-        let report = self
-            .check_and_execute(code, options, approver)
-            .instrument(span.clone())
-            .await?;
-        span.record("result_type", report.result_type.as_str());
-        Ok(report)
-    }
-
-    /// [`Self::execute_program`] inside its span.
-    async fn check_and_execute(
-        &self,
-        code: &str,
-        options: &RunOptions,
-        approver: Arc<dyn Approver>,
-    ) -> Result<RunReport, CodeModeError> {
-        options.validate().map_err(CodeModeError::Config)?;
+    /// [`RunTask::Program`]: checks and runs a program, no model involved.
+    async fn check_and_execute(&self, code: &str, options: &RunOptions, approver: Arc<dyn Approver>) -> RunReport {
         let started = Instant::now();
         let catalog = self.current_catalog().await;
         let mut report = RunReport {
@@ -315,7 +284,7 @@ impl CodeMode {
             tools: &signatures,
             declarations: &declarations,
         };
-        match check::check_once(self.checker.as_ref(), code, context)
+        match compile::check_once(self.checker.as_ref(), code, context)
             .instrument(clock.span())
             .await
         {
@@ -327,7 +296,8 @@ impl CodeMode {
             }
             Ok(Verdict::Failed { diagnostics })
                 if let Some((program, warnings)) =
-                    check::passes_without_learned_types(self.checker.as_ref(), code, &catalog, &diagnostics).await =>
+                    compile::passes_without_learned_types(self.checker.as_ref(), code, &catalog, &diagnostics)
+                        .await =>
             {
                 report.diagnostics = warnings;
                 clock.finish(&mut report, "learned types only");
@@ -335,7 +305,7 @@ impl CodeMode {
                     .await;
             }
             Ok(Verdict::Failed { diagnostics }) => {
-                let failure = check::compile_failure(&diagnostics);
+                let failure = compile::compile_failure(&diagnostics);
                 report.hints = hints::repair_hints(self.checker.as_ref(), code, context, &diagnostics).await;
                 report.diagnostics = diagnostics;
                 clock.fail(&mut report, failure, "");
@@ -343,7 +313,7 @@ impl CodeMode {
             Err(failure) => clock.fail(&mut report, failure, ""),
         }
         report.total_duration_ms = ms(started);
-        Ok(report)
+        report
     }
 
     /// Runs a program that passed its check (`codemode exec`) and writes what it did.
@@ -375,28 +345,52 @@ impl CodeMode {
         record_execution(report, clock, executed);
     }
 
-    /// Runs the whole pipeline for `options.query`.
+    /// Runs a request: the whole pipeline for a query (a plain [`RunOptions`] is such a
+    /// request), plan and filter only, or a program of one's own; see [`RunRequest`] for
+    /// the observer and the approver.
     ///
     /// Returns an error only for unusable options or a missing part (no models, no run
     /// environment); everything that happens during the run is in the report.
-    pub async fn run(&self, options: RunOptions) -> Result<RunReport, CodeModeError> {
-        self.run_observed(options, None).await
+    pub async fn run(&self, request: impl Into<RunRequest<'_>>) -> Result<RunReport, CodeModeError> {
+        let RunRequest {
+            task,
+            options,
+            observer,
+            approver,
+        } = request.into();
+        options.validate().map_err(CodeModeError::Config)?;
+        let approver = approver.unwrap_or_else(|| self.approver.clone());
+        let kind = match &task {
+            RunTask::Query => "pipeline",
+            RunTask::SelectTools => "select_tools",
+            RunTask::Program(_) => "program",
+        };
+        let span = tracing::info_span!("run", kind, result_type = tracing::field::Empty);
+        let report = match task {
+            RunTask::Query => {
+                self.run_pipeline(options, observer, approver)
+                    .instrument(span.clone())
+                    .await?
+            }
+            RunTask::SelectTools => self.select_tools(options).instrument(span.clone()).await?,
+            RunTask::Program(code) => {
+                self.check_and_execute(&code, &options, approver)
+                    .instrument(span.clone())
+                    .await
+            }
+        };
+        span.record("result_type", report.result_type.as_str());
+        tracing::info!(result = %report.result_type, ms = report.total_duration_ms, "run finished");
+        Ok(report)
     }
 
-    /// [`Self::run`], telling `observer` when each step starts and ends.
-    pub async fn run_observed(&self, options: RunOptions, observer: Observer<'_>) -> Result<RunReport, CodeModeError> {
-        self.run_with_approver(options, observer, self.approver.clone()).await
-    }
-
-    /// [`Self::run_observed`] with `approver` deciding on the calls that need approval in this
-    /// run (instead of the builder's).
-    pub async fn run_with_approver(
+    /// [`RunTask::Query`]: the six steps.
+    async fn run_pipeline(
         &self,
         options: RunOptions,
         observer: Observer<'_>,
         approver: Arc<dyn Approver>,
     ) -> Result<RunReport, CodeModeError> {
-        options.validate().map_err(CodeModeError::Config)?;
         let models = Models {
             strategy: self.strategy.clone().ok_or(CodeModeError::Missing("strategy LLM"))?,
             tiny: self.tiny_for(&options)?,
@@ -407,18 +401,14 @@ impl CodeMode {
             .clone()
             .ok_or(CodeModeError::Missing("run environment"))?;
         let (ctx, started, mut report) = self.start(&options, observer)?;
-        let span = tracing::info_span!("run", kind = "pipeline", result_type = tracing::field::Empty);
-        let catalog = self.current_catalog().instrument(span.clone()).await;
+        let catalog = self.current_catalog().await;
         let execution = Execution {
             environment: environment.as_ref(),
             approver,
         };
         self.run_steps(&ctx, &mut report, &options, catalog, &models, &execution)
-            .instrument(span.clone())
             .await;
         Self::finish(&ctx, started, &mut report);
-        span.record("result_type", report.result_type.as_str());
-        tracing::info!(result = %report.result_type, ms = report.total_duration_ms, "run finished");
         Ok(report)
     }
 
@@ -450,15 +440,8 @@ impl CodeMode {
         report.total_duration_ms = ms(started);
     }
 
-    /// Runs only the first two steps, **plan** and **filter**, for `options.query`: the
-    /// tools a run would type for the main model, without writing or running code. The
-    /// report holds the plan, `selected_tools`, the filter failures, the two timings and
-    /// the token usage; `result_type` is `success`, or `llm_error` when a model failed.
-    ///
-    /// Needs the strategy and tiny models only. What `codemode eval` measures the
-    /// filter's recall with.
-    pub async fn select_tools(&self, options: RunOptions) -> Result<RunReport, CodeModeError> {
-        options.validate().map_err(CodeModeError::Config)?;
+    /// [`RunTask::SelectTools`]: plan and filter only.
+    async fn select_tools(&self, options: RunOptions) -> Result<RunReport, CodeModeError> {
         let strategy = self.strategy.clone().ok_or(CodeModeError::Missing("strategy LLM"))?;
         let tiny = self.tiny_for(&options)?;
         let (ctx, started, mut report) = self.start(&options, None)?;
@@ -568,13 +551,13 @@ impl CodeMode {
 
         let clock = StepClock::start(ctx.observer, Step::Check);
         report.checker = Some(self.checker.name().to_string());
-        let checking = check::Checking {
+        let checking = compile::Checking {
             main: models.main.as_ref(),
             checker: self.checker.as_ref(),
             catalog: &catalog,
             max_repairs: options.max_repairs,
         };
-        let checked = check::check_and_repair(
+        let checked = compile::check_and_repair(
             ctx,
             checking,
             &mut typed,
@@ -602,13 +585,13 @@ impl CodeMode {
             .instrument(clock.span())
             .await;
             self.learn_from(&catalog, &executed.tool_calls);
-            let Some((result_type, error)) = rerun::repairable(&executed) else {
+            let Some((result_type, error)) = runtime::repairable(&executed) else {
                 return record_execution(report, clock, executed);
             };
             if report.runtime_repairs >= options.max_runtime_repairs {
                 return record_execution(report, clock, executed);
             }
-            if let Some(reason) = rerun::refusal(options.rerun_policy, &executed.tool_calls, &catalog) {
+            if let Some(reason) = runtime::refusal(options.rerun_policy, &executed.tool_calls, &catalog) {
                 record_execution(report, clock, executed);
                 report.error = report.error.take().map(|e| format!("{e}; {reason}"));
                 return;
@@ -619,13 +602,13 @@ impl CodeMode {
             }
             report
                 .runtime_attempts
-                .push(rerun::attempt(&checked.code, &executed, result_type, &error));
+                .push(runtime::attempt(&checked.code, &executed, result_type, &error));
             clock.finish(report, format!("{}; {result_type}, repairing", executed.detail));
 
             report.runtime_repairs += 1;
             let clock = StepClock::start(ctx.observer, Step::Implement);
             let mut conversation = std::mem::take(&mut checked.conversation);
-            let fixed = rerun::ask_for_fix(
+            let fixed = runtime::ask_for_fix(
                 ctx,
                 models.main.as_ref(),
                 &mut conversation,
@@ -642,12 +625,12 @@ impl CodeMode {
             clock.finish(report, format!("runtime repair {}", report.runtime_repairs));
             if line_edit::same_program(&fixed, &checked.code) {
                 // Running it again would fail the same way: the run ends with that failure.
-                return rerun::end_with_last_attempt(report, "the runtime repair returned the same program");
+                return runtime::end_with_last_attempt(report, "the runtime repair returned the same program");
             }
 
             let clock = StepClock::start(ctx.observer, Step::Check);
             let repairs_before = report.repairs;
-            let again = check::check_and_repair(ctx, checking, &mut typed, fixed, conversation)
+            let again = compile::check_and_repair(ctx, checking, &mut typed, fixed, conversation)
                 .instrument(clock.span())
                 .await;
             checked = match record_check(report, clock, again) {
@@ -725,8 +708,8 @@ fn record_execution(report: &mut RunReport, clock: StepClock<'_>, executed: Exec
 fn run_futures_are_send(code_mode: &CodeMode, options: RunOptions) {
     fn send<T: Send>(_: &T) {}
     send(&code_mode.run(options.clone()));
-    send(&code_mode.select_tools(options.clone()));
-    send(&code_mode.execute_program("return 1;", &options));
+    send(&code_mode.run(RunRequest::select_tools(options.clone())));
+    send(&code_mode.run(RunRequest::program("return 1;", options)));
     send(&code_mode.check_program("return 1;"));
     send(&code_mode.refresh_if_changed());
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::extract::{contains_program, extract_code};
+use crate::answer::{contains_program, extract_code};
 use crate::promptlog::PromptLog;
 use crate::prompts;
 use crate::report::{ResultType, RunReport, Step, StepTiming};

@@ -89,7 +89,7 @@ pub(crate) async fn pipeline(llm: Arc<ScriptedLlm>, chat: Arc<FakeChatProvider>)
         .unwrap()
 }
 
-/// The chat tools in the default environment, with no models: for `execute_program`.
+/// The chat tools in the default environment, with no models: for `RunRequest::program`.
 pub(crate) async fn without_models(chat: Arc<FakeChatProvider>) -> CodeMode {
     CodeMode::builder()
         .tool_provider("chat", chat)

@@ -18,7 +18,7 @@
 use serde_json::{Map, Value};
 
 use crate::report::RunReport;
-use crate::tokens::count_tokens;
+use crate::report::tokens::count_tokens;
 use codemode_traits::ToolCallRecord;
 
 /// The least budget one tool call's arguments or result get in a fitted report, however

@@ -10,15 +10,15 @@ use codemode_typescript::{
 
 use super::hints::{quote_diagnostics, repair_hints};
 use super::line_edit::{Failing, ask_for_a_change};
-use super::run::{RunContext, StepFailure};
-use super::types::{DeclaredCalls, Typed};
 use crate::catalog::ToolCatalog;
+use crate::pipeline::run::{RunContext, StepFailure};
+use crate::pipeline::types::{DeclaredCalls, Typed};
 use crate::prompts;
 use crate::report::ResultType;
 use codemode_traits::{CheckContext, CheckerError, Llm, Message, TypeChecker};
 
 /// What one check of a program found.
-pub(super) enum Verdict {
+pub(in crate::pipeline) enum Verdict {
     /// The program may run: its JavaScript, and what the checker said (warnings at most).
     Passed {
         program: Transpiled,
@@ -30,7 +30,7 @@ pub(super) enum Verdict {
 
 /// Type-checks `code` and transpiles it. A syntax error found by the transpiler is a
 /// diagnostic like any other; a checker that cannot run ends the run (`compile_error`).
-pub(super) async fn check_once(
+pub(in crate::pipeline) async fn check_once(
     checker: &dyn TypeChecker,
     code: &str,
     context: CheckContext<'_>,
@@ -57,7 +57,7 @@ pub(super) async fn check_once(
 
 /// What is wrong with a prepared program: the program shape rules first (a program that
 /// mocks `tools` may well type-check), then the checker.
-pub(super) async fn diagnostics(
+pub(in crate::pipeline) async fn diagnostics(
     checker: &dyn TypeChecker,
     prepared: &str,
     context: CheckContext<'_>,
@@ -74,7 +74,7 @@ pub(super) async fn diagnostics(
 /// errors as warnings, each saying so. A learned type is what earlier results looked like,
 /// not a contract: it may make the model repair its program, never keep the program from
 /// running on its own.
-pub(super) async fn passes_without_learned_types(
+pub(in crate::pipeline) async fn passes_without_learned_types(
     checker: &dyn TypeChecker,
     code: &str,
     tools: &ToolCatalog,
@@ -114,7 +114,7 @@ pub(super) async fn passes_without_learned_types(
 }
 
 /// The failure of a program that still has errors.
-pub(super) fn compile_failure(diagnostics: &[Diagnostic]) -> StepFailure {
+pub(in crate::pipeline) fn compile_failure(diagnostics: &[Diagnostic]) -> StepFailure {
     let first = diagnostics.iter().find(|d| d.severity == Severity::Error);
     StepFailure::Ended {
         result_type: ResultType::CompileError,
@@ -130,7 +130,7 @@ pub(super) fn compile_failure(diagnostics: &[Diagnostic]) -> StepFailure {
 }
 
 /// The program after checking and repairs.
-pub(super) struct Checked {
+pub(in crate::pipeline) struct Checked {
     /// The last program the model wrote.
     pub code: String,
     /// What its check found.
@@ -157,7 +157,7 @@ impl Checked {
 /// What checking a program needs besides the program: the model that repairs it, the
 /// checker, the run's whole catalog (for the second chance) and the repair budget.
 #[derive(Clone, Copy)]
-pub(super) struct Checking<'a> {
+pub(in crate::pipeline) struct Checking<'a> {
     pub main: &'a dyn Llm,
     pub checker: &'a dyn TypeChecker,
     pub catalog: &'a ToolCatalog,
@@ -171,7 +171,7 @@ pub(super) struct Checking<'a> {
 /// The second chance: a program that fails and calls tools its declarations lack gets them
 /// from the catalog ([`Typed::declare_called`]): checked again at once when it called them
 /// by their paths, else repaired with the matches declared in the repair prompt.
-pub(super) async fn check_and_repair(
+pub(in crate::pipeline) async fn check_and_repair(
     ctx: &RunContext<'_>,
     checking: Checking<'_>,
     typed: &mut Typed,

@@ -1,4 +1,4 @@
-//! The filter step: batches of tools for the tiny model, and lenient parsing of its answers.
+//! The tiny model's answer in the filter step: which tools of a batch it chose, read leniently.
 
 use std::collections::BTreeSet;
 

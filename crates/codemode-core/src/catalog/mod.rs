@@ -1,5 +1,8 @@
 //! The `ToolCatalog`: every tool of every provider under one hierarchical namespace.
 
+pub mod learned;
+pub mod search;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
@@ -8,8 +11,8 @@ use codemode_typescript::ident::sanitize_identifier;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::learned::{LearnedOutput, ShapeKey};
-use crate::search::{Bm25Index, SearchHit, ToolIndex};
+use crate::catalog::learned::{LearnedOutput, ShapeKey};
+use crate::catalog::search::{Bm25Index, SearchHit, ToolIndex};
 use codemode_traits::{CodeModeError, StaticToolProvider, ToolAnnotations, ToolError, ToolProvider, ToolSpec};
 
 /// One tool in the catalog.

@@ -6,6 +6,8 @@
 //! gives ([`LimitOverrides`], one flag per [`LIMITS`] row) and the table `codemode doctor`
 //! prints. Adding a limit is one entry here.
 
+mod options;
+
 use std::fmt::Display;
 
 /// One run limit: what the table says about it.

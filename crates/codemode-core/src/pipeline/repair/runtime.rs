@@ -5,11 +5,11 @@
 //! new run repeats no call: the successful calls of the earlier attempts are answered from
 //! their record (`CatalogBridge::with_replay`).
 
-use super::execute::Executed;
 use super::line_edit::same_program;
-use super::run::{RunContext, StepFailure};
 use crate::catalog::{CatalogEntry, ToolCatalog};
 use crate::limits::RerunPolicy;
+use crate::pipeline::execute::Executed;
+use crate::pipeline::run::{RunContext, StepFailure};
 use crate::prompts;
 use crate::report::{ResultType, RunAttempt, RunReport};
 use codemode_traits::{Llm, LlmError, Message, Sampling, ToolCallRecord};
@@ -23,7 +23,7 @@ const QUOTED_TOKENS: usize = 90;
 
 /// The failure a new program may fix: the program threw, or a tool call it did not handle
 /// failed. Limits (time, memory, calls) and environment failures are not the program's text.
-pub(super) fn repairable(executed: &Executed) -> Option<(ResultType, &str)> {
+pub(in crate::pipeline) fn repairable(executed: &Executed) -> Option<(ResultType, &str)> {
     match &executed.result {
         Err(StepFailure::Ended { result_type, message })
             if matches!(result_type, ResultType::RuntimeError | ResultType::ToolError) =>
@@ -35,7 +35,11 @@ pub(super) fn repairable(executed: &Executed) -> Option<(ResultType, &str)> {
 }
 
 /// Why the program may not run again under `policy`, or `None` when it may.
-pub(super) fn refusal(policy: RerunPolicy, calls: &[ToolCallRecord], catalog: &ToolCatalog) -> Option<String> {
+pub(in crate::pipeline) fn refusal(
+    policy: RerunPolicy,
+    calls: &[ToolCallRecord],
+    catalog: &ToolCatalog,
+) -> Option<String> {
     match policy {
         RerunPolicy::Always | RerunPolicy::Replay => None,
         RerunPolicy::Never => Some("not repaired: rerun_policy = never".into()),
@@ -52,7 +56,12 @@ pub(super) fn refusal(policy: RerunPolicy, calls: &[ToolCallRecord], catalog: &T
 }
 
 /// The attempt as the report lists it.
-pub(super) fn attempt(code: &str, executed: &Executed, result_type: ResultType, error: &str) -> RunAttempt {
+pub(in crate::pipeline) fn attempt(
+    code: &str,
+    executed: &Executed,
+    result_type: ResultType,
+    error: &str,
+) -> RunAttempt {
     RunAttempt {
         code: code.to_string(),
         result_type,
@@ -65,7 +74,7 @@ pub(super) fn attempt(code: &str, executed: &Executed, result_type: ResultType, 
 
 /// Ends the run with the attempt listed last, which is not an earlier attempt after all:
 /// its failure, calls and console become the report's, with `note` added to the error.
-pub(super) fn end_with_last_attempt(report: &mut RunReport, note: &str) {
+pub(in crate::pipeline) fn end_with_last_attempt(report: &mut RunReport, note: &str) {
     let Some(last) = report.runtime_attempts.pop() else {
         return;
     };
@@ -82,7 +91,7 @@ pub(super) fn end_with_last_attempt(report: &mut RunReport, note: &str) {
 /// `conversation` ends with the answer that held `code`. An answer that is the failing program
 /// again is asked for once more in a fresh, shorter conversation, sampled
 /// ([`Sampling::Varied`]; seen with a small model); the same program twice is returned as it is, and the caller does not run it again.
-pub(super) async fn ask_for_fix(
+pub(in crate::pipeline) async fn ask_for_fix(
     ctx: &RunContext<'_>,
     main: &dyn Llm,
     conversation: &mut Vec<Message>,
@@ -111,7 +120,7 @@ pub(super) async fn ask_for_fix(
         return Ok(fixed);
     }
     tracing::info!("the runtime repair returned the same program; asking again in a fresh conversation");
-    let mut fresh = super::implement::opening(conversation);
+    let mut fresh = crate::pipeline::implement::opening(conversation);
     fresh.push(Message::assistant(format!("```typescript\n{}\n```", code.trim_end())));
     fresh.push(Message::user(prompts::render(
         prompts::RUNTIME_REPAIR_AGAIN_USER,
@@ -161,7 +170,7 @@ fn quote_value(value: &serde_json::Value) -> String {
     if text.chars().count() <= QUOTED_CHARS {
         return text;
     }
-    crate::budget::fit_json(value, QUOTED_TOKENS).value.to_string()
+    crate::report::budget::fit_json(value, QUOTED_TOKENS).value.to_string()
 }
 
 fn clip(text: &str) -> String {

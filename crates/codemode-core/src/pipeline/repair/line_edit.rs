@@ -4,18 +4,18 @@
 use codemode_typescript::{Diagnostic, Severity};
 
 use super::hints::describe_diagnostics;
-use super::run::RunContext;
+use crate::pipeline::run::RunContext;
 use crate::prompts;
 use codemode_traits::{Llm, Message, Sampling};
 
 /// A program that failed its check, and what was said about it.
 #[derive(Clone, Copy)]
-pub(super) struct Failing<'a> {
-    pub(super) code: &'a str,
+pub(in crate::pipeline) struct Failing<'a> {
+    pub(in crate::pipeline) code: &'a str,
     /// The diagnostics as the repair prompt quotes them.
-    pub(super) quoted: &'a str,
-    pub(super) diagnostics: &'a [Diagnostic],
-    pub(super) hints: &'a [Diagnostic],
+    pub(in crate::pipeline) quoted: &'a str,
+    pub(in crate::pipeline) diagnostics: &'a [Diagnostic],
+    pub(in crate::pipeline) hints: &'a [Diagnostic],
 }
 
 /// Asks for the repair `conversation` ends with. An answer that is the failing program again
@@ -26,7 +26,7 @@ pub(super) struct Failing<'a> {
 /// with the 1.5B model (eval, issue 13): asked for the whole program, or for the line with
 /// the line quoted, it copied its own answer, failing line and all, at temperature 0 and
 /// sampled alike, where the work was right and only a line was wrong.
-pub(super) async fn ask_for_a_change(
+pub(in crate::pipeline) async fn ask_for_a_change(
     ctx: &RunContext<'_>,
     main: &dyn Llm,
     conversation: &mut Vec<Message>,
@@ -36,7 +36,7 @@ pub(super) async fn ask_for_a_change(
     if !same_program(&code, failing.code) {
         return Ok(code);
     }
-    let opening = super::implement::opening(conversation);
+    let opening = crate::pipeline::implement::opening(conversation);
     let answered = |program: &str| {
         let mut fresh = opening.clone();
         fresh.push(Message::assistant(format!(
@@ -144,7 +144,7 @@ fn strip_line_number(line: &str) -> &str {
 }
 
 /// Two programs that differ at most in white space.
-pub(super) fn same_program(a: &str, b: &str) -> bool {
+pub(in crate::pipeline) fn same_program(a: &str, b: &str) -> bool {
     let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     words(a) == words(b)
 }

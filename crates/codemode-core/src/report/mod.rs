@@ -1,5 +1,8 @@
 //! The `RunReport`: everything a run did.
 
+pub mod budget;
+pub mod tokens;
+
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
@@ -180,7 +183,7 @@ pub struct RunReport {
     /// Explanations of failed diagnostics, each at the line and code of the one it
     /// explains (the built-in checker's words when tsc ran: which properties a result has,
     /// which tools a namespace has); filled when a program without a model's repair failed
-    /// its check (`execute_program`), for whoever fixes it.
+    /// its check (a `RunTask::Program` run), for whoever fixes it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hints: Vec<Diagnostic>,
     /// Which checker ran.

@@ -1,9 +1,9 @@
-//! `RunOptions`: the query and the limits of one run. The limits themselves are the table in
-//! [`crate::limits`].
+//! `RunOptions`' builder methods and durations. The options themselves (the query and the
+//! limits of one run) are generated from the table in [`crate::limits`].
 
 use std::time::Duration;
 
-pub use crate::limits::RunOptions;
+use super::RunOptions;
 
 impl RunOptions {
     /// Options for `query` with default limits.

@@ -8,7 +8,7 @@ use codemode_traits::{CheckContext, TypeChecker};
 
 /// What explains `diagnostics` of `code` to whoever fixes it: the built-in checker's words,
 /// the properties of an object passed for a plain value.
-pub(super) async fn repair_hints(
+pub(in crate::pipeline) async fn repair_hints(
     checker: &dyn TypeChecker,
     code: &str,
     context: CheckContext<'_>,
@@ -83,12 +83,16 @@ fn object_properties(declarations: &str, name: &str) -> Option<Vec<String>> {
 /// Each diagnostic as `program.ts:L:C: CODE message`, followed by the line it points at
 /// and, when the built-in checker explains the same error on that line in other words, its
 /// explanation as a hint.
-pub(super) fn quote_diagnostics(diagnostics: &[Diagnostic], hints: &[Diagnostic], code: &str) -> String {
+pub(in crate::pipeline) fn quote_diagnostics(diagnostics: &[Diagnostic], hints: &[Diagnostic], code: &str) -> String {
     describe_diagnostics(diagnostics, hints, Some(code))
 }
 
 /// [`quote_diagnostics`], quoting the lines of `code` when given.
-pub(super) fn describe_diagnostics(diagnostics: &[Diagnostic], hints: &[Diagnostic], code: Option<&str>) -> String {
+pub(in crate::pipeline) fn describe_diagnostics(
+    diagnostics: &[Diagnostic],
+    hints: &[Diagnostic],
+    code: Option<&str>,
+) -> String {
     let lines: Vec<&str> = code.map(|c| c.lines().collect()).unwrap_or_default();
     let mut used = vec![false; hints.len()];
     let mut out = Vec::new();
