@@ -35,14 +35,14 @@ impl Approver for TerminalApprover {
 /// Asks about `request` on `output` and reads answers from `input` until one is understood
 /// (at most [`TRIES`]); end of input denies.
 pub fn ask(request: &ApprovalRequest, input: &mut impl BufRead, output: &mut impl Write) -> ApprovalDecision {
-    let arguments = crate::commands::truncate(&request.arguments.to_string(), ARGUMENTS_SHOWN);
+    let arguments = crate::output::truncate(&request.arguments.to_string(), ARGUMENTS_SHOWN);
     let _ = writeln!(
         output,
         "\ncodemode: the program calls tools.{} ({})",
         request.path, request.reason
     );
     if let Some(description) = &request.description {
-        let _ = writeln!(output, "  {}", crate::commands::truncate(description.trim(), 200));
+        let _ = writeln!(output, "  {}", crate::output::truncate(description.trim(), 200));
     }
     let _ = writeln!(output, "  arguments: {arguments}");
     for _ in 0..TRIES {

@@ -4,13 +4,13 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use codemode::typescript::generate_declarations;
-use codemode::{CatalogEntry, RunReport, Severity, ToolCatalog};
+use codemode::{RunReport, Severity};
 use serde_json::json;
 
 use crate::cli::{Cli, Command, ToolsCommand};
-use crate::output::{out, outln};
+use crate::output::{outln, print_json, print_report};
 use crate::setup::{self, Needs, Setup};
+use crate::tools;
 use crate::{Outcome, UsageError};
 
 pub async fn dispatch(cli: Cli) -> Result<Outcome> {
@@ -23,14 +23,14 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Run { query } => run(&setup, query, json).await,
         Command::Exec { file } => exec(&setup, &file, json).await,
-        Command::Tools(ToolsCommand::List { namespace }) => tools_list(&setup, namespace.as_deref(), json).await,
-        Command::Tools(ToolsCommand::Show { path }) => tools_show(&setup, &path, json).await,
-        Command::Tools(ToolsCommand::Search { text, limit }) => tools_search(&setup, &text, limit, json).await,
+        Command::Tools(ToolsCommand::List { namespace }) => tools::tools_list(&setup, namespace.as_deref(), json).await,
+        Command::Tools(ToolsCommand::Show { path }) => tools::tools_show(&setup, &path, json).await,
+        Command::Tools(ToolsCommand::Search { text, limit }) => tools::tools_search(&setup, &text, limit, json).await,
         Command::Tools(ToolsCommand::Shapes { clear }) => crate::learned::shapes(&setup, clear, json).await,
         Command::Tools(ToolsCommand::Learn { namespace }) => {
             crate::learned::learn(&setup, namespace.as_deref(), json).await
         }
-        Command::Types { tools } => types(&setup, &tools).await,
+        Command::Types { tools } => tools::types(&setup, &tools).await,
         Command::Check { file } => check(&setup, &file, json).await,
         Command::Doctor => doctor(&setup, json).await,
         #[cfg(feature = "demo")]
@@ -60,11 +60,6 @@ fn read_program(file: &Path) -> Result<(String, String)> {
     }
     let text = std::fs::read_to_string(file).map_err(|e| UsageError(format!("cannot read {}: {e}", file.display())))?;
     Ok((file.display().to_string(), text))
-}
-
-fn print_json(value: &impl serde::Serialize) -> Result<()> {
-    outln!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
 }
 
 fn outcome(report: &RunReport) -> Outcome {
@@ -115,7 +110,7 @@ async fn exec(setup: &Setup, file: &Path, json: bool) -> Result<Outcome> {
     )
     .await?;
     let report = codemode
-        .execute_program(&program, &setup.options)
+        .run(codemode::RunRequest::program(&program, setup.options.clone()))
         .await?
         .fitted(setup.report_tokens);
     if json {
@@ -127,252 +122,6 @@ async fn exec(setup: &Setup, file: &Path, json: bool) -> Result<Outcome> {
         print_report(&report, false);
     }
     Ok(outcome(&report))
-}
-
-pub(crate) fn print_report(report: &RunReport, full: bool) {
-    if full {
-        if let Some(plan) = &report.pseudocode {
-            outln!("── plan ──\n{}\n", plan.trim_end());
-        }
-        let selected = if report.selected_tools.is_empty() {
-            "(none)".to_string()
-        } else {
-            report.selected_tools.join("\n")
-        };
-        outln!("── selected tools ({}) ──\n{selected}\n", report.selected_tools.len());
-        if !report.tools_declared_by_check.is_empty() {
-            outln!(
-                "── declared by the check ({}): the program called them ──\n{}\n",
-                report.tools_declared_by_check.len(),
-                report.tools_declared_by_check.join("\n")
-            );
-        }
-        if let Some(code) = &report.code {
-            outln!(
-                "── code ({} repairs, checker: {}) ──\n{}\n",
-                report.repairs,
-                report.checker.as_deref().unwrap_or("-"),
-                code.trim_end()
-            );
-        }
-        for f in &report.filter_failures {
-            outln!(
-                "note: filter batch {} failed ({}); its {} tools were kept",
-                f.batch,
-                f.reason,
-                f.tools.len()
-            );
-        }
-    }
-    for (i, attempt) in report.runtime_attempts.iter().enumerate() {
-        outln!(
-            "note: program {} failed at run time ({}: {}) after {} tool calls; the main model wrote a new one (runtime repair {})",
-            i + 1,
-            attempt.result_type,
-            truncate(&attempt.error, 160),
-            attempt.tool_calls.len(),
-            i + 1
-        );
-    }
-    if !report.tool_calls.is_empty() {
-        outln!("── tool calls ({}) ──", report.tool_calls.len());
-        for c in &report.tool_calls {
-            let outcome = match (&c.result, &c.error) {
-                (_, Some(e)) => format!("error: {e}"),
-                (Some(r), None) => truncate(&r.to_string(), 100),
-                (None, None) => String::new(),
-            };
-            outln!(
-                "{:>8.1} ms  {}({})  -> {}",
-                c.duration_ms,
-                c.path,
-                truncate(&c.arguments.to_string(), 80),
-                outcome
-            );
-        }
-        outln!();
-    }
-    if !report.console.is_empty() {
-        outln!("── console ──\n{}\n", report.console.join("\n"));
-    }
-    for a in &report.approvals {
-        outln!(
-            "approval: tools.{} {} by {} ({})",
-            a.path,
-            if a.approved { "approved" } else { "denied" },
-            a.by,
-            a.reason
-        );
-    }
-    for cut in &report.cuts {
-        outln!("note: {cut} (--report-tokens)");
-    }
-    match &report.error {
-        Some(e) => outln!("── {} ──\n{e}\n", report.result_type),
-        None => outln!(
-            "── {} ──\n{}\n",
-            report.result_type,
-            serde_json::to_string_pretty(&report.output).unwrap_or_default()
-        ),
-    }
-    if full {
-        out!("{}", report.timing_table());
-    }
-}
-
-/// `s` cut to `max` characters, with `…` after the cut.
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut t: String = s.chars().take(max).collect();
-    t.push('…');
-    t
-}
-
-async fn catalog(setup: &Setup) -> Result<std::sync::Arc<ToolCatalog>> {
-    Ok(tools_only(setup).await?.catalog())
-}
-
-/// The configured tools, without models, run environment or checker.
-pub(crate) async fn tools_only(setup: &Setup) -> Result<codemode::CodeMode> {
-    setup::build(
-        setup,
-        Needs {
-            llms: false,
-            environment: false,
-            checker: false,
-            ask: false,
-        },
-    )
-    .await
-}
-
-/// Whether `entry` is in namespace `ns` (its configured name or its path's first segment);
-/// every entry when `ns` is `None`.
-pub(crate) fn in_namespace(entry: &CatalogEntry, ns: Option<&str>) -> bool {
-    ns.is_none_or(|ns| entry.namespace == ns || entry.path.split('.').next() == Some(ns))
-}
-
-async fn tools_list(setup: &Setup, namespace: Option<&str>, json: bool) -> Result<Outcome> {
-    let catalog = catalog(setup).await?;
-    let entries: Vec<_> = catalog.entries().filter(|e| in_namespace(e, namespace)).collect();
-    if json {
-        let list: Vec<_> = entries
-            .iter()
-            .map(|e| json!({"path": e.path, "name": e.spec.name, "namespace": e.namespace, "description": e.spec.description}))
-            .collect();
-        print_json(&list)?;
-        return Ok(Outcome::Success);
-    }
-    if entries.is_empty() {
-        eprintln!(
-            "no tools: configure [mcp_servers.NAME] or [tool_providers.NAME] in codemode.toml, or pass --mcp-config FILE or --catalog FILE"
-        );
-    }
-    let width = entries.iter().map(|e| e.path.len()).max().unwrap_or(0);
-    for e in entries {
-        outln!("{:<width$}  {}", e.path, truncate(first_line(e), 100));
-    }
-    Ok(Outcome::Success)
-}
-
-/// The first line of a tool's description, for one-line listings.
-fn first_line(entry: &CatalogEntry) -> &str {
-    entry
-        .spec
-        .description
-        .as_deref()
-        .and_then(|d| d.lines().next())
-        .unwrap_or("")
-}
-
-async fn tools_search(setup: &Setup, text: &str, limit: usize, json: bool) -> Result<Outcome> {
-    let catalog = catalog(setup).await?;
-    let hits = catalog.search(text, limit);
-    if json {
-        let list: Vec<_> = hits
-            .iter()
-            .filter_map(|h| catalog.tool(&h.path).map(|e| (h, e)))
-            .map(|(h, e)| json!({"path": h.path, "score": h.score, "name": e.spec.name, "description": e.spec.description}))
-            .collect();
-        print_json(&list)?;
-        return Ok(Outcome::Success);
-    }
-    if hits.is_empty() {
-        eprintln!(
-            "none of the {} tools shares a word with `{text}` (stop words such as `the` and `get` do not count)",
-            catalog.len()
-        );
-    }
-    let width = hits.iter().map(|h| h.path.len()).max().unwrap_or(0);
-    for h in &hits {
-        let desc = catalog.tool(&h.path).map_or("", first_line);
-        outln!("{:>6.2}  {:<width$}  {}", h.score, h.path, truncate(desc, 90));
-    }
-    Ok(Outcome::Success)
-}
-
-async fn tools_show(setup: &Setup, path: &str, json: bool) -> Result<Outcome> {
-    let catalog = catalog(setup).await?;
-    let entry = catalog
-        .resolve(path)
-        .ok_or_else(|| UsageError(format!("no tool `{path}`: `codemode tools list` shows the paths")))?;
-    let declaration = generate_declarations(&[entry.signature()]).text;
-    if json {
-        print_json(&json!({
-            "path": entry.path,
-            "name": entry.spec.name,
-            "namespace": entry.namespace,
-            "description": entry.spec.description,
-            "input_schema": entry.spec.input_schema,
-            "output_schema": entry.spec.output_schema,
-            "learned_output": entry.learned_output().map(|l| json!({"schema": l.schema, "calls": l.calls, "type": l.summary})),
-            "annotations": entry.spec.annotations,
-            "typescript": declaration,
-        }))?;
-        return Ok(Outcome::Success);
-    }
-    outln!("path:        tools.{}", entry.path);
-    outln!("name:        {} (in `{}`)", entry.spec.name, entry.namespace);
-    if let Some(d) = &entry.spec.description {
-        outln!("description: {}", d.trim());
-    }
-    outln!(
-        "\ninput schema:\n{}",
-        serde_json::to_string_pretty(&entry.spec.input_schema)?
-    );
-    if let Some(o) = &entry.spec.output_schema {
-        outln!("\noutput schema:\n{}", serde_json::to_string_pretty(o)?);
-    }
-    if let Some(learned) = entry.learned_output() {
-        outln!(
-            "\noutput type learned from {} results (the tool declares none): {}\n{}",
-            learned.calls,
-            learned.summary,
-            serde_json::to_string_pretty(&learned.schema)?
-        );
-    }
-    outln!("\nTypeScript:\n{declaration}");
-    Ok(Outcome::Success)
-}
-
-async fn types(setup: &Setup, only: &[String]) -> Result<Outcome> {
-    let catalog = catalog(setup).await?;
-    let text = if only.is_empty() {
-        catalog.declarations()
-    } else {
-        let mut paths = Vec::new();
-        for p in only {
-            let entry = catalog
-                .resolve(p)
-                .ok_or_else(|| UsageError(format!("no tool `{p}`: `codemode tools list` shows the paths")))?;
-            paths.push(entry.path.clone());
-        }
-        catalog.subset(paths.iter().map(String::as_str)).declarations()
-    };
-    out!("{text}");
-    Ok(Outcome::Success)
 }
 
 async fn check(setup: &Setup, file: &Path, json: bool) -> Result<Outcome> {

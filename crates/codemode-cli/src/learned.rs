@@ -70,7 +70,7 @@ pub async fn shapes(setup: &Setup, clear: bool, json: bool) -> Result<Outcome> {
         outln!(
             "{name:<width$}  {:>5}  {}",
             e.calls,
-            crate::commands::truncate(&e.shape.summary(), 120)
+            crate::output::truncate(&e.shape.summary(), 120)
         );
     }
     Ok(Outcome::Success)
@@ -92,13 +92,13 @@ pub async fn learn(setup: &Setup, namespace: Option<&str>, json: bool) -> Result
         )
         .into());
     }
-    let codemode = crate::commands::tools_only(setup).await?;
+    let codemode = crate::tools::tools_only(setup).await?;
     let learned = codemode
         .learned_types()
         .cloned()
         .ok_or_else(|| UsageError("the learned output types cannot be read (see the warning above)".into()))?;
     let catalog = codemode.catalog();
-    let in_namespace = |e: &&CatalogEntry| crate::commands::in_namespace(e, namespace);
+    let in_namespace = |e: &&CatalogEntry| crate::tools::in_namespace(e, namespace);
     let (callable, needing_arguments): (Vec<&CatalogEntry>, Vec<&CatalogEntry>) = catalog
         .entries()
         .filter(in_namespace)
@@ -162,8 +162,8 @@ pub async fn learn(setup: &Setup, namespace: Option<&str>, json: bool) -> Result
     for line in &lines {
         let path = line["path"].as_str().unwrap_or_default();
         match (line["status"].as_str(), line["type"].as_str(), line["error"].as_str()) {
-            (Some("learned"), Some(t), _) => outln!("learned  {path} -> {}", crate::commands::truncate(t, 100)),
-            (_, _, Some(e)) => outln!("failed   {path}: {}", crate::commands::truncate(e, 100)),
+            (Some("learned"), Some(t), _) => outln!("learned  {path} -> {}", crate::output::truncate(t, 100)),
+            (_, _, Some(e)) => outln!("failed   {path}: {}", crate::output::truncate(e, 100)),
             (Some(status), _, _) => outln!("skipped  {path}: {status}"),
             _ => {}
         }

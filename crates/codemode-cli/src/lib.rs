@@ -28,6 +28,7 @@ mod output;
 #[cfg(feature = "serve")]
 mod serve;
 mod setup;
+mod tools;
 mod trace;
 
 use std::io::IsTerminal;

@@ -8,7 +8,8 @@ use codemode_traits::registry::{FactoryContext, TypeCheckerFactory};
 use codemode_traits::{CheckContext, CheckerError, CodeModeError, Diagnostic, TypeChecker};
 
 use crate::check::{BUILTIN_CHECKER_NAME, BuiltinChecker};
-use crate::tsc::{TscChecker, TscError};
+use crate::error::TscError;
+use crate::tsc::TscChecker;
 
 /// The built-in oxc checker behind the trait.
 #[derive(Debug, Clone, Copy, Default)]

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::tsc::TscError;
+use crate::error::TscError;
 
 /// The TypeScript release codemode installs (the one its tests run against).
 pub const PINNED_TYPESCRIPT: &str = "7.0.2";
@@ -43,10 +43,12 @@ pub fn install_allowed_by_env() -> bool {
 /// into place, so a concurrent process sees either nothing or a whole install.
 pub fn install_pinned() -> Result<PathBuf, TscError> {
     let dir = install_dir().ok_or_else(|| TscError::Install {
+        version: PINNED_TYPESCRIPT,
         dir: PathBuf::from("~/.cache/codemode"),
         message: "no home folder (set CODEMODE_CACHE_DIR)".into(),
     })?;
     let failed = |message: String| TscError::Install {
+        version: PINNED_TYPESCRIPT,
         dir: dir.clone(),
         message,
     };

@@ -13,6 +13,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::error::TscError;
 use crate::lsp::LspSession;
 
 /// The globals every run environment provides beyond the ES2023 library (`console` and
@@ -41,46 +42,6 @@ fn line_count(program: &str) -> u32 {
 /// A 1-based line of `program.ts` as a line of the program as written.
 fn program_line(file_line: u32, program_lines: u32) -> u32 {
     file_line.saturating_sub(WRAPPER_LINES).clamp(1, program_lines)
-}
-
-/// Why `tsc` could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum TscError {
-    /// No compiler was found.
-    #[error(
-        "TypeScript 7 was not found (looked at {looked}); install it with `npm install typescript@7` or set CODEMODE_TSC"
-    )]
-    NotFound {
-        /// Where it looked.
-        looked: String,
-    },
-    /// A compiler was found but it is not TypeScript 7.
-    #[error("{path} is TypeScript {version}, not 7.x: install it with `npm install typescript@7`")]
-    WrongVersion {
-        /// The binary.
-        path: PathBuf,
-        /// What it reported.
-        version: String,
-    },
-    /// Installing the pinned release into codemode's cache failed.
-    #[error(
-        "cannot install TypeScript {} into {dir}: {message}",
-        crate::install::PINNED_TYPESCRIPT
-    )]
-    Install {
-        /// Where it was to go.
-        dir: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
-    /// Running it failed.
-    #[error("running {path} failed: {message}")]
-    Run {
-        /// The binary.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
 }
 
 /// The TypeScript 7 compiler.

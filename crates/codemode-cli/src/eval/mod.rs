@@ -16,6 +16,7 @@
 mod agent;
 mod compare;
 mod direct;
+pub mod fixture_data;
 mod recall;
 pub mod server_tasks;
 pub mod servers;

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use codemode::mcp::{McpServerConfig, McpToolProvider};
 use serde_json::Value;
 
-use super::server_tasks::PAGES;
+use super::fixture_data::PAGES;
 
 /// The servers' cache, as `cargo xtask servers` lays it out.
 #[derive(Debug, Clone)]
@@ -173,16 +173,16 @@ impl Fixture {
             url: url.to_string(),
             python: installed.python(),
         };
-        for (path, text) in super::server_tasks::FILES {
+        for (path, text) in super::fixture_data::FILES {
             let path = fixture.path(path);
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;
             }
             std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         }
-        std::fs::write(fixture.path("memory.jsonl"), super::server_tasks::MEMORY)?;
+        std::fs::write(fixture.path("memory.jsonl"), super::fixture_data::MEMORY)?;
         fixture.lay_repo()?;
-        fixture.python_sqlite(super::server_tasks::DATABASE, &[])?;
+        fixture.python_sqlite(super::fixture_data::DATABASE, &[])?;
         Ok(fixture)
     }
 
@@ -206,7 +206,7 @@ impl Fixture {
         self.git(&["init", "-q", "-b", "main"])?;
         self.git(&["config", "user.name", "Eval User"])?;
         self.git(&["config", "user.email", "eval@example.com"])?;
-        for (i, (author, file, text, message)) in super::server_tasks::COMMITS.iter().enumerate() {
+        for (i, (author, file, text, message)) in super::fixture_data::COMMITS.iter().enumerate() {
             std::fs::write(repo.join(file), text)?;
             self.git(&["add", file])?;
             let date = format!("2026-11-0{} 10:00:00 +0000", i + 1);
@@ -223,7 +223,7 @@ impl Fixture {
                 bail!("git commit: {}", String::from_utf8_lossy(&output.stderr));
             }
         }
-        for (file, text) in super::server_tasks::UNCOMMITTED {
+        for (file, text) in super::fixture_data::UNCOMMITTED {
             std::fs::write(repo.join(file), text)?;
         }
         Ok(())

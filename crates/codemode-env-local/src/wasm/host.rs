@@ -11,9 +11,8 @@ use futures::StreamExt;
 use futures::future::{AbortHandle, BoxFuture, abortable};
 use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
-use wasmtime::{Caller, Engine, Extern, Linker, Memory, StoreLimits};
+use wasmtime::{Caller, Extern, Linker, Memory, StoreLimits};
 
-use super::{WasmError, setup, wasi};
 use crate::console::ConsoleCapture;
 
 /// A tool call under way: its id and, when it finishes, its result.
@@ -88,14 +87,6 @@ pub(super) fn random_words(seed: u64) -> [u32; 4] {
     [(a >> 32) as u32, a as u32, (b >> 32) as u32, b as u32]
 }
 
-/// The guest's only imports: the bridge and the hand-written WASI stubs.
-pub(super) fn linker(engine: &Engine) -> Result<Linker<HostState>, WasmError> {
-    let mut linker = Linker::new(engine);
-    link_bridge(&mut linker).map_err(setup)?;
-    wasi::link_stubs(&mut linker).map_err(setup)?;
-    Ok(linker)
-}
-
 /// The guest's exported memory.
 pub(super) fn memory(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<Memory> {
     match caller.get_export("memory") {
@@ -114,7 +105,7 @@ fn read_string(caller: &mut Caller<'_, HostState>, ptr: u32, len: u32) -> wasmti
 
 /// The `codemode` imports: `start_call`, `wait_any`, `result_len`, `result_read`, `console`,
 /// `start_timer`, `cancel_timer`.
-fn link_bridge(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+pub(super) fn link_bridge(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         "codemode",
         "start_call",

@@ -37,7 +37,7 @@ use async_trait::async_trait;
 use codemode_traits::registry::{FactoryContext, RunEnvironmentFactory};
 use codemode_traits::{CodeModeError, ExecutionRequest, RunEnvironment, RunOutcome, ToolBridge};
 use tokio::sync::Semaphore;
-use wasmtime::{Engine, InstancePre};
+use wasmtime::{Engine, InstancePre, Linker};
 
 use self::host::HostState;
 
@@ -89,7 +89,7 @@ impl WasmEnvironment {
     pub fn with_pool_size(slots: u32) -> Result<Self, WasmError> {
         let slots = slots.max(1);
         let engine = engine::pooled(slots)?;
-        let linker = host::linker(&engine)?;
+        let linker = linker(&engine)?;
         let (module, snapshot) = cache::load_module(&engine)?;
         let pre = linker.instantiate_pre(&module).map_err(setup)?;
         engine::start_epoch_ticker(&engine)?;
@@ -131,4 +131,12 @@ inventory::submit! {
         description: "QuickJS in wasmtime: a fresh instance per run, no I/O but the tool bridge (default)",
         create: create_wasm,
     }
+}
+
+/// The guest's only imports: the bridge and the hand-written WASI stubs.
+fn linker(engine: &Engine) -> Result<Linker<HostState>, WasmError> {
+    let mut linker = Linker::new(engine);
+    host::link_bridge(&mut linker).map_err(setup)?;
+    wasi::link_stubs(&mut linker).map_err(setup)?;
+    Ok(linker)
 }

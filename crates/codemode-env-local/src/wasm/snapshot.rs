@@ -8,7 +8,7 @@ use wasmtime::{Module, Store, StoreLimitsBuilder, Val};
 use wasmtime_wizer::{InstanceState, SnapshotVal, Wizer};
 
 use super::host::HostState;
-use super::{GUEST_WASM, WasmError, engine, host, setup};
+use super::{GUEST_WASM, WasmError, engine, setup};
 use crate::console::ConsoleCapture;
 
 /// Reads an instance's state for `wasmtime-wizer`.
@@ -53,7 +53,7 @@ impl InstanceState for SnapshotSource<'_> {
 /// optimizations (the snapshot is then compiled, optimized, by the caller's engine).
 pub(super) fn snapshot_guest() -> Result<Vec<u8>, WasmError> {
     let engine = engine::run_once()?;
-    let linker = host::linker(&engine)?;
+    let linker = super::linker(&engine)?;
     let mut wizer = Wizer::new();
     wizer.init_func("cm_init");
     let (cx, instrumented) = wizer.instrument(GUEST_WASM).map_err(setup)?;
