@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::TaskResult;
+use super::task_result::TaskResult;
 
 /// Task kinds that need several tool calls whose order or results matter.
 const MULTI_STEP_KINDS: [&str; 5] = ["chain", "conditional", "filter", "loop", "parallel"];

@@ -9,9 +9,11 @@ mod filter;
 mod implement;
 mod keywords;
 mod plan;
+mod program;
 mod repair;
 mod request;
 mod run;
+mod steps;
 mod types;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -19,25 +21,24 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use codemode_typescript::{Diagnostic, Severity, Transpiled, prepare_program};
+use codemode_typescript::{Diagnostic, Severity, prepare_program};
 
 pub use builder::CodeModeBuilder;
 pub use request::{RunRequest, RunTask};
 pub use run::RunObserver;
 
-use self::execute::Executed;
-use self::repair::compile::{self, Checked, Verdict};
-use self::repair::{hints, line_edit, runtime};
+use self::repair::compile;
 use self::run::{Observer, RunContext, StepClock, ms};
+use self::steps::Execution;
 use crate::approval::{ApprovalGate, ApprovalMemory, Approver};
 use crate::bridge::CatalogBridge;
 use crate::catalog::learned::LearnedTypes;
 use crate::catalog::{ProviderFailure, ToolCatalog};
+use crate::limits::FilterMode;
 use crate::limits::RunOptions;
-use crate::limits::{FilterMode, RerunPolicy};
 use crate::promptlog::PromptLog;
-use crate::report::{ResultType, RunReport, Step};
-use codemode_traits::{CheckContext, CodeModeError, Llm, Message, RunEnvironment, ToolProvider, TypeChecker};
+use crate::report::{RunReport, Step};
+use codemode_traits::{CheckContext, CodeModeError, Llm, RunEnvironment, ToolProvider, TypeChecker};
 
 /// Code mode: plan, filter, generate types, implement, check and execute.
 ///
@@ -267,84 +268,6 @@ impl CodeMode {
         })
     }
 
-    /// [`RunTask::Program`]: checks and runs a program, no model involved.
-    async fn check_and_execute(&self, code: &str, options: &RunOptions, approver: Arc<dyn Approver>) -> RunReport {
-        let started = Instant::now();
-        let catalog = self.current_catalog().await;
-        let mut report = RunReport {
-            selected_tools: catalog.tool_paths(),
-            code: Some(code.to_string()),
-            checker: Some(self.checker.name().to_string()),
-            ..self.new_report()
-        };
-        let clock = StepClock::start(None, Step::Check);
-        let signatures = catalog.signatures();
-        let declarations = catalog.declarations();
-        let context = CheckContext {
-            tools: &signatures,
-            declarations: &declarations,
-        };
-        match compile::check_once(self.checker.as_ref(), code, context)
-            .instrument(clock.span())
-            .await
-        {
-            Ok(Verdict::Passed { program, diagnostics }) => {
-                report.diagnostics = diagnostics;
-                clock.finish(&mut report, "");
-                self.execute_checked(&mut report, &program, catalog.clone(), options, approver)
-                    .await;
-            }
-            Ok(Verdict::Failed { diagnostics })
-                if let Some((program, warnings)) =
-                    compile::passes_without_learned_types(self.checker.as_ref(), code, &catalog, &diagnostics)
-                        .await =>
-            {
-                report.diagnostics = warnings;
-                clock.finish(&mut report, "learned types only");
-                self.execute_checked(&mut report, &program, catalog.clone(), options, approver)
-                    .await;
-            }
-            Ok(Verdict::Failed { diagnostics }) => {
-                let failure = compile::compile_failure(&diagnostics);
-                report.hints = hints::repair_hints(self.checker.as_ref(), code, context, &diagnostics).await;
-                report.diagnostics = diagnostics;
-                clock.fail(&mut report, failure, "");
-            }
-            Err(failure) => clock.fail(&mut report, failure, ""),
-        }
-        report.total_duration_ms = ms(started);
-        report
-    }
-
-    /// Runs a program that passed its check (`codemode exec`) and writes what it did.
-    async fn execute_checked(
-        &self,
-        report: &mut RunReport,
-        program: &Transpiled,
-        catalog: Arc<ToolCatalog>,
-        options: &RunOptions,
-        approver: Arc<dyn Approver>,
-    ) {
-        let Some(environment) = &self.environment else {
-            report.result_type = ResultType::EnvironmentError;
-            report.error = Some("no run environment is configured".into());
-            return;
-        };
-        let clock = StepClock::start(None, Step::Execute);
-        let executed = execute::execute(
-            environment.as_ref(),
-            program,
-            catalog.clone(),
-            options,
-            self.approval_gate(options, approver),
-            Vec::new(),
-        )
-        .instrument(clock.span())
-        .await;
-        self.learn_from(&catalog, &executed.tool_calls);
-        record_execution(report, clock, executed);
-    }
-
     /// Runs a request: the whole pipeline for a query (a plain [`RunOptions`] is such a
     /// request), plan and filter only, or a program of one's own; see [`RunRequest`] for
     /// the observer and the approver.
@@ -509,196 +432,6 @@ impl CodeMode {
         report.filter_failures = filtered.failures.clone();
         clock.finish(report, filtered.detail(catalog.len()));
         Some((plan, filtered))
-    }
-
-    /// The six steps in order; the report is written here and nowhere else.
-    async fn run_steps(
-        &self,
-        ctx: &RunContext<'_>,
-        report: &mut RunReport,
-        options: &RunOptions,
-        catalog: Arc<ToolCatalog>,
-        models: &Models,
-        execution: &Execution<'_>,
-    ) {
-        let Some((plan, filtered)) = Self::plan_and_filter(
-            ctx,
-            report,
-            options,
-            &catalog,
-            models.strategy.as_ref(),
-            models.tiny.as_deref(),
-        )
-        .await
-        else {
-            return;
-        };
-
-        let clock = StepClock::start(ctx.observer, Step::Types);
-        let mut typed = types::types(&catalog, filtered.selected.iter().map(String::as_str));
-        clock.finish(report, typed.detail());
-
-        let clock = StepClock::start(ctx.observer, Step::Implement);
-        let implementation =
-            match implement::implement(ctx, models.main.as_ref(), &options.query, &plan, &typed.declarations)
-                .instrument(clock.span())
-                .await
-            {
-                Ok(implementation) => implementation,
-                Err(failure) => return clock.fail(report, failure, ""),
-            };
-        clock.finish(report, "");
-
-        let clock = StepClock::start(ctx.observer, Step::Check);
-        report.checker = Some(self.checker.name().to_string());
-        let checking = compile::Checking {
-            main: models.main.as_ref(),
-            checker: self.checker.as_ref(),
-            catalog: &catalog,
-            max_repairs: options.max_repairs,
-        };
-        let checked = compile::check_and_repair(
-            ctx,
-            checking,
-            &mut typed,
-            implementation.code,
-            implementation.conversation,
-        )
-        .instrument(clock.span())
-        .await;
-        let Some(mut checked) = record_check(report, clock, checked) else {
-            return;
-        };
-
-        // Under `replay`, the successful calls of the failed attempts, answered again.
-        let mut replay = Vec::new();
-        loop {
-            let clock = StepClock::start(ctx.observer, Step::Execute);
-            let executed = execute::execute(
-                execution.environment,
-                &checked.program,
-                catalog.clone(),
-                options,
-                self.approval_gate(options, execution.approver.clone()),
-                replay.clone(),
-            )
-            .instrument(clock.span())
-            .await;
-            self.learn_from(&catalog, &executed.tool_calls);
-            let Some((result_type, error)) = runtime::repairable(&executed) else {
-                return record_execution(report, clock, executed);
-            };
-            if report.runtime_repairs >= options.max_runtime_repairs {
-                return record_execution(report, clock, executed);
-            }
-            if let Some(reason) = runtime::refusal(options.rerun_policy, &executed.tool_calls, &catalog) {
-                record_execution(report, clock, executed);
-                report.error = report.error.take().map(|e| format!("{e}; {reason}"));
-                return;
-            }
-            let error = error.to_string();
-            if options.rerun_policy == RerunPolicy::Replay {
-                replay.extend(executed.tool_calls.iter().filter(|c| !c.replayed).cloned());
-            }
-            report
-                .runtime_attempts
-                .push(runtime::attempt(&checked.code, &executed, result_type, &error));
-            clock.finish(report, format!("{}; {result_type}, repairing", executed.detail));
-
-            report.runtime_repairs += 1;
-            let clock = StepClock::start(ctx.observer, Step::Implement);
-            let mut conversation = std::mem::take(&mut checked.conversation);
-            let fixed = runtime::ask_for_fix(
-                ctx,
-                models.main.as_ref(),
-                &mut conversation,
-                &checked.code,
-                &executed,
-                &error,
-            )
-            .instrument(clock.span())
-            .await;
-            let fixed = match fixed {
-                Ok(fixed) => fixed,
-                Err(e) => return clock.fail(report, e.into(), ""),
-            };
-            clock.finish(report, format!("runtime repair {}", report.runtime_repairs));
-            if line_edit::same_program(&fixed, &checked.code) {
-                // Running it again would fail the same way: the run ends with that failure.
-                return runtime::end_with_last_attempt(report, "the runtime repair returned the same program");
-            }
-
-            let clock = StepClock::start(ctx.observer, Step::Check);
-            let repairs_before = report.repairs;
-            let again = compile::check_and_repair(ctx, checking, &mut typed, fixed, conversation)
-                .instrument(clock.span())
-                .await;
-            checked = match record_check(report, clock, again) {
-                Some(passed) => passed,
-                None => return,
-            };
-            report.repairs += repairs_before;
-        }
-    }
-}
-
-/// Where a run's programs execute and who approves their calls.
-struct Execution<'a> {
-    environment: &'a dyn RunEnvironment,
-    approver: Arc<dyn Approver>,
-}
-
-/// A program that passed the check: what the execute step (and a runtime repair) needs.
-struct Passed {
-    code: String,
-    program: Transpiled,
-    conversation: Vec<Message>,
-}
-
-/// Writes the check step into the report; `None` when the run ends there.
-fn record_check(report: &mut RunReport, clock: StepClock<'_>, checked: Checked) -> Option<Passed> {
-    let detail = checked.detail();
-    let Checked {
-        code,
-        diagnostics,
-        repairs,
-        declared,
-        result,
-        conversation,
-    } = checked;
-    report.tools_declared_by_check.extend(declared);
-    report.code = Some(code.clone());
-    report.diagnostics = diagnostics;
-    report.repairs = repairs;
-    match result {
-        Ok(program) => {
-            clock.finish(report, detail);
-            Some(Passed {
-                code,
-                program,
-                conversation,
-            })
-        }
-        Err(failure) => {
-            clock.fail(report, failure, detail);
-            None
-        }
-    }
-}
-
-/// Writes what the program did into the report.
-fn record_execution(report: &mut RunReport, clock: StepClock<'_>, executed: Executed) {
-    report.tool_calls = executed.tool_calls;
-    report.approvals = executed.approvals;
-    report.console = executed.console;
-    report.error_line = executed.error_line;
-    match executed.result {
-        Ok(value) => {
-            report.result_type = ResultType::Success;
-            report.output = value;
-            clock.finish(report, executed.detail);
-        }
-        Err(failure) => clock.fail(report, failure, executed.detail),
     }
 }
 

@@ -8,7 +8,8 @@
 use oxc::ast::ast::{BindingPattern, Expression, PropertyKey, VariableDeclarator};
 use serde_json::Value;
 
-use super::{CallVisitor, deref, tool_chain};
+use super::arguments::deref;
+use super::{CallVisitor, tool_chain};
 
 /// Array methods (and `length`) a model uses on what it takes for a list.
 const ARRAY_METHODS: &[&str] = &[
