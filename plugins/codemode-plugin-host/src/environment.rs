@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use codemode_plugin_abi::HostCallbacks;
+use codemode_plugin_abi::messages::{
+    self as abi, ExecuteAnswer, ExecuteEnd, ExecuteLimits, ExecuteRequest, Request, ToolCallAnswer, ToolCallRequest,
+};
 use codemode_traits::{ExecutionRequest, FailureKind, RunEnvironment, RunFailure, RunOutcome, ToolBridge};
 use serde_json::{Value, json};
 
@@ -49,36 +52,45 @@ struct HostState {
     runtime: tokio::runtime::Handle,
 }
 
-fn to_c(value: Value) -> *mut c_char {
-    CString::new(value.to_string().replace('\0', " "))
+fn to_c(answer: &ToolCallAnswer) -> *mut c_char {
+    let text = serde_json::to_string(answer)
+        .unwrap_or_else(|e| format!(r#"{{"error": "the answer cannot be written: {e}"}}"#));
+    CString::new(text.replace('\0', " "))
         .map(CString::into_raw)
         .unwrap_or(std::ptr::null_mut())
 }
 
 unsafe extern "C" fn call_tool(context: *mut c_void, request: *const c_char) -> *mut c_char {
+    let error = |message: String| ToolCallAnswer::Error {
+        error: message,
+        ends_run: false,
+    };
     let answer = catch_unwind(AssertUnwindSafe(|| {
         if context.is_null() || request.is_null() {
-            return json!({"error": "null context or request"});
+            return error("null context or request".into());
         }
         // SAFETY: `context` is the `HostState` of the `execute` in progress, alive until
         // the plugin's `call` returns; `request` is NUL-terminated (the ABI).
         let (state, text) = unsafe { (&*context.cast::<HostState>(), CStr::from_ptr(request).to_string_lossy()) };
-        let request: Value = match serde_json::from_str(&text) {
-            Ok(v) => v,
-            Err(e) => return json!({"error": format!("bad tool call request: {e}")}),
+        let request: ToolCallRequest = match serde_json::from_str(&text) {
+            Ok(request) => request,
+            Err(e) => return error(format!("bad tool call request (it needs `path` and `arguments`): {e}")),
         };
-        let Some(path) = request.get("path").and_then(Value::as_str) else {
-            return json!({"error": "a tool call needs `path`"});
+        let arguments = match request.arguments {
+            Value::Null => json!({}),
+            arguments => arguments,
         };
-        let arguments = request.get("arguments").cloned().unwrap_or(json!({}));
         // A plugin thread, not a runtime thread: blocking on the bridge's call is allowed.
-        match state.runtime.block_on(state.bridge.call(path, arguments)) {
-            Ok(value) => json!({ "ok": value }),
-            Err(e) => json!({"error": e.to_string(), "ends_run": e.ends_run()}),
+        match state.runtime.block_on(state.bridge.call(&request.path, arguments)) {
+            Ok(ok) => ToolCallAnswer::Ok { ok },
+            Err(e) => ToolCallAnswer::Error {
+                error: e.to_string(),
+                ends_run: e.ends_run(),
+            },
         }
     }))
-    .unwrap_or_else(|_| json!({"error": "the host panicked during the tool call"}));
-    to_c(answer)
+    .unwrap_or_else(|_| error("the host panicked during the tool call".into()));
+    to_c(&answer)
 }
 
 unsafe extern "C" fn free_string(string: *mut c_char) {
@@ -88,37 +100,40 @@ unsafe extern "C" fn free_string(string: *mut c_char) {
     }
 }
 
-/// The plugin's answer as an outcome.
+/// The plugin's answer as an outcome; an answer that is not an [`ExecuteAnswer`] is an
+/// environment failure that quotes it.
 fn outcome(answer: Result<Value, String>) -> RunOutcome {
-    let mut answer = match answer {
+    let environment = |message: String| RunOutcome {
+        result: Err(RunFailure::new(FailureKind::Environment, message)),
+        console: Vec::new(),
+    };
+    let answer = match answer {
         Ok(answer) => answer,
-        Err(message) => {
-            return RunOutcome {
-                result: Err(RunFailure::new(FailureKind::Environment, message)),
-                console: Vec::new(),
-            };
+        Err(message) => return environment(message),
+    };
+    let ExecuteAnswer { end, console } = match serde_json::from_value(answer.clone()) {
+        Ok(read) => read,
+        Err(e) => {
+            return environment(format!(
+                "the plugin answered something codemode cannot read as a run's end ({e}): {answer}"
+            ));
         }
     };
-    let console = answer
-        .get("console")
-        .and_then(Value::as_array)
-        .map(|lines| {
-            lines
-                .iter()
-                .map(|l| l.as_str().map_or_else(|| l.to_string(), str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let result = match answer.get_mut("failure").map(Value::take) {
-        Some(failure) => Err(
-            serde_json::from_value::<RunFailure>(failure.clone()).unwrap_or_else(|e| {
-                RunFailure::new(
-                    FailureKind::Environment,
-                    format!("the plugin reported a failure codemode cannot read ({e}): {failure}"),
-                )
-            }),
-        ),
-        None => Ok(answer.get_mut("value").map(Value::take).unwrap_or(Value::Null)),
+    let result = match end {
+        ExecuteEnd::Value(value) => Ok(value),
+        ExecuteEnd::Failure(f) => Err(RunFailure {
+            kind: match f.kind {
+                abi::FailureKind::Runtime => FailureKind::Runtime,
+                abi::FailureKind::Timeout => FailureKind::Timeout,
+                abi::FailureKind::ToolCallLimit => FailureKind::ToolCallLimit,
+                abi::FailureKind::MemoryLimit => FailureKind::MemoryLimit,
+                abi::FailureKind::Tool => FailureKind::Tool,
+                abi::FailureKind::Environment => FailureKind::Environment,
+            },
+            message: f.message,
+            line: f.line,
+            column: f.column,
+        }),
     };
     RunOutcome { result, console }
 }
@@ -131,16 +146,15 @@ impl RunEnvironment for PluginEnvironment {
 
     async fn execute(&self, request: ExecutionRequest, bridge: Arc<dyn ToolBridge>) -> RunOutcome {
         let limits = request.limits;
-        let message = json!({
-            "method": "execute",
-            "javascript": request.javascript,
-            "tool_paths": bridge.tool_paths(),
-            "limits": {
-                "total_timeout_ms": limits.total_timeout.as_millis() as u64,
-                "cpu_time_ms": limits.cpu_time.as_millis() as u64,
-                "memory_limit_bytes": limits.memory_limit_bytes,
-                "max_console_bytes": limits.max_console_bytes,
-                "max_value_bytes": limits.max_value_bytes,
+        let message = Request::Execute(ExecuteRequest {
+            javascript: request.javascript,
+            tool_paths: bridge.tool_paths(),
+            limits: ExecuteLimits {
+                total_timeout_ms: limits.total_timeout.as_millis() as u64,
+                cpu_time_ms: limits.cpu_time.as_millis() as u64,
+                memory_limit_bytes: limits.memory_limit_bytes,
+                max_console_bytes: limits.max_console_bytes as u64,
+                max_value_bytes: limits.max_value_bytes as u64,
             },
         });
         let instance = self.instance.clone();
@@ -192,7 +206,11 @@ mod tests {
         );
         let odd = outcome(Ok(json!({"failure": {"kind": "melted"}}))).result.unwrap_err();
         assert_eq!(odd.kind, FailureKind::Environment);
-        assert!(odd.message.contains("melted"), "{}", odd.message);
+        assert!(
+            odd.message.contains("melted") && odd.message.contains("cannot read"),
+            "{}",
+            odd.message
+        );
         let broken = outcome(Err("no engine".into())).result.unwrap_err();
         assert_eq!(
             (broken.kind, broken.message.as_str()),

@@ -4,44 +4,18 @@
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::path::{Path, PathBuf};
 
+pub use codemode_plugin_abi::PluginKind;
+use codemode_plugin_abi::messages::{Answer, Description, Request};
 use codemode_plugin_abi::{ABI_VERSION, ENTRY_SYMBOL, ENTRY_SYMBOL_V1, EntryPoint, HostCallbacks, PluginVTable};
 use serde_json::Value;
 
 use crate::PluginError;
 
-/// The kinds of plugin, as their descriptions name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PluginKind {
-    /// Serves tools.
-    ToolProvider,
-    /// A language model.
-    Llm,
-    /// Runs programs.
-    RunEnvironment,
-}
-
-impl PluginKind {
-    /// The name in a plugin's description.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PluginKind::ToolProvider => "tool_provider",
-            PluginKind::Llm => "llm",
-            PluginKind::RunEnvironment => "run_environment",
-        }
-    }
-}
-
-impl std::fmt::Display for PluginKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// An opened plugin library whose ABI version and description were checked.
 pub(crate) struct Library {
     pub(crate) path: PathBuf,
     pub(crate) name: String,
-    pub(crate) kind: String,
+    pub(crate) kind: PluginKind,
     vtable: &'static PluginVTable,
     // Dropped last: keeps the vtable and the code alive.
     _library: libloading::Library,
@@ -88,14 +62,9 @@ impl Library {
             path: path.clone(),
             message,
         })?;
-        let text = |key: &str| description.get(key).and_then(Value::as_str).map(str::to_string);
-        let kind = text("kind").ok_or_else(|| PluginError::Description {
-            path: path.clone(),
-            message: "the description has no `kind`".into(),
-        })?;
         Ok(Self {
-            name: text("name").unwrap_or_else(|| "unnamed".into()),
-            kind,
+            name: description.name,
+            kind: description.kind,
             path,
             vtable,
             _library: library,
@@ -104,13 +73,13 @@ impl Library {
 
     /// Fails unless the plugin is of `kind`.
     pub(crate) fn expect_kind(&self, kind: PluginKind) -> Result<(), PluginError> {
-        if self.kind == kind.as_str() {
+        if self.kind == kind {
             return Ok(());
         }
         Err(PluginError::WrongKind {
             path: self.path.clone(),
             name: self.name.clone(),
-            found: self.kind.clone(),
+            found: self.kind.to_string(),
             expected: kind,
         })
     }
@@ -167,10 +136,11 @@ impl Drop for Instance {
 }
 
 impl Instance {
-    /// Sends one JSON request (with the host's callbacks for `execute`) and reads the
-    /// answer: the `ok` value, or the `error` message.
-    pub(crate) fn request(&self, request: &Value, host: Option<&HostCallbacks>) -> Result<Value, String> {
-        let text = CString::new(request.to_string()).map_err(|e| format!("bad request: {e}"))?;
+    /// Sends one request (with the host's callbacks for `execute`) and reads the answer:
+    /// the `ok` value, or the `error` message.
+    pub(crate) fn request(&self, request: &Request, host: Option<&HostCallbacks>) -> Result<Value, String> {
+        let text = serde_json::to_string(request).map_err(|e| format!("bad request: {e}"))?;
+        let text = CString::new(text).map_err(|e| format!("bad request: {e}"))?;
         let host = host.map_or(std::ptr::null(), |h| h as *const HostCallbacks);
         // SAFETY: `instance` came from this vtable's `create`; `text` is NUL-terminated;
         // `host` is null or valid until `call` returns.
@@ -182,19 +152,18 @@ impl Instance {
         let answer_text = unsafe { CStr::from_ptr(answer) }.to_string_lossy().into_owned();
         // SAFETY: `answer` came from this plugin and is not used again.
         unsafe { (self.library.vtable.free_string)(answer) };
-        let mut answer: Value = serde_json::from_str(&answer_text)
-            .map_err(|e| format!("the plugin answered something that is not JSON: {e}"))?;
-        if let Some(error) = answer.get("error") {
-            return Err(error.as_str().map_or_else(|| error.to_string(), str::to_string));
-        }
-        match answer.get_mut("ok") {
-            Some(ok) => Ok(ok.take()),
-            None => Err("the plugin's answer has neither `ok` nor `error`".into()),
+        match serde_json::from_str(&answer_text) {
+            Ok(Answer::Ok(value)) => Ok(value),
+            Ok(Answer::Error(message)) => Err(message),
+            Err(e) => Err(format!(
+                "the plugin's answer is not {{\"ok\": ...}} or {{\"error\": \"...\"}} ({e}): {}",
+                answer_text.chars().take(200).collect::<String>()
+            )),
         }
     }
 }
 
-fn read_description(vtable: &PluginVTable) -> Result<Value, String> {
+fn read_description(vtable: &PluginVTable) -> Result<Description, String> {
     // SAFETY: `describe` returns a static NUL-terminated string.
     let text = unsafe { (vtable.describe)() };
     if text.is_null() {
@@ -202,7 +171,7 @@ fn read_description(vtable: &PluginVTable) -> Result<Value, String> {
     }
     // SAFETY: as above; the string is static and not freed.
     let text = unsafe { CStr::from_ptr(text) }.to_string_lossy();
-    serde_json::from_str(&text).map_err(|e| format!("the plugin's description is not JSON: {e}"))
+    serde_json::from_str(&text).map_err(|e| format!("the plugin's description cannot be read: {e}"))
 }
 
 /// The environment variable listing more plugin folders (separated like `PATH`).
@@ -239,7 +208,7 @@ pub(crate) fn find(name: &str, kind: PluginKind, dirs: &[PathBuf]) -> Result<Lib
         files.sort();
         for file in files {
             match Library::open(&file) {
-                Ok(library) if library.name == name && library.kind == kind.as_str() => return Ok(library),
+                Ok(library) if library.name == name && library.kind == kind => return Ok(library),
                 Ok(library) => skipped.push(format!("{} ({} `{}`)", file.display(), library.kind, library.name)),
                 Err(e) => skipped.push(format!("{}: {e}", file.display())),
             }

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use codemode_traits::{ToolError, ToolProvider, ToolSpec};
-use serde_json::{Value, json};
+use codemode_plugin_abi::ToolDescription;
+use codemode_plugin_abi::messages::Request;
+use codemode_traits::{ToolAnnotations, ToolError, ToolProvider, ToolSpec};
+use serde_json::Value;
 
 use crate::library::{Instance, PluginKind};
 use crate::{PluginError, PluginSource};
@@ -50,7 +52,7 @@ impl PluginToolProvider {
         &self.instance.library.path
     }
 
-    async fn request(&self, request: Value) -> Result<Value, String> {
+    async fn request(&self, request: Request) -> Result<Value, String> {
         let instance = self.instance.clone();
         tokio::task::spawn_blocking(move || instance.request(&request, None))
             .await
@@ -63,21 +65,34 @@ impl ToolProvider for PluginToolProvider {
     async fn list_tools(&self) -> Result<Vec<ToolSpec>, ToolError> {
         let name = self.plugin_name();
         let tools = self
-            .request(json!({"method": "list_tools"}))
+            .request(Request::ListTools)
             .await
             .map_err(|message| ToolError::Unavailable {
                 provider: self.namespace.clone(),
                 message: format!("plugin {name}: {message}"),
             })?;
-        serde_json::from_value(tools).map_err(|e| ToolError::Unavailable {
+        let tools: Vec<ToolDescription> = serde_json::from_value(tools).map_err(|e| ToolError::Unavailable {
             provider: self.namespace.clone(),
             message: format!("plugin {name} listed tools that are not MCP tool descriptions: {e}"),
-        })
+        })?;
+        Ok(tools
+            .into_iter()
+            .map(|t| ToolSpec {
+                name: t.name,
+                description: t.description,
+                input_schema: t.input_schema,
+                output_schema: t.output_schema,
+                annotations: t.annotations.as_ref().and_then(ToolAnnotations::from_value),
+            })
+            .collect())
     }
 
     async fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, ToolError> {
-        self.request(json!({"method": "call_tool", "name": name, "arguments": arguments}))
-            .await
-            .map_err(ToolError::Failed)
+        self.request(Request::CallTool {
+            name: name.to_string(),
+            arguments,
+        })
+        .await
+        .map_err(ToolError::Failed)
     }
 }

@@ -22,7 +22,10 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use codemode_plugin_abi::{Host, PluginRunEnvironment, export_run_environment};
+use codemode_plugin_abi::{
+    ExecuteAnswer, ExecuteEnd, ExecuteFailure, ExecuteRequest, FailureKind, Host, PluginRunEnvironment,
+    export_run_environment,
+};
 use serde_json::{Value, json};
 
 /// The Node side: reads the program and tool results on stdin, writes JSON lines.
@@ -44,13 +47,13 @@ fn on_path(name: &str) -> Option<PathBuf> {
 enum End {
     Value(Value),
     Failure {
-        kind: &'static str,
+        kind: FailureKind,
         message: String,
         line: Option<u64>,
     },
 }
 
-fn failure(kind: &'static str, message: impl Into<String>) -> End {
+fn failure(kind: FailureKind, message: impl Into<String>) -> End {
     End::Failure {
         kind,
         message: message.into(),
@@ -105,23 +108,30 @@ impl NodeSubprocess {
             .map_err(|e| format!("cannot start {}: {e}", self.node.display()))
     }
 
-    fn run(&self, request: &Value, host: &Host<'_>, console: &mut Console) -> End {
-        let limits = &request["limits"];
-        let timeout = Duration::from_millis(limits["total_timeout_ms"].as_u64().unwrap_or(30_000));
+    fn run(&self, request: &ExecuteRequest, host: &Host<'_>, console: &mut Console) -> End {
+        let limits = &request.limits;
+        let timeout = Duration::from_millis(match limits.total_timeout_ms {
+            0 => 30_000,
+            ms => ms,
+        });
         let deadline = Instant::now() + timeout;
-        let mut child = match self.spawn(limits["memory_limit_bytes"].as_u64().unwrap_or(256 << 20)) {
+        let memory = match limits.memory_limit_bytes {
+            0 => 256 << 20,
+            bytes => bytes,
+        };
+        let mut child = match self.spawn(memory) {
             Ok(child) => child,
-            Err(message) => return failure("environment", message),
+            Err(message) => return failure(FailureKind::Environment, message),
         };
         let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             let _ = child.kill();
-            return failure("environment", "the Node process has no pipes");
+            return failure(FailureKind::Environment, "the Node process has no pipes");
         };
         let stdin = Mutex::new(stdin);
         answer_line(
             &stdin,
-            &json!({"javascript": request["javascript"], "tool_paths": request["tool_paths"]}),
+            &json!({"javascript": request.javascript, "tool_paths": request.tool_paths}),
         );
         let (lines, received) = mpsc::channel::<Value>();
         std::thread::spawn(move || {
@@ -152,7 +162,7 @@ impl NodeSubprocess {
                     Err(mpsc::RecvTimeoutError::Timeout) => {
                         let _ = child.kill();
                         return failure(
-                            "timeout",
+                            FailureKind::Timeout,
                             format!("the program ran longer than {:.1} s", timeout.as_secs_f64()),
                         );
                     }
@@ -161,10 +171,13 @@ impl NodeSubprocess {
                         let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
                         let tail = stderr_tail.join().unwrap_or_default();
                         if tail.contains("heap out of memory") {
-                            return failure("memory_limit", "the program ran out of memory (memory_limit_mb)");
+                            return failure(
+                                FailureKind::MemoryLimit,
+                                "the program ran out of memory (memory_limit_mb)",
+                            );
                         }
                         return failure(
-                            "environment",
+                            FailureKind::Environment,
                             format!("Node exited ({status}) before the program ended: {tail}"),
                         );
                     }
@@ -192,7 +205,7 @@ impl NodeSubprocess {
                     Some("done") => return End::Value(message["value"].clone()),
                     Some("error") => {
                         return End::Failure {
-                            kind: "runtime",
+                            kind: FailureKind::Runtime,
                             message: message["message"].as_str().unwrap_or("the program threw").to_string(),
                             line: message["line"].as_u64(),
                         };
@@ -205,7 +218,7 @@ impl NodeSubprocess {
         let _ = child.wait();
         // The tool-call limit ends the run whatever the program did with the error.
         match limit_hit.into_inner().ok().flatten() {
-            Some(message) => failure("tool_call_limit", message),
+            Some(message) => failure(FailureKind::ToolCallLimit, message),
             None => end,
         }
     }
@@ -223,20 +236,28 @@ impl PluginRunEnvironment for NodeSubprocess {
         Ok(Self { node })
     }
 
-    fn execute(&self, request: Value, host: &Host<'_>) -> Result<Value, String> {
+    fn execute(&self, request: ExecuteRequest, host: &Host<'_>) -> Result<ExecuteAnswer, String> {
         let mut console = Console {
             lines: Vec::new(),
             bytes: 0,
-            max_bytes: request["limits"]["max_console_bytes"].as_u64().unwrap_or(256 * 1024) as usize,
+            max_bytes: match request.limits.max_console_bytes {
+                0 => 256 * 1024,
+                bytes => bytes as usize,
+            },
             cut: false,
         };
-        let end = self.run(&request, host, &mut console);
-        Ok(match end {
-            End::Value(value) => json!({"value": value, "console": console.lines}),
-            End::Failure { kind, message, line } => json!({
-                "failure": {"kind": kind, "message": message, "line": line},
-                "console": console.lines,
+        let end = match self.run(&request, host, &mut console) {
+            End::Value(value) => ExecuteEnd::Value(value),
+            End::Failure { kind, message, line } => ExecuteEnd::Failure(ExecuteFailure {
+                kind,
+                message,
+                line: line.and_then(|l| u32::try_from(l).ok()),
+                column: None,
             }),
+        };
+        Ok(ExecuteAnswer {
+            end,
+            console: console.lines,
         })
     }
 }

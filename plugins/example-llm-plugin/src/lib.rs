@@ -19,7 +19,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use codemode_plugin_abi::{PluginLlm, export_llm};
+use codemode_plugin_abi::messages::Usage;
+use codemode_plugin_abi::{CompleteRequest, Completion, PluginLlm, export_llm};
 use serde_json::{Value, json};
 
 /// The plugin's model.
@@ -178,11 +179,16 @@ impl PluginLlm for HttpModel {
         })
     }
 
-    fn complete(&self, request: Value) -> Result<Value, String> {
-        let mut body = json!({"model": self.model, "messages": request["messages"]});
+    fn complete(&self, request: CompleteRequest) -> Result<Completion, String> {
+        let messages: Vec<Value> = request
+            .messages
+            .iter()
+            .map(|m| json!({"role": m.role, "content": m.content}))
+            .collect();
+        let mut body = json!({"model": self.model, "messages": messages});
         // `"sampling": "varied"`: an answer other than the likeliest one (a temperature of at
         // least 0.7).
-        let varied = request.get("sampling").and_then(Value::as_str) == Some("varied");
+        let varied = request.sampling.as_deref() == Some("varied");
         let temperature = if varied {
             Some(self.temperature.unwrap_or(0.0).max(0.7))
         } else {
@@ -191,7 +197,7 @@ impl PluginLlm for HttpModel {
         if let Some(t) = temperature {
             body["temperature"] = json!(t);
         }
-        if let Some(n) = request.get("max_output_tokens").and_then(Value::as_u64) {
+        if let Some(n) = request.max_output_tokens {
             body["max_tokens"] = json!(n);
         }
         let (status, answer) = self.post(&format!("{}/chat/completions", self.path), &body)?;
@@ -205,14 +211,14 @@ impl PluginLlm for HttpModel {
         let content = choice["message"]["content"]
             .as_str()
             .ok_or_else(|| format!("the server's answer has no choices[0].message.content: {answer}"))?;
-        Ok(json!({
-            "text": content,
-            "usage": {
-                "prompt_tokens": answer["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
-                "completion_tokens": answer["usage"]["completion_tokens"].as_u64().unwrap_or(0),
-            },
-            "truncated": choice["finish_reason"] == "length",
-        }))
+        Ok(Completion {
+            usage: Some(Usage {
+                prompt_tokens: answer["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
+                completion_tokens: answer["usage"]["completion_tokens"].as_u64().unwrap_or(0),
+            }),
+            truncated: choice["finish_reason"] == "length",
+            ..Completion::text(content)
+        })
     }
 }
 

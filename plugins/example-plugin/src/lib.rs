@@ -10,7 +10,7 @@
 //! `reverse` reverses a string (upper-cased when the configuration says `shout = true`);
 //! `word_count` counts the words of a text.
 
-use codemode_plugin_abi::{PluginToolProvider, export_tool_provider};
+use codemode_plugin_abi::{PluginToolProvider, ToolDescription, export_tool_provider};
 use serde_json::{Value, json};
 
 /// The plugin's tool provider.
@@ -28,21 +28,22 @@ impl PluginToolProvider for TextTools {
         Ok(Self { shout })
     }
 
-    fn list_tools(&self) -> Result<Value, String> {
-        Ok(json!([
-            {
-                "name": "reverse",
-                "description": "Reverses a string",
-                "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
-                "outputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+    fn list_tools(&self) -> Result<Vec<ToolDescription>, String> {
+        let text_input = json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]});
+        Ok(vec![
+            ToolDescription {
+                output_schema: Some(
+                    json!({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
+                ),
+                ..ToolDescription::new("reverse", "Reverses a string", text_input.clone())
             },
-            {
-                "name": "word_count",
-                "description": "Counts the words of a text",
-                "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
-                "outputSchema": {"type": "object", "properties": {"words": {"type": "integer"}}, "required": ["words"]}
-            }
-        ]))
+            ToolDescription {
+                output_schema: Some(
+                    json!({"type": "object", "properties": {"words": {"type": "integer"}}, "required": ["words"]}),
+                ),
+                ..ToolDescription::new("word_count", "Counts the words of a text", text_input)
+            },
+        ])
     }
 
     fn call_tool(&self, name: &str, arguments: Value) -> Result<Value, String> {
