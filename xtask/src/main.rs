@@ -16,6 +16,7 @@
 //!   against the local models, started for the eval and stopped after it.
 
 mod dist;
+mod layout;
 mod local_model;
 mod servers;
 
@@ -326,9 +327,10 @@ fn main() -> Result<()> {
         Some("local-model") => local_model::main(args),
         Some("eval") => eval(args.collect()),
         Some("dist") => dist::main(args, &root()),
+        Some("layout") => layout::main(&root()),
         Some("help") | None => {
             println!(
-                "cargo xtask <task>\n\ntasks:\n  test [ARGS]  npm packages and eval servers for the tests, then cargo test --workspace [ARGS]\n  npm          only the npm packages\n  servers      the real-server eval's MCP servers (npm, PyPI) into ~/.cache/codemode/servers\n  guest        rebuild the sandbox guest (--check: fail if the committed one is stale)\n  bench        the benchmarks (release), a table of medians and ratios\n  local-model  a local model over an OpenAI-compatible API on loopback\n               [--model 0.5b|1.5b|both] [--port 8089] [--threads 2] [--prepare-only]\n  eval         `codemode eval` [--local: with the local models, started and stopped here]\n               [ARGS of codemode eval]; results in target/eval/latest.json\n  dist         a codemode binary with chosen features and plugin crates (release)\n               [--features a,b] [--plugin-crate NAME[@VERSION]] [--plugin-path DIR] [--out DIR] [--debug]\n  help         this list"
+                "cargo xtask <task>\n\ntasks:\n  test [ARGS]  npm packages and eval servers for the tests, then cargo test --workspace [ARGS]\n  npm          only the npm packages\n  servers      the real-server eval's MCP servers (npm, PyPI) into ~/.cache/codemode/servers\n  guest        rebuild the sandbox guest (--check: fail if the committed one is stale)\n  bench        the benchmarks (release), a table of medians and ratios\n  local-model  a local model over an OpenAI-compatible API on loopback\n               [--model 0.5b|1.5b|both] [--port 8089] [--threads 2] [--prepare-only]\n  eval         `codemode eval` [--local: with the local models, started and stopped here]\n               [ARGS of codemode eval]; results in target/eval/latest.json\n  dist         a codemode binary with chosen features and plugin crates (release)\n               [--features a,b] [--plugin-crate NAME[@VERSION]] [--plugin-path DIR] [--out DIR] [--debug]\n  layout       fail on a Rust file over 500 lines or an import cycle between the modules of a crate\n  help         this list"
             );
             Ok(())
         }
