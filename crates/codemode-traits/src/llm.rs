@@ -288,7 +288,7 @@ pub enum LlmError {
 /// receives the messages joined into one prompt.
 ///
 /// ```
-/// use codemode_core::{Llm, LlmRequest, LlmRole, Message};
+/// use codemode_traits::{Llm, LlmRequest, LlmRole, Message};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let echo = |prompt: String| async move { Ok::<_, std::io::Error>(format!("you said: {prompt}")) };
 /// let request = LlmRequest { role: LlmRole::Main, step: "implement".into(), messages: vec![Message::user("hi")], max_output_tokens: None, sampling: Default::default(), functions: Vec::new() };

@@ -29,7 +29,7 @@ impl ToolFilter {
     /// patterns; absent keys filter nothing.
     ///
     /// ```
-    /// # use codemode_core::ToolFilter;
+    /// # use codemode_traits::ToolFilter;
     /// let filter = ToolFilter::from_settings(&serde_json::json!({"exclude_tools": ["reset_*"]})).unwrap();
     /// assert!(filter.offers("list_issues") && !filter.offers("reset_workspace"));
     /// assert!(ToolFilter::from_settings(&serde_json::json!({"include_tools": "list_*"})).is_err());

@@ -127,6 +127,7 @@ impl LspSession {
     }
 
     /// The process id of the server (tests kill it to check recovery).
+    #[cfg(feature = "testing")]
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }

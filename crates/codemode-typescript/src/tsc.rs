@@ -186,8 +186,8 @@ impl TscChecker {
         }
     }
 
-    /// The process id of the warm server, if one is running.
-    #[doc(hidden)]
+    /// The process id of the warm server, if one is running (for tests: feature `testing`).
+    #[cfg(feature = "testing")]
     pub fn warm_server_pid(&self) -> Option<u32> {
         let warm = self.warm.as_ref()?;
         warm.lock().ok()?.as_ref().map(LspSession::pid)

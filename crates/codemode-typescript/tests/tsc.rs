@@ -248,6 +248,9 @@ fn tsc_positions_are_those_of_the_program_as_written() {
 
 /// The warm server (one `tsc --lsp --stdio` kept across checks) reports exactly what a cold
 /// `tsc` run reports, follows changing declarations, and is replaced when it dies.
+/// Needs the `testing` feature (the warm server's pid); `cargo test --workspace` has it
+/// through codemode-core's `testing`.
+#[cfg(feature = "testing")]
 #[test]
 fn warm_and_cold_checks_agree_and_the_warm_server_is_reused() {
     let schema = chat_schema();
