@@ -1,4 +1,4 @@
-//! OpenAI Chat Completions as a codemode [`Llm`], for OpenAI and every OpenAI-compatible
+//! OpenAI Chat Completions as a codemode [`Llm`](codemode_traits::Llm), for OpenAI and every OpenAI-compatible
 //! server (Ollama, vLLM, llama.cpp's server, LM Studio).
 //!
 //! ```no_run

@@ -57,7 +57,7 @@ macro_rules! __export_plugin {
     };
 }
 
-/// Exports a [`PluginToolProvider`] as a codemode plugin: `export_tool_provider!(Type,
+/// Exports a [`PluginToolProvider`](crate::PluginToolProvider) as a codemode plugin: `export_tool_provider!(Type,
 /// "name", "description")` in the plugin's `cdylib` crate.
 #[macro_export]
 macro_rules! export_tool_provider {
@@ -71,7 +71,7 @@ macro_rules! export_tool_provider {
     };
 }
 
-/// Exports a [`PluginLlm`] as a codemode plugin: `export_llm!(Type, "name", "description")`.
+/// Exports a [`PluginLlm`](crate::PluginLlm) as a codemode plugin: `export_llm!(Type, "name", "description")`.
 #[macro_export]
 macro_rules! export_llm {
     ($llm:ty, $name:expr, $description:expr) => {
@@ -84,7 +84,7 @@ macro_rules! export_llm {
     };
 }
 
-/// Exports a [`PluginRunEnvironment`] as a codemode plugin: `export_run_environment!(Type,
+/// Exports a [`PluginRunEnvironment`](crate::PluginRunEnvironment) as a codemode plugin: `export_run_environment!(Type,
 /// "name", "description")`.
 #[macro_export]
 macro_rules! export_run_environment {

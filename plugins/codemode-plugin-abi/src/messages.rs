@@ -1,7 +1,7 @@
 //! The JSON messages that cross the plugin boundary, as serde types the host and the plugins
 //! share. Their JSON Schema (for plugins not written in Rust) is `messages.schema.json` beside
 //! this crate's manifest, generated from these types with the `schema` feature
-//! ([`messages_schema`]).
+//! (`messages_schema`).
 //!
 //! Every request to [`PluginVTable::call`](crate::PluginVTable::call) is a [`Request`]; every
 //! answer an [`Answer`]. A run environment's tool calls go back to the host as a
